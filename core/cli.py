@@ -1,0 +1,169 @@
+"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+
+from core.settings import get_settings
+
+
+def _prepare():
+    """Settings, plugins and a migrated database bound for this process."""
+    from core.db.engine import bind, engine_for
+    from core.plugins import load_plugins
+
+    settings = get_settings()
+    plugins = load_plugins(settings)
+    bind(engine_for(settings.database_url))
+    return settings, plugins
+
+
+async def _migrate() -> None:
+    from core.db.migrate import migrate
+
+    await migrate()
+
+
+def cmd_migrate(args) -> int:
+    settings = get_settings()
+    from core.db.engine import bind, engine_for
+
+    bind(engine_for(settings.database_url))
+    asyncio.run(_migrate())
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    settings, plugins = _prepare()
+    asyncio.run(_migrate())
+    from web.app import create_app
+
+    app = create_app(settings, plugins)
+    print(f"qaf serving {', '.join(settings.councils)} at http://{args.host}:{args.port} ({_describe(settings)})")
+    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, access_log=not args.quiet, log_level="info")
+    return 0
+
+
+def _describe(settings) -> str:
+    if settings.is_sqlite:
+        return f"SQLite at {settings.database_url.removeprefix('sqlite:///')}"
+    return "PostgreSQL"
+
+
+def cmd_plugins(args) -> int:
+    from core.plugins import load_plugins
+
+    settings = get_settings()
+    plugins = load_plugins(settings)  # raises on any bad definition
+    if args.check:
+        print(f"ok: {len(plugins.info)} plugins, definitions valid")
+        return 0
+    supplied = plugins.registry.supplied_by()
+    for info in plugins.info:
+        kind = "built-in" if info.builtin else (f"council {info.council}" if info.council else "plugin")
+        print(f"{info.name}  ({kind}, {info.module})")
+        for line in supplied.get(info.name, []):
+            print(f"    {line}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from core.services.context import Context
+    from core.services.demo import DEMO_PASSWORD, load_demo
+
+    settings, plugins = _prepare()
+
+    async def run():
+        await _migrate()
+        return [await load_demo(Context(registry=plugins.registry), council) for council in settings.councils]
+
+    for result in asyncio.run(run()):
+        status = "created" if result.created else "already loaded"
+        print(f"\nDemo organisation for {result.council}: {status}; {result.allocations} audits allocated this month.")
+        print(f"Every demo account's password: {DEMO_PASSWORD}")
+        width = max(len(login.username) for login in result.logins)
+        for login in result.logins:
+            print(f"  {login.username:<{width}}  {login.role_label} ({login.display_name})")
+    return 0
+
+
+def cmd_cycle(args) -> int:
+    from core.db.tables import Organisation
+    from core.services.context import Context
+    from core.services.cycles import issue_cycle
+
+    settings, plugins = _prepare()
+    year, month = (int(part) for part in args.month.split("-"))
+
+    async def run():
+        await _migrate()
+        orgs = await Organisation.select().where(Organisation.council == args.council)
+        if not orgs:
+            raise SystemExit(f"no organisation uses council {args.council!r}")
+        return [await issue_cycle(Context(registry=plugins.registry), org["id"], year, month) for org in orgs]
+
+    for result in asyncio.run(run()):
+        print(f"cycle {result.cycle_id}: {'issued' if result.created else 'already issued'}, {result.allocations} allocations")
+    return 0
+
+
+def cmd_token(args) -> int:
+    from core.db.tables import Person
+    from core.services.accounts import create_token
+    from core.services.context import Context
+
+    settings, plugins = _prepare()
+
+    async def run():
+        person = await Person.select(Person.id).where(Person.username == args.username).first()
+        if person is None:
+            raise SystemExit(f"no such user {args.username!r}")
+        return await create_token(Context(registry=plugins.registry), person["id"], args.label)
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qaf", description="Run a children's-services Quality Assurance Framework.")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="migrate the database, then serve the web app and API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--quiet", action="store_true", help="no access log")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
+    plugins = sub.add_parser("plugins", help="list loaded plugins and what each supplied")
+    plugins.add_argument("--check", action="store_true", help="only validate; exit 1 with the error if any")
+    plugins.set_defaults(func=cmd_plugins)
+    sub.add_parser("demo", help="load a demo organisation for each enabled council").set_defaults(func=cmd_demo)
+    cycle = sub.add_parser("cycle", help="issue a month's audit cycle now")
+    cycle.add_argument("council")
+    cycle.add_argument("month", help="YYYY-MM", default=f"{dt.date.today():%Y-%m}", nargs="?")
+    cycle.set_defaults(func=cmd_cycle)
+    token = sub.add_parser("token", help="create an API token for a user")
+    token.add_argument("username")
+    token.add_argument("--label", default="")
+    token.set_defaults(func=cmd_token)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.definitions.errors import DefinitionError
+    from core.plugins import PluginError
+
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DefinitionError, PluginError) as error:
+        print(f"qaf: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Records: what happened, as Piccolo tables.
+
+Foreign keys RESTRICT deletes: a record that others refer to is never
+removed by a cascade, so no audit, grade or trail row disappears silently.
+
+Definitions (forms, workflows, scales) are not stored here; a record refers
+to one by qualified key and version (CORE-3). Timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+import core.db  # noqa: F401  (sets PICCOLO_CONF before Piccolo looks for it)
+
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class Organisation(Table, tablename="organisation"):
+    """A council or partnership running qaf; ``council`` is its plugin key."""
+
+    name = Varchar(length=200)
+    council = Varchar(length=64, index=True)
+    created_at = Timestamptz()
+
+
+class Agency(Table, tablename="agency"):
+    """A partner agency (police, health, schools …); councils have one, their own."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    key = Varchar(length=64)
+    name = Varchar(length=200)
+
+
+class Service(Table, tablename="service"):
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    agency = ForeignKey(Agency, null=True, on_delete=OnDelete.restrict)
+    name = Varchar(length=200)
+
+
+class Team(Table, tablename="team"):
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    service = ForeignKey(Service, null=True, on_delete=OnDelete.restrict)
+    name = Varchar(length=200)
+
+
+class Person(Table, tablename="person"):
+    """A member of staff: a local account with one role of the council."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    team = ForeignKey(Team, null=True, index=True, on_delete=OnDelete.restrict)
+    agency = ForeignKey(Agency, null=True, on_delete=OnDelete.restrict)
+    role = Varchar(length=64, index=True)
+    display_name = Varchar(length=200)
+    email = Varchar(length=254, default="")
+    username = Varchar(length=150, unique=True)
+    password_hash = Varchar(length=255, default="")
+    line_manager = ForeignKey("self", null=True, index=True, on_delete=OnDelete.restrict)
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class ApiToken(Table, tablename="api_token"):
+    """A bearer token for the JSON API; only its SHA-256 is kept."""
+
+    person = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    token_hash = Varchar(length=64, unique=True)
+    label = Varchar(length=100, default="")
+    created_at = Timestamptz()
+    last_used_at = Timestamptz(null=True, default=None)
+
+
+class ChildCase(Table, tablename="child_case"):
+    """A child's case as the case-record system knows it: by its id, not a name."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    external_id = Varchar(length=64, index=True)
+    category = Varchar(length=64, index=True)
+    team = ForeignKey(Team, null=True, index=True, on_delete=OnDelete.restrict)
+    allocated_worker = ForeignKey(Person, null=True, index=True, on_delete=OnDelete.restrict)
+    # HAR 2.3: the audit covers six months, or less when involvement began later.
+    involvement_started_on = Date(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class Cycle(Table, tablename="cycle"):
+    """One month's audit cycle (HAR 2: first to last working day)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    year = SmallInt()
+    month = SmallInt()
+    kind = Varchar(length=32, default="monthly")
+    starts_on = Date()
+    ends_on = Date()
+    seed = Integer()
+    issued_at = Timestamptz()
+
+
+class Allocation(Table, tablename="allocation"):
+    """One audit of one case by one auditor: the record the workflow moves."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    cycle = ForeignKey(Cycle, null=True, index=True, on_delete=OnDelete.restrict)
+    child_case = ForeignKey(ChildCase, null=False, index=True, on_delete=OnDelete.restrict)
+    auditor = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    kind = Varchar(length=32, default="audit")  # audit | re_audit
+    previous = ForeignKey("self", null=True, on_delete=OnDelete.restrict)
+    # Why this case was chosen for this auditor (CORE-9).
+    reason = Text()
+    form_key = Varchar(length=130)
+    form_version = SmallInt()
+    workflow_key = Varchar(length=130)
+    workflow_version = SmallInt()
+    state = Varchar(length=64, index=True)
+    due_at = Timestamptz()
+    # The deadline of the current state, if it has one (e.g. QA within a day).
+    state_due_at = Timestamptz(null=True, default=None)
+    # Optimistic concurrency: a save names the revision it started from.
+    revision = Integer(default=0)
+    answers = JSON(default="{}")
+    submitted_at = Timestamptz(null=True, default=None)
+    finalised_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Grade(Table, tablename="grade"):
+    """One grade of one domain (or ``overall``) in one phase: the grade chain.
+
+    Phases: ``initial`` and ``post_conversation`` by the auditor (HAR 2.3-2.4),
+    then ``final`` when QA accepts. Kept in their own table for reports.
+    """
+
+    allocation = ForeignKey(Allocation, null=False, index=True, on_delete=OnDelete.restrict)
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    phase = Varchar(length=32)
+    domain = Varchar(length=64)
+    scale_key = Varchar(length=130)
+    level = Varchar(length=64)
+    # 0 = best on the scale, so grades compare without the definition.
+    rank = SmallInt()
+    evidence = Text(default="")
+    set_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    set_at = Timestamptz()
+
+
+class Review(Table, tablename="review"):
+    """A QA decision on a submitted audit: the moderation log (HAR 2.6)."""
+
+    allocation = ForeignKey(Allocation, null=False, index=True, on_delete=OnDelete.restrict)
+    reviewer = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    decision = Varchar(length=32)  # accepted | returned
+    reason = Text(default="")
+    created_at = Timestamptz()
+
+
+class Deadline(Table, tablename="deadline"):
+    """A due instant computed on the working-day calendar; the sweep acts on open ones."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    allocation = ForeignKey(Allocation, null=True, index=True, on_delete=OnDelete.restrict)
+    kind = Varchar(length=64)
+    due_at = Timestamptz(index=True)
+    status = Varchar(length=16, default="open", index=True)  # open | met | missed
+    escalate_to = JSON(default="[]")
+    created_at = Timestamptz()
+    closed_at = Timestamptz(null=True, default=None)
+
+
+class Notification(Table, tablename="notification"):
+    """An in-app message, and its email in the outbox (CORE-13)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    recipient = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    kind = Varchar(length=64)
+    subject = Varchar(length=200)
+    body = Text()
+    link = Varchar(length=300, default="")
+    allocation = ForeignKey(Allocation, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    read_at = Timestamptz(null=True, default=None)
+    email_state = Varchar(length=16, default="none", index=True)  # none | pending | sent | failed
+    email_attempts = SmallInt(default=0)
+    email_next_at = Timestamptz(null=True, default=None)
+    email_sent_at = Timestamptz(null=True, default=None)
+
+
+class Trail(Table, tablename="trail"):
+    """Append-only record of every change (CORE-14). Never updated or deleted:
+    database triggers refuse both."""
+
+    organisation = ForeignKey(Organisation, null=True, index=True, on_delete=OnDelete.restrict)
+    at = Timestamptz()
+    actor = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    request_id = Varchar(length=64, default="")
+    entity = Varchar(length=64)
+    entity_id = Integer()
+    action = Varchar(length=64)
+    changes = JSON(default="{}")
+
+
+TABLES: tuple[type[Table], ...] = (
+    Organisation,
+    Agency,
+    Service,
+    Team,
+    Person,
+    ApiToken,
+    ChildCase,
+    Cycle,
+    Allocation,
+    Grade,
+    Review,
+    Deadline,
+    Notification,
+    Trail,
+)

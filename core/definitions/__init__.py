@@ -1,0 +1,1 @@
+"""Definitions: what a council's framework says, loaded from plugins as data."""

@@ -1,0 +1,314 @@
+"""The registry: every definition from every plugin, keyed and cross-checked.
+
+Built once at start-up and never changed afterwards. Keys are qualified
+with the supplying plugin's namespace (``haringey:case_audit``); a local
+reference in a data file resolves to the same namespace first and then to
+the shared built-ins (``qaf:``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from core.definitions.errors import DefinitionError
+from core.definitions.loader import Loaded
+from core.definitions.model import (
+    RELATIONS,
+    AuditForm,
+    Council,
+    GradingScale,
+    Role,
+    Workflow,
+)
+from core.grading import GradingScheme
+
+BUILTIN = "qaf"
+T = TypeVar("T")
+
+
+def namespace_of(plugin: str) -> str:
+    """``qaf.scales`` -> ``qaf``; ``haringey`` -> ``haringey``."""
+    return plugin.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Supplied(Generic[T]):
+    value: T
+    plugin: str
+    file: str
+
+    @property
+    def namespace(self) -> str:
+        return namespace_of(self.plugin)
+
+
+@dataclass
+class Registry:
+    councils: dict[str, Supplied[Council]] = field(default_factory=dict)
+    roles: dict[str, Supplied[Role]] = field(default_factory=dict)
+    scales: dict[str, Supplied[GradingScale]] = field(default_factory=dict)
+    # Every version of every form and workflow is kept (CORE-3): a record
+    # refers to the version it was created with.
+    forms: dict[tuple[str, int], Supplied[AuditForm]] = field(default_factory=dict)
+    workflows: dict[tuple[str, int], Supplied[Workflow]] = field(default_factory=dict)
+    schemes: dict[str, Supplied[GradingScheme]] = field(default_factory=dict)
+
+    # --- lookups -------------------------------------------------------------
+
+    def qualify(self, namespace: str, ref: str, table: dict) -> str | None:
+        """The qualified key ``ref`` names from ``namespace``, or None."""
+        if ":" in ref:
+            return ref if self._has(table, ref) else None
+        for candidate in (f"{namespace}:{ref}", f"{BUILTIN}:{ref}"):
+            if self._has(table, candidate):
+                return candidate
+        return None
+
+    @staticmethod
+    def _has(table: dict, key: str) -> bool:
+        if not table:
+            return False
+        if isinstance(next(iter(table)), tuple):
+            return any(k == key for k, _ in table)
+        return key in table
+
+    def council(self, key: str) -> Council:
+        return self.councils[key].value
+
+    def role(self, qualified: str) -> Role:
+        return self.roles[qualified].value
+
+    def scale(self, qualified: str) -> GradingScale:
+        return self.scales[qualified].value
+
+    def form(self, qualified: str, version: int | None = None) -> AuditForm:
+        return self._versioned(self.forms, qualified, version)
+
+    def workflow(self, qualified: str, version: int | None = None) -> Workflow:
+        return self._versioned(self.workflows, qualified, version)
+
+    def scheme(self, qualified: str) -> GradingScheme:
+        return self.schemes[qualified].value
+
+    @staticmethod
+    def _versioned(table: dict, key: str, version: int | None):
+        if version is None:
+            versions = [v for k, v in table if k == key]
+            if not versions:
+                raise KeyError(key)
+            version = max(versions)
+        return table[(key, version)].value
+
+    def roles_of(self, council: str) -> list[Role]:
+        return [s.value for k, s in self.roles.items() if k.startswith(f"{council}:")]
+
+    def ref(self, namespace: str, ref: str, kind: str) -> str:
+        """Resolve a reference known to be valid (checked at start-up)."""
+        table = getattr(self, kind)
+        found = self.qualify(namespace, ref, table)
+        if found is None:
+            raise KeyError(f"{kind} {ref!r} from {namespace!r}")
+        return found
+
+    def supplied_by(self) -> dict[str, list[str]]:
+        """Plugin name -> what it supplied, for ``qaf plugins``."""
+        out: dict[str, list[str]] = {}
+        for kind in ("councils", "roles", "scales", "forms", "workflows", "schemes"):
+            for key, supplied in getattr(self, kind).items():
+                name = f"{key[0]} v{key[1]}" if isinstance(key, tuple) else key
+                out.setdefault(supplied.plugin, []).append(f"{kind[:-1]} {name}")
+        return out
+
+
+def build_registry(loaded: list[Loaded], schemes: list[tuple[str, GradingScheme]]) -> Registry:
+    registry = Registry()
+    for item in loaded:
+        _add(registry, item)
+    for plugin, scheme in schemes:
+        key = f"{namespace_of(plugin)}:{scheme.key}"
+        if key in registry.schemes:
+            other = registry.schemes[key]
+            raise DefinitionError(
+                plugin=plugin,
+                file="(code)",
+                definition=f"grading_schemes.{scheme.key}",
+                field="key",
+                message=f"duplicate key: also supplied by plugin {other.plugin!r}",
+            )
+        registry.schemes[key] = Supplied(scheme, plugin, "(code)")
+    _cross_check(registry)
+    return registry
+
+
+def _add(registry: Registry, item: Loaded) -> None:
+    namespace = namespace_of(item.plugin)
+    value = item.value
+    if item.kind == "council":
+        table, key, field_name = registry.councils, namespace, "key"
+        if value.key != namespace:
+            raise DefinitionError(
+                plugin=item.plugin,
+                file=item.file,
+                definition=f"council.{value.key}",
+                field="key",
+                message=f"a council's key must be its plugin name {namespace!r}",
+            )
+        key = value.key
+    elif item.kind in ("forms", "workflows"):
+        table = getattr(registry, item.kind)
+        key, field_name = (f"{namespace}:{value.key}", value.version), "version"
+    else:
+        table = getattr(registry, item.kind)
+        key, field_name = f"{namespace}:{value.key}", "key"
+    if key in table:
+        other = table[key]
+        raise DefinitionError(
+            plugin=item.plugin,
+            file=item.file,
+            definition=f"{item.kind}.{value.key}",
+            field=field_name,
+            message=f"duplicate key: also defined in {other.file} (plugin {other.plugin!r})",
+        )
+    table[key] = Supplied(value, item.plugin, item.file)
+
+
+class _Checker:
+    def __init__(self, registry: Registry, supplied: Supplied, definition: str):
+        self.registry = registry
+        self.supplied = supplied
+        self.definition = definition
+
+    def fail(self, field: str, message: str) -> DefinitionError:
+        return DefinitionError(
+            plugin=self.supplied.plugin,
+            file=self.supplied.file,
+            definition=self.definition,
+            field=field,
+            message=message,
+        )
+
+    def ref(self, field: str, ref: str, kind: str) -> str:
+        found = self.registry.qualify(self.supplied.namespace, ref, getattr(self.registry, kind))
+        if found is None:
+            raise self.fail(field, f"unknown {kind[:-1]} {ref!r}")
+        return found
+
+    def actor(self, field: str, ref: str) -> None:
+        if ref in RELATIONS:
+            return
+        if self.registry.qualify(self.supplied.namespace, ref, self.registry.roles) is None:
+            raise self.fail(field, f"unknown role {ref!r} (nor one of {', '.join(RELATIONS)})")
+
+    def unique(self, field: str, keys: list[str]) -> None:
+        seen: set[str] = set()
+        for index, key in enumerate(keys):
+            if key in seen:
+                raise self.fail(field.format(index=index), f"duplicate key {key!r}")
+            seen.add(key)
+
+
+def _cross_check(registry: Registry) -> None:
+    for key, supplied in registry.roles.items():
+        check = _Checker(registry, supplied, f"roles.{supplied.value.key}")
+        role = supplied.value
+        if role.escalates_to is not None:
+            check.ref("escalates_to", role.escalates_to, "roles")
+        # The ladder must end: following escalates_to never comes back round.
+        seen = {key}
+        current = role
+        while current.escalates_to is not None:
+            nxt = registry.ref(key.split(":", 1)[0], current.escalates_to, "roles")
+            if nxt in seen:
+                raise check.fail("escalates_to", f"the escalation ladder loops back to {nxt!r}")
+            seen.add(nxt)
+            current = registry.role(nxt)
+
+    for supplied in registry.scales.values():
+        check = _Checker(registry, supplied, f"scales.{supplied.value.key}")
+        if len(supplied.value.levels) < 2:
+            raise check.fail("levels", "a scale needs at least two levels")
+        check.unique("levels[{index}].key", [level.key for level in supplied.value.levels])
+
+    for (_, _), supplied in registry.workflows.items():
+        _check_workflow(_Checker(registry, supplied, f"workflows.{supplied.value.key}"), supplied.value)
+
+    for (_, _), supplied in registry.forms.items():
+        _check_form(_Checker(registry, supplied, f"forms.{supplied.value.key}"), supplied.value)
+
+    for supplied in registry.councils.values():
+        check = _Checker(registry, supplied, f"council.{supplied.value.key}")
+        council = supplied.value
+        check.ref("practitioner_role", council.practitioner_role, "roles")
+        check.ref("team_manager_role", council.team_manager_role, "roles")
+        check.unique("case_categories[{index}].key", [c.key for c in council.case_categories])
+        if council.cycles is not None:
+            check.ref("cycles.form", council.cycles.form, "forms")
+            for index, role in enumerate(council.cycles.auditor_roles):
+                check.ref(f"cycles.auditor_roles[{index}]", role, "roles")
+
+
+def _check_workflow(check: _Checker, workflow: Workflow) -> None:
+    states = [state.key for state in workflow.states]
+    check.unique("states[{index}].key", states)
+    check.unique("transitions[{index}].key", [t.key for t in workflow.transitions])
+    if workflow.initial not in states:
+        raise check.fail("initial", f"unknown state {workflow.initial!r}")
+    if not any(state.final for state in workflow.states):
+        raise check.fail("states", "no state is final")
+    for index, state in enumerate(workflow.states):
+        if state.deadline is not None:
+            measures = [
+                m
+                for m in (state.deadline.working_days, state.deadline.working_hours, state.deadline.calendar_months)
+                if m is not None
+            ]
+            if len(measures) != 1:
+                raise check.fail(
+                    f"states[{index}].deadline",
+                    "give exactly one of working_days, working_hours, calendar_months",
+                )
+            for j, ref in enumerate(state.deadline.escalate_to):
+                check.actor(f"states[{index}].deadline.escalate_to[{j}]", ref)
+        for j, ref in enumerate(state.notify):
+            check.actor(f"states[{index}].notify[{j}]", ref)
+    graph: dict[str, set[str]] = {state: set() for state in states}
+    for index, transition in enumerate(workflow.transitions):
+        for j, source in enumerate(transition.from_):
+            if source not in graph:
+                raise check.fail(f"transitions[{index}].from[{j}]", f"unknown state {source!r}")
+            graph[source].add(transition.to)
+        if transition.to not in graph:
+            raise check.fail(f"transitions[{index}].to", f"unknown state {transition.to!r}")
+        if not transition.by:
+            raise check.fail(f"transitions[{index}].by", "name at least one role or relation who may act")
+        for j, ref in enumerate(transition.by):
+            check.actor(f"transitions[{index}].by[{j}]", ref)
+    reached = {workflow.initial}
+    queue = deque([workflow.initial])
+    while queue:
+        for nxt in graph[queue.popleft()]:
+            if nxt not in reached:
+                reached.add(nxt)
+                queue.append(nxt)
+    for index, state in enumerate(workflow.states):
+        if state.key not in reached:
+            raise check.fail(f"states[{index}]", f"state {state.key!r} cannot be reached from {workflow.initial!r}")
+
+
+def _check_form(check: _Checker, form: AuditForm) -> None:
+    check.ref("workflow", form.workflow, "workflows")
+    check.ref("grading.scale", form.grading.scale, "scales")
+    check.ref("grading.scheme", form.grading.scheme, "schemes")
+    check.unique("sections[{index}].key", [s.key for s in form.sections])
+    for i, section in enumerate(form.sections):
+        check.unique(f"sections[{i}].questions[{{index}}].key", [q.key for q in section.questions])
+        for j, question in enumerate(section.questions):
+            where = f"sections[{i}].questions[{j}]"
+            if question.type == "choice" and not question.options:
+                raise check.fail(f"{where}.options", "a choice question needs options")
+            if question.scale is not None:
+                check.ref(f"{where}.scale", question.scale, "scales")
+    if not any(section.domain for section in form.sections):
+        raise check.fail("sections", "no section is a graded domain")

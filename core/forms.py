@@ -1,0 +1,201 @@
+"""An audit form as the fields a person fills in, and their validation.
+
+One flat namespace of field names serves the HTML form, the JSON API and the
+stored answer document: ``answer.<section>.<question>``,
+``grade.<phase>.<domain>`` and ``evidence.<phase>.<domain>`` (for the overall
+grade the domain is ``overall`` and the evidence is the rationale).
+A draft may be incomplete; ``problems_for_submit`` lists what a submission
+still needs, every field at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from core.definitions.model import AuditForm, GradingScale
+from core.definitions.registry import Registry
+
+OVERALL = "overall"
+PHASE_LABELS = {
+    "initial": "after reading the case file",
+    "post_conversation": "after the conversation with the practitioner",
+    "final": "final",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    label: str
+    kind: str  # an AnswerType, or "evidence"
+    required: bool
+    section: str
+    guidance: str = ""
+    options: tuple[tuple[str, str], ...] = ()  # (value, label)
+    phase: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FormFields:
+    form: AuditForm
+    scale: GradingScale
+    fields: tuple[Field, ...]
+
+    @property
+    def titles(self) -> dict[str, str]:
+        return dict(self.domains()) | {s.key: s.title for s in self.form.sections}
+
+    def by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    def domains(self) -> list[tuple[str, str]]:
+        """(key, title) of each graded domain, then the overall grade."""
+        out = [(s.key, s.title) for s in self.form.sections if s.domain]
+        return out + [(OVERALL, "Overall grade")]
+
+
+def fields_of(registry: Registry, namespace: str, form: AuditForm) -> FormFields:
+    scale = registry.scale(registry.ref(namespace, form.grading.scale, "scales"))
+    grade_options = tuple((level.key, level.label) for level in scale.levels)
+    fields: list[Field] = []
+    for section in form.sections:
+        for question in section.questions:
+            options: tuple[tuple[str, str], ...] = tuple((c.value, c.label) for c in question.options)
+            if question.type == "yes_no":
+                options = (("yes", "Yes"), ("no", "No"))
+            if question.type == "grade":
+                qscale = registry.scale(registry.ref(namespace, question.scale or form.grading.scale, "scales"))
+                options = tuple((level.key, level.label) for level in qscale.levels)
+            fields.append(
+                Field(
+                    name=f"answer.{section.key}.{question.key}",
+                    label=question.label,
+                    kind=question.type,
+                    required=question.required,
+                    section=section.key,
+                    guidance=question.guidance,
+                    options=options,
+                )
+            )
+    domains = [s for s in form.sections if s.domain]
+    for phase in form.grading.phases:
+        for section in domains:
+            fields.append(
+                Field(
+                    f"grade.{phase}.{section.key}",
+                    f"Grade {PHASE_LABELS[phase]}",
+                    "grade",
+                    True,
+                    section.key,
+                    options=grade_options,
+                    phase=phase,
+                )
+            )
+            fields.append(
+                Field(
+                    f"evidence.{phase}.{section.key}",
+                    f"Evidence for the grade {PHASE_LABELS[phase]}",
+                    "evidence",
+                    form.grading.evidence_required,
+                    section.key,
+                    phase=phase,
+                )
+            )
+        fields.append(
+            Field(
+                f"grade.{phase}.{OVERALL}",
+                f"Overall grade {PHASE_LABELS[phase]}",
+                "grade",
+                True,
+                OVERALL,
+                options=grade_options,
+                phase=phase,
+            )
+        )
+        fields.append(
+            Field(
+                f"evidence.{phase}.{OVERALL}",
+                f"Rationale for the overall grade {PHASE_LABELS[phase]}",
+                "evidence",
+                form.grading.rationale_required,
+                OVERALL,
+                phase=phase,
+            )
+        )
+    return FormFields(form=form, scale=scale, fields=tuple(fields))
+
+
+def clean(form_fields: FormFields, submitted: dict[str, object]) -> tuple[dict[str, str], dict[str, str]]:
+    """Normalise a draft: (answers, errors). Unknown fields and values of the
+    wrong type are errors; empty values are dropped; nothing is required yet."""
+    known = form_fields.by_name()
+    answers: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for name, raw in submitted.items():
+        field = known.get(name)
+        if field is None:
+            errors[name] = f"{name!r} is not a field of this form"
+            continue
+        if raw is None:
+            continue
+        if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+            errors[name] = f"{field.label}: give text, not {type(raw).__name__}"
+            continue
+        value = str(raw).strip()
+        if not value:
+            continue
+        problem = _check(field, value)
+        if problem:
+            errors[name] = problem
+        answers[name] = value
+    return answers, errors
+
+
+def _check(field: Field, value: str) -> str | None:
+    if field.options and value not in {v for v, _ in field.options}:
+        return f"{field.label}: choose one of {', '.join(label for _, label in field.options)}"
+    if field.kind == "date":
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return f"{field.label} must be a real date, like 2026-12-03"
+    if field.kind == "number":
+        try:
+            float(value)
+        except ValueError:
+            return f"{field.label} must be a number"
+    if field.kind == "text" and len(value) > 500:
+        return f"{field.label} must be 500 characters or fewer"
+    if len(value) > 20000:
+        return f"{field.label} must be 20,000 characters or fewer"
+    return None
+
+
+def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme) -> dict[str, str]:
+    """Every field still missing or wrong before the audit can be submitted."""
+    errors: dict[str, str] = {}
+    for field in form_fields.fields:
+        if field.required and not answers.get(field.name):
+            title = form_fields.titles.get(field.section, "")
+            if field.kind == "grade":
+                errors[field.name] = f"{title}: choose a grade {PHASE_LABELS[field.phase]}"
+            elif field.kind == "evidence":
+                what = "rationale" if field.section == OVERALL else "evidence"
+                errors[field.name] = f"{title}: give the {what} for the grade {PHASE_LABELS[field.phase]}"
+            else:
+                errors[field.name] = f"Answer '{field.label}'"
+        elif field.name in answers:
+            problem = _check(field, answers[field.name])
+            if problem:
+                errors[field.name] = problem
+    for phase in form_fields.form.grading.phases:
+        domain_grades = {
+            key: answers.get(f"grade.{phase}.{key}") for key, _ in form_fields.domains() if key != OVERALL
+        }
+        overall = answers.get(f"grade.{phase}.{OVERALL}")
+        rationale = answers.get(f"evidence.{phase}.{OVERALL}", "")
+        if overall and rationale:
+            for problem in scheme.problems(form_fields.scale, domain_grades, overall, rationale):
+                errors.setdefault(f"grade.{phase}.{OVERALL}", problem)
+    return errors

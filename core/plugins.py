@@ -1,0 +1,143 @@
+"""Finding, loading and calling plugins.
+
+Built-in plugins (``plugins/``) are registered as defaults. Everything
+else comes from the ``qaf`` entry-point group, including the bundled
+councils, exactly as a third-party package would (CORE-1). A council
+module declares ``QAF_COUNCIL = "<key>"`` and is registered only when
+``QAF_COUNCILS`` enables it; other plugins load unless ``QAF_PLUGINS_BLOCK``
+names them. ``QAF_PLUGINS_TRACE=1`` logs every hook call.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+
+import pluggy
+
+from core import hookspecs
+from core.definitions.errors import DefinitionError
+from core.definitions.loader import expand, load_file
+from core.definitions.registry import Registry, build_registry
+from core.grading import GradingScheme
+from core.settings import Settings
+
+log = logging.getLogger("qaf.plugins")
+
+ENTRY_POINT_GROUP = "qaf"
+BUILTIN_PLUGINS = ("qaf.scales", "qaf.grading")
+_BUILTIN_MODULES = {"qaf.scales": "plugins.scales", "qaf.grading": "plugins.grading"}
+
+
+class PluginError(Exception):
+    """A plugin could not be found or loaded."""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    name: str
+    module: str
+    council: str | None
+    builtin: bool
+
+
+class Hooks:
+    """Typed calls into the plugins; each answer says which plugin gave it."""
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self.pm = pm
+
+    def _per_plugin(self, name: str) -> list[tuple[str, object]]:
+        caller = getattr(self.pm.hook, name)
+        results = []
+        for impl in caller.get_hookimpls():
+            others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
+            for answer in self.pm.subset_hook_caller(name, remove_plugins=others)():
+                results.append((impl.plugin_name, answer))
+        return results
+
+    def definition_files(self) -> list[tuple[str, list[Path]]]:
+        return [(plugin, [Path(p) for p in paths]) for plugin, paths in self._per_plugin("qaf_definition_files")]
+
+    def grading_schemes(self) -> list[tuple[str, GradingScheme]]:
+        return [(plugin, scheme) for plugin, schemes in self._per_plugin("qaf_grading_schemes") for scheme in schemes]
+
+
+@dataclass
+class Plugins:
+    pm: pluggy.PluginManager
+    hooks: Hooks
+    info: list[PluginInfo]
+    registry: Registry
+
+
+def _council_of(module: ModuleType) -> str | None:
+    return getattr(module, "QAF_COUNCIL", None)
+
+
+def build_plugin_manager(settings: Settings) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    info: list[PluginInfo] = []
+    blocked = set(settings.plugins_block)
+
+    for name in BUILTIN_PLUGINS:
+        if name in blocked:
+            continue
+        module = importlib.import_module(_BUILTIN_MODULES[name])
+        pm.register(module, name=name)
+        info.append(PluginInfo(name, module.__name__, None, True))
+
+    installed: dict[str, ModuleType] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name in blocked or entry.name in installed:
+            continue
+        try:
+            installed[entry.name] = entry.load()
+        except Exception as exc:  # a broken third-party package must say which one
+            raise PluginError(f"plugin {entry.name!r} ({entry.value}) failed to import: {exc}") from exc
+
+    councils = {name: module for name, module in installed.items() if _council_of(module)}
+    unknown = [c for c in settings.councils if c not in councils]
+    if unknown:
+        raise PluginError(
+            f"QAF_COUNCILS names {', '.join(map(repr, unknown))}, which is not installed; "
+            f"installed councils: {', '.join(sorted(councils)) or 'none'}"
+        )
+    for name, module in installed.items():
+        council = _council_of(module)
+        if council and council != name:
+            raise PluginError(f"plugin {name!r} declares QAF_COUNCIL = {council!r}; the two must match")
+        if council and name not in settings.councils:
+            continue
+        pm.register(module, name=name)
+        info.append(PluginInfo(name, module.__name__, council, False))
+
+    pm.check_pending()
+    if settings.plugins_trace:
+        pm.trace.root.setwriter(lambda message: log.info("trace: %s", message.rstrip()))
+        pm.enable_tracing()
+    return pm, info
+
+
+def load_plugins(settings: Settings) -> Plugins:
+    """Load every enabled plugin and build the checked registry.
+
+    Raises DefinitionError (naming plugin, file, definition and field) or
+    PluginError: both must stop start-up.
+    """
+    pm, info = build_plugin_manager(settings)
+    hooks = Hooks(pm)
+    loaded = []
+    for plugin, paths in hooks.definition_files():
+        for path in expand(paths):
+            loaded.extend(load_file(plugin, path))
+    registry = build_registry(loaded, hooks.grading_schemes())
+    return Plugins(pm=pm, hooks=hooks, info=info, registry=registry)
+
+
+__all__ = ["DefinitionError", "PluginError", "Plugins", "load_plugins", "Hooks"]

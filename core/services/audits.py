@@ -1,0 +1,546 @@
+"""The audit lifecycle: my audits, filling in, submitting, QA moderation.
+
+Visibility is least privilege: the allocated auditor sees their own
+allocation; the practitioner and team manager of the case see it once it is
+final (HAR 2.6: the report goes to them after QA); roles with
+``view_all_audits`` see every audit of their organisation. Anything else is
+"not found", so nobody learns that an allocation exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from core import workflow as wf
+from core.db.engine import transaction
+from core.db.tables import Allocation, Deadline, Grade, Person, Review
+from core.definitions.model import AuditForm, Transition, Workflow
+from core.forms import FormFields, clean, fields_of, problems_for_submit
+from core.grading import rank
+from core.services import notifications, trail
+from core.services.context import Context
+from core.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+_ROW = (
+    Allocation.all_columns(),
+    Allocation.child_case.external_id.as_alias("case_external_id"),
+    Allocation.child_case.category.as_alias("case_category"),
+    Allocation.child_case.team.as_alias("case_team"),
+    Allocation.child_case.team.name.as_alias("case_team_name"),
+    Allocation.child_case.allocated_worker.as_alias("practitioner_id"),
+    Allocation.child_case.involvement_started_on.as_alias("involvement_started_on"),
+    Allocation.auditor.display_name.as_alias("auditor_name"),
+    Allocation.cycle.year.as_alias("cycle_year"),
+    Allocation.cycle.month.as_alias("cycle_month"),
+    Allocation.organisation.council.as_alias("council"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    id: int
+    case_external_id: str
+    case_category: str
+    kind: str
+    state: str
+    state_label: str
+    due_at: dt.datetime
+    state_due_at: dt.datetime | None
+    auditor_name: str
+    cycle: str
+    team_name: str
+
+
+@dataclass(slots=True)
+class AuditView:
+    row: dict
+    form: AuditForm
+    workflow: Workflow
+    fields: FormFields
+    answers: dict[str, str]
+    relations: set[str]
+    transitions: list[Transition]
+    editable: bool
+    state_label: str
+    grade_chain: list[dict]
+    reviews: list[dict]
+    scope_from: dt.date | None
+
+    @property
+    def id(self) -> int:
+        return self.row["id"]
+
+    @property
+    def revision(self) -> int:
+        return self.row["revision"]
+
+
+def _namespace(row: dict) -> str:
+    return row["council"]
+
+
+def _definitions(ctx: Context, row: dict) -> tuple[AuditForm, Workflow]:
+    form = ctx.registry.form(row["form_key"], row["form_version"])
+    workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
+    return form, workflow
+
+
+async def _team_manager(ctx: Context, row: dict) -> int | None:
+    council = ctx.registry.council(row["council"])
+    if row["case_team"] is None:
+        return None
+    manager = (
+        await Person.select(Person.id)
+        .where(
+            (Person.team == row["case_team"])
+            & (Person.role == council.team_manager_role.split(":")[-1])
+            & (Person.active == True)  # noqa: E712
+        )
+        .order_by(Person.id)
+        .first()
+    )
+    return manager["id"] if manager else None
+
+
+async def _relations(ctx: Context, row: dict) -> dict[str, int | None]:
+    return {
+        "auditor": row["auditor"],
+        "practitioner": row["practitioner_id"],
+        "team_manager": await _team_manager(ctx, row),
+    }
+
+
+def _held(ctx: Context, people: dict[str, int | None]) -> set[str]:
+    assert ctx.actor
+    held = {relation for relation, person in people.items() if person == ctx.actor.person_id}
+    held.add(ctx.actor.role)
+    return held
+
+
+async def _load(ctx: Context, allocation_id: int) -> tuple[dict, dict[str, int | None], set[str]]:
+    """The allocation, its people and what the actor holds; NotFound if not visible."""
+    assert ctx.actor
+    row = await Allocation.select(*_ROW).where(Allocation.id == allocation_id).output(load_json=True).first()
+    if row is None or row["organisation"] != ctx.actor.organisation_id:
+        raise NotFound("There is no audit with that number that you can see")
+    people = await _relations(ctx, row)
+    held = _held(ctx, people)
+    _, workflow = _definitions(ctx, row)
+    is_final = wf.state(workflow, row["state"]).final
+    visible = (
+        "auditor" in held
+        or ctx.actor.can("view_all_audits")
+        or (is_final and bool(held & {"practitioner", "team_manager"}))
+        or (ctx.actor.can("qa_review") and row["state"] in _review_states(ctx))
+    )
+    if not visible:
+        raise NotFound("There is no audit with that number that you can see")
+    return row, people, held
+
+
+def _review_states(ctx: Context) -> set[str]:
+    """States in which the actor's role may act on others' audits (the QA queue)."""
+    assert ctx.actor
+    states: set[str] = set()
+    for (key, _), supplied in ctx.registry.workflows.items():
+        if not key.startswith(f"{ctx.actor.council}:"):
+            continue
+        for transition in supplied.value.transitions:
+            if ctx.actor.role in transition.by:
+                states.update(transition.from_)
+    return states
+
+
+def _editable_states(workflow: Workflow) -> set[str]:
+    states = {workflow.initial}
+    for transition in workflow.transitions:
+        if "auditor" in transition.by:
+            states.update(transition.from_)
+    return states
+
+
+def _summary(ctx: Context, row: dict) -> Summary:
+    _, workflow = _definitions(ctx, row)
+    return Summary(
+        id=row["id"],
+        case_external_id=row["case_external_id"],
+        case_category=row["case_category"],
+        kind=row["kind"],
+        state=row["state"],
+        state_label=wf.state(workflow, row["state"]).label,
+        due_at=row["due_at"],
+        state_due_at=row["state_due_at"],
+        auditor_name=row["auditor_name"],
+        cycle=f"{row['cycle_year']}-{row['cycle_month']:02d}" if row["cycle_year"] else "",
+        team_name=row["case_team_name"] or "",
+    )
+
+
+async def my_allocations(ctx: Context) -> list[Summary]:
+    """The auditor's own allocations, those still to do first, soonest due first."""
+    assert ctx.actor
+    rows = (
+        await Allocation.select(*_ROW)
+        .where(Allocation.auditor == ctx.actor.person_id)
+        .order_by(Allocation.due_at)
+        .order_by(Allocation.id)
+        .output(load_json=True)
+    )
+    summaries = [_summary(ctx, row) for row in rows]
+    return sorted(summaries, key=lambda s: s.state == "final")
+
+
+async def audits_of_my_cases(ctx: Context) -> list[Summary]:
+    """Final audits of cases the actor works or manages (HAR 2.6)."""
+    assert ctx.actor
+    council = ctx.registry.council(ctx.actor.council)
+    finals = _final_states(ctx)
+    condition = Allocation.child_case.allocated_worker == ctx.actor.person_id
+    me = await Person.select(Person.team).where(Person.id == ctx.actor.person_id).first()
+    if ctx.actor.role == council.team_manager_role.split(":")[-1] and me and me["team"]:
+        condition = condition | (Allocation.child_case.team == me["team"])
+    rows = (
+        await Allocation.select(*_ROW)
+        .where(condition & Allocation.state.is_in(sorted(finals)) & (Allocation.organisation == ctx.actor.organisation_id))
+        .order_by(Allocation.finalised_at, ascending=False)
+        .output(load_json=True)
+    )
+    return [_summary(ctx, row) for row in rows]
+
+
+def _final_states(ctx: Context) -> set[str]:
+    assert ctx.actor
+    return {
+        state.key
+        for (key, _), supplied in ctx.registry.workflows.items()
+        if key.startswith(f"{ctx.actor.council}:")
+        for state in supplied.value.states
+        if state.final
+    }
+
+
+async def qa_queue(ctx: Context) -> list[Summary]:
+    assert ctx.actor
+    if not ctx.actor.can("qa_review"):
+        raise Forbidden("Only the QA team sees the QA queue")
+    states = _review_states(ctx) - _editable_states_for_council(ctx)
+    rows = (
+        await Allocation.select(*_ROW)
+        .where((Allocation.organisation == ctx.actor.organisation_id) & Allocation.state.is_in(sorted(states) or [""]))
+        .order_by(Allocation.updated_at)
+        .order_by(Allocation.id)
+        .output(load_json=True)
+    )
+    return [_summary(ctx, row) for row in rows]
+
+
+def _editable_states_for_council(ctx: Context) -> set[str]:
+    assert ctx.actor
+    out: set[str] = set()
+    for (key, _), supplied in ctx.registry.workflows.items():
+        if key.startswith(f"{ctx.actor.council}:"):
+            out |= _editable_states(supplied.value)
+    return out
+
+
+async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
+    row, people, held = await _load(ctx, allocation_id)
+    form, workflow = _definitions(ctx, row)
+    state = wf.state(workflow, row["state"])
+    editable = "auditor" in held and row["state"] in _editable_states(workflow)
+    grade_chain = (
+        await Grade.select(
+            Grade.phase, Grade.domain, Grade.level, Grade.evidence, Grade.set_at, Grade.set_by.display_name.as_alias("set_by_name")
+        )
+        .where(Grade.allocation == allocation_id)
+        .order_by(Grade.set_at)
+        .order_by(Grade.id)
+    )
+    reviews = (
+        await Review.select(Review.decision, Review.reason, Review.created_at, Review.reviewer.display_name.as_alias("reviewer_name"))
+        .where(Review.allocation == allocation_id)
+        .order_by(Review.created_at)
+    )
+    scope_from = None
+    if form.scope_months:
+        # HAR 2.3: six months before the cycle, or from when involvement began.
+        start = (row["created_at"] - dt.timedelta(days=round(form.scope_months * 30.44))).date()
+        began = row["involvement_started_on"]
+        scope_from = max(start, began) if began else start
+    return AuditView(
+        row=row,
+        form=form,
+        workflow=workflow,
+        fields=fields_of(ctx.registry, _namespace(row), form),
+        answers=dict(row["answers"] or {}),
+        relations=held,
+        transitions=[t for t in wf.available(workflow, row["state"], held) if t.key != "start"],
+        editable=editable,
+        state_label=state.label,
+        grade_chain=grade_chain,
+        reviews=reviews,
+        scope_from=scope_from,
+    )
+
+
+async def save_answers(ctx: Context, allocation_id: int, revision: int, submitted: dict[str, object]) -> int:
+    """Save a draft. Returns the new revision. A save that did not start from
+    the latest revision is refused (Conflict), never silently merged."""
+    row, people, held = await _load(ctx, allocation_id)
+    form, workflow = _definitions(ctx, row)
+    if "auditor" not in held:
+        raise Forbidden("Only the allocated auditor can fill in this audit")
+    if row["state"] not in _editable_states(workflow):
+        raise Conflict(f"This audit is {wf.state(workflow, row['state']).label.lower()} and can no longer be changed")
+    form_fields = fields_of(ctx.registry, _namespace(row), form)
+    answers, errors = clean(form_fields, submitted)
+    if errors:
+        raise Invalid("Some answers could not be saved", errors)
+    before = dict(row["answers"] or {})
+    changes = {
+        name: [before.get(name), answers.get(name)]
+        for name in sorted(set(before) | set(answers))
+        if before.get(name) != answers.get(name)
+    }
+    async with transaction():
+        values = {
+            Allocation.answers: answers,
+            Allocation.revision: revision + 1,
+            Allocation.updated_at: ctx.now,
+        }
+        start = _start_transition(workflow, row["state"])
+        if start is not None:
+            values[Allocation.state] = start.to
+        updated = (
+            await Allocation.update(values)
+            .where((Allocation.id == allocation_id) & (Allocation.revision == revision))
+            .returning(Allocation.id)
+        )
+        if not updated:
+            raise Conflict(
+                "This audit was saved somewhere else (another tab or window) after you opened it. "
+                "Your answers have not been saved: copy anything you need, then reload the page."
+            )
+        if start is not None:
+            await trail.record(
+                ctx,
+                organisation_id=row["organisation"],
+                entity="allocation",
+                entity_id=allocation_id,
+                action=f"transition:{start.key}",
+                changes={"state": [row["state"], start.to]},
+            )
+        await trail.record(
+            ctx,
+            organisation_id=row["organisation"],
+            entity="allocation",
+            entity_id=allocation_id,
+            action="answers_saved",
+            changes={"revision": [revision, revision + 1], "answers": changes},
+        )
+    return revision + 1
+
+
+def _start_transition(workflow: Workflow, current: str) -> Transition | None:
+    """The auditor's first save of an untouched allocation starts it."""
+    if current != workflow.initial:
+        return None
+    for transition in workflow.transitions:
+        if current in transition.from_ and "auditor" in transition.by and transition.key != "submit":
+            return transition
+    return None
+
+
+async def submit(ctx: Context, allocation_id: int, revision: int | None = None) -> None:
+    row, people, held = await _load(ctx, allocation_id)
+    form, workflow = _definitions(ctx, row)
+    chosen = _check(workflow, row, "submit", held)
+    if revision is not None and revision != row["revision"]:
+        raise Conflict("This audit changed after you opened it; reload the page before submitting")
+    form_fields = fields_of(ctx.registry, _namespace(row), form)
+    answers = dict(row["answers"] or {})
+    scheme = ctx.registry.scheme(ctx.registry.ref(_namespace(row), form.grading.scheme, "schemes"))
+    errors = problems_for_submit(form_fields, answers, scheme)
+    if errors:
+        raise Invalid("The audit is not ready to submit", errors)
+    async with transaction():
+        grades = [
+            _grade_row(ctx, row, form_fields, phase, domain, answers)
+            for phase in form.grading.phases
+            for domain, _ in form_fields.domains()
+        ]
+        await Grade.insert(*grades)
+        await _move(ctx, row, workflow, chosen, people, extra={Allocation.submitted_at: ctx.now})
+
+
+def _grade_row(ctx: Context, row: dict, form_fields: FormFields, phase: str, domain: str, answers: dict, as_phase: str | None = None) -> Grade:
+    level = answers[f"grade.{phase}.{domain}"]
+    return Grade(
+        allocation=row["id"],
+        organisation=row["organisation"],
+        phase=as_phase or phase,
+        domain=domain,
+        scale_key=f"{_namespace(row)}:{form_fields.scale.key}",
+        level=level,
+        rank=rank(form_fields.scale, level),
+        evidence=answers.get(f"evidence.{phase}.{domain}", ""),
+        set_by=ctx.person_id,
+        set_at=ctx.now,
+    )
+
+
+async def review(ctx: Context, allocation_id: int, decision: str, reason: str = "") -> None:
+    """QA accepts (the audit becomes final) or returns it for revision with reasons."""
+    row, people, held = await _load(ctx, allocation_id)
+    form, workflow = _definitions(ctx, row)
+    if decision not in ("accept", "return"):
+        raise Invalid("Choose accept or return", {"decision": "Choose accept or return for revision"})
+    chosen = _check(workflow, row, decision, held)
+    if "auditor" in held:
+        raise Forbidden("You cannot quality-assure an audit you wrote")
+    reason = reason.strip()
+    if chosen.reason_required and not reason:
+        raise Invalid("Say what needs revising", {"reason": "Say what the auditor needs to revise"})
+    async with transaction():
+        await Review.insert(
+            Review(
+                allocation=allocation_id,
+                reviewer=ctx.person_id,
+                decision="accepted" if decision == "accept" else "returned",
+                reason=reason,
+                created_at=ctx.now,
+            )
+        )
+        extra = {}
+        target = wf.state(workflow, chosen.to)
+        if target.final:
+            extra[Allocation.finalised_at] = ctx.now
+            form_fields = fields_of(ctx.registry, _namespace(row), form)
+            last_phase = form.grading.phases[-1]
+            answers = dict(row["answers"] or {})
+            # The grade chain: auditor phases as submitted, then the final grade
+            # that reports use (moderated by QA acceptance).
+            await Grade.insert(
+                *[
+                    _grade_row(ctx, row, form_fields, last_phase, domain, answers, as_phase="final")
+                    for domain, _ in form_fields.domains()
+                ]
+            )
+        await _move(ctx, row, workflow, chosen, people, extra=extra, reason=reason)
+
+
+def _check(workflow: Workflow, row: dict, key: str, held: set[str]) -> Transition:
+    try:
+        return wf.check(workflow, row["state"], key, held)
+    except wf.TransitionRefused as refused:
+        raise Forbidden(str(refused)) from None
+
+
+async def _move(
+    ctx: Context,
+    row: dict,
+    workflow: Workflow,
+    chosen: Transition,
+    people: dict[str, int | None],
+    extra: dict | None = None,
+    reason: str = "",
+) -> None:
+    """Take a transition inside the caller's transaction: state, deadlines,
+    notifications and trail together."""
+    target = wf.state(workflow, chosen.to)
+    state_due = wf.due(target.deadline, ctx.now) if target.deadline else None
+    values = {
+        Allocation.state: target.key,
+        Allocation.state_due_at: state_due,
+        Allocation.updated_at: ctx.now,
+        Allocation.revision: row["revision"] + 1,
+        **(extra or {}),
+    }
+    moved = (
+        await Allocation.update(values)
+        .where((Allocation.id == row["id"]) & (Allocation.state == row["state"]))
+        .returning(Allocation.id)
+    )
+    if not moved:
+        raise Conflict("Someone else moved this audit on just now; reload the page to see where it is")
+    await Deadline.update({Deadline.status: "met", Deadline.closed_at: ctx.now}).where(
+        (Deadline.allocation == row["id"]) & (Deadline.status == "open")
+    )
+    if state_due is not None:
+        await Deadline.insert(
+            Deadline(
+                organisation=row["organisation"],
+                allocation=row["id"],
+                kind=f"state:{target.key}",
+                due_at=state_due,
+                escalate_to=list(target.deadline.escalate_to),
+                created_at=ctx.now,
+            )
+        )
+    recipients = await _recipients(ctx, row, target.notify, people)
+    if recipients:
+        await notifications.notify(
+            ctx,
+            organisation_id=row["organisation"],
+            recipients=recipients,
+            kind=f"audit_{target.key}",
+            subject=f"Audit of case {row['case_external_id']}: {target.label.lower()}",
+            body=_message(row, workflow, chosen, target.label, reason),
+            link=f"/audits/{row['id']}",
+            allocation_id=row["id"],
+        )
+    await trail.record(
+        ctx,
+        organisation_id=row["organisation"],
+        entity="allocation",
+        entity_id=row["id"],
+        action=f"transition:{chosen.key}",
+        changes={"state": [row["state"], target.key], **({"reason": reason} if reason else {})},
+    )
+
+
+def _message(row: dict, workflow: Workflow, chosen: Transition, target_label: str, reason: str) -> str:
+    text = f"The {workflow.label.lower()} of case {row['case_external_id']} is now {target_label.lower()}."
+    if reason:
+        text += f"\n\nReason given: {reason}"
+    return text
+
+
+async def _recipients(ctx: Context, row: dict, refs: tuple[str, ...], people: dict[str, int | None]) -> list[int]:
+    out: list[int] = []
+    for ref in refs:
+        if ref in people:
+            if people[ref] is not None:
+                out.append(people[ref])
+            continue
+        role = ref.split(":")[-1]
+        out.extend(
+            p["id"]
+            for p in await Person.select(Person.id).where(
+                (Person.organisation == row["organisation"]) & (Person.role == role) & (Person.active == True)  # noqa: E712
+            )
+        )
+    if ctx.actor:
+        # Nobody needs telling about what they just did themselves.
+        out = [p for p in out if p != ctx.actor.person_id]
+    return out
+
+
+async def history(ctx: Context, allocation_id: int) -> list[dict]:
+    await _load(ctx, allocation_id)
+    return await trail.history("allocation", allocation_id)
+
+
+__all__ = [
+    "AuditView",
+    "Summary",
+    "audit_view",
+    "audits_of_my_cases",
+    "history",
+    "my_allocations",
+    "qa_queue",
+    "review",
+    "save_answers",
+    "submit",
+]

@@ -1,0 +1,206 @@
+"""Monthly cycles and their allocation lists (CORE-9, HAR-1, HAR-2).
+
+A cycle runs from the first to the last working day of its month and issues
+its allocation list on the first working day (HAR 2, Appendix A). Sampling
+is seeded from the organisation and month, so issuing the same month again
+anywhere gives the same list; the unique index on (organisation, year,
+month) makes a second issue a no-op rather than a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+from dataclasses import dataclass
+
+from core.calendar import end_of_london_day, first_working_day, last_working_day, london_date
+from core.db.engine import transaction
+from core.db.tables import Allocation, ChildCase, Cycle, Organisation, Person
+from core.services import notifications, trail
+from core.services.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    cycle_id: int
+    created: bool
+    allocations: int
+
+
+def cycle_seed(organisation_id: int, year: int, month: int) -> int:
+    digest = hashlib.sha256(f"qaf-cycle:{organisation_id}:{year}:{month}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
+async def issue_cycle(ctx: Context, organisation_id: int, year: int, month: int) -> Issued:
+    """Open the month's cycle and allocate its audits; idempotent."""
+    existing = await Cycle.select(Cycle.id).where(
+        (Cycle.organisation == organisation_id) & (Cycle.year == year) & (Cycle.month == month)
+    ).first()
+    if existing:
+        return Issued(existing["id"], False, 0)
+    organisation = await Organisation.select().where(Organisation.id == organisation_id).first()
+    council = ctx.registry.council(organisation["council"])
+    rules = council.cycles
+    if rules is None:
+        raise ValueError(f"council {council.key!r} defines no audit cycles")
+    form_key = ctx.registry.ref(council.key, rules.form, "forms")
+    form = ctx.registry.form(form_key)
+    workflow_key = ctx.registry.ref(council.key, form.workflow, "workflows")
+    workflow = ctx.registry.workflow(workflow_key)
+    seed = cycle_seed(organisation_id, year, month)
+    starts_on, ends_on = first_working_day(year, month), last_working_day(year, month)
+    # HAR 2: "Each audit cycle generally runs from the first working day of the
+    # month to the last working day of the month": allocations are due then.
+    due_at = end_of_london_day(ends_on)
+
+    auditor_roles = [ref.split(":")[-1] for ref in rules.auditor_roles]
+    auditors = (
+        await Person.select(Person.id, Person.display_name, Person.team, Person.team.name.as_alias("team_name"))
+        .where((Person.organisation == organisation_id) & Person.role.is_in(auditor_roles) & (Person.active == True))  # noqa: E712
+        .order_by(Person.id)
+    )
+    busy = {
+        row["child_case"]
+        for row in await Allocation.select(Allocation.child_case).where(
+            (Allocation.organisation == organisation_id) & (Allocation.finalised_at.is_null())
+        )
+    }
+    cases = [
+        case
+        for case in await ChildCase.select(
+            ChildCase.id, ChildCase.external_id, ChildCase.category, ChildCase.team, ChildCase.allocated_worker
+        )
+        .where((ChildCase.organisation == organisation_id) & ChildCase.allocated_worker.is_not_null())
+        .order_by(ChildCase.id)
+        if case["id"] not in busy
+    ]
+    rng = random.Random(seed)
+    rng.shuffle(cases)
+    taken: set[int] = set()
+    planned: list[tuple[dict, dict, str]] = []
+    for auditor in auditors:
+        for _ in range(rules.audits_per_auditor):
+            eligible = [
+                c
+                for c in cases
+                if c["id"] not in taken
+                and c["allocated_worker"] != auditor["id"]
+                and (rules.allow_own_team or auditor["team"] is None or c["team"] != auditor["team"])
+            ]
+            if not eligible:
+                break
+            case = eligible[0]
+            taken.add(case["id"])
+            exclusions = "the auditor's own cases" + ("" if rules.allow_own_team else " and own team")
+            reason = (
+                f"Sampled at random (seed {seed}) from {len(eligible)} eligible open cases for the "
+                f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and cases already being audited."
+            )
+            planned.append((auditor, case, reason))
+
+    async with transaction():
+        cycle_rows = await Cycle.insert(
+            Cycle(
+                organisation=organisation_id,
+                year=year,
+                month=month,
+                kind="monthly",
+                starts_on=starts_on,
+                ends_on=ends_on,
+                seed=seed,
+                issued_at=ctx.now,
+            )
+        ).returning(Cycle.id)
+        cycle_id = cycle_rows[0]["id"]
+        await trail.record(
+            ctx,
+            organisation_id=organisation_id,
+            entity="cycle",
+            entity_id=cycle_id,
+            action="issued",
+            changes={"year": year, "month": month, "seed": seed, "allocations": len(planned)},
+        )
+        for auditor, case, reason in planned:
+            rows = await Allocation.insert(
+                Allocation(
+                    organisation=organisation_id,
+                    cycle=cycle_id,
+                    child_case=case["id"],
+                    auditor=auditor["id"],
+                    kind="audit",
+                    reason=reason,
+                    form_key=form_key,
+                    form_version=form.version,
+                    workflow_key=workflow_key,
+                    workflow_version=workflow.version,
+                    state=workflow.initial,
+                    due_at=due_at,
+                    answers={},
+                    created_at=ctx.now,
+                    updated_at=ctx.now,
+                )
+            ).returning(Allocation.id)
+            allocation_id = rows[0]["id"]
+            await trail.record(
+                ctx,
+                organisation_id=organisation_id,
+                entity="allocation",
+                entity_id=allocation_id,
+                action="allocated",
+                changes={"auditor": auditor["id"], "case": case["external_id"], "reason": reason},
+            )
+            due_text = f"{ends_on:%A %-d %B %Y}"
+            await notifications.notify(
+                ctx,
+                organisation_id=organisation_id,
+                recipients=[auditor["id"]],
+                kind="allocated",
+                subject=f"New audit: case {case['external_id']}, due {due_text}",
+                body=f"You have been allocated case {case['external_id']} to audit in the "
+                f"{dt.date(year, month, 1):%B %Y} cycle. Complete it by {due_text}.",
+                link=f"/audits/{allocation_id}",
+                allocation_id=allocation_id,
+            )
+            # Appendix A: the allocation list also goes to practitioners (and
+            # their team managers, told through the team's list on their page).
+            await notifications.notify(
+                ctx,
+                organisation_id=organisation_id,
+                recipients=[case["allocated_worker"]],
+                kind="case_allocated_for_audit",
+                subject=f"Case {case['external_id']} will be audited this month",
+                body=f"{auditor['display_name']} will audit case {case['external_id']} in the "
+                f"{dt.date(year, month, 1):%B %Y} cycle and will arrange a conversation with you (HAR 2.4).",
+                allocation_id=allocation_id,
+            )
+    return Issued(cycle_id, True, len(planned))
+
+
+async def issue_due_cycles(ctx: Context) -> list[Issued]:
+    """Issue this month's cycle for every organisation once its first working day has come."""
+    today = london_date(ctx.now)
+    issued = []
+    for organisation in await Organisation.select(Organisation.id, Organisation.council):
+        if organisation["council"] not in ctx.registry.councils:
+            continue
+        if ctx.registry.council(organisation["council"]).cycles is None:
+            continue
+        if today >= first_working_day(today.year, today.month):
+            result = await issue_cycle(ctx, organisation["id"], today.year, today.month)
+            if result.created:
+                issued.append(result)
+    return issued
+
+
+async def list_cycles(ctx: Context) -> list[dict]:
+    assert ctx.actor
+    return (
+        await Cycle.select(
+            Cycle.all_columns(),
+        )
+        .where(Cycle.organisation == ctx.actor.organisation_id)
+        .order_by(Cycle.year, ascending=False)
+        .order_by(Cycle.month, ascending=False)
+    )

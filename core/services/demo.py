@@ -1,0 +1,154 @@
+"""A demo organisation for one council: teams, staff in every role, cases.
+
+Names are invented. Every demo account shares one password, printed by
+``qaf demo``: this is for trying qaf out, never for real data.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from core.calendar import london_date
+from core.db.engine import transaction
+from core.db.tables import Agency, ChildCase, Organisation, Person, Service, Team
+from core.services import cycles, trail
+from core.services.accounts import hash_password
+from core.services.context import Context
+
+DEMO_PASSWORD = "qaf-demo-2026"
+
+_FIRST = ["Amara", "Ben", "Chloe", "Dev", "Ewa", "Femi", "Grace", "Hassan", "Isla", "Jonah", "Kemi", "Liam",
+          "Maya", "Niall", "Olu", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Vik", "Wren", "Yusuf"]
+_LAST = ["Adeyemi", "Brooks", "Chowdhury", "Dempsey", "Evans", "Fraser", "Gill", "Hughes", "Ibrahim", "Jones",
+         "Khan", "Lewis", "Morgan", "Nowak", "Okafor", "Patel", "Quigley", "Reid", "Singh", "Taylor"]
+_TEAMS = [
+    ("Assessment and Safeguarding", "Assessment Team 1"),
+    ("Assessment and Safeguarding", "Safeguarding Team 2"),
+    ("Corporate Parenting", "Young People in Care"),
+]
+PRACTITIONERS_PER_TEAM = 2
+CASES_PER_PRACTITIONER = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    username: str
+    display_name: str
+    role_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    council: str
+    created: bool
+    logins: list[Login]
+    allocations: int
+
+
+async def load_demo(ctx: Context, council_key: str) -> DemoResult:
+    council = ctx.registry.council(council_key)
+    existing = await Organisation.select(Organisation.id).where(Organisation.council == council_key).first()
+    if existing:
+        logins = [
+            Login(p["username"], p["display_name"], ctx.registry.role(f"{council_key}:{p['role']}").label)
+            for p in await Person.select(Person.username, Person.display_name, Person.role)
+            .where(Person.organisation == existing["id"])
+            .order_by(Person.id)
+        ]
+        return DemoResult(council_key, False, logins, 0)
+
+    names = (f"{a} {b}" for a, b in zip(itertools.cycle(_FIRST), itertools.cycle(_LAST)))
+    password_hash = hash_password(DEMO_PASSWORD)
+    roles = ctx.registry.roles_of(council_key)
+    practitioner = council.practitioner_role.split(":")[-1]
+    team_manager = council.team_manager_role.split(":")[-1]
+    logins: list[Login] = []
+
+    async with transaction():
+        org_id = (
+            await Organisation.insert(Organisation(name=council.name, council=council_key, created_at=ctx.now)).returning(
+                Organisation.id
+            )
+        )[0]["id"]
+        agency_id = (
+            await Agency.insert(Agency(organisation=org_id, key="local_authority", name=council.name)).returning(Agency.id)
+        )[0]["id"]
+
+        async def person(role_key: str, username: str, team: int | None = None, manager: int | None = None) -> int:
+            name = next(names)
+            row = await Person.insert(
+                Person(
+                    organisation=org_id,
+                    team=team,
+                    agency=agency_id,
+                    role=role_key,
+                    display_name=name,
+                    email=f"{username}@example.org",
+                    username=username,
+                    password_hash=password_hash,
+                    line_manager=manager,
+                    active=True,
+                    created_at=ctx.now,
+                )
+            ).returning(Person.id)
+            logins.append(Login(username, name, ctx.registry.role(f"{council_key}:{role_key}").label))
+            await trail.record(ctx, organisation_id=org_id, entity="person", entity_id=row[0]["id"], action="created", changes={"role": role_key})
+            return row[0]["id"]
+
+        # Everyone above the teams, top of the ladder first so managers exist.
+        by_key = {role.key: role for role in roles}
+
+        def depth(key: str) -> int:
+            steps, role = 0, by_key[key]
+            while role.escalates_to:
+                steps += 1
+                role = by_key[role.escalates_to.split(":")[-1]]
+            return steps
+
+        singletons: dict[str, int] = {}
+        for role in sorted(roles, key=lambda r: depth(r.key)):
+            if role.key in (practitioner, team_manager):
+                continue
+            manager = singletons.get(role.escalates_to.split(":")[-1]) if role.escalates_to else None
+            singletons[role.key] = await person(role.key, f"{council_key}.{role.key}", manager=manager)
+
+        services: dict[str, int] = {}
+        tm_manager_role = by_key[team_manager].escalates_to
+        practitioner_ids: list[tuple[int, int]] = []
+        for number, (service_name, team_name) in enumerate(_TEAMS, start=1):
+            if service_name not in services:
+                services[service_name] = (
+                    await Service.insert(Service(organisation=org_id, agency=agency_id, name=service_name)).returning(Service.id)
+                )[0]["id"]
+            team_id = (
+                await Team.insert(Team(organisation=org_id, service=services[service_name], name=team_name)).returning(Team.id)
+            )[0]["id"]
+            manager = singletons.get(tm_manager_role.split(":")[-1]) if tm_manager_role else None
+            tm = await person(team_manager, f"{council_key}.{team_manager}.{number}", team=team_id, manager=manager)
+            for index in range(1, PRACTITIONERS_PER_TEAM + 1):
+                worker = await person(practitioner, f"{council_key}.{practitioner}.{number}{index}", team=team_id, manager=tm)
+                practitioner_ids.append((worker, team_id))
+
+        categories = [c.key for c in council.case_categories] or ["general"]
+        category = itertools.cycle(categories)
+        case_number = itertools.count(1001)
+        for worker, team_id in practitioner_ids:
+            for _ in range(CASES_PER_PRACTITIONER):
+                case = await ChildCase.insert(
+                    ChildCase(
+                        organisation=org_id,
+                        external_id=f"{council_key[:3].upper()}-{next(case_number)}",
+                        category=next(category),
+                        team=team_id,
+                        allocated_worker=worker,
+                        created_at=ctx.now,
+                    )
+                ).returning(ChildCase.id)
+                await trail.record(ctx, organisation_id=org_id, entity="child_case", entity_id=case[0]["id"], action="created")
+
+    allocations = 0
+    if council.cycles is not None:
+        today = london_date(ctx.now)
+        allocations = (await cycles.issue_cycle(ctx, org_id, today.year, today.month)).allocations
+    return DemoResult(council_key, True, logins, allocations)

@@ -1,0 +1,1 @@
+"""Council-neutral built-in plugins, registered by default."""

@@ -1,0 +1,110 @@
+"""JSON shapes of /api/v1, as msgspec Structs (Litestar decodes them strictly)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+
+class TokenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    username: str
+    password: str
+    label: str = ""
+
+
+class TokenResponse(msgspec.Struct, kw_only=True):
+    token: str
+
+
+class AllocationSummary(msgspec.Struct, kw_only=True):
+    id: int
+    case_external_id: str
+    case_category: str
+    kind: str
+    state: str
+    state_label: str
+    due_at: dt.datetime
+    state_due_at: dt.datetime | None
+    auditor_name: str
+    cycle: str
+    team_name: str
+
+
+class FieldOut(msgspec.Struct, kw_only=True):
+    name: str
+    label: str
+    kind: str
+    required: bool
+    section: str
+    phase: str | None
+    options: list[list[str]]
+
+
+class TransitionOut(msgspec.Struct, kw_only=True):
+    key: str
+    label: str
+    reason_required: bool
+
+
+class GradeOut(msgspec.Struct, kw_only=True):
+    phase: str
+    domain: str
+    level: str
+    evidence: str
+    set_at: dt.datetime
+    set_by_name: str | None
+
+
+class AllocationDetail(msgspec.Struct, kw_only=True):
+    id: int
+    case_external_id: str
+    state: str
+    state_label: str
+    revision: int
+    due_at: dt.datetime
+    state_due_at: dt.datetime | None
+    form: str
+    form_version: int
+    reason: str
+    answers: dict[str, str]
+    fields: list[FieldOut]
+    transitions: list[TransitionOut]
+    editable: bool
+    grade_chain: list[GradeOut]
+
+
+class SaveAnswers(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    revision: int
+    answers: dict[str, str | int | float | None]
+
+
+class Saved(msgspec.Struct, kw_only=True):
+    revision: int
+
+
+class Submit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    revision: int | None = None
+
+
+class ReviewDecision(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    decision: str
+    reason: str = ""
+
+
+class TrailEntry(msgspec.Struct, kw_only=True):
+    at: dt.datetime
+    action: str
+    actor_name: str | None
+    request_id: str
+    changes: dict
+
+
+class NotificationOut(msgspec.Struct, kw_only=True):
+    id: int
+    kind: str
+    subject: str
+    body: str
+    link: str
+    created_at: dt.datetime
+    read_at: dt.datetime | None

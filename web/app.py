@@ -1,0 +1,147 @@
+"""``create_app()``: the Litestar application, configured by one init plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins import InitPluginProtocol
+from litestar.static_files import create_static_files_router
+from litestar.stores.file import FileStore
+from litestar.template.config import TemplateConfig
+
+from core.db.engine import bind, engine_for
+from core.plugins import Plugins, load_plugins
+from core.services import cycles
+from core.services.context import Context
+from core.settings import Settings, get_settings
+from web.api.v1 import api_router
+from web.audits.controller import AuditPages
+from web.auth.controller import LoginController
+from web.auth.middleware import authentication_middleware
+from web.context import request_id_middleware
+from web.cycles.controller import CyclePages
+from web.errors import HANDLERS
+from web.notifications.controller import NotificationPages
+from web.pages import accessibility, healthz, home
+from web.qa.controller import QaPages
+from web.rendering import environment
+from web.state import QafState
+
+log = logging.getLogger("qaf.web")
+STATIC = Path(__file__).with_name("static")
+
+SECURITY_HEADERS = {
+    # Scripts and styles only from our own origin (plus the one inline snippet in
+    # base.html that marks GOV.UK Frontend as supported); no framing; no referrer leaks.
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self' 'sha256-GUQ5ad8JK5KmEWmROf3LZd9ge94daqNvd8xy9YS1iDw='; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+}
+
+
+class QafInit(InitPluginProtocol):
+    """Everything the app needs, in one place: state, routes, templates,
+    sessions, CSRF, middleware, error handling and the database lifespan."""
+
+    def __init__(self, settings: Settings, plugins: Plugins):
+        self.settings = settings
+        self.plugins = plugins
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        settings = self.settings
+        engine = engine_for(settings.database_url)
+        bind(engine)
+        secure = settings.base_url.startswith("https://")
+        session = ServerSideSessionConfig(store="sessions", secure=secure, samesite="lax", httponly=True, max_age=8 * 3600)
+
+        app_config.state["qaf"] = QafState(settings=settings, plugins=self.plugins)
+        app_config.route_handlers.extend(
+            [
+                home,
+                healthz,
+                accessibility,
+                LoginController,
+                AuditPages,
+                QaPages,
+                NotificationPages,
+                CyclePages,
+                api_router,
+                create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+            ]
+        )
+        app_config.template_config = TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment()))
+        app_config.stores = {"sessions": FileStore(settings.data_dir / "sessions", create_directories=True)}
+        app_config.csrf_config = CSRFConfig(
+            secret=settings.secret_key, exclude=["/api/"], cookie_secure=secure, cookie_samesite="lax"
+        )
+        app_config.middleware = [request_id_middleware, session.middleware, authentication_middleware, *app_config.middleware]
+        app_config.exception_handlers = {**HANDLERS, **app_config.exception_handlers}
+        app_config.openapi_config = OpenAPIConfig(
+            title="qaf API",
+            version="1",
+            path="/api/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        )
+        app_config.response_headers = [*app_config.response_headers]
+        app_config.after_request = _security_headers
+        app_config.lifespan = [*app_config.lifespan, self.lifespan]
+        app_config.debug = settings.debug
+        return app_config
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        from core.db.engine import current
+
+        engine = current()
+        if engine.engine_type == "postgres":
+            await engine.start_connection_pool(min_size=1, max_size=10)
+        sweeper = None
+        if self.settings.sweep_seconds > 0:
+            sweeper = asyncio.create_task(self._sweep_forever())
+        try:
+            yield
+        finally:
+            if sweeper:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+            if engine.engine_type == "postgres":
+                await engine.close_connection_pool()
+
+    async def _sweep_forever(self) -> None:
+        """Issue cycles when their first working day comes (HAR 2, CORE-8)."""
+        while True:
+            try:
+                issued = await cycles.issue_due_cycles(Context(registry=self.plugins.registry))
+                for result in issued:
+                    log.info("issued cycle %s with %s allocations", result.cycle_id, result.allocations)
+            except Exception:
+                log.exception("sweep failed; will retry")
+            await asyncio.sleep(self.settings.sweep_seconds)
+
+
+async def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def create_app(settings: Settings | None = None, plugins: Plugins | None = None) -> Litestar:
+    settings = settings or get_settings()
+    plugins = plugins or load_plugins(settings)
+    return Litestar(plugins=[QafInit(settings, plugins)])

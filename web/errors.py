@@ -1,0 +1,74 @@
+"""Refusals become clear answers: JSON with a reason for /api, a page otherwise.
+
+Nothing personal is logged: only the request id, status and the error class.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.response import Redirect, Template
+
+from core.services.errors import ServiceError
+from web.rendering import shell_context
+
+log = logging.getLogger("qaf.web")
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Template:
+    # Litestar calls exception handlers synchronously: no database here.
+    context = shell_context(request, title)
+    return Template(
+        template_name="errors/error.html",
+        context=context | {"status": status, "message": message},
+        status_code=status,
+    )
+
+
+def service_error(request: Request, exc: ServiceError) -> Response:
+    if _is_api(request):
+        body = {"status_code": exc.status, "detail": exc.message}
+        if getattr(exc, "errors", None):
+            body["errors"] = exc.errors
+        return Response(body, status_code=exc.status, media_type=MediaType.JSON)
+    titles = {404: "Page not found", 403: "You cannot do that", 409: "This changed elsewhere", 422: "Check your answers"}
+    return _error_page(request, exc.status, titles.get(exc.status, "Something is not right"), exc.message)
+
+
+def http_error(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if _is_api(request):
+        body = {"status_code": status, "detail": exc.detail}
+        if isinstance(exc, ValidationException) and exc.extra:
+            body["errors"] = exc.extra
+        return Response(body, status_code=status, media_type=MediaType.JSON)
+    if isinstance(exc, NotAuthorizedException):
+        return Redirect(f"/login?next={request.url.path}", status_code=303)
+    if isinstance(exc, PermissionDeniedException):
+        return _error_page(request, 403, "You cannot do that", "Your role does not give you access to this page.")
+    if status == 404:
+        return _error_page(request, 404, "Page not found", "If you typed the web address, check it is correct.")
+    return _error_page(request, status, "Sorry, there is a problem", str(exc.detail))
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    log.exception("unhandled %s on request %s", type(exc).__name__, request_id)
+    if _is_api(request):
+        return Response(
+            {"status_code": 500, "detail": f"Internal error; quote request id {request_id}"},
+            status_code=500,
+            media_type=MediaType.JSON,
+        )
+    return _error_page(
+        request, 500, "Sorry, there is a problem with the service", f"Quote this reference if you report it: {request_id}"
+    )
+
+
+HANDLERS = {ServiceError: service_error, HTTPException: http_error, Exception: unexpected_error}

@@ -1,0 +1,30 @@
+"""The in-app inbox."""
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from core.services import notifications
+from web.auth.guards import signed_in
+from web.context import request_context
+from web.rendering import is_htmx, page
+
+
+class NotificationPages(Controller):
+    path = "/notifications"
+    guards = [signed_in]
+    include_in_schema = False
+
+    @get("")
+    async def inbox(self, request: Request) -> Template:
+        return await page(
+            request, "notifications/inbox.html", title="Notifications", items=await notifications.inbox(request_context(request))
+        )
+
+    @post("/{notification_id:int}/read")
+    async def read(self, request: Request, notification_id: int) -> Template | Redirect:
+        ctx = request_context(request)
+        await notifications.mark_read(ctx, notification_id)
+        if is_htmx(request):
+            item = next(i for i in await notifications.inbox(ctx) if i["id"] == notification_id)
+            return await page(request, "notifications/inbox.html", fragment="notifications/_item.html", title="", item=item)
+        return Redirect("/notifications", status_code=303)

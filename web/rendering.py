@@ -1,0 +1,180 @@
+"""Pages composed of partials: an htmx request gets the fragment, a plain
+request the whole page (Hypermedia Systems' contact.app pattern)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request
+from litestar.middleware.session.server_side import ServerSideSessionBackend  # noqa: F401
+from litestar.response import Template
+from litestar.utils.scope.state import ScopeState
+
+from core.calendar import to_london
+from core.services import notifications
+from web.context import request_context
+from web.state import qaf_state
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def london(value, fmt: str = "%-d %B %Y %H:%M") -> str:
+    """Show a stored UTC instant in Europe/London."""
+    if value is None:
+        return ""
+    return to_london(value).strftime(fmt)
+
+
+def london_day(value) -> str:
+    return london(value, "%A %-d %B %Y")
+
+
+def anchor(name: str) -> str:
+    """The element id of a form field: dots would need escaping in selectors."""
+    return name.replace(".", "-")
+
+
+def summary_items(errors: dict[str, str]) -> list[dict[str, str]]:
+    """A field-error mapping as GOV.UK error-summary items linking to each field."""
+    return [{"href": f"#{anchor(name)}", "text": text} for name, text in errors.items()]
+
+
+def radio_items(options) -> list[dict[str, str]]:
+    return [{"value": value, "text": text} for value, text in options]
+
+
+_ACTIONS = {
+    "allocated": "Allocated",
+    "answers_saved": "Answers saved",
+    "logged_in": "Signed in",
+}
+
+
+def describe_action(action: str) -> str:
+    if action.startswith("transition:"):
+        return "Step: " + action.split(":", 1)[1].replace("_", " ")
+    return _ACTIONS.get(action, action.replace("_", " ").capitalize())
+
+
+def describe_changes(changes) -> str:
+    """A line a person can read; the full change stays in the trail row."""
+    if isinstance(changes, str):
+        import json
+
+        changes = json.loads(changes or "{}")
+    parts = []
+    for key, value in (changes or {}).items():
+        if key == "answers" and isinstance(value, dict):
+            parts.append(f"{len(value)} answer(s) changed: " + ", ".join(sorted(value)) if value else "no answers changed")
+        elif isinstance(value, list) and len(value) == 2:
+            parts.append(f"{key}: {value[0]} → {value[1]}")
+        else:
+            parts.append(f"{key}: {value}")
+    return "; ".join(parts)
+
+
+def environment() -> Environment:
+    # A hand-built Environment has autoescape off by default: switch it on.
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["london"] = london
+    env.filters["anchor"] = anchor
+    env.filters["summary_items"] = summary_items
+    env.filters["radio_items"] = radio_items
+    env.filters["describe_action"] = describe_action
+    env.filters["describe_changes"] = describe_changes
+    env.filters["london_day"] = london_day
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    href: str
+    label: str
+    current: bool = False
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    display_name: str
+    role_label: str
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+
+
+async def page(
+    request: Request,
+    template: str,
+    *,
+    title: str,
+    fragment: str | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    """Render ``template`` as a whole page, or ``fragment`` for an htmx request."""
+    if fragment is not None and is_htmx(request):
+        return Template(template_name=fragment, context=context | {"csrf_token": _csrf(request)}, status_code=status_code)
+    return Template(
+        template_name=template,
+        context=await base_context(request, title) | context,
+        status_code=status_code,
+    )
+
+
+def _csrf(request: Request) -> str:
+    token = ScopeState.from_scope(request.scope).csrf_token
+    # Unset (an Empty sentinel) when no route matched, e.g. on a 404.
+    return token if isinstance(token, str) else ""
+
+
+def shell_context(request: Request, title: str, unread: int | None = None) -> dict[str, Any]:
+    """What base.html needs: who is signed in, the navigation, CSRF token, flash."""
+    actor = request.scope.get("user")
+    user = None
+    nav: list[NavItem] = []
+    if actor is not None:
+        registry = qaf_state(request.app.state).registry
+        role = registry.role(f"{actor.council}:{actor.role}")
+        user = UserView(actor.display_name, role.label)
+        path = request.url.path
+        nav = [NavItem("/audits", "My audits", path.startswith("/audits"))]
+        if actor.can("qa_review"):
+            nav.append(NavItem("/qa", "QA queue", path.startswith("/qa")))
+        if actor.can("administer"):
+            nav.append(NavItem("/cycles", "Cycles", path.startswith("/cycles")))
+        nav.append(NavItem("/notifications", "Notifications", path.startswith("/notifications"), unread))
+    messages = []
+    session = request.scope.get("session")
+    if isinstance(session, dict) and session.get("flash"):
+        messages = session.get("flash", [])
+        request.set_session({k: v for k, v in session.items() if k != "flash"})
+    return {
+        "page_title": title,
+        "user": user,
+        "nav": nav,
+        "csrf_token": _csrf(request),
+        "flash": messages,
+    }
+
+
+async def base_context(request: Request, title: str) -> dict[str, Any]:
+    unread = None
+    if request.scope.get("user") is not None:
+        unread = await notifications.unread_count(request_context(request))
+    return shell_context(request, title, unread)
+
+
+def flash(request: Request, title: str, text: str = "", kind: str = "success") -> None:
+    messages = list(request.session.get("flash", []))
+    messages.append({"kind": kind, "title": title, "text": text})
+    request.set_session({**request.session, "flash": messages})
