@@ -34,6 +34,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # How often the background sweep issues due cycles and acts on deadlines.
     sweep_seconds: int = 60
     debug: bool = False
+    # PostgreSQL connection pool size; 0 opens a connection per query.
+    database_pool_size: int = 10
 
     @property
     def is_sqlite(self) -> bool:
@@ -81,6 +83,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         base_url=env.get("QAF_BASE_URL", "http://127.0.0.1:8000"),
         sweep_seconds=int(env.get("QAF_SWEEP_SECONDS", "60")),
         debug=_flag(env.get("QAF_DEBUG", "")),
+        database_pool_size=int(env.get("QAF_DATABASE_POOL_SIZE", "10")),
     )
 
 

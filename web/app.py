@@ -11,7 +11,7 @@ from pathlib import Path
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -108,8 +108,9 @@ class QafInit(InitPluginProtocol):
         from core.db.engine import current
 
         engine = current()
-        if engine.engine_type == "postgres":
-            await engine.start_connection_pool(min_size=1, max_size=10)
+        pooled = engine.engine_type == "postgres" and self.settings.database_pool_size > 0
+        if pooled:
+            await engine.start_connection_pool(min_size=1, max_size=self.settings.database_pool_size)
         sweeper = None
         if self.settings.sweep_seconds > 0:
             sweeper = asyncio.create_task(self._sweep_forever())
@@ -120,7 +121,7 @@ class QafInit(InitPluginProtocol):
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
-            if engine.engine_type == "postgres":
+            if pooled:
                 await engine.close_connection_pool()
 
     async def _sweep_forever(self) -> None:

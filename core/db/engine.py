@@ -47,11 +47,14 @@ def engine_for(url: str) -> Engine:
 
 def bind(engine: Engine) -> None:
     """Point Piccolo and every qaf table at ``engine``."""
+    from piccolo.apps.migrations.tables import Migration
+
     from core.db import piccolo_conf
     from core.db.tables import TABLES
 
     piccolo_conf.DB = engine
-    for table in TABLES:
+    # Piccolo caches the engine on each table the first time it is used.
+    for table in (*TABLES, Migration):
         table._meta._db = engine
 
 

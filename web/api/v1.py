@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import msgspec
+from litestar.params import FromPath, JSONBody
 from litestar import Controller, Request, Router, get, post, put
 from litestar.exceptions import NotAuthorizedException
 
@@ -54,7 +55,7 @@ class TokenController(Controller):
     path = "/auth"
 
     @post("/token", summary="Exchange a username and password for a bearer token")
-    async def token(self, request: Request, data: schemas.TokenRequest) -> schemas.TokenResponse:
+    async def token(self, request: Request, data: JSONBody[schemas.TokenRequest]) -> schemas.TokenResponse:
         ctx = request_context(request)
         person_id = await accounts.authenticate(ctx, data.username, data.password)
         if person_id is None:
@@ -71,28 +72,28 @@ class AllocationsController(Controller):
         return [_summary(s) for s in await audits.my_allocations(request_context(request))]
 
     @get("/{allocation_id:int}", summary="One audit: state, answers, fields and what I may do next")
-    async def detail(self, request: Request, allocation_id: int) -> schemas.AllocationDetail:
+    async def detail(self, request: Request, allocation_id: FromPath[int]) -> schemas.AllocationDetail:
         return _detail(await audits.audit_view(request_context(request), allocation_id))
 
     @put("/{allocation_id:int}/answers", summary="Save a draft; refused with 409 if it changed since `revision`")
-    async def save(self, request: Request, allocation_id: int, data: schemas.SaveAnswers) -> schemas.Saved:
+    async def save(self, request: Request, allocation_id: FromPath[int], data: JSONBody[schemas.SaveAnswers]) -> schemas.Saved:
         revision = await audits.save_answers(request_context(request), allocation_id, data.revision, data.answers)
         return schemas.Saved(revision=revision)
 
     @post("/{allocation_id:int}/submit", summary="Submit to QA", status_code=200)
-    async def submit(self, request: Request, allocation_id: int, data: schemas.Submit) -> schemas.AllocationDetail:
+    async def submit(self, request: Request, allocation_id: FromPath[int], data: JSONBody[schemas.Submit]) -> schemas.AllocationDetail:
         ctx = request_context(request)
         await audits.submit(ctx, allocation_id, data.revision)
         return _detail(await audits.audit_view(ctx, allocation_id))
 
     @post("/{allocation_id:int}/review", summary="QA: accept, or return for revision with a reason", status_code=200)
-    async def review(self, request: Request, allocation_id: int, data: schemas.ReviewDecision) -> schemas.AllocationDetail:
+    async def review(self, request: Request, allocation_id: FromPath[int], data: JSONBody[schemas.ReviewDecision]) -> schemas.AllocationDetail:
         ctx = request_context(request)
         await audits.review(ctx, allocation_id, data.decision, data.reason)
         return _detail(await audits.audit_view(ctx, allocation_id))
 
     @get("/{allocation_id:int}/history", summary="The trail of every change to this audit")
-    async def history(self, request: Request, allocation_id: int) -> list[schemas.TrailEntry]:
+    async def history(self, request: Request, allocation_id: FromPath[int]) -> list[schemas.TrailEntry]:
         entries = await audits.history(request_context(request), allocation_id)
         return [
             schemas.TrailEntry(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar.params import FromPath
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -37,7 +38,7 @@ class AuditPages(Controller):
         )
 
     @get("/{allocation_id:int}")
-    async def show(self, request: Request, allocation_id: int) -> Template:
+    async def show(self, request: Request, allocation_id: FromPath[int]) -> Template:
         view = await audits.audit_view(request_context(request), allocation_id)
         return await self._render(request, view, view.answers, {})
 
@@ -55,7 +56,7 @@ class AuditPages(Controller):
         )
 
     @post("/{allocation_id:int}")
-    async def save(self, request: Request, allocation_id: int) -> Template | Redirect:
+    async def save(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect:
         ctx = request_context(request)
         data = await form_data(request)
         action = data.pop("action", "save")
@@ -93,7 +94,7 @@ class AuditPages(Controller):
         return await self._render(request, view, view.answers, {}, message="Draft saved")
 
     @post("/{allocation_id:int}/review")
-    async def review(self, request: Request, allocation_id: int) -> Template | Redirect:
+    async def review(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect:
         ctx = request_context(request)
         data = await form_data(request)
         try:
@@ -117,7 +118,7 @@ class AuditPages(Controller):
         return _redirect(request, "/qa")
 
     @get("/{allocation_id:int}/history")
-    async def history(self, request: Request, allocation_id: int) -> Template:
+    async def history(self, request: Request, allocation_id: FromPath[int]) -> Template:
         ctx = request_context(request)
         view = await audits.audit_view(ctx, allocation_id)
         return await page(

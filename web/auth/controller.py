@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from litestar.params import FromQuery
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -30,7 +31,7 @@ class LoginController(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def show(self, request: Request, next: str | None = None) -> Template:
+    async def show(self, request: Request, next: FromQuery[str | None] = None) -> Template:
         return await page(request, "auth/login.html", title="Sign in", next=_safe_next(next), errors={}, values={})
 
     @post("/login")

@@ -1,5 +1,6 @@
 """The in-app inbox."""
 
+from litestar.params import FromPath
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -21,7 +22,7 @@ class NotificationPages(Controller):
         )
 
     @post("/{notification_id:int}/read")
-    async def read(self, request: Request, notification_id: int) -> Template | Redirect:
+    async def read(self, request: Request, notification_id: FromPath[int]) -> Template | Redirect:
         ctx = request_context(request)
         await notifications.mark_read(ctx, notification_id)
         if is_htmx(request):

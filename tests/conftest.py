@@ -1,0 +1,94 @@
+"""Shared fixtures: a real database per test (SQLite file and PostgreSQL),
+the app on it, and a demo organisation loaded through the real services."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Settings are read from the environment once; tests build their own, but
+# importing core.db reads them at import time: point it at a scratch place.
+os.environ.setdefault("QAF_DATA_DIR", str(Path(__file__).parent.parent / "var" / "test-import"))
+
+import pytest
+import pytest_asyncio
+from litestar.testing import AsyncTestClient
+
+from core.db.engine import bind, engine_for
+from core.db.migrate import migrate
+from core.plugins import load_plugins
+from core.services.context import Context
+from core.services.demo import DEMO_PASSWORD, load_demo
+from core.settings import Settings
+
+pytest_plugins = ["support.fixtures"]
+
+ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def make_settings(tmp_path: Path, database_url: str, councils=("haringey",)) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        councils=tuple(councils),
+        secret_key="test-secret-key-" + "x" * 32,
+        sweep_seconds=0,
+        # The test client runs the app's lifespan in its own event loop; a pool
+        # made there cannot serve the test's own queries. `qaf serve` tests
+        # exercise the pool in a real server process.
+        database_pool_size=0,
+    )
+
+
+@pytest.fixture(scope="session")
+def plugins(tmp_path_factory):
+    settings = make_settings(tmp_path_factory.mktemp("plugins"), "sqlite:///unused.sqlite3")
+    return load_plugins(settings)
+
+
+@pytest.fixture(scope="session")
+def registry(plugins):
+    return plugins.registry
+
+
+@pytest_asyncio.fixture(params=["sqlite", "postgres"], loop_scope="session")
+async def database_url(request, tmp_path):
+    """A fresh, migrated database: a real SQLite file, or a real PostgreSQL
+    database on the server the test session started."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'qaf.sqlite3'}"
+    else:
+        make = request.getfixturevalue("make_postgres_database")
+        url = await make(prefix="qaf")
+    bind(engine_for(url))
+    await migrate()
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def ctx(registry, database_url) -> Context:
+    return Context(registry=registry)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def demo(registry, database_url):
+    """The Haringey demo organisation, with this month's cycle issued."""
+    return await load_demo(Context(registry=registry), "haringey")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(settings, plugins, demo):
+    from web.app import create_app
+
+    async with AsyncTestClient(app=create_app(settings, plugins), base_url="http://testserver.local") as client:
+        yield client
+
+
+PASSWORD = DEMO_PASSWORD

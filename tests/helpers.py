@@ -1,0 +1,66 @@
+"""Small helpers the tests share: finding demo people, signing in."""
+
+from __future__ import annotations
+
+import re
+
+from core.db.tables import Allocation, Person
+from core.services.accounts import actor
+from core.services.context import Context
+from core.services.demo import DEMO_PASSWORD
+
+
+async def person(username: str) -> dict:
+    return await Person.select().where(Person.username == username).first()
+
+
+async def acting(registry, username: str) -> Context:
+    """A service Context acting as the demo person ``username``."""
+    found = await person(username)
+    ctx = Context(registry=registry)
+    ctx.actor = await actor(ctx, found["id"])
+    return ctx
+
+
+async def allocation_of(username: str) -> dict:
+    """The (first) allocation of the auditor ``username``."""
+    found = await person(username)
+    return await Allocation.select().where(Allocation.auditor == found["id"]).order_by(Allocation.id).first()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+async def sign_in(client, username: str, password: str = DEMO_PASSWORD):
+    page = await client.get("/login")
+    response = await client.post(
+        "/login",
+        data={"username": username, "password": password, "_csrf_token": csrf_from(page.text), "next": "/audits"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return response
+
+
+async def api_token(client, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+    response = await client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def complete_answers(fields: list[dict], grade: str = "good", evidence: str = "Seen alone; wishes recorded.") -> dict[str, str]:
+    """A full set of answers for every field of a form (from the API's field list)."""
+    answers = {}
+    for field in fields:
+        if field["kind"] == "grade":
+            answers[field["name"]] = grade
+        elif field["kind"] == "date":
+            answers[field["name"]] = "2026-11-10"
+        elif field["kind"] in ("evidence", "long_text", "text"):
+            answers[field["name"]] = evidence
+        elif field["options"]:
+            answers[field["name"]] = field["options"][0][0]
+    return answers
