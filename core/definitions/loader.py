@@ -12,6 +12,7 @@ import yaml
 from core.definitions.errors import DefinitionError
 from core.definitions.model import KINDS, Council, Definition, DefinitionFile
 
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `([^`]*)`")
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 
 
@@ -37,7 +38,12 @@ def _split(error: msgspec.ValidationError) -> tuple[str, str]:
     match = _AT_PATH.match(str(error))
     assert match is not None
     path = (match.group("path") or "").lstrip(".")
-    return match.group("message"), path
+    message = match.group("message")
+    unknown = _UNKNOWN_FIELD.match(message)
+    if unknown:
+        # msgspec names the unknown key in the message, not the path.
+        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+    return message, path
 
 
 def expand(paths: list[Path]) -> list[Path]:

@@ -215,6 +215,9 @@ def _cross_check(registry: Registry) -> None:
         role = supplied.value
         if role.escalates_to is not None:
             check.ref("escalates_to", role.escalates_to, "roles")
+    for key, supplied in registry.roles.items():
+        check = _Checker(registry, supplied, f"roles.{supplied.value.key}")
+        role = supplied.value
         # The ladder must end: following escalates_to never comes back round.
         seen = {key}
         current = role

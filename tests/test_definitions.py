@@ -1,0 +1,190 @@
+"""Definitions as data: strict decoding, cross-checks, versions, scales (CORE-2..5)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import councils.haringey
+from core.cli import main as qaf
+from core.definitions.errors import DefinitionError
+from core.definitions.loader import load_file
+from core.definitions.registry import build_registry
+from core.grading import compare
+from core.hookspecs import hookimpl
+from core.plugins import load_plugins
+from core.settings import Settings
+from plugins.grading import AuditorJudgement
+
+HARINGEY = Path(councils.haringey.__file__).with_name("definitions")
+
+
+def _settings(tmp_path, **kw) -> Settings:
+    return Settings(data_dir=tmp_path, database_url="sqlite:///x", councils=("haringey",), secret_key="k" * 40, **kw)
+
+
+def _broken_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    target = tmp_path / "definitions"
+    shutil.copytree(HARINGEY, target)
+    path = target / file
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {file}"
+    path.write_text(text.replace(old, new, 1))
+    return target
+
+
+def _load_with(monkeypatch, tmp_path, definitions: Path):
+    """Load plugins with Haringey's hook pointed at a (broken) copy of its data."""
+    monkeypatch.setattr(councils.haringey, "qaf_definition_files", hookimpl(lambda: [definitions]))
+    return load_plugins(_settings(tmp_path))
+
+
+@pytest.mark.req("CORE-1")
+def test_haringey_loads_through_its_entry_point_with_everything_it_defines(tmp_path):
+    plugins = load_plugins(_settings(tmp_path))
+    names = {info.name: info for info in plugins.info}
+    assert names["haringey"].council == "haringey" and not names["haringey"].builtin
+    assert names["qaf.scales"].builtin
+    supplied = plugins.registry.supplied_by()["haringey"]
+    assert "role haringey:qa_officer" in supplied
+    assert "scale haringey:four_point" in supplied
+    assert "form haringey:case_audit v1" in supplied
+    assert "workflow haringey:case_audit v1" in supplied
+    # The ladder escalations climb (HAR 2.13-2.15).
+    registry = plugins.registry
+    ladder, role = [], registry.role("haringey:practitioner")
+    while role.escalates_to:
+        ladder.append(role.escalates_to)
+        role = registry.role(f"haringey:{role.escalates_to}")
+    assert ladder == ["team_manager", "service_manager", "head_of_service", "assistant_director", "director"]
+
+
+@pytest.mark.req("CORE-1")
+def test_an_unknown_council_in_settings_stops_start_up(tmp_path):
+    from core.plugins import PluginError
+
+    with pytest.raises(PluginError, match="'hackney', which is not installed; installed councils: .*haringey"):
+        load_plugins(Settings(data_dir=tmp_path, database_url="sqlite:///x", councils=("hackney",), secret_key="k" * 40))
+
+
+@pytest.mark.req("CORE-1")
+def test_a_blocked_plugin_is_not_loaded(tmp_path):
+    # Blocking the grading built-in leaves Haringey's form naming an unknown scheme.
+    with pytest.raises(DefinitionError) as error:
+        load_plugins(_settings(tmp_path, plugins_block=("qaf.grading",)))
+    assert error.value.field == "grading.scheme"
+
+
+@pytest.mark.req("CORE-4")
+@pytest.mark.req("HAR-8")
+def test_haringey_grades_have_their_descriptors_and_compare(registry):
+    scale = registry.scale("haringey:four_point")
+    assert [(level.label, level.descriptor) for level in scale.levels] == [
+        ("Outstanding", "A service that significantly/consistently exceeds minimum requirements"),
+        ("Good", "A service that regularly exceeds minimum requirements"),
+        ("Requires Improvement", "A service that only meets minimum requirements"),
+        ("Inadequate", "A service that does not meet minimum requirements"),
+    ]
+    assert compare(scale, "requires_improvement", "good") == "improved"
+    assert compare(scale, "inadequate", "inadequate") == "same"
+    assert compare(scale, "good", "inadequate") == "downgraded"
+    assert [level.key for level in registry.scale("qaf:yes_no").levels] == ["yes", "no"]
+
+
+@pytest.mark.req("CORE-5")
+def test_default_scheme_needs_overall_grade_and_rationale(registry):
+    scale = registry.scale("haringey:four_point")
+    scheme = registry.scheme("qaf:auditor_judgement")
+    assert isinstance(scheme, AuditorJudgement)
+    assert scheme.problems(scale, {"a": "good"}, None, "") == ["Choose an overall grade", "Explain the overall grade in the rationale"]
+    assert scheme.problems(scale, {"a": "good"}, "inadequate", "Child unseen for 3 months") == []
+
+
+@pytest.mark.req("CORE-2")
+@pytest.mark.parametrize(
+    ("file", "old", "new", "definition", "field", "message"),
+    [
+        # wrong type
+        ("forms.yaml", "version: 1", "version: one", "forms.case_audit", "version", "Expected `int`, got `str`"),
+        # unknown answer type
+        ("forms.yaml", "type: date", "type: datetime", "forms.case_audit", "sections[5].questions[0].type", "Invalid enum value 'datetime'"),
+        # unknown field
+        ("roles.yaml", "    label: \"Team manager\"", "    label: \"Team manager\"\n    lable: \"typo\"", "roles.team_manager", "lable", "Object contains unknown field `lable`"),
+        # unknown reference
+        ("forms.yaml", "scale: four_point", "scale: five_point", "forms.case_audit", "grading.scale", "unknown scale 'five_point'"),
+        ("workflows.yaml", "by: [qa_officer, head_of_qa]", "by: [qa_oficer, head_of_qa]", "workflows.case_audit", "transitions[2].by[0]", "unknown role 'qa_oficer'"),
+        ("roles.yaml", "escalates_to: director", "escalates_to: directorate", "roles.assistant_director", "escalates_to", "unknown role 'directorate'"),
+        # unreachable state
+        ("workflows.yaml", "        from: [allocated]\n        to: in_progress", "        from: [allocated]\n        to: allocated", "workflows.case_audit", "states[1]", "state 'in_progress' cannot be reached from 'allocated'"),
+        # duplicate key
+        ("roles.yaml", "  - key: lado", "  - key: iro", "roles.iro", "key", "duplicate key: also defined in"),
+        # a ladder that loops
+        ("roles.yaml", "escalates_to: director\n", "escalates_to: practitioner\n", "roles.", "escalates_to", "loops back"),
+    ],
+)
+def test_a_broken_definition_stops_start_up_naming_plugin_file_definition_and_field(
+    monkeypatch, tmp_path, file, old, new, definition, field, message
+):
+    broken = _broken_copy(tmp_path, file, old, new)
+    with pytest.raises(DefinitionError) as error:
+        _load_with(monkeypatch, tmp_path, broken)
+    exc = error.value
+    assert exc.plugin == "haringey"
+    assert exc.file.endswith(f"definitions/{file}")
+    assert exc.definition.startswith(definition)
+    assert exc.field == field
+    assert message in exc.message
+    assert f"plugin 'haringey', file {exc.file}, definition {exc.definition!r}, field {field!r}" in str(exc)
+
+
+@pytest.mark.req("CORE-2")
+def test_qaf_plugins_check_exits_non_zero_naming_file_and_field(monkeypatch, tmp_path, capsys):
+    broken = _broken_copy(tmp_path, "scales.yaml", "      - key: good\n", "      - key: 7good\n")
+    monkeypatch.setattr(councils.haringey, "qaf_definition_files", hookimpl(lambda: [broken]))
+    monkeypatch.setenv("QAF_DATA_DIR", str(tmp_path))
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert qaf(["plugins", "--check"]) == 1
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "plugin 'haringey'" in err
+    assert "scales.yaml" in err
+    assert "definition 'scales.four_point', field 'levels[1].key'" in err
+
+
+@pytest.mark.req("CORE-2")
+def test_qaf_plugins_lists_haringey_with_roles_scales_form_and_workflow(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("QAF_DATA_DIR", str(tmp_path))
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert qaf(["plugins"]) == 0
+        assert qaf(["plugins", "--check"]) == 0
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "haringey  (council haringey, councils.haringey)" in out
+    for line in ("role haringey:qa_officer", "scale haringey:four_point", "form haringey:case_audit v1", "workflow haringey:case_audit v1"):
+        assert line in out
+
+
+@pytest.mark.req("CORE-3")
+def test_two_versions_of_a_form_are_both_kept_and_the_latest_is_default(tmp_path, registry):
+    forms = HARINGEY / "forms.yaml"
+    v2 = tmp_path / "v2.yaml"
+    v2.write_text(forms.read_text().replace("version: 1", "version: 2").replace('title: "Case audit"', 'title: "Case audit (2027)"'))
+    loaded = [
+        *[item for f in sorted(HARINGEY.glob("*.yaml")) for item in load_file("haringey", f)],
+        *load_file("haringey", v2),
+        *[item for item in load_file("qaf.scales", Path("plugins/scales.yaml"))],
+    ]
+    both = build_registry(loaded, [("qaf.grading", AuditorJudgement())])
+    assert both.form("haringey:case_audit", 1).title == "Case audit"
+    assert both.form("haringey:case_audit", 2).title == "Case audit (2027)"
+    assert both.form("haringey:case_audit").version == 2
