@@ -156,11 +156,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from core.definitions.errors import DefinitionError
     from core.plugins import PluginError
+    from core.settings import SettingsError
 
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DefinitionError, PluginError) as error:
+    except (DefinitionError, PluginError, SettingsError) as error:
         print(f"qaf: {error}", file=sys.stderr)
         return 1
 

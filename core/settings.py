@@ -15,6 +15,10 @@ from pathlib import Path
 import msgspec
 
 
+class SettingsError(ValueError):
+    """A QAF_ setting that cannot work; the message says which and why."""
+
+
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     data_dir: Path
     database_url: str

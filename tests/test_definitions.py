@@ -188,3 +188,26 @@ def test_two_versions_of_a_form_are_both_kept_and_the_latest_is_default(tmp_path
     assert both.form("haringey:case_audit", 1).title == "Case audit"
     assert both.form("haringey:case_audit", 2).title == "Case audit (2027)"
     assert both.form("haringey:case_audit").version == 2
+
+
+@pytest.mark.req("CORE-5")
+def test_a_grading_scheme_from_a_plugin_outside_core_governs_a_form(monkeypatch, tmp_path):
+    """tests/example_plugin is installed through its `qaf` entry point and its
+    qaf_grading_schemes hook adds `example:no_better_than_worst`."""
+    from core.forms import fields_of, problems_for_submit
+
+    definitions = _broken_copy(tmp_path, "forms.yaml", "scheme: qaf:auditor_judgement", "scheme: example:no_better_than_worst")
+    plugins = _load_with(monkeypatch, tmp_path, definitions)
+    assert "example" in {info.name for info in plugins.info}
+    registry = plugins.registry
+    assert registry.schemes["example:no_better_than_worst"].plugin == "example"
+    form = registry.form("haringey:case_audit")
+    scheme = registry.scheme(registry.ref("haringey", form.grading.scheme, "schemes"))
+    fields = fields_of(registry, "haringey", form)
+    answers = {f.name: "good" if f.kind == "grade" else "Evidence." for f in fields.fields}
+    answers["answer.conversation.held_on"] = "2026-11-10"
+    answers["grade.initial.planning"] = "inadequate"
+    problems = problems_for_submit(fields, answers, scheme)
+    assert problems == {"grade.initial.overall": "The overall grade cannot be better than the worst domain grade"}
+    answers["grade.initial.overall"] = "inadequate"
+    assert problems_for_submit(fields, answers, scheme) == {}

@@ -10,6 +10,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
+from core.settings import SettingsError
+
 # Concurrent writers wait this long for the lock instead of failing with
 # "database is locked" (Piccolo sets no busy timeout of its own).
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -42,7 +44,7 @@ def engine_for(url: str) -> Engine:
         return QafSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     if scheme in ("postgres", "postgresql"):
         return PostgresEngine(config={"dsn": url})
-    raise ValueError(f"QAF_DATABASE_URL must start with sqlite:/// or postgresql://, not {scheme!r}")
+    raise SettingsError(f"QAF_DATABASE_URL must start with sqlite:/// or postgresql://, not {scheme!r}")
 
 
 def bind(engine: Engine) -> None:

@@ -1,0 +1,272 @@
+"""The thin path in a real browser, against the product as a README reader runs
+it (``qaf demo`` + ``qaf serve``): an auditor fills in and submits an audit,
+QA returns it, the auditor revises, QA accepts, the practitioner is told.
+
+axe-core (WCAG 2.2 A/AA) runs on every page visited and after every htmx swap.
+Set ``QAF_TEST_SCREENSHOTS=/some/dir`` to save screenshots of the main pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from support.browser import A11yTracker, assert_accessible
+
+AUDITOR = "haringey.cp_chair"
+QA = "haringey.qa_officer"
+PASSWORD = "qaf-demo-2026"  # every demo account's (`qaf demo` prints it)
+
+SHOTS = os.environ.get("QAF_TEST_SCREENSHOTS")
+
+
+async def shot(page: Page, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+async def sign_in(page: Page, a11y: A11yTracker, base: str, username: str) -> None:
+    await a11y.goto(f"{base}/login")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{base}/audits")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("My audits")
+    await a11y.check()
+
+
+async def sign_out(page: Page, a11y: A11yTracker, base: str) -> None:
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(f"{base}/login")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await a11y.check()
+
+
+def summary_value(page: Page, key: str):
+    """The value cell of the row ``key`` in the audit's summary list."""
+    row = page.locator(".govuk-summary-list__row").filter(
+        has=page.locator("dt.govuk-summary-list__key", has_text=re.compile(rf"^\s*{re.escape(key)}\s*$"))
+    )
+    return row.locator("dd.govuk-summary-list__value").first
+
+
+def case_worker_username(database: Path, allocation_id: int) -> str:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        (username,) = conn.execute(
+            "select p.username from allocation a join child_case c on c.id = a.child_case "
+            "join person p on p.id = c.allocated_worker where a.id = ?",
+            (allocation_id,),
+        ).fetchone()
+    return username
+
+
+@pytest.mark.req("CORE-10")
+@pytest.mark.req("HAR-6")
+async def test_audit_goes_from_allocation_to_final_in_the_browser(live_server, page: Page, a11y: A11yTracker):
+    base = live_server.url
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+    # ---------------------------------------------------------------- auditor
+    await sign_in(page, a11y, base, AUDITOR)
+    await shot(page, "my-audits")
+    allocated = page.locator("table.govuk-table").filter(has_text="Audits allocated to me")
+    rows = allocated.locator("tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Allocated")
+    link = rows.first.get_by_role("link")
+    case_id = (await link.inner_text()).split("(")[0].strip()
+    await link.click()
+    await page.wait_for_url(re.compile(rf"{re.escape(base)}/audits/\d+$"))
+    audit_url = page.url
+    allocation_id = int(audit_url.rsplit("/", 1)[1])
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {case_id}")
+    await expect(summary_value(page, "Status")).to_have_text("Allocated")
+    await a11y.check()
+    await shot(page, "audit-form")
+
+    form = page.locator("#audit-form form")
+    # Every field of this form is required: one radio group per grade, a box
+    # per evidence/rationale/notes, and the date of the conversation.
+    required = await form.evaluate(
+        """f => new Set([...f.querySelectorAll('input[type=radio]')].map(r => r.name)).size
+              + f.querySelectorAll('textarea').length + f.querySelectorAll('input[type=date]').length"""
+    )
+    assert required == 26  # 5 domains x 2 phases x (grade + evidence) + 2 x overall + 2 conversation
+
+    # Labels repeat in each domain ("Grade after reading the case file"); their
+    # accessible names must not, or a screen reader user cannot tell them apart.
+    names = await form.evaluate(
+        """f => [...f.querySelectorAll('legend, label:not(.govuk-radios__label)')]
+              .map(e => e.textContent.replace(/\\s+/g, ' ').trim())"""
+    )
+    assert len(names) == required and len(set(names)) == required, names
+
+    # Submitting an empty form lists every missing field, in page order.
+    await page.get_by_role("button", name="Submit to QA").click()
+    summary = page.locator("#audit-form .govuk-error-summary")
+    await expect(summary).to_be_visible()
+    await expect(summary).to_be_focused()
+    await expect(summary).to_contain_text("Overall grade: choose a grade after the conversation with the practitioner")
+    await expect(page).to_have_title(re.compile(r"^Error: "))
+    error_links = summary.locator(".govuk-error-summary__list a")
+    await expect(error_links).to_have_count(required)
+    targets = await error_links.evaluate_all("links => links.map(a => a.getAttribute('href').slice(1))")
+    in_page = await form.evaluate(
+        """f => [...f.querySelectorAll('input:not([type=hidden]), textarea')].map(e => e.id)"""
+    )
+    assert targets == [t for t in in_page if t in set(targets)], "error summary is not in page order"
+    assert set(targets) <= set(in_page), "an error link points at nothing"
+    await expect(page.locator("#audit-form .govuk-error-message")).to_have_count(required)
+    await assert_accessible(page)
+
+    # Fill in every field, save a draft.
+    groups = form.locator(".govuk-radios")
+    for index in range(await groups.count()):
+        await groups.nth(index).get_by_label("Requires Improvement", exact=True).check()
+    boxes = form.locator("textarea")
+    for index in range(await boxes.count()):
+        await boxes.nth(index).fill(f"Evidence {index + 1}: child seen alone; wishes recorded in the plan.")
+    await form.get_by_label("Date of the conversation").fill(dt.date.today().isoformat())
+    await page.get_by_role("button", name="Save draft").click()
+    banner = page.locator("#audit-form .govuk-notification-banner--success")
+    await expect(banner).to_contain_text("Draft saved")
+    await expect(page.locator("#audit-form .govuk-error-summary")).to_have_count(0)
+    await expect(page).not_to_have_title(re.compile(r"^Error: "))
+    await expect(form.get_by_role("radio", checked=True)).to_have_count(12)
+    await assert_accessible(page)
+
+    # Submit: a full-page redirect back to the audit, now with QA.
+    await page.get_by_role("button", name="Submit to QA").click()
+    await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit submitted to QA")
+    await expect(summary_value(page, "Status")).to_have_text("With QA")
+    await expect(page.locator("#audit-form")).to_have_count(0)  # read-only now
+    await a11y.check()
+    await sign_out(page, a11y, base)
+
+    # ------------------------------------------------------- QA: return it
+    await sign_in(page, a11y, base, QA)
+    await page.get_by_role("link", name="QA queue").click()
+    await page.wait_for_url(f"{base}/qa")
+    await a11y.check()
+    queued = page.locator("table.govuk-table tbody tr")
+    await expect(queued).to_have_count(1)
+    await queued.first.get_by_role("link", name=case_id).click()
+    await page.wait_for_url(audit_url)
+    await expect(summary_value(page, "Status")).to_have_text("With QA")
+    await a11y.check()
+
+    decision = page.get_by_role("group", name="Your decision")
+    await decision.get_by_label(re.compile(r"^Return for revision")).check()
+    await page.get_by_role("button", name="Record decision").click()
+    # A return needs a reason: the page says so and keeps the choice.
+    await expect(page.locator(".govuk-error-summary")).to_contain_text("Say what the auditor needs to revise")
+    await expect(page).to_have_title(re.compile(r"^Error: "))
+    await expect(decision.get_by_label(re.compile(r"^Return for revision"))).to_be_checked()
+    await a11y.check()
+    reason = "Evidence for planning is thin: say how the plan was reviewed."
+    await page.get_by_label("What needs revising, or feedback for the auditor").fill(reason)
+    await page.get_by_role("button", name="Record decision").click()
+    await page.wait_for_url(f"{base}/qa")
+    await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit returned to the auditor")
+    await expect(page.get_by_text("Nothing is waiting for QA.")).to_be_visible()
+    await a11y.check()
+    await sign_out(page, a11y, base)
+
+    # --------------------------------------------- auditor revises, resubmits
+    await sign_in(page, a11y, base, AUDITOR)
+    await expect(page.locator("table.govuk-table tbody tr").first).to_contain_text("Returned for revision")
+    await page.get_by_role("link", name=re.compile(rf"^{re.escape(case_id)}")).click()
+    await page.wait_for_url(audit_url)
+    await expect(summary_value(page, "Status")).to_have_text("Returned for revision")
+    await expect(page.locator(".govuk-notification-banner")).to_contain_text(reason)  # why, in view
+    await a11y.check()
+    planning = page.get_by_label(
+        "Planning and review: Evidence for the grade after the conversation with the practitioner"
+    )
+    await expect(planning).to_have_value(re.compile(r"^Evidence \d+:"))  # the saved answers are back
+    await planning.fill("Plan reviewed on time in a child protection conference; actions are SMART.")
+    await page.get_by_role("button", name="Submit to QA").click()
+    await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit submitted to QA")
+    await expect(summary_value(page, "Status")).to_have_text("With QA")
+    await a11y.check()
+    await sign_out(page, a11y, base)
+
+    # ------------------------------------------------------- QA: accept it
+    await sign_in(page, a11y, base, QA)
+    await page.get_by_role("link", name="QA queue").click()
+    await page.wait_for_url(f"{base}/qa")
+    await a11y.check()
+    await page.get_by_role("link", name=case_id).click()
+    await page.wait_for_url(audit_url)
+    await a11y.check()
+    await page.get_by_role("group", name="Your decision").get_by_label(re.compile(r"^Accept")).check()
+    await page.get_by_role("button", name="Record decision").click()
+    await page.wait_for_url(f"{base}/qa")
+    await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit accepted: it is now final")
+    await a11y.check()
+
+    await a11y.goto(audit_url)
+    await expect(summary_value(page, "Status")).to_have_text("Final")
+    chain = page.get_by_role("table", name="Every grade given, in order")
+    await expect(chain).to_be_visible()
+    # Five domains and the overall grade, each: both auditor phases at each of
+    # the two submissions, then the final grade.
+    await expect(chain.locator("tbody tr")).to_have_count(6 * (2 * 2 + 1))
+    await expect(chain.locator("tbody tr").filter(has_text="Final")).to_have_count(6)
+    await expect(page.get_by_role("table", name="QA decisions on this audit").locator("tbody tr")).to_have_count(2)
+    await shot(page, "audit-final")
+
+    await page.get_by_role("link", name="See the full history of this audit").click()
+    await page.wait_for_url(f"{audit_url}/history")
+    await a11y.check()
+    steps = await page.locator("table.govuk-table tbody tr td:nth-child(3)").all_inner_texts()
+    assert steps == [
+        "Allocated",
+        "Step: start",
+        "Answers saved",
+        "Answers saved",
+        "Step: submit",
+        "Step: return",
+        "Answers saved",
+        "Step: submit",
+        "Step: accept",
+    ], steps
+    await sign_out(page, a11y, base)
+
+    # ----------------------------------------- the practitioner is told
+    worker = case_worker_username(live_server.database, allocation_id)
+    await sign_in(page, a11y, base, worker)
+    notifications_link = page.get_by_role("navigation", name="Menu").get_by_role("link", name=re.compile("^Notifications"))
+    badge = notifications_link.locator(".qaf-count")
+    await expect(badge).to_have_text(re.compile(r"^\d+ unread$"))
+    unread = int((await badge.inner_text()).split()[0])
+    assert unread >= 1
+    await notifications_link.click()
+    await page.wait_for_url(f"{base}/notifications")
+    await a11y.check()
+    final = page.locator(".qaf-notification").filter(has_text=f"Audit of case {case_id}: final")
+    await expect(final).to_have_count(1)
+    await expect(final).to_contain_text("Unread")
+    await expect(final.get_by_role("link", name=f"Audit of case {case_id}: final")).to_have_attribute(
+        "href", f"/audits/{allocation_id}"
+    )
+    await final.get_by_role("button", name=re.compile("^Mark as read")).click()
+    await expect(final.get_by_role("button")).to_have_count(0)
+    await expect(final).not_to_contain_text("Unread")
+    await assert_accessible(page)
+
+    # The final audit is now open to the practitioner.
+    await final.get_by_role("link").click()
+    await page.wait_for_url(audit_url)
+    await expect(summary_value(page, "Status")).to_have_text("Final")
+    await a11y.check()
+    await sign_out(page, a11y, base)
+
+    a11y.assert_all_checked()

@@ -1,0 +1,128 @@
+"""The `qaf` command as an operator runs it: the README's commands and the
+Docker image's entrypoint, with the same QAF_ settings, outside Docker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+QAF = str(Path(sys.executable).with_name("qaf"))
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QAF_")}
+    return env | {"QAF_DATA_DIR": str(tmp_path), "QAF_SWEEP_SECONDS": "0"} | extra
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([QAF, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _serve(env: dict[str, str]):
+    port = _free_port()
+    server = subprocess.Popen(
+        [QAF, "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"qaf serve exited: {server.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError(f"qaf serve did not answer: {server.stdout.read()}")
+
+
+def _stop(server: subprocess.Popen) -> str:
+    server.terminate()
+    try:
+        out, _ = server.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        out, _ = server.communicate()
+    return out
+
+
+def _journey(url: str) -> None:
+    """Sign in through the API, see the allocation, read the OpenAPI schema."""
+    token = httpx.post(f"{url}/api/v1/auth/token", json={"username": "haringey.cp_chair", "password": "qaf-demo-2026"})
+    assert token.status_code == 201, token.text
+    headers = {"Authorization": f"Bearer {token.json()['token']}"}
+    mine = httpx.get(f"{url}/api/v1/allocations", headers=headers).json()
+    assert len(mine) == 1 and mine[0]["state"] == "allocated"
+    schema = httpx.get(f"{url}/api/schema/openapi.json").json()
+    assert "/api/v1/allocations/{allocation_id}/answers" in schema["paths"]
+    assert not any(path.startswith("/audits") for path in schema["paths"])
+    page = httpx.get(f"{url}/login")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
+    env = _env(tmp_path)
+    demo = _run("demo", env=env)
+    assert demo.returncode == 0, demo.stderr
+    assert "Demo organisation for haringey: created; 7 audits allocated this month." in demo.stdout
+    assert "haringey.qa_officer" in demo.stdout and "qaf-demo-2026" in demo.stdout
+    assert (tmp_path / "qaf.sqlite3").exists()
+    # Running it again changes nothing and still prints the log-ins.
+    assert "already loaded" in _run("demo", env=env).stdout
+    server, url = _serve(env)
+    try:
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+        _journey(url)
+    finally:
+        log = _stop(server)
+    # Nothing personal in the server's log: no names, no case numbers.
+    assert "HAR-" not in log and "Gill" not in log
+
+
+def test_the_docker_entrypoint_runs_against_postgresql_with_the_same_settings(tmp_path, postgres_server):
+    url = postgres_server.create_database_sync(prefix="serve")
+    env = _env(tmp_path, QAF_DATABASE_URL=url)
+    migrate = _run("migrate", env=env)
+    assert migrate.returncode == 0, migrate.stderr
+    assert _run("migrate", env=env).returncode == 0  # idempotent
+    demo = _run("demo", env=env)
+    assert demo.returncode == 0, demo.stderr
+    assert not (tmp_path / "qaf.sqlite3").exists()
+    server, base = _serve(env)
+    try:
+        _journey(base)
+    finally:
+        _stop(server)
+
+
+def test_a_council_that_is_not_installed_stops_the_server_with_a_clear_message(tmp_path):
+    result = _run("serve", "--port", str(_free_port()), env=_env(tmp_path, QAF_COUNCILS="hackney"))
+    assert result.returncode == 1
+    assert "QAF_COUNCILS names 'hackney', which is not installed" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["mysql://x/y"])
+def test_an_unsupported_database_url_is_refused(tmp_path, bad):
+    result = _run("migrate", env=_env(tmp_path, QAF_DATABASE_URL=bad))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "qaf: QAF_DATABASE_URL must start with sqlite:/// or postgresql://" in result.stderr
