@@ -161,6 +161,8 @@ async def test_audit_goes_from_allocation_to_final_in_the_browser(live_server, p
     await page.wait_for_url(audit_url)
     await expect(summary_value(page, "Status")).to_have_text("With QA")
     await a11y.check()
+    await shot(page, "qa-decision")
+    print("DEBUG", await page.locator("form[action$='/review']").evaluate("e => e.outerHTML"))
 
     decision = page.get_by_role("group", name="Your decision")
     await decision.get_by_label(re.compile(r"^Return for revision")).check()

@@ -67,11 +67,16 @@ AnswerType = Literal[
     "text",
     "long_text",
     "yes_no",
+    "yes_no_comment",  # yes/no with a comment box
     "date",
     "number",
     "choice",
     "grade",
+    "strengths_development",  # "what worked well" / "areas for development" pair
+    "table",  # repeating rows with typed columns (family composition, actions)
 ]
+
+ColumnType = Literal["text", "long_text", "date", "number", "yes_no", "choice"]
 
 
 class Choice(Definition, kw_only=True):
@@ -79,20 +84,41 @@ class Choice(Definition, kw_only=True):
     label: str
 
 
+class Column(Definition, kw_only=True):
+    key: Key
+    label: str
+    type: ColumnType = "text"
+    options: tuple[Choice, ...] = ()
+
+
+class Condition(Definition, kw_only=True):
+    """Show a question only when another answer (``section.question``) has a value."""
+
+    question: str
+    equals: tuple[str, ...]
+
+
 class Question(Definition, kw_only=True):
     key: Key
     label: str
     type: AnswerType
     guidance: str = ""
+    # Prompts shown to the auditor under the question (the tools' bullet lists).
+    prompts: tuple[str, ...] = ()
     required: bool = False
     options: tuple[Choice, ...] = ()
     scale: Ref | None = None
+    columns: tuple[Column, ...] = ()
+    show_if: Condition | None = None
+    # A question graded on its own, with evidence (BED App. A criteria 1-16).
+    graded: bool = False
 
 
 class Section(Definition, kw_only=True):
     key: Key
     title: str
     guidance: str = ""
+    prompts: tuple[str, ...] = ()
     # A domain section is graded on the form's scale, with evidence.
     domain: bool = False
     questions: tuple[Question, ...] = ()
@@ -165,6 +191,95 @@ class Workflow(Definition, kw_only=True):
     transitions: tuple[Transition, ...]
 
 
+# --- role schedules (CORE-7) -------------------------------------------------
+
+Month = Annotated[int, msgspec.Meta(ge=1, le=12)]
+
+
+class Frequency(Definition, kw_only=True):
+    """How often a role does an activity, as a framework words it.
+
+    ``every`` is the period: ``month``, ``quarter``, ``year``, ``two_years``,
+    ``n_weeks`` or ``n_months`` (with ``interval``); ``times`` is how many in
+    each period (``times: 3, every: year`` = three times a year). ``months``
+    names the months instead (``[1, 2, 9, 10]``); ``start_month`` is when it
+    begins ("to commence in June"); ``per: supervisee`` repeats it for each
+    person the role supervises; ``at_most`` marks a ceiling ("up to four a
+    year"), not a target; ``as_required`` has no dates at all (C17-4).
+    """
+
+    every: Literal["month", "quarter", "year", "two_years", "n_weeks", "n_months", "as_required"]
+    times: int = 1
+    interval: int | None = None
+    months: tuple[Month, ...] = ()
+    start_month: Month | None = None
+    per: Literal["supervisee"] | None = None
+    # How many of the activity each occurrence means ("two compliance audits").
+    count: int = 1
+    at_most: int | None = None
+    # The period an activity looks back over ("the past six months").
+    look_back_months: int | None = None
+    # For every: two_years, a year in which it falls (then every other year).
+    first_year: int | None = None
+
+
+class Schedule(Definition, kw_only=True):
+    key: Key
+    version: Version = 1
+    # Who does it: one of the council's roles, or a named post within one.
+    role: Ref
+    post: str = ""
+    activity: str
+    purpose: str = ""
+    frequency: Frequency
+    form: Ref | None = None
+    # "Process and timescale to be agreed": kept, with no frequency invented.
+    to_be_agreed: bool = False
+    # What the source says, quoted, and how it was read where it is ambiguous.
+    source: str = ""
+    reading: str = ""
+
+
+# --- escalation rules (CORE-11) ---------------------------------------------
+
+EscalationEvent = Literal[
+    "grade_final",
+    "reaudit_compared",
+    "child_safety_concern",
+    "deadline_passed",
+    "allocation_missed",
+    "dispute_resolved",
+]
+
+
+class EscalationRule(Definition, kw_only=True):
+    """When ``event`` happens and the condition holds, tell ``notify`` and
+    require ``action`` of them within the deadline."""
+
+    key: Key
+    event: EscalationEvent
+    # Conditions (all that are given must hold).
+    grades: tuple[str, ...] = ()  # overall grade is one of these level keys
+    movement: tuple[Literal["improved", "same", "downgraded"], ...] = ()
+    # True: only for a repeat (a re-audit of a re-audit, a second missed allocation).
+    repeat: bool | None = None
+    notify: tuple[Ref, ...]
+    action: str = ""
+    within_working_days: int | None = None
+    within_hours: int | None = None
+    source: str = ""
+
+
+# --- named lists a council keeps ----------------------------------------------
+
+
+class Named(Definition, kw_only=True):
+    key: Key
+    label: str
+    description: str = ""
+    source: str = ""
+
+
 # --- council ---------------------------------------------------------------
 
 
@@ -195,6 +310,14 @@ class Council(Definition, kw_only=True):
     team_manager_role: Ref
     case_categories: tuple[CaseCategory, ...] = ()
     cycles: CycleRules | None = None
+    # CSCP-1: partner agencies; CSCP-10: the four lenses; C17-3: audit themes;
+    # CSCP-2: scorecard indicators.
+    agencies: tuple[Named, ...] = ()
+    lenses: tuple[Named, ...] = ()
+    themes: tuple[Named, ...] = ()
+    indicators: tuple[Named, ...] = ()
+    # HAR 2: practice weeks replace that month's cycle (usually twice a year).
+    practice_weeks_replace_cycle: bool = False
     source: str = ""
 
 
@@ -206,6 +329,8 @@ class DefinitionFile(Definition, kw_only=True):
     scales: list[dict] = []
     forms: list[dict] = []
     workflows: list[dict] = []
+    schedules: list[dict] = []
+    escalations: list[dict] = []
 
 
 # Section name in a data file -> the Struct its entries decode to.
@@ -214,4 +339,6 @@ KINDS: dict[str, type[Definition]] = {
     "scales": GradingScale,
     "forms": AuditForm,
     "workflows": Workflow,
+    "schedules": Schedule,
+    "escalations": EscalationRule,
 }

@@ -18,8 +18,10 @@ from core.definitions.model import (
     RELATIONS,
     AuditForm,
     Council,
+    EscalationRule,
     GradingScale,
     Role,
+    Schedule,
     Workflow,
 )
 from core.grading import GradingScheme
@@ -54,6 +56,8 @@ class Registry:
     forms: dict[tuple[str, int], Supplied[AuditForm]] = field(default_factory=dict)
     workflows: dict[tuple[str, int], Supplied[Workflow]] = field(default_factory=dict)
     schemes: dict[str, Supplied[GradingScheme]] = field(default_factory=dict)
+    schedules: dict[str, Supplied[Schedule]] = field(default_factory=dict)
+    escalations: dict[str, Supplied[EscalationRule]] = field(default_factory=dict)
 
     # --- lookups -------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class Registry:
     def supplied_by(self) -> dict[str, list[str]]:
         """Plugin name -> what it supplied, for ``qaf plugins``."""
         out: dict[str, list[str]] = {}
-        for kind in ("councils", "roles", "scales", "forms", "workflows", "schemes"):
+        for kind in ("councils", "roles", "scales", "forms", "workflows", "schemes", "schedules", "escalations"):
             for key, supplied in getattr(self, kind).items():
                 name = f"{key[0]} v{key[1]}" if isinstance(key, tuple) else key
                 out.setdefault(supplied.plugin, []).append(f"{kind[:-1]} {name}")
@@ -240,12 +244,21 @@ def _cross_check(registry: Registry) -> None:
     for (_, _), supplied in registry.forms.items():
         _check_form(_Checker(registry, supplied, f"forms.{supplied.value.key}"), supplied.value)
 
+    for supplied in registry.schedules.values():
+        _check_schedule(_Checker(registry, supplied, f"schedules.{supplied.value.key}"), supplied.value)
+
+    for supplied in registry.escalations.values():
+        check = _Checker(registry, supplied, f"escalations.{supplied.value.key}")
+        for index, ref in enumerate(supplied.value.notify):
+            check.actor(f"notify[{index}]", ref)
+
     for supplied in registry.councils.values():
         check = _Checker(registry, supplied, f"council.{supplied.value.key}")
         council = supplied.value
         check.ref("practitioner_role", council.practitioner_role, "roles")
         check.ref("team_manager_role", council.team_manager_role, "roles")
-        check.unique("case_categories[{index}].key", [c.key for c in council.case_categories])
+        for name in ("case_categories", "agencies", "lenses", "themes", "indicators"):
+            check.unique(f"{name}[{{index}}].key", [c.key for c in getattr(council, name)])
         if council.cycles is not None:
             check.ref("cycles.form", council.cycles.form, "forms")
             for index, role in enumerate(council.cycles.auditor_roles):
@@ -313,5 +326,31 @@ def _check_form(check: _Checker, form: AuditForm) -> None:
                 raise check.fail(f"{where}.options", "a choice question needs options")
             if question.scale is not None:
                 check.ref(f"{where}.scale", question.scale, "scales")
+            if question.type == "table" and not question.columns:
+                raise check.fail(f"{where}.columns", "a table question needs columns")
+            if question.show_if is not None:
+                target = question.show_if.question
+                known = {f"{s.key}.{q.key}" for s in form.sections for q in s.questions}
+                if target not in known:
+                    raise check.fail(f"{where}.show_if.question", f"unknown question {target!r} (write section.question)")
     if not any(section.domain for section in form.sections):
         raise check.fail("sections", "no section is a graded domain")
+
+
+def _check_schedule(check: _Checker, schedule: Schedule) -> None:
+    check.ref("role", schedule.role, "roles")
+    if schedule.form is not None:
+        check.ref("form", schedule.form, "forms")
+    frequency = schedule.frequency
+    if frequency.every in ("n_weeks", "n_months") and not frequency.interval:
+        raise check.fail("frequency.interval", f"'every: {frequency.every}' needs an interval")
+    if frequency.every not in ("n_weeks", "n_months") and frequency.interval is not None:
+        raise check.fail("frequency.interval", "an interval only goes with every: n_weeks or n_months")
+    if frequency.months and frequency.every not in ("year", "two_years"):
+        raise check.fail("frequency.months", "named months go with every: year (or two_years)")
+    if frequency.months and frequency.times not in (1, len(frequency.months)):
+        raise check.fail("frequency.times", "times must match the number of named months")
+    if frequency.times < 1 or frequency.count < 1:
+        raise check.fail("frequency.times", "times and count must be at least 1")
+    if frequency.every == "as_required" and (frequency.months or frequency.start_month):
+        raise check.fail("frequency.every", "an 'as required' task has no months")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.params import FromPath
 from litestar import Controller, Request, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from core.services import audits
 from core.services.errors import Conflict, Invalid
@@ -14,11 +14,12 @@ from web.forms import form_data
 from web.rendering import flash, is_htmx, page
 
 
-def _redirect(request: Request, url: str) -> Redirect:
-    response = Redirect(url, status_code=303)
+def _redirect(request: Request, url: str) -> Redirect | Response:
     if is_htmx(request):
-        response.headers["HX-Redirect"] = url
-    return response
+        # Not a 3xx: the browser's XHR follows those itself, so htmx would never
+        # see the HX-Redirect header (it would swap the next page in as a fragment).
+        return Response(content=b"", status_code=200, headers={"HX-Redirect": url})
+    return Redirect(url, status_code=303)
 
 
 class AuditPages(Controller):
@@ -56,7 +57,7 @@ class AuditPages(Controller):
         )
 
     @post("/{allocation_id:int}")
-    async def save(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect:
+    async def save(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
         ctx = request_context(request)
         data = await form_data(request)
         action = data.pop("action", "save")
@@ -94,7 +95,7 @@ class AuditPages(Controller):
         return await self._render(request, view, view.answers, {}, message="Draft saved")
 
     @post("/{allocation_id:int}/review")
-    async def review(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect:
+    async def review(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
         ctx = request_context(request)
         data = await form_data(request)
         try:
