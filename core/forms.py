@@ -10,6 +10,7 @@ still needs, every field at once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -34,6 +35,14 @@ class Field:
     guidance: str = ""
     options: tuple[tuple[str, str], ...] = ()  # (value, label)
     phase: str | None = None
+    # Shown (and so required) only when this answer field has one of these values.
+    condition: tuple[str, tuple[str, ...]] | None = None
+
+    def applies(self, answers: dict[str, str]) -> bool:
+        if self.condition is None:
+            return True
+        name, values = self.condition
+        return answers.get(name) in values
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,23 +70,23 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm) -> FormFields
     fields: list[Field] = []
     for section in form.sections:
         for question in section.questions:
-            options: tuple[tuple[str, str], ...] = tuple((c.value, c.label) for c in question.options)
-            if question.type == "yes_no":
-                options = (("yes", "Yes"), ("no", "No"))
-            if question.type == "grade":
-                qscale = registry.scale(registry.ref(namespace, question.scale or form.grading.scale, "scales"))
-                options = tuple((level.key, level.label) for level in qscale.levels)
-            fields.append(
-                Field(
-                    name=f"answer.{section.key}.{question.key}",
-                    label=question.label,
-                    kind=question.type,
-                    required=question.required,
-                    section=section.key,
-                    guidance=question.guidance,
-                    options=options,
-                )
+            condition = None
+            if question.show_if is not None:
+                condition = (f"answer.{question.show_if.question}", tuple(question.show_if.equals))
+            fields.extend(
+                dataclasses.replace(f, condition=condition)
+                for f in _question_fields(registry, namespace, form, section.key, question)
             )
+            if question.graded:
+                # A criterion graded on its own, with its evidence (BED App. A s.2).
+                for phase in form.grading.phases:
+                    name = f"{section.key}.{question.key}"
+                    fields.append(
+                        Field(f"grade.{phase}.{name}", f"{question.label}: grade", "grade", True, section.key, options=grade_options, phase=phase)
+                    )
+                    fields.append(
+                        Field(f"evidence.{phase}.{name}", f"{question.label}: evaluation", "evidence", form.grading.evidence_required, section.key, phase=phase)
+                    )
     domains = [s for s in form.sections if s.domain]
     for phase in form.grading.phases:
         for section in domains:
@@ -124,6 +133,48 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm) -> FormFields
             )
         )
     return FormFields(form=form, scale=scale, fields=tuple(fields))
+
+
+def _question_fields(registry: Registry, namespace: str, form: AuditForm, section: str, question) -> list[Field]:
+    """The answer fields one question needs: one, or a pair, or a table's cells."""
+    base = f"answer.{section}.{question.key}"
+    guidance = question.guidance
+    if question.type == "yes_no_comment":
+        return [
+            Field(base, question.label, "yes_no", question.required, section, guidance, (("yes", "Yes"), ("no", "No"))),
+            Field(f"{base}.comment", f"{question.label}: comments", "long_text", False, section),
+        ]
+    if question.type == "strengths_development":
+        return [
+            Field(f"{base}.worked_well", f"{question.label}: what worked well", "long_text", question.required, section, guidance),
+            Field(f"{base}.development", f"{question.label}: areas for development", "long_text", question.required, section),
+        ]
+    if question.type == "table":
+        cells = []
+        for row in range(1, question.rows + 1):
+            for column in question.columns:
+                options = tuple((c.value, c.label) for c in column.options)
+                if column.type == "yes_no":
+                    options = (("yes", "Yes"), ("no", "No"))
+                # Only the first row of a required table must be filled in.
+                cells.append(
+                    Field(
+                        f"{base}.{row}.{column.key}",
+                        f"{question.label}, row {row}: {column.label}",
+                        column.type,
+                        question.required and row == 1,
+                        section,
+                        options=options,
+                    )
+                )
+        return cells
+    options: tuple[tuple[str, str], ...] = tuple((c.value, c.label) for c in question.options)
+    if question.type == "yes_no":
+        options = (("yes", "Yes"), ("no", "No"))
+    if question.type == "grade":
+        qscale = registry.scale(registry.ref(namespace, question.scale or form.grading.scale, "scales"))
+        options = tuple((level.key, level.label) for level in qscale.levels)
+    return [Field(base, question.label, question.type, question.required, section, guidance, options)]
 
 
 def clean(form_fields: FormFields, submitted: dict[str, object]) -> tuple[dict[str, str], dict[str, str]]:
@@ -176,6 +227,8 @@ def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme
     """Every field still missing or wrong before the audit can be submitted."""
     errors: dict[str, str] = {}
     for field in form_fields.fields:
+        if not field.applies(answers):
+            continue
         if field.required and not answers.get(field.name):
             title = form_fields.titles.get(field.section, "")
             if field.kind == "grade":

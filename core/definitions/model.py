@@ -109,6 +109,8 @@ class Question(Definition, kw_only=True):
     options: tuple[Choice, ...] = ()
     scale: Ref | None = None
     columns: tuple[Column, ...] = ()
+    # How many blank rows a table offers (forms must work without JavaScript).
+    rows: int = 5
     show_if: Condition | None = None
     # A question graded on its own, with evidence (BED App. A criteria 1-16).
     graded: bool = False
