@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
+from pathlib import Path
 
 from core.settings import get_settings
 
@@ -21,10 +22,10 @@ def _prepare():
     return settings, plugins
 
 
-async def _migrate() -> None:
+async def _migrate() -> str:
     from core.db.migrate import migrate
 
-    await migrate()
+    return await migrate()
 
 
 def cmd_migrate(args) -> int:
@@ -32,7 +33,7 @@ def cmd_migrate(args) -> int:
     from core.db.engine import bind, engine_for
 
     bind(engine_for(settings.database_url))
-    asyncio.run(_migrate())
+    print(asyncio.run(_migrate()).strip())
     return 0
 
 
@@ -129,6 +130,46 @@ def cmd_token(args) -> int:
     return 0
 
 
+def cmd_programme(args) -> int:
+    """Print a council's programme for a year and write it as CSV."""
+    import msgspec
+
+    from core.db.engine import bind, engine_for
+    from core.plugins import load_plugins
+    from core.programme import expand
+    from core.services import programme as service
+
+    settings = get_settings()
+    councils = tuple(dict.fromkeys((*settings.councils, args.council)))
+    plugins = load_plugins(msgspec.structs.replace(settings, councils=councils))
+    registry = plugins.registry
+
+    async def staff():
+        bind(engine_for(settings.database_url))
+        await _migrate()
+        organisation = await service.organisation_for(args.council)
+        return await service.staff_of(organisation) if organisation else None
+
+    people = asyncio.run(staff())
+    source = "the organisation's staff"
+    if not people:
+        people = service.sample_staff(registry, args.council)
+        source = "a sample of one person per role (no organisation for this council yet)"
+    items = expand(registry, args.council, args.year, people)
+    council = registry.council(args.council)
+    print(f"{council.name}: programme for the year starting {args.year}-{council.year_start_month:02d}, for {source}")
+    for item in items:
+        due = item.due.strftime("%a %d %b %Y") if item.due else "as required"
+        extra = f" for {item.supervisee}" if item.supervisee else ""
+        flag = " (up to)" if item.optional else ""
+        print(f"  {due:<16} {item.person:<40} {item.count} x {item.activity}{extra}{flag}")
+    target = args.csv or settings.data_dir / f"programme-{args.council}-{args.year}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(service.to_csv(items))
+    print(f"{len(items)} activities; CSV written to {target}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qaf", description="Run a children's-services Quality Assurance Framework.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -146,6 +187,11 @@ def parser() -> argparse.ArgumentParser:
     cycle.add_argument("council")
     cycle.add_argument("month", help="YYYY-MM", default=f"{dt.date.today():%Y-%m}", nargs="?")
     cycle.set_defaults(func=cmd_cycle)
+    programme = sub.add_parser("programme", help="print a council's dated programme for a year and write CSV")
+    programme.add_argument("--council", required=True)
+    programme.add_argument("--year", type=int, required=True, help="the year the council's QA year starts in")
+    programme.add_argument("--csv", type=Path, default=None, help="where to write the CSV (default: in QAF_DATA_DIR)")
+    programme.set_defaults(func=cmd_programme)
     token = sub.add_parser("token", help="create an API token for a user")
     token.add_argument("username")
     token.add_argument("--label", default="")

@@ -50,25 +50,29 @@ class FormFields:
     form: AuditForm
     scale: GradingScale
     fields: tuple[Field, ...]
+    # The form's sections that apply to this kind of audit.
+    sections: tuple = ()
 
     @property
     def titles(self) -> dict[str, str]:
-        return dict(self.domains()) | {s.key: s.title for s in self.form.sections}
+        return dict(self.domains()) | {s.key: s.title for s in self.sections}
 
     def by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
     def domains(self) -> list[tuple[str, str]]:
         """(key, title) of each graded domain, then the overall grade."""
-        out = [(s.key, s.title) for s in self.form.sections if s.domain]
+        out = [(s.key, s.title) for s in self.sections if s.domain]
         return out + [(OVERALL, "Overall grade")]
 
 
-def fields_of(registry: Registry, namespace: str, form: AuditForm) -> FormFields:
+def fields_of(registry: Registry, namespace: str, form: AuditForm, kind: str = "audit") -> FormFields:
+    """The fields of ``form`` for an audit of ``kind`` (audit, re_audit, second_re_audit)."""
+    sections = tuple(s for s in form.sections if not s.only_for or kind in s.only_for)
     scale = registry.scale(registry.ref(namespace, form.grading.scale, "scales"))
     grade_options = tuple((level.key, level.label) for level in scale.levels)
     fields: list[Field] = []
-    for section in form.sections:
+    for section in sections:
         for question in section.questions:
             condition = None
             if question.show_if is not None:
@@ -87,7 +91,7 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm) -> FormFields
                     fields.append(
                         Field(f"evidence.{phase}.{name}", f"{question.label}: evaluation", "evidence", form.grading.evidence_required, section.key, phase=phase)
                     )
-    domains = [s for s in form.sections if s.domain]
+    domains = [s for s in sections if s.domain]
     for phase in form.grading.phases:
         for section in domains:
             fields.append(
@@ -132,7 +136,7 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm) -> FormFields
                 phase=phase,
             )
         )
-    return FormFields(form=form, scale=scale, fields=tuple(fields))
+    return FormFields(form=form, scale=scale, fields=tuple(fields), sections=sections)
 
 
 def _question_fields(registry: Registry, namespace: str, form: AuditForm, section: str, question) -> list[Field]:

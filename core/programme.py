@@ -96,8 +96,14 @@ def _weekly_dates(frequency: Frequency, months: list[tuple[int, int]]) -> list[d
     return dates
 
 
-def schedule_dates(schedule: Schedule, council: Council, year: int) -> list[tuple[dt.date | None, int]]:
-    """(due date, count) for each occurrence of one schedule in one year."""
+def schedule_dates(
+    schedule: Schedule, council: Council, year: int, practice_weeks: frozenset[tuple[int, int]] = frozenset()
+) -> list[tuple[dt.date | None, int]]:
+    """(due date, count) for each occurrence of one schedule in one year.
+
+    ``practice_weeks``: (year, month) pairs with a practice week, which
+    replace the occurrences of schedules marked ``replaced_by: practice_week``.
+    """
     frequency = schedule.frequency
     if schedule.to_be_agreed or frequency.every == "as_required":
         return [(None, frequency.count)]
@@ -107,10 +113,17 @@ def schedule_dates(schedule: Schedule, council: Council, year: int) -> list[tupl
     return [
         (last_working_day(y, m), frequency.count * times)
         for (y, m), times in occurrence_months(frequency, months)
+        if not (frequency.replaced_by == "practice_week" and (y, m) in practice_weeks)
     ]
 
 
-def expand(registry: Registry, council_key: str, year: int, staff: list[StaffMember]) -> list[ProgrammeItem]:
+def expand(
+    registry: Registry,
+    council_key: str,
+    year: int,
+    staff: list[StaffMember],
+    practice_weeks: frozenset[tuple[int, int]] = frozenset(),
+) -> list[ProgrammeItem]:
     """Every person's dated programme for the council's year starting in ``year``."""
     council = registry.council(council_key)
     schedules = [s.value for k, s in registry.schedules.items() if k.startswith(f"{council_key}:")]
@@ -121,7 +134,7 @@ def expand(registry: Registry, council_key: str, year: int, staff: list[StaffMem
     items: list[ProgrammeItem] = []
     for schedule in schedules:
         role = schedule.role.split(":")[-1]
-        dates = schedule_dates(schedule, council, year)
+        dates = schedule_dates(schedule, council, year, practice_weeks)
         note = _note(schedule)
         for member in staff:
             if member.role != role or (schedule.post and member.post != schedule.post):

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+
 from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
 
+log = logging.getLogger("qaf.db")
 
-async def migrate() -> None:
-    """Apply every pending migration; safe to call on every start."""
+
+async def migrate() -> str:
+    """Apply every pending migration; safe to call on every start.
+
+    Piccolo prints its progress; it is captured and returned (and logged)
+    so commands that print their own output stay readable.
+    """
     manager = ForwardsMigrationManager(app_name="qaf", migration_id="all", fake=False)
-    result = await manager.run()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = await manager.run()
     if not result.success:
-        raise RuntimeError(f"migration failed: {result.message}")
+        raise RuntimeError(f"migration failed: {result.message}\n{printed.getvalue()}")
+    log.info("migrations: %s", printed.getvalue().strip().replace("\n", "; "))
+    return printed.getvalue()

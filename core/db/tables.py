@@ -61,6 +61,8 @@ class Person(Table, tablename="person"):
     team = ForeignKey(Team, null=True, index=True, on_delete=OnDelete.restrict)
     agency = ForeignKey(Agency, null=True, on_delete=OnDelete.restrict)
     role = Varchar(length=64, index=True)
+    # A named post within the role, where a framework names one (CORE-7).
+    post = Varchar(length=100, default="")
     display_name = Varchar(length=200)
     email = Varchar(length=254, default="")
     username = Varchar(length=150, unique=True)
@@ -88,6 +90,8 @@ class ChildCase(Table, tablename="child_case"):
     category = Varchar(length=64, index=True)
     team = ForeignKey(Team, null=True, index=True, on_delete=OnDelete.restrict)
     allocated_worker = ForeignKey(Person, null=True, index=True, on_delete=OnDelete.restrict)
+    # The child's CP chair or IRO, told of a final audit "where relevant" (HAR 2.6).
+    chair = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
     # HAR 2.3: the audit covers six months, or less when involvement began later.
     involvement_started_on = Date(null=True, default=None)
     created_at = Timestamptz()

@@ -116,11 +116,16 @@ class Question(Definition, kw_only=True):
     graded: bool = False
 
 
+AuditKind = Literal["audit", "re_audit", "second_re_audit"]
+
+
 class Section(Definition, kw_only=True):
     key: Key
     title: str
     guidance: str = ""
     prompts: tuple[str, ...] = ()
+    # Only for these kinds of audit (HAR 2.5: a second re-audit's meeting).
+    only_for: tuple[AuditKind, ...] = ()
     # A domain section is graded on the form's scale, with evidence.
     domain: bool = False
     questions: tuple[Question, ...] = ()
@@ -155,7 +160,8 @@ class AuditForm(Definition, kw_only=True):
 # --- workflows -------------------------------------------------------------
 
 # Who may act: a relation to the record, or one of the council's role keys.
-RELATIONS = ("auditor", "practitioner", "team_manager")
+# ``case_chair``: the child's CP chair or IRO, where the case has one (HAR 2.6).
+RELATIONS = ("auditor", "practitioner", "team_manager", "case_chair")
 
 
 class Deadline(Definition, kw_only=True):
@@ -223,6 +229,9 @@ class Frequency(Definition, kw_only=True):
     look_back_months: int | None = None
     # For every: two_years, a year in which it falls (then every other year).
     first_year: int | None = None
+    # HAR 2: "When these [practice weeks] occur, they will replace the monthly
+    # audit process for that month."
+    replaced_by: Literal["practice_week"] | None = None
 
 
 class Schedule(Definition, kw_only=True):
@@ -282,6 +291,19 @@ class Named(Definition, kw_only=True):
     source: str = ""
 
 
+class CaseNoteTemplate(Definition, kw_only=True):
+    """The note that goes on the case record with a final audit (HAR 4).
+
+    ``title`` and ``text`` may use {cycle}, {overall_grade}, {alerted} and
+    {report}; qaf fills them in when the audit is final.
+    """
+
+    title: str
+    note_type: str
+    text: str
+    max_title_length: int = 100
+
+
 # --- council ---------------------------------------------------------------
 
 
@@ -318,6 +340,9 @@ class Council(Definition, kw_only=True):
     lenses: tuple[Named, ...] = ()
     themes: tuple[Named, ...] = ()
     indicators: tuple[Named, ...] = ()
+    # HAR-9: the grading criteria documents a disputing practitioner cites.
+    grading_criteria: tuple[Named, ...] = ()
+    case_note: CaseNoteTemplate | None = None
     # HAR 2: practice weeks replace that month's cycle (usually twice a year).
     practice_weeks_replace_cycle: bool = False
     source: str = ""

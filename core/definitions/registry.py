@@ -8,6 +8,7 @@ the shared built-ins (``qaf:``).
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -257,8 +258,14 @@ def _cross_check(registry: Registry) -> None:
         council = supplied.value
         check.ref("practitioner_role", council.practitioner_role, "roles")
         check.ref("team_manager_role", council.team_manager_role, "roles")
-        for name in ("case_categories", "agencies", "lenses", "themes", "indicators"):
+        for name in ("case_categories", "agencies", "lenses", "themes", "indicators", "grading_criteria"):
             check.unique(f"{name}[{{index}}].key", [c.key for c in getattr(council, name)])
+        if council.case_note is not None:
+            fields = {"cycle", "overall_grade", "alerted", "report"}
+            for name in ("title", "text"):
+                for placeholder in re.findall(r"{(\w*)}", getattr(council.case_note, name)):
+                    if placeholder not in fields:
+                        raise check.fail(f"case_note.{name}", f"unknown placeholder {{{placeholder}}}; use {', '.join(sorted(fields))}")
         if council.cycles is not None:
             check.ref("cycles.form", council.cycles.form, "forms")
             for index, role in enumerate(council.cycles.auditor_roles):

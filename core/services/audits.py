@@ -29,6 +29,7 @@ _ROW = (
     Allocation.child_case.team.as_alias("case_team"),
     Allocation.child_case.team.name.as_alias("case_team_name"),
     Allocation.child_case.allocated_worker.as_alias("practitioner_id"),
+    Allocation.child_case.chair.as_alias("case_chair_id"),
     Allocation.child_case.involvement_started_on.as_alias("involvement_started_on"),
     Allocation.auditor.display_name.as_alias("auditor_name"),
     Allocation.cycle.year.as_alias("cycle_year"),
@@ -108,6 +109,7 @@ async def _relations(ctx: Context, row: dict) -> dict[str, int | None]:
         "auditor": row["auditor"],
         "practitioner": row["practitioner_id"],
         "team_manager": await _team_manager(ctx, row),
+        "case_chair": row["case_chair_id"],
     }
 
 
@@ -272,7 +274,7 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
         row=row,
         form=form,
         workflow=workflow,
-        fields=fields_of(ctx.registry, _namespace(row), form),
+        fields=fields_of(ctx.registry, _namespace(row), form, row["kind"]),
         answers=dict(row["answers"] or {}),
         relations=held,
         transitions=[t for t in wf.available(workflow, row["state"], held) if t.key != "start"],
@@ -293,7 +295,7 @@ async def save_answers(ctx: Context, allocation_id: int, revision: int, submitte
         raise Forbidden("Only the allocated auditor can fill in this audit")
     if row["state"] not in _editable_states(workflow):
         raise Conflict(f"This audit is {wf.state(workflow, row['state']).label.lower()} and can no longer be changed")
-    form_fields = fields_of(ctx.registry, _namespace(row), form)
+    form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
     answers, errors = clean(form_fields, submitted)
     if errors:
         raise Invalid("Some answers could not be saved", errors)
@@ -358,7 +360,7 @@ async def submit(ctx: Context, allocation_id: int, revision: int | None = None) 
     chosen = _check(workflow, row, "submit", held)
     if revision is not None and revision != row["revision"]:
         raise Conflict("This audit changed after you opened it; reload the page before submitting")
-    form_fields = fields_of(ctx.registry, _namespace(row), form)
+    form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
     answers = dict(row["answers"] or {})
     scheme = ctx.registry.scheme(ctx.registry.ref(_namespace(row), form.grading.scheme, "schemes"))
     errors = problems_for_submit(form_fields, answers, scheme)
@@ -416,7 +418,7 @@ async def review(ctx: Context, allocation_id: int, decision: str, reason: str = 
         target = wf.state(workflow, chosen.to)
         if target.final:
             extra[Allocation.finalised_at] = ctx.now
-            form_fields = fields_of(ctx.registry, _namespace(row), form)
+            form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
             last_phase = form.grading.phases[-1]
             answers = dict(row["answers"] or {})
             # The grade chain: auditor phases as submitted, then the final grade
