@@ -110,6 +110,16 @@ class Cycle(Table, tablename="cycle"):
     issued_at = Timestamptz()
 
 
+class PracticeWeek(Table, tablename="practice_week"):
+    """A month whose practice week, agreed by the DCS, replaces its audit cycle (HAR 2)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    year = SmallInt()
+    month = SmallInt()
+    agreed_by = Varchar(length=200, default="")
+    created_at = Timestamptz()
+
+
 class Allocation(Table, tablename="allocation"):
     """One audit of one case by one auditor: the record the workflow moves."""
 
@@ -222,6 +232,7 @@ TABLES: tuple[type[Table], ...] = (
     ApiToken,
     ChildCase,
     Cycle,
+    PracticeWeek,
     Allocation,
     Grade,
     Review,

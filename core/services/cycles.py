@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from core.calendar import end_of_london_day, first_working_day, last_working_day, london_date
 from core.db.engine import transaction
-from core.db.tables import Allocation, ChildCase, Cycle, Organisation, Person
+from core.db.tables import Allocation, ChildCase, Cycle, Organisation, Person, PracticeWeek
 from core.services import notifications, trail
 from core.services.context import Context
 
@@ -51,6 +51,19 @@ async def issue_cycle(ctx: Context, organisation_id: int, year: int, month: int)
     workflow = ctx.registry.workflow(workflow_key)
     seed = cycle_seed(organisation_id, year, month)
     starts_on, ends_on = first_working_day(year, month), last_working_day(year, month)
+    if council.practice_weeks_replace_cycle and await PracticeWeek.exists().where(
+        (PracticeWeek.organisation == organisation_id) & (PracticeWeek.year == year) & (PracticeWeek.month == month)
+    ):
+        # HAR 2: a practice week "will replace the monthly audit process for that
+        # month": the month is recorded as a practice week, with no allocations.
+        async with transaction():
+            rows = await Cycle.insert(
+                Cycle(organisation=organisation_id, year=year, month=month, kind="practice_week",
+                      starts_on=starts_on, ends_on=ends_on, seed=seed, issued_at=ctx.now)
+            ).returning(Cycle.id)
+            await trail.record(ctx, organisation_id=organisation_id, entity="cycle", entity_id=rows[0]["id"],
+                               action="practice_week", changes={"year": year, "month": month})
+        return Issued(rows[0]["id"], True, 0)
     # HAR 2: "Each audit cycle generally runs from the first working day of the
     # month to the last working day of the month": allocations are due then.
     due_at = end_of_london_day(ends_on)
@@ -204,3 +217,30 @@ async def list_cycles(ctx: Context) -> list[dict]:
         .order_by(Cycle.year, ascending=False)
         .order_by(Cycle.month, ascending=False)
     )
+
+
+async def schedule_practice_week(ctx: Context, year: int, month: int, agreed_by: str = "") -> None:
+    """Record a practice week agreed by the Director (HAR 2); refused once the month's cycle is issued."""
+    from core.services.errors import Conflict, Forbidden
+
+    assert ctx.actor
+    if not ctx.actor.can("administer"):
+        raise Forbidden("Only the QA team can schedule practice weeks")
+    organisation_id = ctx.actor.organisation_id
+    if await Cycle.exists().where((Cycle.organisation == organisation_id) & (Cycle.year == year) & (Cycle.month == month)):
+        raise Conflict(f"The {dt.date(year, month, 1):%B %Y} cycle has already been issued")
+    if await PracticeWeek.exists().where(
+        (PracticeWeek.organisation == organisation_id) & (PracticeWeek.year == year) & (PracticeWeek.month == month)
+    ):
+        return
+    async with transaction():
+        rows = await PracticeWeek.insert(
+            PracticeWeek(organisation=organisation_id, year=year, month=month, agreed_by=agreed_by, created_at=ctx.now)
+        ).returning(PracticeWeek.id)
+        await trail.record(ctx, organisation_id=organisation_id, entity="practice_week", entity_id=rows[0]["id"],
+                           action="scheduled", changes={"year": year, "month": month, "agreed_by": agreed_by})
+
+
+async def practice_weeks(organisation_id: int) -> frozenset[tuple[int, int]]:
+    rows = await PracticeWeek.select(PracticeWeek.year, PracticeWeek.month).where(PracticeWeek.organisation == organisation_id)
+    return frozenset((r["year"], r["month"]) for r in rows)

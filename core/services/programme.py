@@ -31,8 +31,11 @@ async def organisation_for(council: str) -> int | None:
 async def programme(ctx: Context, year: int, *, mine: bool = False) -> list[ProgrammeItem]:
     """The actor's organisation's programme for the year, or only their own."""
     assert ctx.actor
+    from core.services.cycles import practice_weeks
+
     staff = await staff_of(ctx.actor.organisation_id)
-    items = expand(ctx.registry, ctx.actor.council, year, staff)
+    weeks = await practice_weeks(ctx.actor.organisation_id)
+    items = expand(ctx.registry, ctx.actor.council, year, staff, weeks)
     if mine:
         items = [i for i in items if i.person_id == ctx.actor.person_id]
     return items
