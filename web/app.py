@@ -34,6 +34,7 @@ from web.cycles.controller import CyclePages
 from web.errors import HANDLERS
 from web.notifications.controller import NotificationPages
 from web.pages import accessibility, healthz, home
+from web.programme.controller import ProgrammePages
 from web.qa.controller import QaPages
 from web.rendering import environment
 from web.state import QafState
@@ -80,6 +81,7 @@ class QafInit(InitPluginProtocol):
                 QaPages,
                 NotificationPages,
                 CyclePages,
+                ProgrammePages,
                 api_router,
                 create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
             ]
