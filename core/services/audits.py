@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import msgspec
+
 from core import workflow as wf
 from core.db.engine import transaction
 from core.db.tables import Allocation, Deadline, Grade, Person, Review
@@ -38,8 +40,9 @@ _ROW = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(msgspec.Struct, kw_only=True, frozen=True):
+    """One line of a list of audits; also the API's shape for it."""
+
     id: int
     case_external_id: str
     case_category: str

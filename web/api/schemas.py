@@ -6,6 +6,8 @@ import datetime as dt
 
 import msgspec
 
+from core.services.audits import Summary
+
 
 class TokenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     username: str
@@ -17,18 +19,8 @@ class TokenResponse(msgspec.Struct, kw_only=True):
     token: str
 
 
-class AllocationSummary(msgspec.Struct, kw_only=True):
-    id: int
-    case_external_id: str
-    case_category: str
-    kind: str
-    state: str
-    state_label: str
-    due_at: dt.datetime
-    state_due_at: dt.datetime | None
-    auditor_name: str
-    cycle: str
-    team_name: str
+# The list shape is the service's own Summary: one definition for pages and API.
+AllocationSummary = Summary
 
 
 class FieldOut(msgspec.Struct, kw_only=True):

@@ -47,10 +47,6 @@ def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
     )
 
 
-def _summary(s: audits.Summary) -> schemas.AllocationSummary:
-    return msgspec.convert(s, schemas.AllocationSummary, from_attributes=True)
-
-
 class TokenController(Controller):
     path = "/auth"
 
@@ -69,7 +65,7 @@ class AllocationsController(Controller):
 
     @get("", summary="My allocations, those still to do first")
     async def mine(self, request: Request) -> list[schemas.AllocationSummary]:
-        return [_summary(s) for s in await audits.my_allocations(request_context(request))]
+        return await audits.my_allocations(request_context(request))
 
     @get("/{allocation_id:int}", summary="One audit: state, answers, fields and what I may do next")
     async def detail(self, request: Request, allocation_id: FromPath[int]) -> schemas.AllocationDetail:
@@ -113,7 +109,7 @@ class QaController(Controller):
 
     @get("/queue", summary="Audits waiting for QA")
     async def queue(self, request: Request) -> list[schemas.AllocationSummary]:
-        return [_summary(s) for s in await audits.qa_queue(request_context(request))]
+        return await audits.qa_queue(request_context(request))
 
 
 class NotificationsController(Controller):
