@@ -67,7 +67,10 @@ def occurrence_months(frequency: Frequency, months: list[tuple[int, int]]) -> li
         # Due in the last month of each quarter of the council's year.
         return [(months[i], frequency.times) for i in (2, 5, 8, 11) if i >= start]
     if every == "n_months":
-        return [(months[i], 1) for i in range(start + frequency.interval - 1, 12, frequency.interval)]
+        # From its start month when it has one ("to commence in June"),
+        # otherwise at the end of each interval.
+        first = start if frequency.start_month else frequency.interval - 1
+        return [(months[i], 1) for i in range(first, 12, frequency.interval)]
     if every in ("year", "two_years"):
         if every == "two_years" and frequency.first_year is not None:
             if (months[0][0] - frequency.first_year) % 2:
@@ -76,8 +79,11 @@ def occurrence_months(frequency: Frequency, months: list[tuple[int, int]]) -> li
             return [(months[_position(months, m)], 1) for m in frequency.months]
         times = frequency.at_most or frequency.times
         span = 12 - start
-        # Spread evenly over the year from its start: due at the end of each slice.
-        return [(months[start + (span * (k + 1)) // times - 1], 1) for k in range(times)]
+        if frequency.start_month:
+            # "To commence in June": the first falls in June, the rest spread after it.
+            return [(months[start + (span * k) // times], 1) for k in range(times)]
+        # Spread evenly over the year: due at the end of each slice.
+        return [(months[(12 * (k + 1)) // times - 1], 1) for k in range(times)]
     raise ValueError(f"no months for {every!r}")
 
 
