@@ -80,8 +80,11 @@ def occurrence_months(frequency: Frequency, months: list[tuple[int, int]]) -> li
         times = frequency.at_most or frequency.times
         span = 12 - start
         if frequency.start_month:
-            # "To commence in June": the first falls in June, the rest spread after it.
-            return [(months[start + (span * k) // times], 1) for k in range(times)]
+            # "To commence in June": the first falls in June, the last in the
+            # year's final month, the rest evenly between (Jun, Sep, Dec).
+            if times == 1:
+                return [(months[start], 1)]
+            return [(months[start + round(k * (span - 1) / (times - 1))], 1) for k in range(times)]
         # Spread evenly over the year: due at the end of each slice.
         return [(months[(12 * (k + 1)) // times - 1], 1) for k in range(times)]
     raise ValueError(f"no months for {every!r}")
