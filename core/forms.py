@@ -48,20 +48,38 @@ class Field:
 @dataclass(frozen=True, slots=True)
 class FormFields:
     form: AuditForm
-    scale: GradingScale
+    scale: GradingScale | None  # None when the form is not graded
     fields: tuple[Field, ...]
     # The form's sections that apply to this kind of audit.
     sections: tuple = ()
 
     @property
+    def phases(self) -> tuple[str, ...]:
+        return self.form.grading.phases if self.form.grading else ()
+
+    @property
     def titles(self) -> dict[str, str]:
         return dict(self.domains()) | {s.key: s.title for s in self.sections}
+
+    def of_question(self, section: str, question: str) -> list[Field]:
+        """Every field one question shows: its answer(s), table cells, and its
+        own grade and evidence when it is graded."""
+        own = f"{section}.{question}"
+        return [
+            f
+            for f in self.fields
+            if f.name == f"answer.{own}"
+            or f.name.startswith(f"answer.{own}.")
+            or (f.phase and f.name.split(".", 2)[2] == own)
+        ]
 
     def by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
     def domains(self) -> list[tuple[str, str]]:
         """(key, title) of each graded domain, then the overall grade."""
+        if self.form.grading is None:
+            return []
         out = [(s.key, s.title) for s in self.sections if s.domain]
         return out + [(OVERALL, "Overall grade")]
 
@@ -69,8 +87,10 @@ class FormFields:
 def fields_of(registry: Registry, namespace: str, form: AuditForm, kind: str = "audit") -> FormFields:
     """The fields of ``form`` for an audit of ``kind`` (audit, re_audit, second_re_audit)."""
     sections = tuple(s for s in form.sections if not s.only_for or kind in s.only_for)
-    scale = registry.scale(registry.ref(namespace, form.grading.scale, "scales"))
-    grade_options = tuple((level.key, level.label) for level in scale.levels)
+    grading = form.grading
+    scale = registry.scale(registry.ref(namespace, grading.scale, "scales")) if grading else None
+    grade_options = tuple((level.key, level.label) for level in scale.levels) if scale else ()
+    phases = grading.phases if grading else ()
     fields: list[Field] = []
     for section in sections:
         for question in section.questions:
@@ -83,16 +103,16 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm, kind: str = "
             )
             if question.graded:
                 # A criterion graded on its own, with its evidence (BED App. A s.2).
-                for phase in form.grading.phases:
+                for phase in phases:
                     name = f"{section.key}.{question.key}"
                     fields.append(
                         Field(f"grade.{phase}.{name}", f"{question.label}: grade", "grade", True, section.key, options=grade_options, phase=phase)
                     )
                     fields.append(
-                        Field(f"evidence.{phase}.{name}", f"{question.label}: evaluation", "evidence", form.grading.evidence_required, section.key, phase=phase)
+                        Field(f"evidence.{phase}.{name}", f"{question.label}: evaluation", "evidence", grading.evidence_required, section.key, phase=phase)
                     )
     domains = [s for s in sections if s.domain]
-    for phase in form.grading.phases:
+    for phase in phases:
         for section in domains:
             fields.append(
                 Field(
@@ -110,7 +130,7 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm, kind: str = "
                     f"evidence.{phase}.{section.key}",
                     f"Evidence for the grade {PHASE_LABELS[phase]}",
                     "evidence",
-                    form.grading.evidence_required,
+                    grading.evidence_required,
                     section.key,
                     phase=phase,
                 )
@@ -131,7 +151,7 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm, kind: str = "
                 f"evidence.{phase}.{OVERALL}",
                 f"Rationale for the overall grade {PHASE_LABELS[phase]}",
                 "evidence",
-                form.grading.rationale_required,
+                grading.rationale_required,
                 OVERALL,
                 phase=phase,
             )
@@ -176,7 +196,10 @@ def _question_fields(registry: Registry, namespace: str, form: AuditForm, sectio
     if question.type == "yes_no":
         options = (("yes", "Yes"), ("no", "No"))
     if question.type == "grade":
-        qscale = registry.scale(registry.ref(namespace, question.scale or form.grading.scale, "scales"))
+        ref = question.scale or (form.grading.scale if form.grading else None)
+        if ref is None:
+            raise ValueError(f"question {question.key!r} has no scale and the form is not graded")
+        qscale = registry.scale(registry.ref(namespace, ref, "scales"))
         options = tuple((level.key, level.label) for level in qscale.levels)
     return [Field(base, question.label, question.type, question.required, section, guidance, options)]
 
@@ -246,7 +269,7 @@ def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme
             problem = _check(field, answers[field.name])
             if problem:
                 errors[field.name] = problem
-    for phase in form_fields.form.grading.phases:
+    for phase in form_fields.phases:
         domain_grades = {
             key: answers.get(f"grade.{phase}.{key}") for key, _ in form_fields.domains() if key != OVERALL
         }

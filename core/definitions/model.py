@@ -149,8 +149,11 @@ class AuditForm(Definition, kw_only=True):
     version: Version
     title: str
     workflow: Ref
-    grading: FormGrading
+    # None: a form with no grade at all (a scorecard return, a report).
+    grading: FormGrading | None = None
     sections: tuple[Section, ...]
+    # CSCP-10: which lens this source of assurance looks through.
+    lens: Key | None = None
     # HAR 2.3: the audit covers the preceding six months of involvement.
     scope_months: int | None = None
     guidance: str = ""
@@ -244,6 +247,8 @@ class Schedule(Definition, kw_only=True):
     purpose: str = ""
     frequency: Frequency
     form: Ref | None = None
+    # CSCP-10: which lens this source of assurance looks through.
+    lens: Key | None = None
     # "Process and timescale to be agreed": kept, with no frequency invented.
     to_be_agreed: bool = False
     # What the source says, quoted, and how it was read where it is ambiguous.

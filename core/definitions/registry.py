@@ -322,8 +322,10 @@ def _check_workflow(check: _Checker, workflow: Workflow) -> None:
 
 def _check_form(check: _Checker, form: AuditForm) -> None:
     check.ref("workflow", form.workflow, "workflows")
-    check.ref("grading.scale", form.grading.scale, "scales")
-    check.ref("grading.scheme", form.grading.scheme, "schemes")
+    if form.grading is not None:
+        check.ref("grading.scale", form.grading.scale, "scales")
+        check.ref("grading.scheme", form.grading.scheme, "schemes")
+    _check_lens(check, form.lens)
     check.unique("sections[{index}].key", [s.key for s in form.sections])
     for i, section in enumerate(form.sections):
         check.unique(f"sections[{i}].questions[{{index}}].key", [q.key for q in section.questions])
@@ -340,12 +342,26 @@ def _check_form(check: _Checker, form: AuditForm) -> None:
                 known = {f"{s.key}.{q.key}" for s in form.sections for q in s.questions}
                 if target not in known:
                     raise check.fail(f"{where}.show_if.question", f"unknown question {target!r} (write section.question)")
-    if not any(section.domain for section in form.sections):
-        raise check.fail("sections", "no section is a graded domain")
+    if form.grading is None:
+        for index, section in enumerate(form.sections):
+            if section.domain or any(q.graded for q in section.questions):
+                raise check.fail(f"sections[{index}]", "a graded section needs the form's grading (scale and scheme)")
+
+
+def _check_lens(check: _Checker, lens: str | None) -> None:
+    if lens is None:
+        return
+    council = check.registry.councils.get(check.supplied.namespace)
+    known = {item.key for item in council.value.lenses} if council else set()
+    if lens not in known:
+        raise check.fail("lens", f"unknown lens {lens!r}; the council's lenses are {', '.join(sorted(known)) or 'none'}")
 
 
 def _check_schedule(check: _Checker, schedule: Schedule) -> None:
     check.ref("role", schedule.role, "roles")
+    _check_lens(check, schedule.lens)
+    if schedule.frequency.every == "two_years" and schedule.frequency.first_year is None:
+        raise check.fail("frequency.first_year", "every: two_years needs the first_year it falls in")
     if schedule.form is not None:
         check.ref("form", schedule.form, "forms")
     frequency = schedule.frequency

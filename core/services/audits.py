@@ -365,17 +365,18 @@ async def submit(ctx: Context, allocation_id: int, revision: int | None = None) 
         raise Conflict("This audit changed after you opened it; reload the page before submitting")
     form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
     answers = dict(row["answers"] or {})
-    scheme = ctx.registry.scheme(ctx.registry.ref(_namespace(row), form.grading.scheme, "schemes"))
+    scheme = ctx.registry.scheme(ctx.registry.ref(_namespace(row), form.grading.scheme, "schemes")) if form.grading else None
     errors = problems_for_submit(form_fields, answers, scheme)
     if errors:
         raise Invalid("The audit is not ready to submit", errors)
     async with transaction():
         grades = [
             _grade_row(ctx, row, form_fields, phase, domain, answers)
-            for phase in form.grading.phases
+            for phase in form_fields.phases
             for domain, _ in form_fields.domains()
         ]
-        await Grade.insert(*grades)
+        if grades:
+            await Grade.insert(*grades)
         await _move(ctx, row, workflow, chosen, people, extra={Allocation.submitted_at: ctx.now})
 
 
@@ -419,10 +420,11 @@ async def review(ctx: Context, allocation_id: int, decision: str, reason: str = 
         )
         extra = {}
         target = wf.state(workflow, chosen.to)
+        form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
         if target.final:
             extra[Allocation.finalised_at] = ctx.now
-            form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
-            last_phase = form.grading.phases[-1]
+        if target.final and form_fields.phases:
+            last_phase = form_fields.phases[-1]
             answers = dict(row["answers"] or {})
             # The grade chain: auditor phases as submitted, then the final grade
             # that reports use (moderated by QA acceptance).

@@ -1,4 +1,9 @@
-"""Partnership council plugin: definitions arrive with the definitions-framework issue."""
+"""Coventry Safeguarding Children Partnership Quality Assurance and Continuous
+Improvement Framework 2023 - 25 as a qaf council plugin.
+
+Source: ../shared/seeds/004_44cd6c3af1253d89.txt. Everything the framework
+says lives in ``definitions/*.yaml``; this module only points core at it.
+"""
 
 from pathlib import Path
 
