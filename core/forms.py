@@ -163,6 +163,8 @@ def _question_fields(registry: Registry, namespace: str, form: AuditForm, sectio
     """The answer fields one question needs: one, or a pair, or a table's cells."""
     base = f"answer.{section}.{question.key}"
     guidance = question.guidance
+    if question.type == "criterion":
+        return []  # its grade and evaluation are added with graded: true
     if question.type == "yes_no_comment":
         return [
             Field(base, question.label, "yes_no", question.required, section, guidance, (("yes", "Yes"), ("no", "No"))),

@@ -74,6 +74,7 @@ AnswerType = Literal[
     "grade",
     "strengths_development",  # "what worked well" / "areas for development" pair
     "table",  # repeating rows with typed columns (family composition, actions)
+    "criterion",  # no answer of its own: graded, with its evaluation (graded: true)
 ]
 
 ColumnType = Literal["text", "long_text", "date", "number", "yes_no", "choice"]

@@ -335,6 +335,8 @@ def _check_form(check: _Checker, form: AuditForm) -> None:
                 raise check.fail(f"{where}.options", "a choice question needs options")
             if question.scale is not None:
                 check.ref(f"{where}.scale", question.scale, "scales")
+            if question.type == "criterion" and not question.graded:
+                raise check.fail(f"{where}.graded", "a criterion is graded: set graded: true")
             if question.type == "table" and not question.columns:
                 raise check.fail(f"{where}.columns", "a table question needs columns")
             if question.show_if is not None:
