@@ -32,6 +32,27 @@ def london_day(value) -> str:
     return london(value, "%A %-d %B %Y")
 
 
+def long_month(value) -> str:
+    """A cycle's month ("2026-11") as people write it: November 2026."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(f"{value}-01").strftime("%B %Y")
+    except ValueError:
+        return str(value)
+
+
+def long_date(value) -> str:
+    """A stored ISO date ("2026-11-22") as people write it: 22 November 2026."""
+    import datetime as dt
+
+    try:
+        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return day.strftime("%-d %B %Y")
+
+
 def anchor(name: str) -> str:
     """The element id of a form field: dots would need escaping in selectors."""
     return name.replace(".", "-")
@@ -59,20 +80,35 @@ def describe_action(action: str) -> str:
     return _ACTIONS.get(action, action.replace("_", " ").capitalize())
 
 
-def describe_changes(changes) -> str:
-    """A line a person can read; the full change stays in the trail row."""
+def describe_changes(changes, labels: dict[str, str] | None = None) -> str:
+    """A line a person can read; the full change stays in the trail row.
+    ``labels`` names stored keys (states, answer fields) for people; the
+    revision counter is bookkeeping and is left out."""
     if isinstance(changes, str):
         import json
 
         changes = json.loads(changes or "{}")
+    labels = labels or {}
+
+    def name(value):
+        return labels.get(value, value) if isinstance(value, str) else value
+
     parts = []
     for key, value in (changes or {}).items():
+        if key == "revision":
+            continue
         if key == "answers" and isinstance(value, dict):
-            parts.append(f"{len(value)} answer(s) changed: " + ", ".join(sorted(value)) if value else "no answers changed")
+            count = len(value)
+            if not count:
+                parts.append("no answers changed")
+            elif count > 5:  # e.g. a whole form filled in at once: the list would swamp the page
+                parts.append(f"{count} answers changed")
+            else:
+                parts.append(f"{count} answer{'s' if count > 1 else ''} changed: " + "; ".join(name(k) for k in sorted(value)))
         elif isinstance(value, list) and len(value) == 2:
-            parts.append(f"{key}: {value[0]} → {value[1]}")
+            parts.append(f"{name(key)}: {name(value[0])} → {name(value[1])}")
         else:
-            parts.append(f"{key}: {value}")
+            parts.append(f"{name(key)}: {value}")
     return "; ".join(parts)
 
 
@@ -91,6 +127,8 @@ def environment() -> Environment:
     env.filters["describe_action"] = describe_action
     env.filters["describe_changes"] = describe_changes
     env.filters["london_day"] = london_day
+    env.filters["long_date"] = long_date
+    env.filters["long_month"] = long_month
     return env
 
 
@@ -142,16 +180,23 @@ def shell_context(request: Request, title: str, unread: int | None = None) -> di
     actor = request.scope.get("user")
     user = None
     nav: list[NavItem] = []
+    categories: dict[str, str] = {}
     if actor is not None:
         registry = qaf_state(request.app.state).registry
         role = registry.role(f"{actor.council}:{actor.role}")
         user = UserView(actor.display_name, role.label)
+        # Case categories by the council's own names ("care_leaver" -> "Care leaver").
+        categories = {c.key: c.label for c in registry.council(actor.council).case_categories}
         path = request.url.path
         nav = [NavItem("/audits", "My audits", path.startswith("/audits"))]
         if actor.can("qa_review"):
             nav.append(NavItem("/qa", "QA queue", path.startswith("/qa")))
         if actor.can("administer"):
             nav.append(NavItem("/cycles", "Cycles", path.startswith("/cycles")))
+        if actor.can("administer") or actor.can("view_all_audits"):
+            nav.append(NavItem("/programme", "Programme", path.startswith("/programme")))
+        else:
+            nav.append(NavItem("/programme/mine", "My programme", path.startswith("/programme")))
         nav.append(NavItem("/notifications", "Notifications", path.startswith("/notifications"), unread))
     messages = []
     session = request.scope.get("session")
@@ -164,6 +209,7 @@ def shell_context(request: Request, title: str, unread: int | None = None) -> di
         "nav": nav,
         "csrf_token": _csrf(request),
         "flash": messages,
+        "category_labels": categories,
     }
 
 

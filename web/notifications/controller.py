@@ -27,5 +27,8 @@ class NotificationPages(Controller):
         await notifications.mark_read(ctx, notification_id)
         if is_htmx(request):
             item = next(i for i in await notifications.inbox(ctx) if i["id"] == notification_id)
-            return await page(request, "notifications/inbox.html", fragment="notifications/_item.html", title="", item=item)
+            unread = await notifications.unread_count(ctx)  # for the navigation's badge
+            return await page(
+                request, "notifications/inbox.html", fragment="notifications/_item.html", title="", item=item, unread=unread
+            )
         return Redirect("/notifications", status_code=303)
