@@ -239,7 +239,7 @@ def _check(field: Field, value: str) -> str | None:
         try:
             dt.date.fromisoformat(value)
         except ValueError:
-            return f"{field.label} must be a real date, like 2026-12-03"
+            return f"{field.label} must be a real date, for example 3 December 2026"
     if field.kind == "number":
         try:
             float(value)
@@ -266,7 +266,7 @@ def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme
                 what = "rationale" if field.section == OVERALL else "evidence"
                 errors[field.name] = f"{title}: give the {what} for the grade {PHASE_LABELS[field.phase]}"
             else:
-                errors[field.name] = f"Answer '{field.label}'"
+                errors[field.name] = f"Enter {field.label[0].lower() + field.label[1:]}" if field.kind in ("text", "long_text", "date", "number") else f"Answer '{field.label}'"
         elif field.name in answers:
             problem = _check(field, answers[field.name])
             if problem:

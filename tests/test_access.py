@@ -103,7 +103,7 @@ async def test_api_bad_input_gets_a_4xx_with_a_reason_never_a_500(client):
     assert wrong.status_code == 422
     assert wrong.json()["errors"] == {
         "grade.initial.planning": "Grade after reading the case file: choose one of Outstanding, Good, Requires Improvement, Inadequate",
-        "answer.conversation.held_on": "Date of the conversation must be a real date, like 2026-12-03",
+        "answer.conversation.held_on": "Date of the conversation must be a real date, for example 3 December 2026",
     }
     malformed = await client.put(url, content=b"{not json", headers=headers | {"content-type": "application/json"})
     assert malformed.status_code == 400

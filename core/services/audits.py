@@ -308,6 +308,8 @@ async def save_answers(ctx: Context, allocation_id: int, revision: int, submitte
         for name in sorted(set(before) | set(answers))
         if before.get(name) != answers.get(name)
     }
+    if not changes and revision == row["revision"] and row["state"] != workflow.initial:
+        return revision  # nothing changed: no new revision, no empty trail row
     async with transaction():
         values = {
             Allocation.answers: answers,

@@ -162,7 +162,7 @@ async def issue_cycle(ctx: Context, organisation_id: int, year: int, month: int)
                 entity="allocation",
                 entity_id=allocation_id,
                 action="allocated",
-                changes={"auditor": auditor["id"], "case": case["external_id"], "reason": reason},
+                changes={"auditor": auditor["display_name"], "auditor_id": auditor["id"], "case": case["external_id"], "reason": reason},
             )
             due_text = f"{ends_on:%A %-d %B %Y}"
             await notifications.notify(

@@ -111,7 +111,8 @@ async def browser() -> AsyncIterator[object]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def browser_context(browser) -> AsyncIterator[object]:
-    context = await browser.new_context()
+    # British users: dates as dd/mm/yyyy, times in London.
+    context = await browser.new_context(locale="en-GB", timezone_id="Europe/London")
     context.set_default_timeout(15_000)
     try:
         yield context
