@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from core.definitions.registry import Registry
+    from core.escalation import Escalation, EscalationEvent
     from core.grading import GradingScheme
 
 PROJECT = "qaf"
@@ -42,3 +44,14 @@ def qaf_grading_schemes() -> list[GradingScheme]:
     """Return grading schemes: how a form's overall grade relates to its
     domain grades (CORE-5). A form names one in ``grading.scheme`` as
     ``<plugin>:<key>``."""
+
+
+@hookspec
+def qaf_escalations(registry: Registry, event: EscalationEvent) -> list[Escalation]:
+    """Return who must be told about ``event`` and what they must do by when
+    (CORE-11). Called when a grade is final, a re-audit is compared with its
+    predecessor, a child-safety concern is raised, a deadline passes or an
+    allocation is missed. Every plugin's answers are acted on; the built-in
+    ``qaf.escalation_rules`` answers from the council's ``escalations`` data.
+    ``notify`` names relations (auditor, practitioner, team_manager,
+    case_chair) or role keys, found up the line-management ladder."""

@@ -29,8 +29,12 @@ from core.settings import Settings
 log = logging.getLogger("qaf.plugins")
 
 ENTRY_POINT_GROUP = "qaf"
-BUILTIN_PLUGINS = ("qaf.scales", "qaf.grading")
-_BUILTIN_MODULES = {"qaf.scales": "plugins.scales", "qaf.grading": "plugins.grading"}
+BUILTIN_PLUGINS = ("qaf.scales", "qaf.grading", "qaf.escalation_rules")
+_BUILTIN_MODULES = {
+    "qaf.scales": "plugins.scales",
+    "qaf.grading": "plugins.grading",
+    "qaf.escalation_rules": "plugins.escalation_rules",
+}
 
 
 class PluginError(Exception):
@@ -62,6 +66,10 @@ class Hooks:
 
     def definition_files(self) -> list[tuple[str, list[Path]]]:
         return [(plugin, [Path(p) for p in paths]) for plugin, paths in self._per_plugin("qaf_definition_files")]
+
+    def escalations(self, registry: Registry, event) -> list:
+        """Every plugin's escalations for ``event``."""
+        return [e for answer in self.pm.hook.qaf_escalations(registry=registry, event=event) for e in answer]
 
     def grading_schemes(self) -> list[tuple[str, GradingScheme]]:
         return [(plugin, scheme) for plugin, schemes in self._per_plugin("qaf_grading_schemes") for scheme in schemes]
@@ -137,6 +145,7 @@ def load_plugins(settings: Settings) -> Plugins:
         for path in expand(paths):
             loaded.extend(load_file(plugin, path))
     registry = build_registry(loaded, hooks.grading_schemes())
+    registry.hooks = hooks
     return Plugins(pm=pm, hooks=hooks, info=info, registry=registry)
 
 

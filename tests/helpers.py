@@ -64,3 +64,22 @@ def complete_answers(fields: list[dict], grade: str = "good", evidence: str = "S
         elif field["options"]:
             answers[field["name"]] = field["options"][0][0]
     return answers
+
+
+async def finalise(registry, auditor: str, allocation_id: int, grade: str, qa: str = "haringey.head_of_qa") -> None:
+    """Fill in every field of an allocation with ``grade``, submit it, and have QA accept it."""
+    from core.services import audits
+
+    ctx = await acting(registry, auditor)
+    view = await audits.audit_view(ctx, allocation_id)
+    answers = {}
+    for field in view.fields.fields:
+        if field.kind == "grade":
+            answers[field.name] = grade
+        elif field.kind == "date":
+            answers[field.name] = "2026-11-10"
+        elif field.required:
+            answers[field.name] = "Evidence from the file."
+    revision = await audits.save_answers(ctx, allocation_id, view.revision, answers)
+    await audits.submit(ctx, allocation_id, revision)
+    await audits.review(await acting(registry, qa), allocation_id, "accept")

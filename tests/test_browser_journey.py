@@ -290,10 +290,16 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     await page.wait_for_url(f"{base}/notifications")
     await a11y.check()
     await shot(page, "notifications")
-    final = page.locator(".qaf-notification").filter(has_text=f"Audit of case {case_id}: final")
+    # HAR 2.6: the alert that the audit is final (and, separately, the HAR 2.13
+    # task to discuss a "requires improvement" audit within 10 working days).
+    final = page.locator(".qaf-notification").filter(
+        has=page.get_by_role("link", name=f"Audit of case {case_id} is final: Requires Improvement", exact=True)
+    )
     await expect(final).to_have_count(1)
     await expect(final).to_contain_text("Unread")
-    await expect(final.get_by_role("link", name=f"Audit of case {case_id}: final")).to_have_attribute(
+    task = page.locator(".qaf-notification").filter(has_text="Action by ")
+    await expect(task).to_contain_text(f"Discuss the case to consider how a better service can be delivered (case {case_id})")
+    await expect(final.get_by_role("link", name=f"Audit of case {case_id} is final: Requires Improvement")).to_have_attribute(
         "href", f"/audits/{allocation_id}"
     )
     await final.get_by_role("button", name="Mark as read").click()

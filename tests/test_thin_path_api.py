@@ -91,10 +91,10 @@ async def test_audit_goes_from_allocation_to_final_through_the_api(client):
     case_worker = await _case_worker(audit["id"])
     worker_headers = await api_token(client, case_worker["username"])
     inbox = (await client.get("/api/v1/notifications", headers=worker_headers)).json()
-    assert any(n["kind"] == "audit_final" and f"/audits/{audit['id']}" == n["link"] for n in inbox)
+    assert any(n["kind"] == "escalation:final_alert" and f"/audits/{audit['id']}" == n["link"] and n["subject"].endswith("is final: Requires Improvement") for n in inbox)
     tm_headers = await api_token(client, await _team_manager_username(case_worker))
     tm_inbox = (await client.get("/api/v1/notifications", headers=tm_headers)).json()
-    assert any(n["kind"] == "audit_final" for n in tm_inbox)
+    assert any(n["kind"] == "escalation:final_alert" for n in tm_inbox)
     # ... and can now read the final audit, which they could not before.
     assert (await client.get(f"/api/v1/allocations/{audit['id']}", headers=worker_headers)).status_code == 200
 
@@ -111,6 +111,9 @@ async def test_audit_goes_from_allocation_to_final_through_the_api(client):
         "answers_saved",
         "transition:submit",
         "transition:accept",
+        # HAR 2.6 alert; HAR 2.13 requires-improvement discussion within 10 working days.
+        "escalation:final_alert",
+        "escalation:requires_improvement_discussion",
     ]
     assert history[0]["actor_name"] is None  # issued by qaf itself
     assert {e["actor_name"] for e in history[1:5]} == {(await person(AUDITOR))["display_name"]}

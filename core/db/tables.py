@@ -178,17 +178,45 @@ class Review(Table, tablename="review"):
     created_at = Timestamptz()
 
 
+class FollowUp(Table, tablename="follow_up"):
+    """What an escalation requires of people, by when: a tracked task (CORE-11,
+    HAR 2.13: SMART actions within 5 working days, discussion within 10)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    allocation = ForeignKey(Allocation, null=True, index=True, on_delete=OnDelete.restrict)
+    rule = Varchar(length=130)
+    action = Text()
+    assignees = JSON(default="[]")
+    due_at = Timestamptz(null=True, default=None)
+    status = Varchar(length=16, default="open", index=True)  # open | done
+    note = Text(default="")
+    done_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    done_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
 class Deadline(Table, tablename="deadline"):
     """A due instant computed on the working-day calendar; the sweep acts on open ones."""
 
     organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
     allocation = ForeignKey(Allocation, null=True, index=True, on_delete=OnDelete.restrict)
+    follow_up = ForeignKey(FollowUp, null=True, on_delete=OnDelete.restrict)
     kind = Varchar(length=64)
     due_at = Timestamptz(index=True)
     status = Varchar(length=16, default="open", index=True)  # open | met | missed
     escalate_to = JSON(default="[]")
     created_at = Timestamptz()
     closed_at = Timestamptz(null=True, default=None)
+
+
+class Concern(Table, tablename="concern"):
+    """An immediate concern for a child's safety found during an audit (HAR 2.10, BED-2)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    allocation = ForeignKey(Allocation, null=False, index=True, on_delete=OnDelete.restrict)
+    raised_by = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    description = Text()
+    created_at = Timestamptz()
 
 
 class Notification(Table, tablename="notification"):
@@ -237,6 +265,8 @@ TABLES: tuple[type[Table], ...] = (
     Grade,
     Review,
     Deadline,
+    FollowUp,
+    Concern,
     Notification,
     Trail,
 )

@@ -59,6 +59,8 @@ class Registry:
     schemes: dict[str, Supplied[GradingScheme]] = field(default_factory=dict)
     schedules: dict[str, Supplied[Schedule]] = field(default_factory=dict)
     escalations: dict[str, Supplied[EscalationRule]] = field(default_factory=dict)
+    # The plugins' hooks, for the calls core makes after start-up (escalations).
+    hooks: object = None
 
     # --- lookups -------------------------------------------------------------
 

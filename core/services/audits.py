@@ -19,8 +19,9 @@ from core.db.engine import transaction
 from core.db.tables import Allocation, Deadline, Grade, Person, Review
 from core.definitions.model import AuditForm, Transition, Workflow
 from core.forms import FormFields, clean, fields_of, problems_for_submit
-from core.grading import rank
-from core.services import notifications, trail
+from core.escalation import EscalationEvent
+from core.grading import compare, rank
+from core.services import escalations, notifications, trail
 from core.services.context import Context
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -379,6 +380,10 @@ async def submit(ctx: Context, allocation_id: int, revision: int | None = None) 
         ]
         if grades:
             await Grade.insert(*grades)
+        # Submitted in time or late, the allocation itself is no longer overdue.
+        await Deadline.update({Deadline.status: "met", Deadline.closed_at: ctx.now}).where(
+            (Deadline.allocation == row["id"]) & (Deadline.status == "open") & (Deadline.kind == "allocation_due")
+        )
         await _move(ctx, row, workflow, chosen, people, extra={Allocation.submitted_at: ctx.now})
 
 
@@ -437,6 +442,55 @@ async def review(ctx: Context, allocation_id: int, decision: str, reason: str = 
                 ]
             )
         await _move(ctx, row, workflow, chosen, people, extra=extra, reason=reason)
+        if target.final:
+            await _after_final(ctx, row, form_fields, people)
+
+
+async def _after_final(ctx: Context, row: dict, form_fields: FormFields, people: dict[str, int | None]) -> None:
+    """Fire the escalation events a final audit causes (HAR 2.6, 2.13, 2.14)."""
+    overall = None
+    if form_fields.phases:
+        overall = dict(row["answers"] or {}).get(f"grade.{form_fields.phases[-1]}.overall")
+    label = next((lvl.label for lvl in form_fields.scale.levels if lvl.key == overall), "") if form_fields.scale else ""
+    base = dict(
+        council=row["council"],
+        allocation_id=row["id"],
+        form=row["form_key"],
+        overall_grade=overall,
+    )
+    subject = f"Audit of case {row['case_external_id']} is final" + (f": {label}" if label else "")
+    await escalations.fire(
+        ctx,
+        EscalationEvent(kind="grade_final", **base),
+        organisation_id=row["organisation"],
+        people=people,
+        anchor=people.get("practitioner"),
+        subject=subject,
+        about=f"case {row['case_external_id']}",
+        link=f"/audits/{row['id']}",
+    )
+    if row["kind"] in ("re_audit", "second_re_audit") and row["previous"] and overall and form_fields.scale:
+        before = await Grade.select(Grade.level).where(
+            (Grade.allocation == row["previous"]) & (Grade.phase == "final") & (Grade.domain == "overall")
+        ).first()
+        previous = await Allocation.select(Allocation.kind).where(Allocation.id == row["previous"]).first()
+        if before:
+            movement = compare(form_fields.scale, before["level"], overall)
+            await escalations.fire(
+                ctx,
+                EscalationEvent(
+                    kind="reaudit_compared",
+                    movement=movement,
+                    repeat=previous["kind"] in ("re_audit", "second_re_audit"),
+                    **base,
+                ),
+                organisation_id=row["organisation"],
+                people=people,
+                anchor=people.get("practitioner"),
+                subject=f"Re-audit of case {row['case_external_id']}: {movement} ({label})",
+                about=f"case {row['case_external_id']}",
+                link=f"/audits/{row['id']}",
+            )
 
 
 def _check(workflow: Workflow, row: dict, key: str, held: set[str]) -> Transition:
@@ -474,7 +528,7 @@ async def _move(
     if not moved:
         raise Conflict("Someone else moved this audit on just now; reload the page to see where it is")
     await Deadline.update({Deadline.status: "met", Deadline.closed_at: ctx.now}).where(
-        (Deadline.allocation == row["id"]) & (Deadline.status == "open")
+        (Deadline.allocation == row["id"]) & (Deadline.status == "open") & Deadline.kind.like("state:%")
     )
     if state_due is not None:
         await Deadline.insert(

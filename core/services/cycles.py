@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from core.calendar import end_of_london_day, first_working_day, last_working_day, london_date
 from core.db.engine import transaction
-from core.db.tables import Allocation, ChildCase, Cycle, Organisation, Person, PracticeWeek
+from core.db.tables import Allocation, ChildCase, Cycle, Deadline, Organisation, Person, PracticeWeek
 from core.services import notifications, trail
 from core.services.context import Context
 
@@ -156,6 +156,10 @@ async def issue_cycle(ctx: Context, organisation_id: int, year: int, month: int)
                 )
             ).returning(Allocation.id)
             allocation_id = rows[0]["id"]
+            # HAR 2.15: an audit not submitted by the end of the cycle is non-compliance.
+            await Deadline.insert(
+                Deadline(organisation=organisation_id, allocation=allocation_id, kind="allocation_due", due_at=due_at, created_at=ctx.now)
+            )
             await trail.record(
                 ctx,
                 organisation_id=organisation_id,

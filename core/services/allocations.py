@@ -1,0 +1,158 @@
+"""Changing who audits what: re-audits of earlier audits (CORE-9, CORE-11)
+and reassignment when an auditor is on leave or sick (CORE-16, HAR 2.12)."""
+
+from __future__ import annotations
+
+from core import workflow as wf
+from core.calendar import end_of_london_day, last_working_day, london_date
+from core.db.engine import transaction
+from core.db.tables import Allocation, ChildCase, Deadline, Person
+from core.services import notifications, trail
+from core.services.context import Context
+from core.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+_RE_AUDITS = ("re_audit", "second_re_audit")
+
+
+def _can_allocate(ctx: Context) -> None:
+    assert ctx.actor
+    if not ctx.actor.can("administer"):
+        raise Forbidden("Only the QA team allocates and reassigns audits")
+
+
+async def _eligible_auditor(ctx: Context, person_id: int, case: dict, field: str) -> dict:
+    """The person, if they may audit ``case``; otherwise Invalid naming ``field``."""
+    person = await Person.select().where(Person.id == person_id).first()
+    if person is None or person["organisation"] != ctx.actor.organisation_id or not person["active"]:
+        raise Invalid("Choose someone from your organisation", {field: "Choose an active member of staff"})
+    role = ctx.registry.role(f"{ctx.actor.council}:{person['role']}")
+    if "audit" not in role.capabilities:
+        raise Invalid("That person does not audit", {field: f"{person['display_name']} ({role.label}) does not carry out audits"})
+    if case["allocated_worker"] == person_id:
+        raise Invalid("Auditors never audit their own cases", {field: f"{person['display_name']} is the case's allocated worker"})
+    rules = ctx.registry.council(ctx.actor.council).cycles
+    if rules is not None and not rules.allow_own_team and person["team"] is not None and person["team"] == case["team"]:
+        raise Invalid("Not the auditor's own team", {field: f"{person['display_name']} works in the case's own team"})
+    return person
+
+
+async def allocate_re_audit(ctx: Context, previous_id: int, auditor_id: int, reason: str = "") -> int:
+    """A re-audit of a final audit: it links to its predecessor (CORE-11); a
+    re-audit of a re-audit is a second re-audit (HAR 2.5)."""
+    _can_allocate(ctx)
+    previous = await Allocation.select().where(Allocation.id == previous_id).first()
+    if previous is None or previous["organisation"] != ctx.actor.organisation_id:
+        raise NotFound("There is no audit with that number that you can see")
+    if previous["finalised_at"] is None:
+        raise Conflict("Only a final audit can be re-audited")
+    if await Allocation.exists().where((Allocation.previous == previous_id)):
+        raise Conflict("That audit already has a re-audit")
+    case = await ChildCase.select().where(ChildCase.id == previous["child_case"]).first()
+    auditor = await _eligible_auditor(ctx, auditor_id, case, "auditor")
+    kind = "second_re_audit" if previous["kind"] in _RE_AUDITS else "re_audit"
+    form = ctx.registry.form(previous["form_key"])
+    workflow_key = ctx.registry.ref(ctx.actor.council, form.workflow, "workflows")
+    workflow = ctx.registry.workflow(workflow_key)
+    today = london_date(ctx.now)
+    due_at = end_of_london_day(last_working_day(today.year, today.month))
+    why = f"Re-audit of audit {previous_id} of case {case['external_id']}" + (f": {reason.strip()}" if reason.strip() else "")
+    async with transaction():
+        rows = await Allocation.insert(
+            Allocation(
+                organisation=previous["organisation"],
+                cycle=None,
+                child_case=case["id"],
+                auditor=auditor_id,
+                kind=kind,
+                previous=previous_id,
+                reason=why,
+                form_key=previous["form_key"],
+                form_version=form.version,
+                workflow_key=workflow_key,
+                workflow_version=workflow.version,
+                state=workflow.initial,
+                due_at=due_at,
+                answers={},
+                created_at=ctx.now,
+                updated_at=ctx.now,
+            )
+        ).returning(Allocation.id)
+        allocation_id = rows[0]["id"]
+        await Deadline.insert(
+            Deadline(organisation=previous["organisation"], allocation=allocation_id, kind="allocation_due", due_at=due_at, created_at=ctx.now)
+        )
+        await trail.record(
+            ctx,
+            organisation_id=previous["organisation"],
+            entity="allocation",
+            entity_id=allocation_id,
+            action="allocated",
+            changes={"auditor": auditor["display_name"], "auditor_id": auditor_id, "case": case["external_id"], "kind": kind, "previous": previous_id, "reason": why},
+        )
+        await notifications.notify(
+            ctx,
+            organisation_id=previous["organisation"],
+            recipients=[auditor_id],
+            kind="allocated",
+            subject=f"New {kind.replace('_', '-')}: case {case['external_id']}",
+            body=why + ".",
+            link=f"/audits/{allocation_id}",
+            allocation_id=allocation_id,
+        )
+    return allocation_id
+
+
+async def reassign(ctx: Context, allocation_id: int, new_auditor_id: int, reason: str) -> None:
+    """Move an allocation to another auditor, keeping the reason (CORE-16, HAR 2.12)."""
+    _can_allocate(ctx)
+    errors = {}
+    if not reason.strip():
+        errors["reason"] = "Say why the audit is moving (for example, annual leave or sickness)"
+    row = await Allocation.select().where(Allocation.id == allocation_id).first()
+    if row is None or row["organisation"] != ctx.actor.organisation_id:
+        raise NotFound("There is no audit with that number that you can see")
+    workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
+    if wf.state(workflow, row["state"]).final or row["submitted_at"] is not None and row["state"] != "returned":
+        raise Conflict("Only an audit that has not been submitted can be reassigned")
+    if new_auditor_id == row["auditor"]:
+        errors["auditor"] = "Choose a different auditor"
+    if errors:
+        raise Invalid("The audit could not be reassigned", errors)
+    case = await ChildCase.select().where(ChildCase.id == row["child_case"]).first()
+    new = await _eligible_auditor(ctx, new_auditor_id, case, "auditor")
+    old = await Person.select(Person.display_name).where(Person.id == row["auditor"]).first()
+    async with transaction():
+        moved = (
+            await Allocation.update({Allocation.auditor: new_auditor_id, Allocation.updated_at: ctx.now, Allocation.revision: row["revision"] + 1})
+            .where((Allocation.id == allocation_id) & (Allocation.auditor == row["auditor"]))
+            .returning(Allocation.id)
+        )
+        if not moved:
+            raise Conflict("Someone else changed this allocation just now; reload the page")
+        await trail.record(
+            ctx,
+            organisation_id=row["organisation"],
+            entity="allocation",
+            entity_id=allocation_id,
+            action="reassigned",
+            changes={"auditor": [old["display_name"], new["display_name"]], "reason": reason.strip()},
+        )
+        await notifications.notify(
+            ctx,
+            organisation_id=row["organisation"],
+            recipients=[new_auditor_id],
+            kind="allocated",
+            subject=f"Audit of case {case['external_id']} reassigned to you",
+            body=f"This audit was reassigned to you from {old['display_name']}: {reason.strip()}",
+            link=f"/audits/{allocation_id}",
+            allocation_id=allocation_id,
+        )
+        await notifications.notify(
+            ctx,
+            organisation_id=row["organisation"],
+            recipients=[row["auditor"]],
+            kind="reassigned",
+            subject=f"Audit of case {case['external_id']} reassigned to {new['display_name']}",
+            body=f"Reason: {reason.strip()}",
+            allocation_id=allocation_id,
+        )

@@ -1,0 +1,129 @@
+"""Acting on escalations: tell people, and track what they must do by when.
+
+Called inside the transaction of the event that caused it, so the
+notifications, follow-up tasks and their deadlines commit with the event or
+not at all (CORE-11, CORE-13).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core.calendar import to_london, working_deadline
+from core.db.tables import Deadline, FollowUp, Person
+from core.escalation import Escalation, EscalationEvent
+from core.services import notifications, trail
+from core.services.context import Context
+
+
+async def ladder_person(organisation_id: int, start: int | None, role: str) -> list[int]:
+    """The nearest person with ``role`` up the line-management chain from
+    ``start``; failing that, everyone with the role in the organisation."""
+    seen: set[int] = set()
+    current = start
+    while current is not None and current not in seen:
+        seen.add(current)
+        person = await Person.select(Person.id, Person.role, Person.line_manager, Person.active).where(Person.id == current).first()
+        if person is None:
+            break
+        if person["role"] == role and person["active"] and person["id"] != start:
+            return [person["id"]]
+        current = person["line_manager"]
+    rows = await Person.select(Person.id).where(
+        (Person.organisation == organisation_id) & (Person.role == role) & (Person.active == True)  # noqa: E712
+    )
+    return [r["id"] for r in rows]
+
+
+async def recipients(organisation_id: int, refs: tuple[str, ...], people: dict[str, int | None], anchor: int | None) -> list[int]:
+    out: list[int] = []
+    for ref in refs:
+        if ref in people:
+            if people[ref] is not None:
+                out.append(people[ref])
+            continue
+        out.extend(await ladder_person(organisation_id, anchor, ref.split(":")[-1]))
+    return list(dict.fromkeys(out))
+
+
+def _due(ctx: Context, escalation: Escalation) -> dt.datetime | None:
+    if escalation.within_working_days is not None:
+        return working_deadline(ctx.now, escalation.within_working_days)
+    if escalation.within_hours is not None:
+        return ctx.now + dt.timedelta(hours=escalation.within_hours)
+    return None
+
+
+async def fire(
+    ctx: Context,
+    event: EscalationEvent,
+    *,
+    organisation_id: int,
+    people: dict[str, int | None],
+    anchor: int | None,
+    subject: str,
+    about: str = "",
+    link: str = "",
+) -> list[Escalation]:
+    """Ask every plugin what ``event`` requires, and do it. Returns the escalations acted on."""
+    hooks = ctx.registry.hooks
+    escalations = hooks.escalations(ctx.registry, event) if hooks is not None else []
+    for escalation in escalations:
+        who = await recipients(organisation_id, escalation.notify, people, anchor)
+        if ctx.actor:
+            who = [p for p in who if p != ctx.actor.person_id] or who
+        due = _due(ctx, escalation)
+        line = subject
+        body = f"{subject}.\n\n{escalation.action}" if escalation.action else f"{subject}."
+        if due is not None and escalation.within_hours != 0:
+            when = f"{to_london(due):%A %-d %B %Y}"
+            # A task, not only news: say what and by when in the subject.
+            line = f"Action by {when}: {escalation.action}" + (f" ({about})" if about else "")
+            body += f" by {when}."
+        elif escalation.action:
+            body += "."
+        await notifications.notify(
+            ctx,
+            organisation_id=organisation_id,
+            recipients=who,
+            kind=f"escalation:{escalation.rule}",
+            subject=line,
+            body=body,
+            link=link,
+            allocation_id=event.allocation_id,
+        )
+        follow_up_id = None
+        if due is not None and escalation.within_hours != 0:
+            rows = await FollowUp.insert(
+                FollowUp(
+                    organisation=organisation_id,
+                    allocation=event.allocation_id,
+                    rule=f"{event.council}:{escalation.rule}",
+                    action=escalation.action,
+                    assignees=who,
+                    due_at=due,
+                    status="open",
+                    created_at=ctx.now,
+                )
+            ).returning(FollowUp.id)
+            follow_up_id = rows[0]["id"]
+            await Deadline.insert(
+                Deadline(
+                    organisation=organisation_id,
+                    allocation=event.allocation_id,
+                    follow_up=follow_up_id,
+                    kind="follow_up",
+                    due_at=due,
+                    escalate_to=[],
+                    created_at=ctx.now,
+                )
+            )
+        await trail.record(
+            ctx,
+            organisation_id=organisation_id,
+            entity="allocation" if event.allocation_id else "organisation",
+            entity_id=event.allocation_id or organisation_id,
+            action=f"escalation:{escalation.rule}",
+            changes={"event": event.kind, "notified": who, "follow_up": follow_up_id, "due": due.isoformat() if due else None},
+        )
+    return escalations
