@@ -1,4 +1,4 @@
-"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, token."""
+"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token."""
 
 from __future__ import annotations
 
@@ -170,6 +170,40 @@ def cmd_programme(args) -> int:
     return 0
 
 
+def cmd_send_mail(args) -> int:
+    """Send the notification emails that are due (the server's sweep does this too)."""
+    from core.db.engine import bind, engine_for
+    from core.mail import send_due
+
+    settings = get_settings()
+    if not settings.smtp_host:
+        print("qaf: QAF_SMTP_HOST is not set; no email sent", file=sys.stderr)
+        return 1
+    bind(engine_for(settings.database_url))
+    report = asyncio.run(send_due(settings, batch=args.batch))
+    print(f"{report.sent} sent, {report.retried} to retry, {report.failed} failed")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    """Issue due cycles and act on passed deadlines once (safe to run anywhere, any time)."""
+    from core.calendar import UTC
+    from core.services.context import Context
+    from core.services.sweep import sweep
+
+    settings, plugins = _prepare()
+    now = dt.datetime.fromisoformat(args.at).astimezone(UTC) if args.at else None
+
+    async def run():
+        await _migrate()
+        ctx = Context(registry=plugins.registry) if now is None else Context(registry=plugins.registry, now=now)
+        return await sweep(ctx)
+
+    report = asyncio.run(run())
+    print(f"cycles issued: {report.cycles_issued}; deadlines passed: {report.deadlines_missed} {report.by_kind or ''}".rstrip())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qaf", description="Run a children's-services Quality Assurance Framework.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -192,10 +226,16 @@ def parser() -> argparse.ArgumentParser:
     programme.add_argument("--year", type=int, required=True, help="the year the council's QA year starts in")
     programme.add_argument("--csv", type=Path, default=None, help="where to write the CSV (default: in QAF_DATA_DIR)")
     programme.set_defaults(func=cmd_programme)
+    sweep = sub.add_parser("sweep", help="issue due cycles and act on passed deadlines (the server does this every minute)")
+    sweep.add_argument("--at", help="act as if it were this ISO instant (for testing and catching up)")
+    sweep.set_defaults(func=cmd_sweep)
     token = sub.add_parser("token", help="create an API token for a user")
     token.add_argument("username")
     token.add_argument("--label", default="")
     token.set_defaults(func=cmd_token)
+    send_mail = sub.add_parser("send-mail", help="send the notification emails that are due")
+    send_mail.add_argument("--batch", type=int, default=50, help="emails claimed at a time")
+    send_mail.set_defaults(func=cmd_send_mail)
     return p
 
 

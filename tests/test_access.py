@@ -112,3 +112,17 @@ async def test_api_bad_input_gets_a_4xx_with_a_reason_never_a_500(client):
     assert "force" in extra.text
     decision = await client.post(f"/api/v1/allocations/{allocation['id']}/review", json={"decision": "maybe"}, headers=headers)
     assert decision.status_code == 422
+
+
+async def test_an_account_without_a_password_can_never_sign_in(client):
+    from core.db.tables import Person
+
+    await Person.update({Person.password_hash: ""}).where(Person.username == "haringey.lado")
+    for attempt in ("", "qaf-no-such-user", "qaf-demo-2026"):
+        page = await client.get("/login")
+        response = await client.post(
+            "/login", data={"username": "haringey.lado", "password": attempt, "_csrf_token": csrf_from(page.text)}
+        )
+        assert response.status_code == 422, attempt
+    token = await client.post("/api/v1/auth/token", json={"username": "haringey.lado", "password": "qaf-no-such-user"})
+    assert token.status_code == 401

@@ -21,8 +21,9 @@ from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from core.db.engine import bind, engine_for
+from core.mail import send_due
 from core.plugins import Plugins, load_plugins
-from core.services import cycles
+from core.services.sweep import sweep
 from core.services.context import Context
 from core.settings import Settings, get_settings
 from web.api.v1 import api_router
@@ -32,6 +33,7 @@ from web.auth.middleware import authentication_middleware
 from web.context import request_id_middleware
 from web.cycles.controller import CyclePages
 from web.errors import HANDLERS
+from web.imports.controller import ImportPages
 from web.notifications.controller import NotificationPages
 from web.pages import accessibility, healthz, home
 from web.programme.controller import ProgrammePages
@@ -81,6 +83,7 @@ class QafInit(InitPluginProtocol):
                 QaPages,
                 NotificationPages,
                 CyclePages,
+                ImportPages,
                 ProgrammePages,
                 api_router,
                 create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
@@ -127,12 +130,14 @@ class QafInit(InitPluginProtocol):
                 await engine.close_connection_pool()
 
     async def _sweep_forever(self) -> None:
-        """Issue cycles when their first working day comes (HAR 2, CORE-8)."""
+        """Issue cycles on their first working day, act on passed deadlines
+        (HAR 2, CORE-8, CORE-10), then send the outbox (CORE-13)."""
         while True:
             try:
-                issued = await cycles.issue_due_cycles(Context(registry=self.plugins.registry))
-                for result in issued:
-                    log.info("issued cycle %s with %s allocations", result.cycle_id, result.allocations)
+                report = await sweep(Context(registry=self.plugins.registry))
+                if report.cycles_issued or report.deadlines_missed:
+                    log.info("sweep: %s cycles issued, %s deadlines passed", report.cycles_issued, report.deadlines_missed)
+                await send_due(self.settings)
             except Exception:
                 log.exception("sweep failed; will retry")
             await asyncio.sleep(self.settings.sweep_seconds)

@@ -193,6 +193,7 @@ def shell_context(request: Request, title: str, unread: int | None = None) -> di
             nav.append(NavItem("/qa", "QA queue", path.startswith("/qa")))
         if actor.can("administer"):
             nav.append(NavItem("/cycles", "Cycles", path.startswith("/cycles")))
+            nav.append(NavItem("/imports", "Imports", path.startswith("/imports")))
         if actor.can("administer") or actor.can("view_all_audits"):
             nav.append(NavItem("/programme", "Programme", path.startswith("/programme")))
         else:

@@ -22,10 +22,15 @@ def hash_password(password: str) -> str:
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    """True only for a real hash that matches. An account with no password
+    (empty, or "!" as imports set) can never sign in; the dummy verification
+    still runs so timing does not reveal which accounts exist."""
+    usable = bool(password_hash) and not password_hash.startswith("!")
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password)
+        matched = _hasher.verify(password_hash if usable else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return False
+    return matched and usable
 
 
 async def person_with_council(person_id: int) -> tuple[dict, str] | None:

@@ -156,3 +156,17 @@ async def reassign(ctx: Context, allocation_id: int, new_auditor_id: int, reason
             body=f"Reason: {reason.strip()}",
             allocation_id=allocation_id,
         )
+
+
+async def auditors(ctx: Context) -> list[dict]:
+    """Everyone in the actor's organisation whose role carries out audits."""
+    assert ctx.actor
+    roles = [r.key for r in ctx.registry.roles_of(ctx.actor.council) if "audit" in r.capabilities]
+    rows = (
+        await Person.select(Person.id, Person.display_name, Person.role)
+        .where((Person.organisation == ctx.actor.organisation_id) & Person.role.is_in(roles or [""]) & (Person.active == True))  # noqa: E712
+        .order_by(Person.display_name)
+    )
+    for r in rows:
+        r["role_label"] = ctx.registry.role(f"{ctx.actor.council}:{r['role']}").label
+    return rows

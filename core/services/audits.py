@@ -108,6 +108,15 @@ async def _team_manager(ctx: Context, row: dict) -> int | None:
     return manager["id"] if manager else None
 
 
+async def load_row(allocation_id: int) -> dict | None:
+    """An allocation with what the services need to know about its case and people."""
+    return await Allocation.select(*_ROW).where(Allocation.id == allocation_id).output(load_json=True).first()
+
+
+async def relations_of(ctx: Context, row: dict) -> dict[str, int | None]:
+    return await _relations(ctx, row)
+
+
 async def _relations(ctx: Context, row: dict) -> dict[str, int | None]:
     return {
         "auditor": row["auditor"],
@@ -143,6 +152,11 @@ async def _load(ctx: Context, allocation_id: int) -> tuple[dict, dict[str, int |
     if not visible:
         raise NotFound("There is no audit with that number that you can see")
     return row, people, held
+
+
+async def visible(ctx: Context, allocation_id: int) -> tuple[dict, dict[str, int | None], set[str]]:
+    """The allocation, its people and what the actor holds; NotFound if not visible."""
+    return await _load(ctx, allocation_id)
 
 
 def _review_states(ctx: Context) -> set[str]:

@@ -34,7 +34,30 @@ def cycle_seed(organisation_id: int, year: int, month: int) -> int:
 
 
 async def issue_cycle(ctx: Context, organisation_id: int, year: int, month: int) -> Issued:
-    """Open the month's cycle and allocate its audits; idempotent."""
+    """Open the month's cycle and allocate its audits; idempotent, also when
+    two processes issue the same month at once (the unique index decides)."""
+    try:
+        return await _issue_cycle(ctx, organisation_id, year, month)
+    except Exception as error:
+        if not is_unique_violation(error):
+            raise
+        existing = await Cycle.select(Cycle.id).where(
+            (Cycle.organisation == organisation_id) & (Cycle.year == year) & (Cycle.month == month)
+        ).first()
+        return Issued(existing["id"], False, 0)
+
+
+def is_unique_violation(error: Exception) -> bool:
+    import sqlite3
+
+    import asyncpg
+
+    if isinstance(error, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
+
+
+async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int) -> Issued:
     existing = await Cycle.select(Cycle.id).where(
         (Cycle.organisation == organisation_id) & (Cycle.year == year) & (Cycle.month == month)
     ).first()

@@ -64,6 +64,7 @@ async def fire(
     subject: str,
     about: str = "",
     link: str = "",
+    detail: str = "",
 ) -> list[Escalation]:
     """Ask every plugin what ``event`` requires, and do it. Returns the escalations acted on."""
     hooks = ctx.registry.hooks
@@ -82,6 +83,8 @@ async def fire(
             body += f" by {when}."
         elif escalation.action:
             body += "."
+        if detail:
+            body += f"\n\n{detail}"
         await notifications.notify(
             ctx,
             organisation_id=organisation_id,

@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody
 from litestar import Controller, Request, Router, get, post, put
 from litestar.exceptions import NotAuthorizedException
 
-from core.services import accounts, audits, notifications
+from core.services import accounts, audits, imports, notifications
 from web.api import schemas
 from web.auth.guards import requires, signed_in
 from web.context import request_context
@@ -121,8 +121,25 @@ class NotificationsController(Controller):
         return [msgspec.convert(i, schemas.NotificationOut) for i in await notifications.inbox(request_context(request))]
 
 
+class ImportsController(Controller):
+    """CSV imports (CORE-9): the request body is the CSV file (text/csv), as on
+    the /imports page. All or nothing; a 422 lists every problem as
+    ``errors: [{line, column, message}]``."""
+
+    path = "/imports"
+    guards = [requires("administer")]
+
+    @post("/staff", summary="Import staff from a text/csv body; ?dry_run=true only checks", status_code=200)
+    async def staff(self, request: Request, dry_run: bool = False) -> imports.Outcome:
+        return await imports.import_staff(request_context(request), await request.body(), dry_run=dry_run)
+
+    @post("/cases", summary="Import cases from a text/csv body; ?dry_run=true only checks", status_code=200)
+    async def cases(self, request: Request, dry_run: bool = False) -> imports.Outcome:
+        return await imports.import_cases(request_context(request), await request.body(), dry_run=dry_run)
+
+
 api_router = Router(
     path="/api/v1",
-    route_handlers=[TokenController, AllocationsController, QaController, NotificationsController],
+    route_handlers=[TokenController, AllocationsController, QaController, NotificationsController, ImportsController],
     tags=["v1"],
 )

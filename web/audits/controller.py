@@ -6,8 +6,9 @@ from litestar.params import FromPath
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Response, Template
 
-from core.services import audits
-from core.services.errors import Conflict, Invalid
+from core.services import allocations, audits, concerns, reports_of_audit
+from core.services.errors import Conflict, Invalid, ServiceError
+from core.services.sweep import complete_follow_up
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
@@ -43,7 +44,7 @@ class AuditPages(Controller):
         view = await audits.audit_view(request_context(request), allocation_id)
         return await self._render(request, view, view.answers, {})
 
-    async def _render(self, request, view, values, errors, status_code=200, message=None) -> Template:
+    async def _render(self, request, view, values, errors, status_code=200, message=None, **extra) -> Template:
         return await page(
             request,
             "audits/audit.html",
@@ -54,7 +55,57 @@ class AuditPages(Controller):
             errors=errors,
             message=message,
             status_code=status_code,
+            **((await _around(request_context(request), view)) | extra),
         )
+
+    async def _action(self, request: Request, allocation_id: int, form: str, act, done: str) -> Template | Redirect | Response:
+        """Run one of the audit page's small forms; on a refusal, re-render the
+        page with that form's errors and what was typed."""
+        ctx = request_context(request)
+        data = await form_data(request)
+        try:
+            await act(ctx, data)
+        except Invalid as invalid:
+            view = await audits.audit_view(ctx, allocation_id)
+            return await self._render(
+                request, view, view.answers, {}, status_code=422,
+                action_form=form, action_errors=invalid.errors, action_values=data,
+            )
+        flash(request, done)
+        return _redirect(request, f"/audits/{allocation_id}")
+
+    @post("/{allocation_id:int}/concern")
+    async def concern(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
+        async def act(ctx, data):
+            await concerns.raise_concern(ctx, allocation_id, data.get("description", ""))
+
+        return await self._action(request, allocation_id, "concern", act, "Concern sent: the team manager has been told now")
+
+    @post("/{allocation_id:int}/reassign")
+    async def reassign(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
+        async def act(ctx, data):
+            await allocations.reassign(ctx, allocation_id, _int(data.get("auditor")), data.get("reason", ""))
+
+        return await self._action(request, allocation_id, "reassign", act, "Audit reassigned")
+
+    @post("/{allocation_id:int}/re-audit")
+    async def re_audit(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
+        created: list[int] = []
+
+        async def act(ctx, data):
+            created.append(await allocations.allocate_re_audit(ctx, allocation_id, _int(data.get("auditor")), data.get("reason", "")))
+
+        response = await self._action(request, allocation_id, "re_audit", act, "Re-audit allocated")
+        if created:
+            return _redirect(request, f"/audits/{created[0]}")
+        return response
+
+    @post("/{allocation_id:int}/follow-ups/{follow_up_id:int}")
+    async def follow_up(self, request: Request, allocation_id: FromPath[int], follow_up_id: FromPath[int]) -> Template | Redirect | Response:
+        async def act(ctx, data):
+            await complete_follow_up(ctx, follow_up_id, data.get("note", ""))
+
+        return await self._action(request, allocation_id, f"follow_up_{follow_up_id}", act, "Recorded")
 
     @post("/{allocation_id:int}")
     async def save(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
@@ -113,6 +164,7 @@ class AuditPages(Controller):
                 review_values=data,
                 message=None,
                 status_code=422,
+                **(await _around(ctx, view)),
             )
         decision = data.get("decision")
         flash(request, "Audit accepted: it is now final" if decision == "accept" else "Audit returned to the auditor")
@@ -130,3 +182,33 @@ class AuditPages(Controller):
             entries=await audits.history(ctx, allocation_id),
         )
 
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise Invalid("Choose someone", {"auditor": "Choose who will do the audit"}) from None
+
+
+async def _around(ctx, view) -> dict:
+    """What the audit page shows around the form: re-audit movement, follow-up
+    tasks, the case note once final, and the QA team's allocation tools."""
+    out: dict = {
+        "movement": await reports_of_audit.movement(ctx, view),
+        "follow_ups": await reports_of_audit.follow_ups(ctx, view.id),
+        "case_note": None,
+        "auditors": [],
+        "action_form": None,
+        "action_errors": {},
+        "action_values": {},
+        "can_review": ctx.actor.can("qa_review") and not view.row["finalised_at"],
+    }
+    if view.row["finalised_at"] and ("auditor" in view.relations or ctx.actor.can("view_all_audits")):
+        try:
+            out["case_note"] = await reports_of_audit.case_note(ctx, view.id)
+        except ServiceError:
+            pass
+    if ctx.actor.can("administer"):
+        out["auditors"] = await allocations.auditors(ctx)
+    return out
