@@ -17,7 +17,6 @@ async def _post(client, url: str, data: dict, page_url: str):
 
 
 @pytest.mark.req("HAR-10")
-@pytest.mark.req("BED-2")
 async def test_an_immediate_safety_concern_reaches_the_team_manager_at_once(client):
     allocation = await allocation_of("haringey.cp_chair")
     await sign_in(client, "haringey.cp_chair")

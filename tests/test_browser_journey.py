@@ -237,10 +237,11 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     # At a glance: the latest grade of each domain at each stage.
     grades = page.get_by_role("table", name="The latest grade for each domain at each stage")
     await expect(grades.locator("thead th")).to_have_text(
-        ["Domain", "After reading the file", "After the conversation", "Final"]
+        ["Domain", "After reading the file", "After the conversation", "QA moderated", "Final"]
     )
     overall = grades.locator("tbody tr").filter(has=page.get_by_role("rowheader", name="Overall grade"))
-    await expect(overall.locator("td")).to_have_text(["Requires Improvement"] * 3)
+    # QA accepted without changing a grade: the chain shows the same grade throughout.
+    await expect(overall.locator("td")).to_have_text(["Requires Improvement"] * 4)
     graded = await grades.locator("tbody tr").count()  # the domains and the overall grade
     assert graded >= 6
     # The whole chain, on request.
@@ -249,8 +250,9 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     await expect(chain).to_be_visible()
     await assert_accessible(page)
     # Each domain and the overall grade: both auditor phases at each of the two
-    # submissions, then the final grade.
-    await expect(chain.locator("tbody tr")).to_have_count(graded * (2 * 2 + 1))
+    # submissions, QA's moderation, then the final grade.
+    await expect(chain.locator("tbody tr")).to_have_count(graded * (2 * 2 + 2))
+    await expect(chain.locator("tbody tr").filter(has_text="QA moderated")).to_have_count(graded)
     await expect(chain.locator("tbody tr").filter(has_text="Final")).to_have_count(graded)
     await expect(page.get_by_role("table", name="QA decisions on this audit").locator("tbody tr")).to_have_count(2)
     await shot(page, "audit-final")

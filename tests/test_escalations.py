@@ -130,3 +130,40 @@ async def test_an_allocation_is_reassigned_with_its_reason_kept(registry, demo):
     assert (await audits.audit_view(await acting(registry, "haringey.iro"), allocation["id"])).id == allocation["id"]
     with pytest.raises(NotFound):
         await audits.audit_view(await acting(registry, "haringey.cp_chair"), allocation["id"])
+
+
+@pytest.mark.req("HAR-6")
+@pytest.mark.req("BED-5")
+async def test_qa_moderates_a_grade_and_the_chain_keeps_auditor_moderated_and_final(registry, demo, client):
+    from core.db.tables import Grade
+    from core.services import audits
+    from core.services.moderation import agreement
+    from helpers import api_token
+
+    allocation = await allocation_of("haringey.cp_chair")
+    ctx = await acting(registry, "haringey.cp_chair")
+    view = await audits.audit_view(ctx, allocation["id"])
+    answers = {f.name: ("good" if f.kind == "grade" else "2026-11-10" if f.kind == "date" else "Evidence.") for f in view.fields.fields if f.required}
+    revision = await audits.save_answers(ctx, allocation["id"], view.revision, answers)
+    await audits.submit(ctx, allocation["id"], revision)
+    qa = await api_token(client, "haringey.qa_officer")
+    url = f"/api/v1/allocations/{allocation['id']}/review"
+    no_reason = await client.post(url, json={"decision": "accept", "grades": {"planning": "requires_improvement"}}, headers=qa)
+    assert no_reason.status_code == 422
+    assert no_reason.json()["errors"] == {"reason": "Say why you changed the auditor's grade"}
+    bad = await client.post(url, json={"decision": "accept", "grades": {"planning": "superb"}, "reason": "x"}, headers=qa)
+    assert bad.json()["errors"] == {"moderated.planning": "Choose one of the scale's grades for planning and review"}
+    done = await client.post(
+        url,
+        json={"decision": "accept", "grades": {"planning": "requires_improvement", "overall": "good"}, "reason": "Plan not reviewed in time."},
+        headers=qa,
+    )
+    assert done.status_code == 200, done.text
+    chain = {(g["phase"], g["domain"]): g["level"] for g in done.json()["grade_chain"]}
+    assert chain[("post_conversation", "planning")] == "good"
+    assert chain[("moderated", "planning")] == "requires_improvement"
+    assert chain[("final", "planning")] == "requires_improvement"
+    assert chain[("final", "assessment")] == "good"
+    figures = await agreement(await acting(registry, "haringey.qa_officer"))
+    assert (figures.domains_moderated, figures.domains_agreed) == (6, 5)
+    assert await Grade.count().where((Grade.allocation == allocation["id"]) & (Grade.phase == "moderated")) == 6

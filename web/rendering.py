@@ -124,6 +124,7 @@ def environment() -> Environment:
     env.filters["anchor"] = anchor
     env.filters["summary_items"] = summary_items
     env.filters["radio_items"] = radio_items
+    env.filters["level_items"] = lambda levels: [{"value": lvl.key, "text": lvl.label} for lvl in levels]
     env.filters["describe_action"] = describe_action
     env.filters["describe_changes"] = describe_changes
     env.filters["london_day"] = london_day

@@ -417,8 +417,16 @@ def _grade_row(ctx: Context, row: dict, form_fields: FormFields, phase: str, dom
     )
 
 
-async def review(ctx: Context, allocation_id: int, decision: str, reason: str = "") -> None:
-    """QA accepts (the audit becomes final) or returns it for revision with reasons."""
+async def review(
+    ctx: Context, allocation_id: int, decision: str, reason: str = "", moderated: dict[str, str] | None = None
+) -> None:
+    """QA accepts (the audit becomes final) or returns it for revision with reasons.
+
+    On acceptance QA may moderate domain grades (HAR 2.6, BED-5): ``moderated``
+    maps a domain (or ``overall``) to QA's grade. Every domain gets a
+    ``moderated`` row (agreeing or not, so agreement can be measured), and the
+    final grade is QA's. A changed grade needs a reason.
+    """
     row, people, held = await _load(ctx, allocation_id)
     form, workflow = _definitions(ctx, row)
     if decision not in ("accept", "return"):
@@ -429,6 +437,23 @@ async def review(ctx: Context, allocation_id: int, decision: str, reason: str = 
     reason = reason.strip()
     if chosen.reason_required and not reason:
         raise Invalid("Say what needs revising", {"reason": "Say what the auditor needs to revise"})
+    form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
+    answers = dict(row["answers"] or {})
+    last_phase = form_fields.phases[-1] if form_fields.phases else None
+    auditor_grades = {d: answers.get(f"grade.{last_phase}.{d}") for d, _ in form_fields.domains()} if last_phase else {}
+    moderated = {k: v for k, v in (moderated or {}).items() if v}
+    if moderated and decision == "accept":
+        levels = {lvl.key for lvl in form_fields.scale.levels} if form_fields.scale else set()
+        errors = {
+            f"moderated.{domain}": f"Choose one of the scale's grades for {form_fields.titles.get(domain, domain).lower()}"
+            for domain, level in moderated.items()
+            if domain not in auditor_grades or level not in levels
+        }
+        changed = [d for d, level in moderated.items() if auditor_grades.get(d) != level]
+        if changed and not reason:
+            errors["reason"] = "Say why you changed the auditor's grade"
+        if errors:
+            raise Invalid("The moderated grades could not be recorded", errors)
     async with transaction():
         await Review.insert(
             Review(
@@ -441,20 +466,21 @@ async def review(ctx: Context, allocation_id: int, decision: str, reason: str = 
         )
         extra = {}
         target = wf.state(workflow, chosen.to)
-        form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
         if target.final:
             extra[Allocation.finalised_at] = ctx.now
-        if target.final and form_fields.phases:
-            last_phase = form_fields.phases[-1]
-            answers = dict(row["answers"] or {})
-            # The grade chain: auditor phases as submitted, then the final grade
-            # that reports use (moderated by QA acceptance).
-            await Grade.insert(
-                *[
-                    _grade_row(ctx, row, form_fields, last_phase, domain, answers, as_phase="final")
-                    for domain, _ in form_fields.domains()
-                ]
-            )
+        if target.final and last_phase:
+            # The grade chain: auditor phases as submitted, QA's moderation of
+            # each domain, then the final grade that reports use.
+            final_answers = dict(answers)
+            for domain, level in moderated.items():
+                final_answers[f"grade.{last_phase}.{domain}"] = level
+            rows = []
+            for domain, _ in form_fields.domains():
+                rows.append(_grade_row(ctx, row, form_fields, last_phase, domain, final_answers, as_phase="moderated"))
+                rows.append(_grade_row(ctx, row, form_fields, last_phase, domain, final_answers, as_phase="final"))
+            await Grade.insert(*rows)
+            if moderated:
+                row = {**row, "answers": final_answers}
         await _move(ctx, row, workflow, chosen, people, extra=extra, reason=reason)
         if target.final:
             await _after_final(ctx, row, form_fields, people)

@@ -82,6 +82,8 @@ class Submit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class ReviewDecision(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     decision: str
     reason: str = ""
+    # QA's moderated grade per domain (or "overall"); omitted domains keep the auditor's.
+    grades: dict[str, str] = {}
 
 
 class TrailEntry(msgspec.Struct, kw_only=True):

@@ -85,7 +85,7 @@ class AllocationsController(Controller):
     @post("/{allocation_id:int}/review", summary="QA: accept, or return for revision with a reason", status_code=200)
     async def review(self, request: Request, allocation_id: FromPath[int], data: JSONBody[schemas.ReviewDecision]) -> schemas.AllocationDetail:
         ctx = request_context(request)
-        await audits.review(ctx, allocation_id, data.decision, data.reason)
+        await audits.review(ctx, allocation_id, data.decision, data.reason, data.grades)
         return _detail(await audits.audit_view(ctx, allocation_id))
 
     @get("/{allocation_id:int}/history", summary="The trail of every change to this audit")

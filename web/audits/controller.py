@@ -150,7 +150,8 @@ class AuditPages(Controller):
         ctx = request_context(request)
         data = await form_data(request)
         try:
-            await audits.review(ctx, allocation_id, data.get("decision", ""), data.get("reason", ""))
+            moderated = {k.split(".", 1)[1]: v for k, v in data.items() if k.startswith("moderated.")}
+            await audits.review(ctx, allocation_id, data.get("decision", ""), data.get("reason", ""), moderated)
         except Invalid as invalid:
             view = await audits.audit_view(ctx, allocation_id)
             return await page(

@@ -3,7 +3,7 @@
 from litestar import Controller, Request, get
 from litestar.response import Template
 
-from core.services import audits
+from core.services import audits, moderation
 from web.auth.guards import requires
 from web.context import request_context
 from web.rendering import page
@@ -16,4 +16,11 @@ class QaPages(Controller):
 
     @get("")
     async def queue(self, request: Request) -> Template:
-        return await page(request, "qa/queue.html", title="QA queue", queue=await audits.qa_queue(request_context(request)))
+        ctx = request_context(request)
+        return await page(
+            request,
+            "qa/queue.html",
+            title="QA queue",
+            queue=await audits.qa_queue(ctx),
+            agreement=await moderation.agreement(ctx),
+        )
