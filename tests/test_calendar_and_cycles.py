@@ -75,9 +75,12 @@ async def test_allocation_is_reproducible_explained_and_never_the_auditors_own_t
         assert row["auditor_team"] is None or row["auditor_team"] != row["case_team"]
         assert "Sampled at random (seed" in row["reason"]
     assert len({row["auditor"] for row in rows}) == 7
-    # Each auditor, and each practitioner whose case was chosen, is told.
-    kinds = {n["kind"] for n in await Notification.select(Notification.kind)}
-    assert kinds == {"allocated", "case_allocated_for_audit"}
+    # Each auditor, each practitioner whose case was chosen and their team manager are told.
+    kinds = [n["kind"] for n in await Notification.select(Notification.kind)]
+    assert (kinds.count("allocated"), kinds.count("case_allocated_for_audit"), kinds.count("team_case_allocated_for_audit")) == (7, 7, 7)
+    # Category mix: 7 cases across the demo's 6 categories, none twice before all once.
+    categories = [r["category"] for r in await Allocation.select(Allocation.child_case.category.as_alias("category"))]
+    assert len(set(categories)) == 6
 
     # Same organisation and month, same seed, same list.
     from core.services.cycles import cycle_seed
@@ -90,3 +93,25 @@ async def test_allocation_is_reproducible_explained_and_never_the_auditors_own_t
     assert not again.created and again.cycle_id == cycle["id"]
     assert await Allocation.count() == 7
     assert await ChildCase.count() == 24
+
+
+
+@pytest.mark.req("CORE-9")
+@pytest.mark.req("HAR-1")
+async def test_service_managers_re_audits_are_drawn_from_earlier_audits_that_were_not_good_enough(registry, demo):
+    from helpers import allocation_of, finalise
+
+    org = (await Person.select(Person.organisation).first())["organisation"]
+    poor = await allocation_of("haringey.cp_chair")
+    await finalise(registry, "haringey.cp_chair", poor["id"], "inadequate")
+    fine = await allocation_of("haringey.iro")
+    await finalise(registry, "haringey.iro", fine["id"], "good")
+    # Next month, the service manager is allocated the inadequate one to re-audit (HAR 1.4).
+    today = dt.date.today()
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    issued = await issue_cycle(Context(registry=registry), org, year, month)
+    sm = (await Person.select(Person.id).where(Person.username == "haringey.service_manager").first())["id"]
+    re_audits = await Allocation.select().where((Allocation.cycle == issued.cycle_id) & (Allocation.kind == "re_audit"))
+    assert [(r["auditor"], r["previous"], r["child_case"]) for r in re_audits] == [(sm, poor["id"], poor["child_case"])]
+    assert f"Re-audit of audit {poor['id']} (final grade inadequate" in re_audits[0]["reason"]
+    assert issued.allocations == 8  # seven audits and one re-audit

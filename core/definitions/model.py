@@ -324,6 +324,12 @@ class CycleRules(Definition, kw_only=True):
     allow_own_team: bool = False
     # HAR 2.3: one calendar month to complete.
     due_calendar_months: int = 1
+    # Spread each month's sample across the case categories (CORE-9).
+    category_mix: bool = True
+    # HAR 1.4: re-audits, drawn from earlier final audits with these grades.
+    re_auditor_roles: tuple[Ref, ...] = ()
+    re_audits_per_auditor: int = 1
+    re_audit_grades: tuple[str, ...] = ("requires_improvement", "inadequate")
 
 
 class CaseCategory(Definition, kw_only=True):

@@ -272,6 +272,8 @@ def _cross_check(registry: Registry) -> None:
             check.ref("cycles.form", council.cycles.form, "forms")
             for index, role in enumerate(council.cycles.auditor_roles):
                 check.ref(f"cycles.auditor_roles[{index}]", role, "roles")
+            for index, role in enumerate(council.cycles.re_auditor_roles):
+                check.ref(f"cycles.re_auditor_roles[{index}]", role, "roles")
 
 
 def _check_workflow(check: _Checker, workflow: Workflow) -> None:

@@ -16,9 +16,18 @@ from dataclasses import dataclass
 
 from core.calendar import end_of_london_day, first_working_day, last_working_day, london_date
 from core.db.engine import transaction
-from core.db.tables import Allocation, ChildCase, Cycle, Deadline, Organisation, Person, PracticeWeek
+from core.db.tables import Allocation, ChildCase, Cycle, Deadline, Grade, Organisation, Person, PracticeWeek
 from core.services import notifications, trail
 from core.services.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    auditor: dict
+    case: dict
+    reason: str
+    kind: str = "audit"
+    previous: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,69 @@ class Issued:
     cycle_id: int
     created: bool
     allocations: int
+
+
+def _may_audit(rules, auditor: dict, case: dict) -> bool:
+    """Never the auditor's own case; never their own team unless the council allows it."""
+    if case["allocated_worker"] == auditor["id"]:
+        return False
+    return rules.allow_own_team or auditor["team"] is None or case["team"] != auditor["team"]
+
+
+async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: dt.date, busy: set[int]) -> list[Planned]:
+    """HAR 1.4: re-audits drawn from earlier final audits whose final overall
+    grade calls for one, oldest first, one re-audit per audit."""
+    if not rules.re_auditor_roles:
+        return []
+    roles = [ref.split(":")[-1] for ref in rules.re_auditor_roles]
+    re_auditors = (
+        await Person.select(Person.id, Person.display_name, Person.team)
+        .where((Person.organisation == organisation_id) & Person.role.is_in(roles) & (Person.active == True))  # noqa: E712
+        .order_by(Person.id)
+    )
+    if not re_auditors:
+        return []
+    already = {r["previous"] for r in await Allocation.select(Allocation.previous).where(Allocation.previous.is_not_null())}
+    finals = (
+        await Grade.select(
+            Grade.allocation,
+            Grade.level,
+            Grade.allocation.kind.as_alias("kind"),
+            Grade.allocation.finalised_at.as_alias("finalised_at"),
+            Grade.allocation.child_case.as_alias("case_id"),
+        )
+        .where(
+            (Grade.organisation == organisation_id)
+            & (Grade.phase == "final")
+            & (Grade.domain == "overall")
+            & Grade.level.is_in(list(rules.re_audit_grades) or [""])
+            & (Grade.allocation.finalised_at < end_of_london_day(starts_on - dt.timedelta(days=1)))
+        )
+        .order_by(Grade.allocation.finalised_at)
+    )
+    candidates = [f for f in finals if f["allocation"] not in already and f["case_id"] not in busy]
+    if not candidates:
+        return []
+    cases = {
+        c["id"]: c
+        for c in await ChildCase.select(ChildCase.id, ChildCase.external_id, ChildCase.category, ChildCase.team, ChildCase.allocated_worker).where(
+            ChildCase.id.is_in(sorted({f["case_id"] for f in candidates}))
+        )
+    }
+    planned: list[Planned] = []
+    for re_auditor in re_auditors:
+        for _ in range(rules.re_audits_per_auditor):
+            choice = next((f for f in candidates if _may_audit(rules, re_auditor, cases[f["case_id"]])), None)
+            if choice is None:
+                break
+            candidates.remove(choice)
+            kind = "second_re_audit" if choice["kind"] in ("re_audit", "second_re_audit") else "re_audit"
+            reason = (
+                f"Re-audit of audit {choice['allocation']} (final grade {choice['level'].replace('_', ' ')}, "
+                f"{choice['finalised_at']:%B %Y}): the oldest final audit awaiting a re-audit (HAR 1.4)."
+            )
+            planned.append(Planned(re_auditor, cases[choice["case_id"]], reason, kind, choice["allocation"]))
+    return planned
 
 
 def cycle_seed(organisation_id: int, year: int, month: int) -> int:
@@ -115,26 +187,34 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     rng = random.Random(seed)
     rng.shuffle(cases)
     taken: set[int] = set()
-    planned: list[tuple[dict, dict, str]] = []
+    planned: list[Planned] = []
+    categories: dict[str, int] = {}
+    exclusions = "the auditor's own cases" + ("" if rules.allow_own_team else " and own team")
     for auditor in auditors:
         for _ in range(rules.audits_per_auditor):
-            eligible = [
-                c
-                for c in cases
-                if c["id"] not in taken
-                and c["allocated_worker"] != auditor["id"]
-                and (rules.allow_own_team or auditor["team"] is None or c["team"] != auditor["team"])
-            ]
+            eligible = [c for c in cases if c["id"] not in taken and _may_audit(rules, auditor, c)]
             if not eligible:
                 break
-            case = eligible[0]
+            # CORE-9 category mix: the least-sampled category this month first;
+            # the shuffled order decides within it.
+            case = min(eligible, key=lambda c: categories.get(c["category"], 0)) if rules.category_mix else eligible[0]
+            categories[case["category"]] = categories.get(case["category"], 0) + 1
             taken.add(case["id"])
-            exclusions = "the auditor's own cases" + ("" if rules.allow_own_team else " and own team")
+            mix = ", balancing case categories" if rules.category_mix else ""
             reason = (
                 f"Sampled at random (seed {seed}) from {len(eligible)} eligible open cases for the "
-                f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and cases already being audited."
+                f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and cases already being audited{mix}."
             )
-            planned.append((auditor, case, reason))
+            planned.append(Planned(auditor, case, reason))
+    planned.extend(await _plan_re_audits(ctx, organisation_id, rules, starts_on, busy | taken))
+    team_managers: dict[int, list[int]] = {}
+    for tm in await Person.select(Person.id, Person.team).where(
+        (Person.organisation == organisation_id)
+        & (Person.role == council.team_manager_role.split(":")[-1])
+        & (Person.active == True)  # noqa: E712
+        & Person.team.is_not_null()
+    ):
+        team_managers.setdefault(tm["team"], []).append(tm["id"])
 
     async with transaction():
         cycle_rows = await Cycle.insert(
@@ -158,14 +238,16 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
             action="issued",
             changes={"year": year, "month": month, "seed": seed, "allocations": len(planned)},
         )
-        for auditor, case, reason in planned:
+        for plan in planned:
+            auditor, case, reason = plan.auditor, plan.case, plan.reason
             rows = await Allocation.insert(
                 Allocation(
                     organisation=organisation_id,
                     cycle=cycle_id,
                     child_case=case["id"],
                     auditor=auditor["id"],
-                    kind="audit",
+                    kind=plan.kind,
+                    previous=plan.previous,
                     reason=reason,
                     form_key=form_key,
                     form_version=form.version,
@@ -203,16 +285,27 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
                 link=f"/audits/{allocation_id}",
                 allocation_id=allocation_id,
             )
-            # Appendix A: the allocation list also goes to practitioners (and
-            # their team managers, told through the team's list on their page).
+            # Appendix A: the allocation list also goes to practitioners and their
+            # team managers (HAR 2: "to all relevant auditors, team manager and practitioners").
+            what = "re-audited" if plan.kind != "audit" else "audited"
             await notifications.notify(
                 ctx,
                 organisation_id=organisation_id,
                 recipients=[case["allocated_worker"]],
                 kind="case_allocated_for_audit",
-                subject=f"Case {case['external_id']} will be audited this month",
+                subject=f"Case {case['external_id']} will be {what} this month",
                 body=f"{auditor['display_name']} will audit case {case['external_id']} in the "
                 f"{dt.date(year, month, 1):%B %Y} cycle and will arrange a conversation with you (HAR 2.4).",
+                allocation_id=allocation_id,
+            )
+            await notifications.notify(
+                ctx,
+                organisation_id=organisation_id,
+                recipients=team_managers.get(case["team"], []),
+                kind="team_case_allocated_for_audit",
+                subject=f"Case {case['external_id']} in your team will be {what} this month",
+                body=f"{auditor['display_name']} will audit case {case['external_id']} in the "
+                f"{dt.date(year, month, 1):%B %Y} cycle." + (" HAR 2.5: as a second re-audit, the re-auditor will meet you and the practitioner." if plan.kind == "second_re_audit" else ""),
                 allocation_id=allocation_id,
             )
     return Issued(cycle_id, True, len(planned))
