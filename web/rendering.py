@@ -9,7 +9,6 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request
-from litestar.middleware.session.server_side import ServerSideSessionBackend  # noqa: F401
 from litestar.response import Template
 from litestar.utils.scope.state import ScopeState
 

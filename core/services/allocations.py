@@ -14,6 +14,56 @@ from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 _RE_AUDITS = ("re_audit", "second_re_audit")
 
 
+async def create_allocation(
+    ctx: Context,
+    *,
+    organisation_id: int,
+    case: dict,
+    auditor: dict,
+    kind: str,
+    reason: str,
+    form_key: str,
+    workflow_key: str,
+    due_at,
+    cycle_id: int | None = None,
+    previous: int | None = None,
+) -> int:
+    """Write one allocation with its due deadline and trail row, inside the
+    caller's transaction. Every allocation, by cycle or by hand, starts here."""
+    form = ctx.registry.form(form_key)
+    workflow = ctx.registry.workflow(workflow_key)
+    rows = await Allocation.insert(
+        Allocation(
+            organisation=organisation_id,
+            cycle=cycle_id,
+            child_case=case["id"],
+            auditor=auditor["id"],
+            kind=kind,
+            previous=previous,
+            reason=reason,
+            form_key=form_key,
+            form_version=form.version,
+            workflow_key=workflow_key,
+            workflow_version=workflow.version,
+            state=workflow.initial,
+            due_at=due_at,
+            answers={},
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+    ).returning(Allocation.id)
+    allocation_id = rows[0]["id"]
+    # HAR 2.15: an audit not submitted in time is non-compliance; the sweep watches this.
+    await Deadline.insert(
+        Deadline(organisation=organisation_id, allocation=allocation_id, kind="allocation_due", due_at=due_at, created_at=ctx.now)
+    )
+    changes = {"auditor": auditor["display_name"], "auditor_id": auditor["id"], "case": case["external_id"], "kind": kind, "reason": reason}
+    if previous is not None:
+        changes["previous"] = previous
+    await trail.record(ctx, organisation_id=organisation_id, entity="allocation", entity_id=allocation_id, action="allocated", changes=changes)
+    return allocation_id
+
+
 def _can_allocate(ctx: Context) -> None:
     assert ctx.actor
     if not ctx.actor.can("administer"):
@@ -52,42 +102,21 @@ async def allocate_re_audit(ctx: Context, previous_id: int, auditor_id: int, rea
     kind = "second_re_audit" if previous["kind"] in _RE_AUDITS else "re_audit"
     form = ctx.registry.form(previous["form_key"])
     workflow_key = ctx.registry.ref(ctx.actor.council, form.workflow, "workflows")
-    workflow = ctx.registry.workflow(workflow_key)
     today = london_date(ctx.now)
     due_at = end_of_london_day(last_working_day(today.year, today.month))
     why = f"Re-audit of audit {previous_id} of case {case['external_id']}" + (f": {reason.strip()}" if reason.strip() else "")
     async with transaction():
-        rows = await Allocation.insert(
-            Allocation(
-                organisation=previous["organisation"],
-                cycle=None,
-                child_case=case["id"],
-                auditor=auditor_id,
-                kind=kind,
-                previous=previous_id,
-                reason=why,
-                form_key=previous["form_key"],
-                form_version=form.version,
-                workflow_key=workflow_key,
-                workflow_version=workflow.version,
-                state=workflow.initial,
-                due_at=due_at,
-                answers={},
-                created_at=ctx.now,
-                updated_at=ctx.now,
-            )
-        ).returning(Allocation.id)
-        allocation_id = rows[0]["id"]
-        await Deadline.insert(
-            Deadline(organisation=previous["organisation"], allocation=allocation_id, kind="allocation_due", due_at=due_at, created_at=ctx.now)
-        )
-        await trail.record(
+        allocation_id = await create_allocation(
             ctx,
             organisation_id=previous["organisation"],
-            entity="allocation",
-            entity_id=allocation_id,
-            action="allocated",
-            changes={"auditor": auditor["display_name"], "auditor_id": auditor_id, "case": case["external_id"], "kind": kind, "previous": previous_id, "reason": why},
+            case=case,
+            auditor=auditor,
+            kind=kind,
+            reason=why,
+            form_key=previous["form_key"],
+            workflow_key=workflow_key,
+            due_at=due_at,
+            previous=previous_id,
         )
         await notifications.notify(
             ctx,

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from core.calendar import end_of_london_day, first_working_day, last_working_day, london_date
 from core.db.engine import transaction
-from core.db.tables import Allocation, ChildCase, Cycle, Deadline, Grade, Organisation, Person, PracticeWeek
+from core.db.tables import Allocation, ChildCase, Cycle, Grade, Organisation, Person, PracticeWeek
 from core.services import notifications, trail
+from core.services.allocations import create_allocation
 from core.services.context import Context
 
 
@@ -143,7 +144,6 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     form_key = ctx.registry.ref(council.key, rules.form, "forms")
     form = ctx.registry.form(form_key)
     workflow_key = ctx.registry.ref(council.key, form.workflow, "workflows")
-    workflow = ctx.registry.workflow(workflow_key)
     seed = cycle_seed(organisation_id, year, month)
     starts_on, ends_on = first_working_day(year, month), last_working_day(year, month)
     if council.practice_weeks_replace_cycle and await PracticeWeek.exists().where(
@@ -240,38 +240,18 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
         )
         for plan in planned:
             auditor, case, reason = plan.auditor, plan.case, plan.reason
-            rows = await Allocation.insert(
-                Allocation(
-                    organisation=organisation_id,
-                    cycle=cycle_id,
-                    child_case=case["id"],
-                    auditor=auditor["id"],
-                    kind=plan.kind,
-                    previous=plan.previous,
-                    reason=reason,
-                    form_key=form_key,
-                    form_version=form.version,
-                    workflow_key=workflow_key,
-                    workflow_version=workflow.version,
-                    state=workflow.initial,
-                    due_at=due_at,
-                    answers={},
-                    created_at=ctx.now,
-                    updated_at=ctx.now,
-                )
-            ).returning(Allocation.id)
-            allocation_id = rows[0]["id"]
-            # HAR 2.15: an audit not submitted by the end of the cycle is non-compliance.
-            await Deadline.insert(
-                Deadline(organisation=organisation_id, allocation=allocation_id, kind="allocation_due", due_at=due_at, created_at=ctx.now)
-            )
-            await trail.record(
+            allocation_id = await create_allocation(
                 ctx,
                 organisation_id=organisation_id,
-                entity="allocation",
-                entity_id=allocation_id,
-                action="allocated",
-                changes={"auditor": auditor["display_name"], "auditor_id": auditor["id"], "case": case["external_id"], "reason": reason},
+                case=case,
+                auditor=auditor,
+                kind=plan.kind,
+                reason=reason,
+                form_key=form_key,
+                workflow_key=workflow_key,
+                due_at=due_at,
+                cycle_id=cycle_id,
+                previous=plan.previous,
             )
             due_text = f"{ends_on:%A %-d %B %Y}"
             await notifications.notify(
