@@ -68,3 +68,35 @@ def test_every_six_weeks_and_the_financial_year():
 @pytest.mark.req("CORE-7")
 def test_to_be_agreed_has_no_invented_date():
     assert dates({"every": "month"}, to_be_agreed=True) == [(None, 1)]
+
+
+@pytest.mark.req("CORE-7")
+@pytest.mark.parametrize(
+    ("council", "year", "expected"),
+    [
+        # Coventry 2017: IROs' dip samples twice a year (C17-1).
+        ("coventry", 2017, "Dip Sample"),
+        # Bedford: team managers' monthly case file audit (BED-4).
+        ("bedford", 2026, "Case file audit"),
+        # Haringey: monthly case audits (HAR 2).
+        ("haringey", 2027, "Case audit"),
+        # CSCP: Section 11 in its biennial year (CSCP-4).
+        ("partnership", 2025, "Section 11"),
+    ],
+)
+def test_qaf_programme_works_for_every_council(tmp_path, monkeypatch, capsys, council, year, expected):
+    from core.cli import main
+    from core.settings import get_settings
+
+    monkeypatch.setenv("QAF_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("QAF_COUNCILS", "haringey")
+    get_settings.cache_clear()
+    try:
+        assert main(["programme", "--council", council, "--year", str(year), "--csv", str(tmp_path / "p.csv")]) == 0
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "programme for the year starting" in out
+    assert expected in out
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert len(rows) > 10 and rows[0].startswith("person,role,post,activity,due")
