@@ -75,9 +75,13 @@ async def finalise(registry, auditor: str, allocation_id: int, grade: str, qa: s
     answers = {}
     for field in view.fields.fields:
         if field.kind == "grade":
-            answers[field.name] = grade
+            answers[field.name] = grade if grade in dict(field.options) else field.options[0][0]
         elif field.kind == "date":
             answers[field.name] = "2026-11-10"
+        elif field.options:
+            answers[field.name] = field.options[0][0]
+        elif field.kind == "number":
+            answers[field.name] = "1"
         elif field.required:
             answers[field.name] = "Evidence from the file."
     revision = await audits.save_answers(ctx, allocation_id, view.revision, answers)

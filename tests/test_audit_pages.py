@@ -22,6 +22,7 @@ def _revision(html: str) -> str:
 
 
 @pytest.mark.req("CORE-6")
+@pytest.mark.req("HAR-3")
 async def test_submitting_an_empty_audit_lists_every_missing_field_and_keeps_what_was_typed(client):
     allocation, page = await _open(client)
     html = page.text

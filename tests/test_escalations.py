@@ -167,3 +167,22 @@ async def test_qa_moderates_a_grade_and_the_chain_keeps_auditor_moderated_and_fi
     figures = await agreement(await acting(registry, "haringey.qa_officer"))
     assert (figures.domains_moderated, figures.domains_agreed) == (6, 5)
     assert await Grade.count().where((Grade.allocation == allocation["id"]) & (Grade.phase == "moderated")) == 6
+
+
+async def test_managers_up_the_line_can_open_the_final_audit_their_alert_links_to(registry, demo):
+    from core.services import audits
+    from core.services.errors import NotFound
+
+    allocation = await allocation_of("haringey.cp_chair")
+    sm = await acting(registry, "haringey.service_manager")
+    with pytest.raises(NotFound):
+        await audits.audit_view(sm, allocation["id"])  # not while it is being written
+    await finalise(registry, "haringey.cp_chair", allocation["id"], "inadequate")
+    assert (await audits.audit_view(sm, allocation["id"])).id == allocation["id"]
+    # A team manager of another team is not in the line, and still cannot.
+    worker = await _worker_of(allocation["id"])
+    others = await Person.select(Person.username).where(
+        (Person.role == "team_manager") & (Person.id != worker["line_manager"])
+    )
+    with pytest.raises(NotFound):
+        await audits.audit_view(await acting(registry, others[0]["username"]), allocation["id"])

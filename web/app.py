@@ -27,11 +27,13 @@ from core.services.sweep import sweep
 from core.services.context import Context
 from core.settings import Settings, get_settings
 from web.api.v1 import api_router
+from web.actions.controller import ActionPages
 from web.audits.controller import AuditPages
 from web.auth.controller import LoginController
 from web.auth.middleware import authentication_middleware
 from web.context import request_id_middleware
 from web.cycles.controller import CyclePages
+from web.disputes.controller import DisputePages
 from web.errors import HANDLERS
 from web.imports.controller import ImportPages
 from web.notifications.controller import NotificationPages
@@ -39,6 +41,7 @@ from web.pages import accessibility, healthz, home
 from web.programme.controller import ProgrammePages
 from web.qa.controller import QaPages
 from web.rendering import environment
+from web.reports.controller import ReportPages
 from web.state import QafState
 
 log = logging.getLogger("qaf.web")
@@ -85,6 +88,9 @@ class QafInit(InitPluginProtocol):
                 CyclePages,
                 ImportPages,
                 ProgrammePages,
+                DisputePages,
+                ActionPages,
+                ReportPages,
                 api_router,
                 create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
             ]

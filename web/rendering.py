@@ -198,6 +198,9 @@ def shell_context(request: Request, title: str, unread: int | None = None) -> di
             nav.append(NavItem("/programme", "Programme", path.startswith("/programme")))
         else:
             nav.append(NavItem("/programme/mine", "My programme", path.startswith("/programme")))
+        if actor.can("view_all_audits") or actor.can("qa_review"):
+            nav.append(NavItem("/reports", "Reports", path.startswith("/reports")))
+        nav.append(NavItem("/actions", "Actions", path.startswith("/actions")))
         nav.append(NavItem("/notifications", "Notifications", path.startswith("/notifications"), unread))
     messages = []
     session = request.scope.get("session")

@@ -195,12 +195,66 @@ class FollowUp(Table, tablename="follow_up"):
     created_at = Timestamptz()
 
 
+class Dispute(Table, tablename="dispute"):
+    """A practitioner's or team manager's dispute of a final audit's grades
+    (HAR 2.11), moved through the council's dispute workflow stage by stage."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    allocation = ForeignKey(Allocation, null=False, index=True, on_delete=OnDelete.restrict)
+    raised_by = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    workflow_key = Varchar(length=130)
+    workflow_version = SmallInt()
+    state = Varchar(length=64, index=True)
+    state_due_at = Timestamptz(null=True, default=None)
+    # The council's grading criteria document cited (HAR-9), by key.
+    criteria = Varchar(length=130)
+    # {domain: {"current": level, "proposed": level, "rationale": text}}
+    domains = JSON(default="{}")
+    # upheld | amended, once resolved; "" while open.
+    outcome = Varchar(length=16, default="")
+    outcome_reason = Text(default="")
+    revision = Integer(default=0)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    resolved_at = Timestamptz(null=True, default=None)
+
+
+class Action(Table, tablename="action"):
+    """A SMART action: what, who, by when; from an audit's recommendations, a
+    dispute's outcome, or a plan (CORE-12, HAR 2.13)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    allocation = ForeignKey(Allocation, null=True, index=True, on_delete=OnDelete.restrict)
+    dispute = ForeignKey(Dispute, null=True, index=True, on_delete=OnDelete.restrict)
+    plan = Varchar(length=200, default="")
+    what = Text()
+    owner = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    due_on = Date()
+    due_at = Timestamptz()
+    status = Varchar(length=16, default="open", index=True)  # open | done | cancelled
+    created_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    closed_at = Timestamptz(null=True, default=None)
+
+
+class ActionUpdate(Table, tablename="action_update"):
+    """A progress update on an action."""
+
+    action = ForeignKey(Action, null=False, index=True, on_delete=OnDelete.restrict)
+    by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    text = Text()
+    status = Varchar(length=16, default="")  # the status it set, if any
+    at = Timestamptz()
+
+
 class Deadline(Table, tablename="deadline"):
     """A due instant computed on the working-day calendar; the sweep acts on open ones."""
 
     organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
     allocation = ForeignKey(Allocation, null=True, index=True, on_delete=OnDelete.restrict)
     follow_up = ForeignKey(FollowUp, null=True, on_delete=OnDelete.restrict)
+    dispute = ForeignKey(Dispute, null=True, on_delete=OnDelete.restrict)
+    action = ForeignKey(Action, null=True, on_delete=OnDelete.restrict)
     kind = Varchar(length=64)
     due_at = Timestamptz(index=True)
     status = Varchar(length=16, default="open", index=True)  # open | met | missed
@@ -264,8 +318,11 @@ TABLES: tuple[type[Table], ...] = (
     Allocation,
     Grade,
     Review,
-    Deadline,
     FollowUp,
+    Dispute,
+    Action,
+    ActionUpdate,
+    Deadline,
     Concern,
     Notification,
     Trail,

@@ -17,7 +17,7 @@ import msgspec
 from core import workflow as wf
 from core.db.engine import transaction
 from core.db.tables import Allocation, Deadline, Grade, Person, Review
-from core.definitions.model import AuditForm, Transition, Workflow
+from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
 from core.forms import FormFields, clean, fields_of, problems_for_submit
 from core.escalation import EscalationEvent
 from core.grading import compare, rank
@@ -126,10 +126,27 @@ async def _relations(ctx: Context, row: dict) -> dict[str, int | None]:
     }
 
 
+async def _managers_of(person_id: int | None) -> set[int]:
+    """Everyone above ``person_id`` on the line-management ladder."""
+    managers: set[int] = set()
+    current = person_id
+    while current is not None:
+        row = await Person.select(Person.line_manager).where(Person.id == current).first()
+        current = row["line_manager"] if row else None
+        if current is None or current in managers:
+            break
+        managers.add(current)
+    return managers
+
+
 def _held(ctx: Context, people: dict[str, int | None]) -> set[str]:
     assert ctx.actor
     held = {relation for relation, person in people.items() if person == ctx.actor.person_id}
-    held.add(ctx.actor.role)
+    # A role key that is also a relation's name ("practitioner", "team_manager")
+    # always means the relation in a workflow: being a team manager somewhere
+    # must not make someone this case's team manager.
+    if ctx.actor.role not in RELATIONS:
+        held.add(ctx.actor.role)
     return held
 
 
@@ -146,8 +163,14 @@ async def _load(ctx: Context, allocation_id: int) -> tuple[dict, dict[str, int |
     visible = (
         "auditor" in held
         or ctx.actor.can("view_all_audits")
-        or (is_final and bool(held & {"practitioner", "team_manager"}))
-        or (ctx.actor.can("qa_review") and row["state"] in _review_states(ctx))
+        # By relation, not role: ``held`` also holds the role key, and every
+        # practitioner's role is "practitioner".
+        or (is_final and ctx.actor.person_id in (people.get("practitioner"), people.get("team_manager")))
+        # Those who quality-assure see what awaits them and what it became.
+        or (ctx.actor.can("qa_review") and (row["state"] in _review_states(ctx) or is_final))
+        # Managers up the practitioner's line (service manager, head of service,
+        # AD) see a final audit their escalations point them to (HAR 2.14).
+        or (is_final and ctx.actor.person_id in await _managers_of(people.get("practitioner")))
     )
     if not visible:
         raise NotFound("There is no audit with that number that you can see")
@@ -531,6 +554,30 @@ async def _after_final(ctx: Context, row: dict, form_fields: FormFields, people:
                 about=f"case {row['case_external_id']}",
                 link=f"/audits/{row['id']}",
             )
+
+
+# Steps with logic of their own; every other transition of a council's
+# workflow is taken generically by take_step (CORE-10).
+_SPECIAL_STEPS = {"start", "submit", "accept", "return"}
+
+
+async def take_step(ctx: Context, allocation_id: int, key: str, reason: str = "") -> None:
+    """Take any other transition the council's workflow defines (for example
+    Bedford's "offer a shared reflective discussion" or "commission an
+    independent audit"), with its deadline, notifications and trail."""
+    row, people, held = await _load(ctx, allocation_id)
+    form, workflow = _definitions(ctx, row)
+    if key in _SPECIAL_STEPS:
+        raise Invalid("Use the audit form for that step", {"step": "Use the audit form's own buttons for that step"})
+    chosen = _check(workflow, row, key, held)
+    reason = reason.strip()
+    if chosen.reason_required and not reason:
+        raise Invalid("Give a reason", {"reason": f"Say why: '{chosen.label}' needs a reason"})
+    async with transaction():
+        extra = {}
+        if wf.state(workflow, chosen.to).final:
+            extra[Allocation.finalised_at] = ctx.now
+        await _move(ctx, row, workflow, chosen, people, extra=extra, reason=reason)
 
 
 def _check(workflow: Workflow, row: dict, key: str, held: set[str]) -> Transition:

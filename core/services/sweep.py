@@ -59,7 +59,13 @@ async def _claim_and_act(ctx: Context, deadline_id: int) -> str | None:
         if not claimed:
             return None  # another process has it
         deadline = await Deadline.select().where(Deadline.id == deadline_id).output(load_json=True).first()
-        if deadline["allocation"] is not None:
+        if deadline["kind"].startswith("dispute:"):
+            await _act_on_dispute(ctx, deadline)
+        elif deadline["kind"] == "action_due":
+            from core.services import actions
+
+            await actions.overdue(ctx, deadline)
+        elif deadline["allocation"] is not None:
             await _act_on_allocation(ctx, deadline)
         return deadline["kind"]
 
@@ -146,6 +152,49 @@ async def _act_on_allocation(ctx: Context, deadline: dict) -> None:
         entity_id=row["id"],
         action="deadline_missed",
         changes={"deadline": deadline["id"], "kind": kind},
+    )
+
+
+async def _act_on_dispute(ctx: Context, deadline: dict) -> None:
+    """A dispute stage not done in time (HAR 2.11): tell whoever the stage's
+    deadline names, found up the line-management ladder from the practitioner."""
+    from core.db.tables import Dispute
+
+    dispute = await Dispute.select().where(Dispute.id == deadline["dispute"]).first()
+    row = await audits.load_row(deadline["allocation"])
+    if dispute is None or row is None:
+        return
+    people = await audits.relations_of(ctx, row)
+    stage = deadline["kind"].split(":", 1)[1]
+    case = row["case_external_id"]
+    who = await escalations.recipients(row["organisation"], tuple(deadline["escalate_to"] or ()), people, people.get("practitioner"))
+    await notifications.notify(
+        ctx,
+        organisation_id=row["organisation"],
+        recipients=who,
+        kind="dispute_overdue",
+        subject=f"Overdue: the dispute about the audit of case {case} is still at the {stage.replace('_', ' ')} stage",
+        body=f"The stage was due by {deadline['due_at']:%d %B %Y %H:%M} UTC and has not moved on.",
+        link=f"/disputes/{dispute['id']}",
+        allocation_id=row["id"],
+    )
+    await escalations.fire(
+        ctx,
+        EscalationEvent(kind="deadline_passed", council=row["council"], allocation_id=row["id"], form=row["form_key"]),
+        organisation_id=row["organisation"],
+        people=people,
+        anchor=people.get("practitioner"),
+        subject=f"Overdue dispute stage on the audit of case {case}",
+        about=f"case {case}",
+        link=f"/disputes/{dispute['id']}",
+    )
+    await trail.record(
+        ctx,
+        organisation_id=row["organisation"],
+        entity="dispute",
+        entity_id=dispute["id"],
+        action="deadline_missed",
+        changes={"deadline": deadline["id"], "kind": deadline["kind"], "notified": who},
     )
 
 

@@ -79,6 +79,10 @@ class Submit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     revision: int | None = None
 
 
+class Step(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: str = ""
+
+
 class ReviewDecision(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     decision: str
     reason: str = ""

@@ -88,6 +88,12 @@ class AllocationsController(Controller):
         await audits.review(ctx, allocation_id, data.decision, data.reason, data.grades)
         return _detail(await audits.audit_view(ctx, allocation_id))
 
+    @post("/{allocation_id:int}/steps/{step:str}", summary="Take another step of the council's workflow", status_code=200)
+    async def step(self, request: Request, allocation_id: FromPath[int], step: FromPath[str], data: JSONBody[schemas.Step]) -> schemas.AllocationDetail:
+        ctx = request_context(request)
+        await audits.take_step(ctx, allocation_id, step, data.reason)
+        return _detail(await audits.audit_view(ctx, allocation_id))
+
     @get("/{allocation_id:int}/history", summary="The trail of every change to this audit")
     async def history(self, request: Request, allocation_id: FromPath[int]) -> list[schemas.TrailEntry]:
         entries = await audits.history(request_context(request), allocation_id)

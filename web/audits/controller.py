@@ -7,12 +7,12 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Response, Template
 
 from core.services import allocations, audits, concerns, reports_of_audit
-from core.services.errors import Conflict, Invalid, ServiceError
+from core.services.errors import Conflict, Forbidden, Invalid, ServiceError
 from core.services.sweep import complete_follow_up
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
-from web.rendering import flash, is_htmx, page
+from web.rendering import flash, is_htmx, london, page
 
 
 def _redirect(request: Request, url: str) -> Redirect | Response:
@@ -74,6 +74,13 @@ class AuditPages(Controller):
         flash(request, done)
         return _redirect(request, f"/audits/{allocation_id}")
 
+    @post("/{allocation_id:int}/steps/{step:str}")
+    async def step(self, request: Request, allocation_id: FromPath[int], step: FromPath[str]) -> Template | Redirect | Response:
+        async def act(ctx, data):
+            await audits.take_step(ctx, allocation_id, step, data.get("reason", ""))
+
+        return await self._action(request, allocation_id, f"step_{step}", act, "Done")
+
     @post("/{allocation_id:int}/concern")
     async def concern(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
         async def act(ctx, data):
@@ -107,17 +114,33 @@ class AuditPages(Controller):
 
         return await self._action(request, allocation_id, f"follow_up_{follow_up_id}", act, "Recorded")
 
+    @post("/{allocation_id:int}/autosave")
+    async def autosave(self, request: Request, allocation_id: FromPath[int]) -> Template:
+        """Save the draft in the background (htmx, a moment after a change).
+
+        The answer never touches the fields being typed in: only (out of band)
+        the hidden revision and the status line under the form. A refused save
+        (another tab saved first, or the audit is no longer editable) says so
+        and stops autosaving in this tab; what was typed stays on screen."""
+        ctx = request_context(request)
+        data = await form_data(request)
+        revision, answers = _draft(data)
+        context: dict = {"revision": None, "outcome": "saved", "message": None, "saved_at": None}
+        try:
+            context["revision"] = await audits.save_answers(ctx, allocation_id, revision, answers)
+            context["saved_at"] = london(ctx.now, "%H:%M")
+        except Invalid:
+            context["outcome"] = "invalid"
+        except (Conflict, Forbidden) as refused:
+            context |= {"outcome": "refused", "message": refused.message}
+        return Template(template_name="audits/_autosave.html", context=context, status_code=200)
+
     @post("/{allocation_id:int}")
     async def save(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
         ctx = request_context(request)
         data = await form_data(request)
         action = data.pop("action", "save")
-        data.pop("_csrf_token", None)
-        try:
-            revision = int(data.pop("revision", "-1"))
-        except ValueError:
-            revision = -1
-        answers = {k: v for k, v in data.items() if k.startswith(("answer.", "grade.", "evidence."))}
+        revision, answers = _draft(data)
         try:
             revision = await audits.save_answers(ctx, allocation_id, revision, answers)
         except Invalid as invalid:
@@ -125,8 +148,13 @@ class AuditPages(Controller):
             return await self._render(request, view, data, invalid.errors, status_code=422, message=invalid.message)
         except Conflict as conflict:
             # Keep what this tab typed on screen: nothing the person wrote is lost.
+            # htmx swaps only 2xx and 422 (app.js): answer its request with 200
+            # so the message and this tab's answers replace the form.
             view = await audits.audit_view(ctx, allocation_id)
-            return await self._render(request, view, data, {"revision": conflict.message}, status_code=409, message=conflict.message)
+            return await self._render(
+                request, view, data, {"revision": conflict.message},
+                status_code=200 if is_htmx(request) else 409, message=conflict.message,
+            )
         if action == "submit":
             try:
                 await audits.submit(ctx, allocation_id, revision)
@@ -185,6 +213,17 @@ class AuditPages(Controller):
 
 
 
+def _draft(data: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """The revision the form was loaded at, and its answers. Removes both
+    (and the CSRF token) from ``data``: what is left is what was typed."""
+    data.pop("_csrf_token", None)
+    try:
+        revision = int(data.pop("revision", "-1"))
+    except ValueError:
+        revision = -1
+    return revision, {k: v for k, v in data.items() if k.startswith(("answer.", "grade.", "evidence."))}
+
+
 def _int(value: str | None) -> int:
     try:
         return int(value or "")
@@ -212,4 +251,21 @@ async def _around(ctx, view) -> dict:
             pass
     if ctx.actor.can("administer"):
         out["auditors"] = await allocations.auditors(ctx)
+    out |= await _disputes_and_actions(ctx, view)
     return out
+
+
+async def _disputes_and_actions(ctx, view) -> dict:
+    """Disputes of a final audit (HAR-11) and its SMART actions, with the
+    previous audit's actions on a re-audit or next audit of the case (CORE-12)."""
+    from core.services import actions, disputes
+
+    previous, previous_actions = await actions.of_previous_audit(ctx, view.id)
+    return {
+        "may_dispute": await disputes.may_dispute(ctx, view.id),
+        "disputes": await disputes.disputes_of(ctx, view.id),
+        "audit_actions": await actions.of_allocation(ctx, view.id),
+        "previous_audit": previous,
+        "previous_actions": previous_actions,
+        "action_people": await actions.people_for(ctx) if view.row["finalised_at"] else [],
+    }

@@ -1,0 +1,313 @@
+"""SMART actions (CORE-12, HAR-13): what, who, by when, and progress.
+
+An action comes from an audit's recommendations, a dispute's outcome, or a
+plan. Its due date is a Deadline (``action_due``) that the sweep acts on once:
+the owner and their line manager are told and a ``deadline_passed`` event is
+fired for the council's escalation rules. Owners see their actions; managers
+see the overdue actions of everyone below them in the line-management chain.
+The next audit (or re-audit) of the same case shows the last audit's actions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core.calendar import end_of_london_day, london_date
+from core.db.engine import transaction
+from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, Person
+from core.escalation import EscalationEvent
+from core.services import audits, escalations, notifications, trail
+from core.services.context import Context
+from core.services.errors import Invalid, NotFound
+
+STATUSES = ("open", "done", "cancelled")
+
+_COLUMNS = (
+    Action.all_columns(),
+    Action.owner.display_name.as_alias("owner_name"),
+    Action.owner.line_manager.as_alias("owner_manager"),
+)
+
+
+def _date(value) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value or "").strip())
+    except ValueError:
+        return None
+
+
+async def _may_act_on_allocation(ctx: Context, allocation_id: int) -> dict:
+    row, people, held = await audits.visible(ctx, allocation_id)
+    return row
+
+
+async def create(
+    ctx: Context,
+    *,
+    what: str,
+    owner_id: int | None,
+    due_on,
+    allocation_id: int | None = None,
+    dispute_id: int | None = None,
+    plan: str = "",
+) -> int:
+    assert ctx.actor
+    errors: dict[str, str] = {}
+    what = (what or "").strip()
+    if not what:
+        errors["what"] = "Say what is to be done"
+    owner = None
+    if owner_id:
+        owner = await Person.select().where(
+            (Person.id == owner_id) & (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
+        ).first()
+    if owner is None:
+        errors["owner"] = "Choose who will do it"
+    day = _date(due_on)
+    if day is None:
+        errors["due_on"] = "Enter the date it is due by, for example 2027-01-15"
+    elif day < london_date(ctx.now):
+        errors["due_on"] = "The due date must be today or in the future"
+    if dispute_id is not None:
+        dispute = await Dispute.select(Dispute.allocation, Dispute.organisation).where(Dispute.id == dispute_id).first()
+        if dispute is None or dispute["organisation"] != ctx.actor.organisation_id:
+            raise NotFound("There is no dispute with that number that you can see")
+        allocation_id = allocation_id or dispute["allocation"]
+    if allocation_id is not None:
+        await _may_act_on_allocation(ctx, allocation_id)
+    if errors:
+        raise Invalid("The action could not be recorded", errors)
+    due_at = end_of_london_day(day)
+    async with transaction():
+        rows = await Action.insert(
+            Action(
+                organisation=ctx.actor.organisation_id,
+                allocation=allocation_id,
+                dispute=dispute_id,
+                plan=plan.strip(),
+                what=what,
+                owner=owner["id"],
+                due_on=day,
+                due_at=due_at,
+                status="open",
+                created_by=ctx.actor.person_id,
+                created_at=ctx.now,
+            )
+        ).returning(Action.id)
+        action_id = rows[0]["id"]
+        await Deadline.insert(
+            Deadline(
+                organisation=ctx.actor.organisation_id,
+                allocation=allocation_id,
+                action=action_id,
+                kind="action_due",
+                due_at=due_at,
+                escalate_to=[],
+                created_at=ctx.now,
+            )
+        )
+        if owner["id"] != ctx.actor.person_id:
+            await notifications.notify(
+                ctx, organisation_id=ctx.actor.organisation_id, recipients=[owner["id"]], kind="action",
+                subject=f"Action for you by {day:%-d %B %Y}: {what}"[:200], body=f"{ctx.actor.display_name} set you an action: {what}",
+                link=f"/actions/{action_id}", allocation_id=allocation_id,
+            )
+        await trail.record(
+            ctx, organisation_id=ctx.actor.organisation_id, entity="action", entity_id=action_id, action="action_created",
+            changes={"what": what, "owner": owner["id"], "due_on": day.isoformat(), "allocation": allocation_id, "dispute": dispute_id, "plan": plan.strip()},
+        )
+    return action_id
+
+
+async def _chain_above(person_id: int) -> list[int]:
+    """The owner's managers, nearest first."""
+    out: list[int] = []
+    current = person_id
+    while current is not None:
+        row = await Person.select(Person.line_manager).where(Person.id == current).first()
+        current = row["line_manager"] if row else None
+        if current is None or current in out or current == person_id:
+            break
+        out.append(current)
+    return out
+
+
+async def _reports_of(ctx: Context) -> set[int]:
+    """Everyone below the actor in the line-management chain."""
+    assert ctx.actor
+    people = await Person.select(Person.id, Person.line_manager).where(Person.organisation == ctx.actor.organisation_id)
+    below: dict[int, list[int]] = {}
+    for p in people:
+        if p["line_manager"] is not None:
+            below.setdefault(p["line_manager"], []).append(p["id"])
+    found: set[int] = set()
+    todo = [ctx.actor.person_id]
+    while todo:
+        for child in below.get(todo.pop(), []):
+            if child not in found and child != ctx.actor.person_id:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+async def _load(ctx: Context, action_id: int) -> dict:
+    """An action the actor may see: theirs, set by them, of someone they
+    manage, on an audit they can see, or anyone's for the QA team."""
+    assert ctx.actor
+    action = await Action.select(*_COLUMNS).where(Action.id == action_id).first()
+    if action is None or action["organisation"] != ctx.actor.organisation_id:
+        raise NotFound("There is no action with that number that you can see")
+    me = ctx.actor.person_id
+    if me in (action["owner"], action["created_by"]) or ctx.actor.can("view_all_audits"):
+        return action
+    if me in await _chain_above(action["owner"]):
+        return action
+    if action["allocation"] is not None:
+        try:
+            await audits.visible(ctx, action["allocation"])
+            return action
+        except NotFound:
+            pass
+    raise NotFound("There is no action with that number that you can see")
+
+
+async def update(ctx: Context, action_id: int, text: str, status: str = "") -> None:
+    """A progress update; ``status`` done or cancelled closes the action."""
+    action = await _load(ctx, action_id)
+    text = (text or "").strip()
+    status = status or ""
+    errors = {}
+    if not text:
+        errors["text"] = "Say what progress has been made"
+    if status and status not in STATUSES:
+        errors["status"] = "Choose open, done or cancelled"
+    if errors:
+        raise Invalid("The update could not be recorded", errors)
+    async with transaction():
+        await ActionUpdate.insert(ActionUpdate(action=action_id, by=ctx.person_id, text=text, status=status, at=ctx.now))
+        values = {}
+        if status and status != action["status"]:
+            values[Action.status] = status
+            values[Action.closed_at] = ctx.now if status != "open" else None
+            await Action.update(values).where(Action.id == action_id)
+            if status != "open":
+                await Deadline.update({Deadline.status: "met", Deadline.closed_at: ctx.now}).where(
+                    (Deadline.action == action_id) & (Deadline.status == "open")
+                )
+        await trail.record(
+            ctx, organisation_id=action["organisation"], entity="action", entity_id=action_id, action="action_updated",
+            changes={"text": text, **({"status": [action["status"], status]} if values else {})},
+        )
+
+
+async def _shape(rows: list[dict], now: dt.datetime) -> list[dict]:
+    for r in rows:
+        r["overdue"] = r["status"] == "open" and r["due_at"] < now
+    return rows
+
+
+async def my_actions(ctx: Context) -> list[dict]:
+    assert ctx.actor
+    rows = await Action.select(*_COLUMNS).where(Action.owner == ctx.actor.person_id).order_by(Action.due_at).order_by(Action.id)
+    rows = await _shape(rows, ctx.now)
+    return sorted(rows, key=lambda r: r["status"] != "open")
+
+
+async def team_overdue(ctx: Context) -> list[dict]:
+    """Overdue actions of everyone the actor manages, directly or not."""
+    reports = await _reports_of(ctx)
+    if not reports:
+        return []
+    rows = await Action.select(*_COLUMNS).where(
+        Action.owner.is_in(sorted(reports)) & (Action.status == "open") & (Action.due_at < ctx.now)
+    ).order_by(Action.due_at)
+    return await _shape(rows, ctx.now)
+
+
+async def of_allocation(ctx: Context, allocation_id: int) -> list[dict]:
+    await audits.visible(ctx, allocation_id)
+    rows = await Action.select(*_COLUMNS).where(Action.allocation == allocation_id).order_by(Action.due_at).order_by(Action.id)
+    return await _shape(rows, ctx.now)
+
+
+async def previous_audit(ctx: Context, allocation_id: int) -> int | None:
+    """The audit before this one of the same case: the re-audit's predecessor,
+    or the latest earlier final audit of the case."""
+    row, _, _ = await audits.visible(ctx, allocation_id)
+    if row["previous"]:
+        return row["previous"]
+    earlier = (
+        await Allocation.select(Allocation.id)
+        .where(
+            (Allocation.child_case == row["child_case"]) & (Allocation.id != allocation_id)
+            & (Allocation.created_at <= row["created_at"]) & Allocation.finalised_at.is_not_null()
+        )
+        .order_by(Allocation.finalised_at, ascending=False)
+        .first()
+    )
+    return earlier["id"] if earlier else None
+
+
+async def of_previous_audit(ctx: Context, allocation_id: int) -> tuple[int | None, list[dict]]:
+    """The previous audit of the case and its actions, open and closed."""
+    previous = await previous_audit(ctx, allocation_id)
+    if previous is None:
+        return None, []
+    rows = await Action.select(*_COLUMNS).where(Action.allocation == previous).order_by(Action.due_at).order_by(Action.id)
+    return previous, await _shape(rows, ctx.now)
+
+
+async def action_view(ctx: Context, action_id: int) -> dict:
+    action = await _load(ctx, action_id)
+    updates = await ActionUpdate.select(ActionUpdate.all_columns(), ActionUpdate.by.display_name.as_alias("by_name")).where(
+        ActionUpdate.action == action_id
+    ).order_by(ActionUpdate.at).order_by(ActionUpdate.id)
+    return (await _shape([action], ctx.now))[0] | {"updates": updates}
+
+
+async def overdue(ctx: Context, deadline: dict) -> None:
+    """Sweep: an action's due date passed (called inside the claiming transaction)."""
+    action = await Action.select(*_COLUMNS).where(Action.id == deadline["action"]).first()
+    if action is None or action["status"] != "open":
+        return
+    managers = await _chain_above(action["owner"])
+    who = [action["owner"], *managers[:1]]
+    await notifications.notify(
+        ctx, organisation_id=action["organisation"], recipients=who, kind="action_overdue",
+        subject=f"Overdue action ({action['owner_name']}): {action['what']}"[:200],
+        body=f"This action was due by {action['due_on']:%-d %B %Y} and is still open: {action['what']}",
+        link=f"/actions/{action['id']}", allocation_id=action["allocation"],
+    )
+    people: dict[str, int | None] = {"owner": action["owner"]}
+    org_council = None
+    if action["allocation"] is not None:
+        row = await audits.load_row(action["allocation"])
+        people = await audits.relations_of(ctx, row) | people
+        org_council = row["council"]
+    if org_council is None:
+        from core.db.tables import Organisation
+
+        org_council = (await Organisation.select(Organisation.council).where(Organisation.id == action["organisation"]).first())["council"]
+    await escalations.fire(
+        ctx,
+        EscalationEvent(kind="deadline_passed", council=org_council, allocation_id=action["allocation"]),
+        organisation_id=action["organisation"], people=people, anchor=action["owner"],
+        subject=f"Action not done in time: {action['what']}", link=f"/actions/{action['id']}",
+    )
+    await trail.record(
+        ctx, organisation_id=action["organisation"], entity="action", entity_id=action["id"], action="deadline_missed",
+        changes={"deadline": deadline["id"], "notified": who},
+    )
+
+
+__all__ = ["action_view", "create", "my_actions", "of_allocation", "of_previous_audit", "overdue", "team_overdue", "update"]
+
+
+async def people_for(ctx: Context) -> list[dict]:
+    """Who an action can be given to: active people of the organisation."""
+    assert ctx.actor
+    return await Person.select(Person.id, Person.display_name, Person.role).where(
+        (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
+    ).order_by(Person.display_name)

@@ -1,0 +1,524 @@
+"""Reports leaders read (CORE-15, HAR-16, BED-6): completion and timeliness,
+final grades by domain, re-audit movement, themes from the evidence,
+escalations and follow-ups, and the trend against earlier periods.
+
+An allocation belongs to a period when it is *due* in it (Europe/London): a
+cycle's audits are due on its last working day, a re-audit at the end of the
+month it was allocated, so one range on ``allocation.due_at`` covers both.
+
+Figures are counted in SQL (GROUP BY over the period's allocations); the
+grade chain is read as the audits service writes it: the auditor's phases,
+one ``moderated`` row per domain QA accepted, and ``final`` rows, of which
+the latest (by ``set_at``, then id) wins when a dispute added another.
+
+Pseudonymised: teams and counts only; no child is named (cases are not even
+listed), and no worker is named in any figure here except the moderation
+table, which only the QA team sees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from core.calendar import LONDON, UTC
+from core.db.tables import Allocation, Service, Team
+from core.forms import OVERALL, fields_of
+from core.services.context import Context
+from core.services.errors import Forbidden, Invalid, NotFound
+
+PERIOD_KINDS = {
+    "month": "Month",
+    "quarter": "Quarter",
+    "year": "Calendar year",
+    "financial_year": "Financial year (April to March)",
+}
+SCOPE_KINDS = {"org": "Whole council", "service": "Service", "team": "Team"}
+TREND_PERIODS = 3
+QUOTES_PER_DOMAIN = 3
+
+
+# ----------------------------------------------------------------- periods
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    kind: str
+    start: dt.date  # first day
+    end: dt.date  # first day after
+
+    @property
+    def key(self) -> str:
+        """The value the report form sends for this period: its first month."""
+        return f"{self.start:%Y-%m}"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "month":
+            return f"{self.start:%B %Y}"
+        if self.kind == "year":
+            return f"{self.start:%Y}"
+        if self.kind == "financial_year":
+            return f"Financial year {self.start.year} to {self.start.year + 1}"
+        last = _add_months(self.end, -1)
+        return f"{self.start:%B} to {last:%B %Y}"
+
+    @property
+    def short_label(self) -> str:
+        if self.kind == "month":
+            return f"{self.start:%b %Y}"
+        if self.kind == "quarter":
+            return f"Q{(self.start.month - 1) // 3 + 1} {self.start.year}"
+        if self.kind == "financial_year":
+            return f"{self.start.year}-{str(self.start.year + 1)[2:]}"
+        return f"{self.start:%Y}"
+
+    @property
+    def start_at(self) -> dt.datetime:
+        """London midnight starting the period, as UTC."""
+        return dt.datetime.combine(self.start, dt.time(), tzinfo=LONDON).astimezone(UTC)
+
+    @property
+    def end_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.end, dt.time(), tzinfo=LONDON).astimezone(UTC)
+
+    def previous(self) -> Period:
+        return period(self.kind, _add_months(self.start, -1))
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def period(kind: str, day: dt.date) -> Period:
+    """The period of ``kind`` that contains ``day``."""
+    if kind == "month":
+        start = dt.date(day.year, day.month, 1)
+        return Period(kind, start, _add_months(start, 1))
+    if kind == "quarter":
+        start = dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+        return Period(kind, start, _add_months(start, 3))
+    if kind == "year":
+        return Period(kind, dt.date(day.year, 1, 1), dt.date(day.year + 1, 1, 1))
+    if kind == "financial_year":
+        year = day.year if day.month >= 4 else day.year - 1
+        return Period(kind, dt.date(year, 4, 1), dt.date(year + 1, 4, 1))
+    raise Invalid("Choose a period", {"period": "Choose month, quarter, year or financial year"})
+
+
+def parse_period(kind: str, value: str, today: dt.date) -> Period:
+    """``value`` is a month (2026-11) or a day (2026-11-15) inside the period; blank = today."""
+    value = (value or "").strip()
+    if not value:
+        return period(kind, today)
+    try:
+        day = dt.date.fromisoformat(value if len(value) > 7 else f"{value}-01")
+    except ValueError:
+        raise Invalid("Give the month as year and month", {"date": "Give the month like 2026-11"}) from None
+    return period(kind, day)
+
+
+# ------------------------------------------------------------------ scopes
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    kind: str  # org | service | team
+    id: int | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeChoice:
+    value: str  # "org", "service:3", "team:7"
+    text: str
+
+
+async def scope_choices(ctx: Context) -> list[ScopeChoice]:
+    _allowed(ctx)
+    org = ctx.actor.organisation_id
+    choices = [ScopeChoice("org", "Whole council")]
+    for s in await Service.select(Service.id, Service.name).where(Service.organisation == org).order_by(Service.name):
+        choices.append(ScopeChoice(f"service:{s['id']}", f"Service: {s['name']}"))
+    for t in await Team.select(Team.id, Team.name).where(Team.organisation == org).order_by(Team.name):
+        choices.append(ScopeChoice(f"team:{t['id']}", f"Team: {t['name']}"))
+    return choices
+
+
+async def parse_scope(ctx: Context, value: str) -> Scope:
+    """``org``, ``service:<id>`` or ``team:<id>`` of the actor's own organisation."""
+    _allowed(ctx)
+    value = (value or "org").strip()
+    if value == "org":
+        return Scope("org")
+    kind, _, raw = value.partition(":")
+    table = {"service": Service, "team": Team}.get(kind)
+    if table is None or not raw.isdigit():
+        raise Invalid("Choose what the report covers", {"scope": "Choose the whole council, a service or a team"})
+    row = await table.select(table.id, table.name).where(
+        (table.id == int(raw)) & (table.organisation == ctx.actor.organisation_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no {kind} with that number that you can see")
+    return Scope(kind, row["id"], row["name"])
+
+
+# ------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    allocated: int = 0
+    completed: int = 0
+    on_time: int = 0
+    overdue: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DomainGrades:
+    domain: str
+    title: str
+    levels: dict[str, int]  # level key -> final grades, in scale order
+    changed_by_moderation: int
+    changed_by_dispute: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.levels.values())
+
+
+@dataclass(frozen=True, slots=True)
+class DomainMovement:
+    domain: str
+    title: str
+    improved: int
+    same: int
+    downgraded: int
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    domain: str
+    title: str
+    count: int
+    quotes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUps:
+    opened: int = 0
+    closed: int = 0
+    overdue: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    period: Period
+    counts: Counts
+    overall: dict[str, int]  # final overall grades by level
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    period: Period
+    scope: Scope
+    levels: tuple[tuple[str, str], ...]  # (key, label) best first
+    counts: Counts
+    grades: tuple[DomainGrades, ...]  # the overall grade first, then each domain
+    movement: tuple[DomainMovement, ...]
+    strengths: tuple[Theme, ...]
+    development: tuple[Theme, ...]
+    escalations: tuple[tuple[str, int], ...]  # (rule, times raised)
+    follow_ups: FollowUps
+    trend: tuple[TrendPoint, ...]  # oldest first, this period last
+    titles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def overall(self) -> DomainGrades | None:
+        return next((g for g in self.grades if g.domain == OVERALL), None)
+
+
+def _allowed(ctx: Context) -> None:
+    if ctx.actor is None or not (ctx.actor.can("view_all_audits") or ctx.actor.can("qa_review")):
+        raise Forbidden("Reports are for the QA team and managers who see all audits")
+
+
+def _in_set(ctx: Context, scope: Scope, p: Period) -> tuple[str, list]:
+    """SQL (over ``allocation a``) choosing the allocations of scope and period."""
+    sql = (
+        "SELECT a.id FROM allocation a JOIN child_case c ON c.id = a.child_case "
+        "LEFT JOIN team t ON t.id = c.team "
+        "WHERE a.organisation = {} AND a.due_at >= {} AND a.due_at < {}"
+    )
+    args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
+    if scope.kind == "team":
+        sql += " AND c.team = {}"
+        args.append(scope.id)
+    elif scope.kind == "service":
+        sql += " AND t.service = {}"
+        args.append(scope.id)
+    return sql, args
+
+
+async def _raw(sql: str, args: list) -> list[dict]:
+    return await Allocation.raw(sql, *args)
+
+
+def _as_of(ctx: Context, p: Period) -> dt.datetime:
+    return min(ctx.now, p.end_at)
+
+
+async def _counts(ctx: Context, scope: Scope, p: Period) -> Counts:
+    ids, args = _in_set(ctx, scope, p)
+    rows = await _raw(
+        "SELECT COUNT(*) AS allocated,"
+        " COALESCE(SUM(CASE WHEN finalised_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS completed,"
+        " COALESCE(SUM(CASE WHEN finalised_at IS NOT NULL AND submitted_at <= due_at THEN 1 ELSE 0 END), 0) AS on_time,"
+        " COALESCE(SUM(CASE WHEN finalised_at IS NULL AND due_at < {} THEN 1 ELSE 0 END), 0) AS overdue"
+        f" FROM allocation WHERE id IN ({ids})",
+        [_as_of(ctx, p), *args],
+    )
+    row = rows[0]
+    return Counts(int(row["allocated"]), int(row["completed"]), int(row["on_time"]), int(row["overdue"]))
+
+
+# The latest final grade of each (allocation, domain): a dispute may add a later one.
+_LATEST_FINAL = (
+    "g.phase = 'final' AND NOT EXISTS (SELECT 1 FROM grade l WHERE l.allocation = g.allocation"
+    " AND l.domain = g.domain AND l.phase = 'final'"
+    " AND (l.set_at > g.set_at OR (l.set_at = g.set_at AND l.id > g.id)))"
+)
+
+
+def _last_of(alias: str, phases: str) -> str:
+    """The level of the latest grade of ``g``'s allocation and domain in ``phases``."""
+    return (
+        f"(SELECT {alias}.level FROM grade {alias} WHERE {alias}.allocation = g.allocation"
+        f" AND {alias}.domain = g.domain AND {alias}.phase {phases}"
+        f" ORDER BY {alias}.set_at DESC, {alias}.id DESC LIMIT 1)"
+    )
+
+
+async def _grades(ctx: Context, scope: Scope, p: Period) -> list[dict]:
+    ids, args = _in_set(ctx, scope, p)
+    auditor = _last_of("x", "NOT IN ('moderated', 'final')")
+    moderated = _last_of("m", "= 'moderated'")
+    return await _raw(
+        "SELECT g.domain AS domain, g.level AS level, COUNT(*) AS n,"
+        f" COALESCE(SUM(CASE WHEN {moderated} <> {auditor} THEN 1 ELSE 0 END), 0) AS by_moderation,"
+        f" COALESCE(SUM(CASE WHEN g.level <> {moderated} THEN 1 ELSE 0 END), 0) AS by_dispute"
+        f" FROM grade g WHERE g.organisation = {{}} AND {_LATEST_FINAL} AND g.allocation IN ({ids})"
+        " GROUP BY g.domain, g.level",
+        [ctx.actor.organisation_id, *args],
+    )
+
+
+async def _movement(ctx: Context, scope: Scope, p: Period) -> list[dict]:
+    """Each re-audit's final grade per domain against its predecessor's."""
+    ids, args = _in_set(ctx, scope, p)
+    before = (
+        "(SELECT b.rank FROM grade b JOIN allocation r ON r.previous = b.allocation"
+        " WHERE r.id = g.allocation AND b.domain = g.domain AND b.phase = 'final'"
+        " ORDER BY b.set_at DESC, b.id DESC LIMIT 1)"
+    )
+    return await _raw(
+        "SELECT domain, COALESCE(SUM(CASE WHEN now_rank < before_rank THEN 1 ELSE 0 END), 0) AS improved,"
+        " COALESCE(SUM(CASE WHEN now_rank = before_rank THEN 1 ELSE 0 END), 0) AS same,"
+        " COALESCE(SUM(CASE WHEN now_rank > before_rank THEN 1 ELSE 0 END), 0) AS downgraded"
+        f" FROM (SELECT g.domain AS domain, g.rank AS now_rank, {before} AS before_rank"
+        f" FROM grade g JOIN allocation ra ON ra.id = g.allocation"
+        f" WHERE g.organisation = {{}} AND ra.previous IS NOT NULL AND {_LATEST_FINAL}"
+        f" AND g.allocation IN ({ids})) moves WHERE before_rank IS NOT NULL GROUP BY domain",
+        [ctx.actor.organisation_id, *args],
+    )
+
+
+async def _themes(ctx: Context, scope: Scope, p: Period, strengths: bool) -> list[dict]:
+    """Evidence behind the best two grades (strengths) or the rest (areas for development)."""
+    ids, args = _in_set(ctx, scope, p)
+    rank = "g.rank <= 1" if strengths else "g.rank >= 2"
+    return await _raw(
+        "SELECT g.domain AS domain, g.evidence AS evidence FROM grade g"
+        f" WHERE g.organisation = {{}} AND {_LATEST_FINAL} AND {rank} AND g.domain <> 'overall'"
+        f" AND g.allocation IN ({ids}) ORDER BY g.domain, g.set_at DESC, g.id DESC",
+        [ctx.actor.organisation_id, *args],
+    )
+
+
+async def _escalations(ctx: Context, scope: Scope, p: Period) -> list[dict]:
+    """Escalations raised in the period; one raised tells several people (one
+    notification each, same instant), so distinct (rule, allocation, instant)."""
+    sql = (
+        "SELECT kind, COUNT(*) AS n FROM (SELECT DISTINCT n.kind AS kind, n.allocation, n.created_at"
+        " FROM notification n JOIN allocation a ON a.id = n.allocation"
+        " JOIN child_case c ON c.id = a.child_case LEFT JOIN team t ON t.id = c.team"
+        " WHERE n.organisation = {} AND n.kind >= 'escalation:' AND n.kind < 'escalation;' AND n.created_at >= {} AND n.created_at < {}"
+    )
+    args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
+    sql += _scope_filter(scope, args)
+    return await _raw(sql + ") raised GROUP BY kind ORDER BY kind", args)
+
+
+def _scope_filter(scope: Scope, args: list) -> str:
+    if scope.kind == "team":
+        args.append(scope.id)
+        return " AND c.team = {}"
+    if scope.kind == "service":
+        args.append(scope.id)
+        return " AND t.service = {}"
+    return ""
+
+
+async def _follow_ups(ctx: Context, scope: Scope, p: Period) -> FollowUps:
+    """Actions opened and closed in the period, and those open past their due date at its end (or now)."""
+    sql = (
+        "SELECT COALESCE(SUM(CASE WHEN f.created_at >= {} AND f.created_at < {} THEN 1 ELSE 0 END), 0) AS opened,"
+        " COALESCE(SUM(CASE WHEN f.done_at >= {} AND f.done_at < {} THEN 1 ELSE 0 END), 0) AS closed,"
+        " COALESCE(SUM(CASE WHEN f.created_at < {} AND f.due_at < {} AND (f.done_at IS NULL OR f.done_at > {})"
+        " THEN 1 ELSE 0 END), 0) AS overdue"
+        " FROM follow_up f JOIN allocation a ON a.id = f.allocation"
+        " JOIN child_case c ON c.id = a.child_case LEFT JOIN team t ON t.id = c.team"
+        " WHERE f.organisation = {}"
+    )
+    as_of = _as_of(ctx, p)
+    args: list = [p.start_at, p.end_at, p.start_at, p.end_at, as_of, as_of, as_of, ctx.actor.organisation_id]
+    sql += _scope_filter(scope, args)
+    row = (await _raw(sql, args))[0]
+    return FollowUps(int(row["opened"]), int(row["closed"]), int(row["overdue"]))
+
+
+async def _definitions(ctx: Context) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
+    """The scale levels (best first) and domain titles of the council's audit
+    form: its cycles' form, else the form its latest allocation used."""
+    council = ctx.registry.council(ctx.actor.council)
+    form = None
+    if council.cycles is not None:
+        form = ctx.registry.form(ctx.registry.ref(ctx.actor.council, council.cycles.form, "forms"))
+    else:
+        row = await Allocation.select(Allocation.form_key, Allocation.form_version).where(
+            Allocation.organisation == ctx.actor.organisation_id
+        ).order_by(Allocation.id, ascending=False).first()
+        if row:
+            form = ctx.registry.form(row["form_key"], row["form_version"])
+    levels: tuple[tuple[str, str], ...] = ()
+    titles: dict[str, str] = {}
+    if form is not None:
+        ff = fields_of(ctx.registry, ctx.actor.council, form)
+        if ff.scale:
+            levels = tuple((lvl.key, lvl.label) for lvl in ff.scale.levels)
+        titles = dict(ff.domains())
+    titles.setdefault(OVERALL, "Overall grade")
+    return levels, titles
+
+
+async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIODS) -> Report:
+    """Every figure of one report: ``scope`` (from :func:`parse_scope`) over period ``p``."""
+    _allowed(ctx)
+    levels, titles = await _definitions(ctx)
+    order = {key: i for i, (key, _) in enumerate(levels)}
+
+    by_domain: dict[str, dict] = {}
+    for row in await _grades(ctx, scope, p):
+        entry = by_domain.setdefault(row["domain"], {"levels": {k: 0 for k, _ in levels}, "mod": 0, "disp": 0})
+        entry["levels"][row["level"]] = entry["levels"].get(row["level"], 0) + int(row["n"])
+        entry["mod"] += int(row["by_moderation"])
+        entry["disp"] += int(row["by_dispute"])
+    domain_order = {key: i for i, key in enumerate(titles)}
+
+    def sort_key(domain: str) -> tuple[int, str]:
+        return (-1 if domain == OVERALL else domain_order.get(domain, len(domain_order)), domain)
+
+    grades = tuple(
+        DomainGrades(
+            d,
+            titles.get(d, d),
+            dict(sorted(e["levels"].items(), key=lambda kv: order.get(kv[0], len(order)))),
+            e["mod"],
+            e["disp"],
+        )
+        for d, e in sorted(by_domain.items(), key=lambda kv: sort_key(kv[0]))
+    )
+    movement = tuple(
+        DomainMovement(r["domain"], titles.get(r["domain"], r["domain"]), int(r["improved"]), int(r["same"]), int(r["downgraded"]))
+        for r in sorted(await _movement(ctx, scope, p), key=lambda r: sort_key(r["domain"]))
+    )
+
+    async def themes(strengths: bool) -> tuple[Theme, ...]:
+        grouped: dict[str, list[str]] = {}
+        for r in await _themes(ctx, scope, p, strengths):
+            grouped.setdefault(r["domain"], []).append((r["evidence"] or "").strip())
+        out = [
+            Theme(d, titles.get(d, d), len(quotes), tuple(q for q in quotes if q)[:QUOTES_PER_DOMAIN])
+            for d, quotes in grouped.items()
+        ]
+        return tuple(sorted(out, key=lambda t: (-t.count, sort_key(t.domain))))
+
+    points = []
+    earlier = p
+    for _ in range(trend):
+        earlier = earlier.previous()
+        points.append(earlier)
+    trend_points = []
+    for q in reversed(points):
+        overall = {k: 0 for k, _ in levels}
+        for row in await _grades(ctx, scope, q):
+            if row["domain"] == OVERALL:
+                overall[row["level"]] = overall.get(row["level"], 0) + int(row["n"])
+        trend_points.append(TrendPoint(q, await _counts(ctx, scope, q), overall))
+    counts = await _counts(ctx, scope, p)
+    trend_points.append(TrendPoint(p, counts, dict(grades[0].levels) if grades and grades[0].domain == OVERALL else {k: 0 for k, _ in levels}))
+
+    return Report(
+        period=p,
+        scope=scope,
+        levels=levels,
+        counts=counts,
+        grades=grades,
+        movement=movement,
+        strengths=await themes(True),
+        development=await themes(False),
+        escalations=tuple((r["kind"].split(":", 1)[1], int(r["n"])) for r in await _escalations(ctx, scope, p)),
+        follow_ups=await _follow_ups(ctx, scope, p),
+        trend=tuple(trend_points),
+        titles=titles,
+    )
+
+
+# ------------------------------------------------- moderation, QA managers
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementRow:
+    who: str  # an auditor's name, or a team's
+    moderated: int
+    agreed: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.agreed / self.moderated if self.moderated else None
+
+
+async def moderation_agreement(ctx: Context, p: Period, scope: Scope, by: str = "auditor") -> list[AgreementRow]:
+    """How often QA left the auditor's grade as it was, per auditor or per team
+    (HAR 2.6, BED-5). Names auditors: QA (``qa_review``) only."""
+    if ctx.actor is None or not ctx.actor.can("qa_review"):
+        raise Forbidden("Only the QA team sees moderation by auditor and team")
+    ids, args = _in_set(ctx, scope, p)
+    auditor = (
+        "(SELECT x.level FROM grade x WHERE x.allocation = g.allocation AND x.domain = g.domain"
+        " AND x.phase NOT IN ('moderated', 'final') ORDER BY x.set_at DESC, x.id DESC LIMIT 1)"
+    )
+    if by == "team":
+        name, joins = "COALESCE(tm.name, '(no team)')", "JOIN child_case cc ON cc.id = al.child_case LEFT JOIN team tm ON tm.id = cc.team"
+    else:
+        name, joins = "p.display_name", "JOIN person p ON p.id = al.auditor"
+    rows = await _raw(
+        f"SELECT {name} AS who, COUNT(*) AS moderated,"
+        f" COALESCE(SUM(CASE WHEN g.level = {auditor} THEN 1 ELSE 0 END), 0) AS agreed"
+        f" FROM grade g JOIN allocation al ON al.id = g.allocation {joins}"
+        f" WHERE g.organisation = {{}} AND g.phase = 'moderated' AND g.allocation IN ({ids})"
+        f" GROUP BY {name} ORDER BY {name}",
+        [ctx.actor.organisation_id, *args],
+    )
+    return [AgreementRow(r["who"], int(r["moderated"]), int(r["agreed"])) for r in rows]

@@ -1,0 +1,246 @@
+"""Reports leaders read (CORE-15, HAR-16): every figure from audits driven
+through the real services."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.calendar import london_date
+from core.db.tables import Allocation, ChildCase, Team
+from core.services import audits, reports
+from core.services.allocations import allocate_re_audit
+from core.services.context import Context
+from core.services.errors import Forbidden
+from core.services.sweep import sweep
+from tests.helpers import acting, allocation_of, finalise, person
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def submit_with(registry, auditor: str, allocation_id: int, grade: str) -> None:
+    """Fill in and submit, leaving QA's decision to the test."""
+    ctx = await acting(registry, auditor)
+    view = await audits.audit_view(ctx, allocation_id)
+    answers = {}
+    for field in view.fields.fields:
+        if field.kind == "grade":
+            answers[field.name] = grade
+        elif field.kind == "date":
+            answers[field.name] = "2026-11-10"
+        elif field.required:
+            answers[field.name] = f"Evidence: {grade} practice seen."
+    revision = await audits.save_answers(ctx, allocation_id, view.revision, answers)
+    await audits.submit(ctx, allocation_id, revision)
+
+
+async def scenario(registry) -> dict:
+    """Seven demo audits: three final as given, one moderated up by QA, one
+    re-audit of the RI audit that improves; the rest left open (overdue later)."""
+    ids = {u: (await allocation_of(u))["id"] for u in ("haringey.cp_chair", "haringey.iro", "haringey.lado", "haringey.team_manager.1")}
+    await finalise(registry, "haringey.cp_chair", ids["haringey.cp_chair"], "good")
+    await finalise(registry, "haringey.iro", ids["haringey.iro"], "requires_improvement")
+    await finalise(registry, "haringey.lado", ids["haringey.lado"], "inadequate")
+    # QA moderates the overall grade of team manager 1's audit up to good.
+    await submit_with(registry, "haringey.team_manager.1", ids["haringey.team_manager.1"], "requires_improvement")
+    qa = await acting(registry, "haringey.head_of_qa")
+    await audits.review(qa, ids["haringey.team_manager.1"], "accept", "Evidence supports good", moderated={"overall": "good"})
+    # The RI audit is re-audited, and now good throughout.
+    re_auditor = await person("haringey.cp_chair")
+    re_audit = await allocate_re_audit(qa, ids["haringey.iro"], re_auditor["id"])
+    await finalise(registry, "haringey.cp_chair", re_audit, "good")
+    ids["re_audit"] = re_audit
+    return ids
+
+
+def month_of(row: dict) -> reports.Period:
+    return reports.period("month", london_date(row["due_at"]))
+
+
+@pytest.mark.req("CORE-15")
+@pytest.mark.req("HAR-16")
+async def test_the_monthly_report_counts_every_figure(registry, demo):
+    ids = await scenario(registry)
+    first = await Allocation.select().where(Allocation.id == ids["haringey.cp_chair"]).first()
+    month = month_of(first)
+    # After the month: the sweep marks the open audits overdue.
+    after = month.end_at + dt.timedelta(days=2)
+    await sweep(Context(registry=registry, now=after))
+
+    ctx = await acting(registry, "haringey.head_of_qa")
+    ctx.now = after
+    report = await reports.report(ctx, month, reports.Scope("org"))
+    assert report.counts == reports.Counts(allocated=8, completed=5, on_time=5, overdue=3)
+    overall = report.overall
+    assert overall.levels == {"outstanding": 0, "good": 3, "requires_improvement": 1, "inadequate": 1}
+    assert (overall.changed_by_moderation, overall.changed_by_dispute) == (1, 0)
+    assert [g.domain for g in report.grades][0] == "overall"
+    for domain in report.grades[1:]:
+        # QA moderated only the overall grade: each domain is as the auditors gave it.
+        assert domain.levels == {"outstanding": 0, "good": 2, "requires_improvement": 2, "inadequate": 1}
+        assert domain.changed_by_moderation == 0
+    assert {m.domain: (m.improved, m.same, m.downgraded) for m in report.movement} == {
+        g.domain: (1, 0, 0) for g in report.grades
+    }
+    assert {t.domain: t.count for t in report.strengths} == {g.domain: 2 for g in report.grades[1:]}
+    assert {t.domain: t.count for t in report.development} == {g.domain: 3 for g in report.grades[1:]}
+    assert "Evidence: requires_improvement practice seen." in report.development[0].quotes
+    assert dict(report.escalations) == {
+        "final_alert": 5,
+        "inadequate_alert": 1,
+        "inadequate_smart_actions": 1,
+        "requires_improvement_discussion": 1,
+    }
+    # Two actions opened; the inadequate one (5 working days) was due in the month.
+    assert report.follow_ups == reports.FollowUps(opened=2, closed=0, overdue=1)
+    assert [p.period for p in report.trend] == [month.previous().previous().previous(), month.previous().previous(), month.previous(), month]
+    assert report.trend[-1].counts == report.counts
+    assert report.trend[0].counts == reports.Counts()
+
+    # Pseudonymised: no worker's name anywhere in the report.
+    text = repr(report)
+    for username in ("haringey.cp_chair", "haringey.iro", "haringey.lado", "haringey.team_manager.1"):
+        assert (await person(username))["display_name"] not in text
+
+    # Moderation by auditor and team: QA only, names auditors.
+    by_auditor = await reports.moderation_agreement(ctx, month, reports.Scope("org"))
+    assert sum(r.moderated for r in by_auditor) == 5 * len(report.grades)
+    changed = {r.who: (r.moderated, r.agreed) for r in by_auditor}
+    tm1 = (await person("haringey.team_manager.1"))["display_name"]
+    assert changed[tm1] == (len(report.grades), len(report.grades) - 1)
+    by_team = await reports.moderation_agreement(ctx, month, reports.Scope("org"), by="team")
+    assert sum(r.agreed for r in by_team) == 5 * len(report.grades) - 1
+
+
+@pytest.mark.req("CORE-15")
+@pytest.mark.req("HAR-16")
+async def test_scopes_periods_and_access(registry, demo):
+    ids = await scenario(registry)
+    row = await Allocation.select(Allocation.due_at, Allocation.child_case.team.as_alias("team")).where(
+        Allocation.id == ids["haringey.lado"]
+    ).first()
+    team = await Team.select().where(Team.id == row["team"]).first()
+    ctx = await acting(registry, "haringey.qa_officer")
+    month = month_of(row)
+
+    by_team = await reports.report(ctx, month, await reports.parse_scope(ctx, f"team:{team['id']}"))
+    in_team = await Allocation.count().where(
+        Allocation.child_case.team == team["id"]
+    )
+    assert by_team.counts.allocated == in_team
+    assert by_team.scope.name == team["name"]
+    assert by_team.overall.levels["inadequate"] == 1
+    if team["service"]:
+        by_service = await reports.report(ctx, month, await reports.parse_scope(ctx, f"service:{team['service']}"))
+        assert by_team.counts.allocated <= by_service.counts.allocated <= 8
+
+    # Wider periods hold the month.
+    for kind in ("quarter", "year", "financial_year"):
+        wider = await reports.report(ctx, reports.period(kind, month.start), reports.Scope("org"), trend=1)
+        assert wider.counts.allocated == 8
+        assert wider.overall.levels == {"outstanding": 0, "good": 3, "requires_improvement": 1, "inadequate": 1}
+
+    # Nobody outside the QA team and the managers who see all audits.
+    practitioner = await acting(registry, "haringey.team_manager.2")
+    with pytest.raises(Forbidden):
+        await reports.report(practitioner, month, reports.Scope("org"))
+    with pytest.raises(Forbidden):
+        await reports.moderation_agreement(practitioner, month, reports.Scope("org"))
+
+
+@pytest.mark.req("CORE-15")
+def test_periods_are_london_months_quarters_and_years():
+    day = dt.date(2027, 2, 14)
+    assert reports.period("month", day).label == "February 2027"
+    quarter = reports.period("quarter", day)
+    assert (quarter.start, quarter.end, quarter.label) == (dt.date(2027, 1, 1), dt.date(2027, 4, 1), "January to March 2027")
+    fy = reports.period("financial_year", day)
+    assert (fy.start, fy.end, fy.label) == (dt.date(2026, 4, 1), dt.date(2027, 4, 1), "Financial year 2026 to 2027")
+    assert reports.period("financial_year", dt.date(2027, 4, 1)).start == dt.date(2027, 4, 1)
+    assert reports.period("year", day).previous().start == dt.date(2026, 1, 1)
+    assert quarter.previous().start == dt.date(2026, 10, 1)
+    # Midnight in London: summer time puts the start an hour before UTC midnight.
+    july = reports.period("month", dt.date(2026, 7, 9))
+    assert july.start_at == dt.datetime(2026, 6, 30, 23, 0, tzinfo=dt.timezone.utc)
+    assert reports.parse_period("month", "2026-11", dt.date(2020, 1, 1)).start == dt.date(2026, 11, 1)
+    assert reports.parse_period("quarter", "", dt.date(2026, 11, 22)).start == dt.date(2026, 10, 1)
+
+
+@pytest.mark.req("CORE-15")
+def test_charts_are_accessible_svg():
+    from core import charts
+
+    grades = [
+        reports.DomainGrades("overall", "Overall grade", {"good": 3, "inadequate": 1}, 1, 0),
+        reports.DomainGrades("planning", "Planning <and> review", {"good": 2, "inadequate": 2}, 0, 0),
+    ]
+    svg = str(charts.grade_distribution("g", grades, (("good", "Good"), ("inadequate", "Inadequate"))))
+    assert svg.startswith("<svg") and 'role="img"' in svg and 'aria-labelledby="g-title g-desc"' in svg
+    assert '<title id="g-title">Final grades by domain</title>' in svg
+    assert "<desc id=\"g-desc\">Overall grade: 3 Good, 1 Inadequate; Planning &lt;and&gt; review: 2 Good, 2 Inadequate</desc>" in svg
+    assert "style=" not in svg and "<script" not in svg
+    assert svg.count("<rect") == 2 + 4  # the legend's two, then one per non-zero value
+    moves = [reports.DomainMovement("overall", "Overall grade", 1, 2, 0)]
+    svg = str(charts.movement("m", moves))
+    assert "Overall grade: 1 Improved, 2 Same, 0 Downgraded" in svg
+    p = reports.period("month", dt.date(2026, 11, 1))
+    points = [reports.TrendPoint(p.previous(), reports.Counts(4, 3, 2, 1), {}), reports.TrendPoint(p, reports.Counts(8, 5, 5, 3), {})]
+    svg = str(charts.trend("t", points))
+    assert "<polyline" in svg and "Allocated: Oct 2026 4, Nov 2026 8" in svg
+
+
+@pytest.mark.req("CORE-15")
+@pytest.mark.req("HAR-16")
+async def test_the_report_page_and_its_exports(client, registry):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.helpers import sign_in
+
+    ids = await scenario(registry)
+    row = await Allocation.select().where(Allocation.id == ids["haringey.cp_chair"]).first()
+    month = month_of(row)
+    query = f"period=month&date={month.key}&scope=org"
+
+    await sign_in(client, "haringey.team_manager.2")
+    assert (await client.get(f"/reports?{query}")).status_code == 403
+    assert (await client.get(f"/reports/export.csv?{query}&table=completion")).status_code == 403
+    await client.get("/logout")
+
+    await sign_in(client, "haringey.head_of_qa")
+    page = await client.get(f"/reports?{query}")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert f"{month.label}: whole council" in html
+    assert 'href="/reports"' in html  # in the navigation
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="app-chart" role="img"' in html
+    assert "Moderation by auditor" in html  # QA sees moderation
+    # Pseudonymised: no child's case number on the page.
+    case = await ChildCase.select(ChildCase.external_id).where(ChildCase.id == row["child_case"]).first()
+    assert case["external_id"] not in html
+
+    response = await client.get(f"/reports/export.csv?{query}&table=completion")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["Measure", "Number"]
+    assert rows[1:3] == [["Allocated", "8"], ["Completed", "5"]]
+    grades = list(csv.reader(io.StringIO((await client.get(f"/reports/export.csv?{query}&table=grades")).text)))
+    assert grades[0][:5] == ["Domain", "Outstanding", "Good", "Requires Improvement", "Inadequate"]
+    assert grades[1][:8] == ["Overall grade", "0", "3", "1", "1", "5", "1", "0"]
+    assert (await client.get(f"/reports/export.csv?{query}&table=nope")).status_code == 404
+
+    response = await client.get(f"/reports/export.xlsx?{query}")
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    assert {"completion", "grades", "movement", "trend", "moderation_auditor"} <= set(book.sheetnames)
+    sheet = book["completion"]
+    assert sheet["A1"].value == f"{month.label}: whole council"
+    assert [c.value for c in sheet[3]] == ["Measure", "Number"]
+    assert [c.value for c in sheet[4]] == ["Allocated", 8]
+    movement = book["movement"]
+    assert [c.value for c in movement[4]] == ["Overall grade", 1, 0, 0]
+

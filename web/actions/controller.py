@@ -1,0 +1,72 @@
+"""SMART action pages (CORE-12, HAR-13): my actions and my team's overdue
+ones, one action with its progress, and setting an action."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Response, Template
+
+from core.services import actions
+from core.services.errors import Invalid
+from web.audits.controller import _redirect
+from web.auth.guards import signed_in
+from web.context import request_context
+from web.forms import form_data
+from web.rendering import flash, page
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value or "")
+    except ValueError:
+        return None
+
+
+class ActionPages(Controller):
+    path = "/actions"
+    guards = [signed_in]
+    include_in_schema = False
+
+    @get("")
+    async def mine(self, request: Request) -> Template:
+        ctx = request_context(request)
+        return await page(
+            request, "actions/mine.html", title="Actions",
+            mine=await actions.my_actions(ctx), team_overdue=await actions.team_overdue(ctx),
+        )
+
+    @post("")
+    async def create(self, request: Request) -> Template | Redirect | Response:
+        """Set an action; from an audit page (allocation_id), a dispute (dispute_id) or a plan."""
+        ctx = request_context(request)
+        data = await form_data(request)
+        allocation_id, dispute_id = _int(data.get("allocation_id")), _int(data.get("dispute_id"))
+        back = data.get("back", "") if data.get("back", "").startswith("/") and not data.get("back", "").startswith("//") else "/actions"
+        try:
+            await actions.create(
+                ctx, what=data.get("what", ""), owner_id=_int(data.get("owner")), due_on=data.get("due_on", ""),
+                allocation_id=allocation_id, dispute_id=dispute_id, plan=data.get("plan", ""),
+            )
+        except Invalid as invalid:
+            return await page(request, "actions/new.html", title="Set an action", values=data, errors=invalid.errors,
+                              people=await actions.people_for(ctx), status_code=422)
+        flash(request, "Action set")
+        return _redirect(request, back)
+
+    @get("/{action_id:int}")
+    async def show(self, request: Request, action_id: FromPath[int]) -> Template:
+        view = await actions.action_view(request_context(request), action_id)
+        return await page(request, "actions/action.html", title="Action", a=view, values={}, errors={})
+
+    @post("/{action_id:int}")
+    async def update(self, request: Request, action_id: FromPath[int]) -> Template | Redirect | Response:
+        ctx = request_context(request)
+        data = await form_data(request)
+        try:
+            await actions.update(ctx, action_id, data.get("text", ""), data.get("status", ""))
+        except Invalid as invalid:
+            view = await actions.action_view(ctx, action_id)
+            return await page(request, "actions/action.html", title="Action", a=view, values=data, errors=invalid.errors, status_code=422)
+        flash(request, "Progress recorded")
+        return _redirect(request, f"/actions/{action_id}")
