@@ -11,6 +11,7 @@ from litestar.exceptions import NotAuthorizedException
 
 from core.services import accounts, audits, imports, notifications
 from web.api import schemas
+from web.api.disputes_actions import ActionsController, DisputesController
 from web.auth.guards import requires, signed_in
 from web.context import request_context
 
@@ -146,6 +147,6 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[TokenController, AllocationsController, QaController, NotificationsController, ImportsController],
+    route_handlers=[DisputesController, ActionsController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController],
     tags=["v1"],
 )
