@@ -224,6 +224,17 @@ async def base_context(request: Request, title: str) -> dict[str, Any]:
     return shell_context(request, title, unread)
 
 
+def see_other(request: Request, url: str):
+    """Send the browser on to ``url`` after a successful form post."""
+    from litestar.response import Redirect, Response
+
+    if is_htmx(request):
+        # Not a 3xx: the browser's XHR follows those itself, so htmx would never
+        # see the HX-Redirect header (it would swap the next page in as a fragment).
+        return Response(content=b"", status_code=200, headers={"HX-Redirect": url})
+    return Redirect(url, status_code=303)
+
+
 def flash(request: Request, title: str, text: str = "", kind: str = "success") -> None:
     messages = list(request.session.get("flash", []))
     messages.append({"kind": kind, "title": title, "text": text})

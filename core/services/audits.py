@@ -658,19 +658,9 @@ def _message(row: dict, workflow: Workflow, chosen: Transition, target_label: st
 
 
 async def _recipients(ctx: Context, row: dict, refs: tuple[str, ...], people: dict[str, int | None]) -> list[int]:
-    out: list[int] = []
-    for ref in refs:
-        if ref in people:
-            if people[ref] is not None:
-                out.append(people[ref])
-            continue
-        role = ref.split(":")[-1]
-        out.extend(
-            p["id"]
-            for p in await Person.select(Person.id).where(
-                (Person.organisation == row["organisation"]) & (Person.role == role) & (Person.active == True)  # noqa: E712
-            )
-        )
+    """Whom a state's ``notify`` names: relations, or roles found up the
+    practitioner's ladder (the same rule escalations use)."""
+    out = await escalations.recipients(row["organisation"], refs, people, people.get("practitioner"))
     if ctx.actor:
         # Nobody needs telling about what they just did themselves.
         out = [p for p in out if p != ctx.actor.person_id]

@@ -9,11 +9,10 @@ from litestar.response import Redirect, Response, Template
 
 from core.services import actions
 from core.services.errors import Invalid
-from web.audits.controller import _redirect
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
-from web.rendering import flash, page
+from web.rendering import flash, page, see_other
 
 
 def _int(value: str | None) -> int | None:
@@ -52,7 +51,7 @@ class ActionPages(Controller):
             return await page(request, "actions/new.html", title="Set an action", values=data, errors=invalid.errors,
                               people=await actions.people_for(ctx), status_code=422)
         flash(request, "Action set")
-        return _redirect(request, back)
+        return see_other(request, back)
 
     @get("/{action_id:int}")
     async def show(self, request: Request, action_id: FromPath[int]) -> Template:
@@ -69,4 +68,4 @@ class ActionPages(Controller):
             view = await actions.action_view(ctx, action_id)
             return await page(request, "actions/action.html", title="Action", a=view, values=data, errors=invalid.errors, status_code=422)
         flash(request, "Progress recorded")
-        return _redirect(request, f"/actions/{action_id}")
+        return see_other(request, f"/actions/{action_id}")

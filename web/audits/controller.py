@@ -12,15 +12,7 @@ from core.services.sweep import complete_follow_up
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
-from web.rendering import flash, is_htmx, london, page
-
-
-def _redirect(request: Request, url: str) -> Redirect | Response:
-    if is_htmx(request):
-        # Not a 3xx: the browser's XHR follows those itself, so htmx would never
-        # see the HX-Redirect header (it would swap the next page in as a fragment).
-        return Response(content=b"", status_code=200, headers={"HX-Redirect": url})
-    return Redirect(url, status_code=303)
+from web.rendering import flash, is_htmx, london, page, see_other
 
 
 class AuditPages(Controller):
@@ -72,7 +64,7 @@ class AuditPages(Controller):
                 action_form=form, action_errors=invalid.errors, action_values=data,
             )
         flash(request, done)
-        return _redirect(request, f"/audits/{allocation_id}")
+        return see_other(request, f"/audits/{allocation_id}")
 
     @post("/{allocation_id:int}/steps/{step:str}")
     async def step(self, request: Request, allocation_id: FromPath[int], step: FromPath[str]) -> Template | Redirect | Response:
@@ -104,7 +96,7 @@ class AuditPages(Controller):
 
         response = await self._action(request, allocation_id, "re_audit", act, "Re-audit allocated")
         if created:
-            return _redirect(request, f"/audits/{created[0]}")
+            return see_other(request, f"/audits/{created[0]}")
         return response
 
     @post("/{allocation_id:int}/follow-ups/{follow_up_id:int}")
@@ -169,7 +161,7 @@ class AuditPages(Controller):
                     message="Your answers are saved as a draft, but the audit is not ready to submit yet.",
                 )
             flash(request, "Audit submitted to QA", "The QA team will review it within one working day.")
-            return _redirect(request, f"/audits/{allocation_id}")
+            return see_other(request, f"/audits/{allocation_id}")
         view = await audits.audit_view(ctx, allocation_id)
         return await self._render(request, view, view.answers, {}, message="Draft saved")
 
@@ -197,7 +189,7 @@ class AuditPages(Controller):
             )
         decision = data.get("decision")
         flash(request, "Audit accepted: it is now final" if decision == "accept" else "Audit returned to the auditor")
-        return _redirect(request, "/qa")
+        return see_other(request, "/qa")
 
     @get("/{allocation_id:int}/history")
     async def history(self, request: Request, allocation_id: FromPath[int]) -> Template:

@@ -9,11 +9,10 @@ from litestar.response import Redirect, Response, Template
 
 from core.services import audits, disputes
 from core.services.errors import Invalid
-from web.audits.controller import _redirect
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
-from web.rendering import flash, page
+from web.rendering import flash, page, see_other
 
 
 def _domains_from(data: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -53,7 +52,7 @@ class DisputePages(Controller):
         except Invalid as invalid:
             return await self._new(request, allocation_id, data, invalid.errors, 422)
         flash(request, "Dispute raised", "The auditor and the QA team have been told.")
-        return _redirect(request, f"/disputes/{dispute_id}")
+        return see_other(request, f"/disputes/{dispute_id}")
 
     async def _show(self, request: Request, dispute_id: int, values: dict, errors: dict, status_code: int = 200) -> Template:
         view = await disputes.dispute_view(request_context(request), dispute_id)
@@ -79,4 +78,4 @@ class DisputePages(Controller):
         except Invalid as invalid:
             return await self._show(request, dispute_id, data, invalid.errors, 422)
         flash(request, "Recorded")
-        return _redirect(request, f"/disputes/{dispute_id}")
+        return see_other(request, f"/disputes/{dispute_id}")
