@@ -96,3 +96,38 @@ async def test_a_senior_manager_can_commission_an_independent_audit_instead_of_a
     history = (await bedford_client.get(f"/api/v1/allocations/{allocation['id']}/history", headers=hos)).json()
     assert history[-1]["action"] == "transition:commission_independent_audit"
     assert history[-1]["changes"]["reason"] == "Practice concerns need an independent view from S&QA"
+
+
+@pytest.mark.req("BED-10")
+@pytest.mark.req("CORE-9")
+async def test_the_monthly_cycles_reach_a_random_ten_percent_of_cases_a_year(bedford, bedford_client):
+    from core.calendar import UTC
+    from core.db.tables import ChildCase, Cycle
+    from core.services.cycles import issue_cycle
+
+    org = (await Person.select(Person.organisation).where(Person.username == "bedford.team_manager.1").first())["organisation"]
+    workers = await Person.select(Person.id, Person.team).where((Person.organisation == org) & (Person.role == "social_worker"))
+    assert workers, "the Bedford demo has social workers"
+    existing = await ChildCase.count().where(ChildCase.organisation == org)
+    # Bedford's c.1,400 open cases (BED-10: c.140 a year is roughly 10%).
+    await ChildCase.insert(
+        *[
+            ChildCase(
+                organisation=org,
+                external_id=f"BED-{9000 + n}",
+                category="cin",
+                team=workers[n % len(workers)]["team"],
+                allocated_worker=workers[n % len(workers)]["id"],
+                created_at=dt.datetime(2026, 1, 1, tzinfo=UTC),
+            )
+            for n in range(1400 - existing)
+        ]
+    )
+    issued = await issue_cycle(Context(registry=bedford, now=dt.datetime(2027, 1, 4, 9, tzinfo=UTC)), org, 2027, 1)
+    # 10% of 1,400 is 140 a year: at least 12 a month, spread over the auditors.
+    assert issued.allocations >= 12
+    rows = await Allocation.select(Allocation.reason, Allocation.auditor).where(Allocation.cycle == issued.cycle_id)
+    auditors = {r["auditor"] for r in rows}
+    assert len(rows) == len(auditors) * -(-12 // len(auditors))
+    assert "Part of the yearly sample of 10% of 1400 open cases (140 a year, 12 this month)." in rows[0]["reason"]
+    assert (await Cycle.select(Cycle.seed).where(Cycle.id == issued.cycle_id).first())["seed"]

@@ -326,6 +326,9 @@ class CycleRules(Definition, kw_only=True):
     due_calendar_months: int = 1
     # Spread each month's sample across the case categories (CORE-9).
     category_mix: bool = True
+    # A yearly target share of open cases to audit (BED-10: "roughly 10% of
+    # cases per year"): each month allocates at least a twelfth of it.
+    yearly_share: Annotated[float, msgspec.Meta(gt=0, le=1)] | None = None
     # HAR 1.4: re-audits, drawn from earlier final audits with these grades.
     re_auditor_roles: tuple[Ref, ...] = ()
     re_audits_per_auditor: int = 1

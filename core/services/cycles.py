@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import random
 from dataclasses import dataclass
 
@@ -190,8 +191,18 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     planned: list[Planned] = []
     categories: dict[str, int] = {}
     exclusions = "the auditor's own cases" + ("" if rules.allow_own_team else " and own team")
+    per_auditor = rules.audits_per_auditor
+    share_note = ""
+    if rules.yearly_share and auditors:
+        open_cases = len(cases) + len(busy)
+        monthly = math.ceil(rules.yearly_share * open_cases / 12)
+        per_auditor = max(per_auditor, math.ceil(monthly / len(auditors)))
+        share_note = (
+            f" Part of the yearly sample of {rules.yearly_share:.0%} of {open_cases} open cases"
+            f" ({math.ceil(rules.yearly_share * open_cases)} a year, {monthly} this month)."
+        )
     for auditor in auditors:
-        for _ in range(rules.audits_per_auditor):
+        for _ in range(per_auditor):
             eligible = [c for c in cases if c["id"] not in taken and _may_audit(rules, auditor, c)]
             if not eligible:
                 break
@@ -204,6 +215,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
             reason = (
                 f"Sampled at random (seed {seed}) from {len(eligible)} eligible open cases for the "
                 f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and cases already being audited{mix}."
+                + share_note
             )
             planned.append(Planned(auditor, case, reason))
     planned.extend(await _plan_re_audits(ctx, organisation_id, rules, starts_on, busy | taken))
