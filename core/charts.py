@@ -18,7 +18,7 @@ COLOURS = ("#00703c", "#1d70b8", "#f47738", "#d4351c", "#4c2c92", "#505a5f")
 WIDTH = 640
 BAR = 22
 GAP = 10
-LABEL = 230
+LABEL = 300
 
 
 def _open(chart_id: str, title: str, desc: str, width: int, height: int) -> list[str]:
@@ -52,7 +52,7 @@ def stacked_bars(
     for r, (label, values) in enumerate(rows):
         y = top + r * (BAR + GAP)
         out.append(
-            f'<text x="{LABEL - 8}" y="{y + BAR - 6}" text-anchor="end" font-size="13">{escape(label[:34])}</text>'
+            f'<text x="{LABEL - 8}" y="{y + BAR - 6}" text-anchor="end" font-size="13">{escape(label if len(label) <= 40 else label[:39] + "…")}</text>'
         )
         x = LABEL
         for i, value in enumerate(values):
@@ -71,7 +71,8 @@ def stacked_bars(
 def lines(chart_id: str, title: str, labels: list[str], series: list[tuple[str, list[int]]]) -> Markup:
     """A trend: one line per series across ``labels`` (periods, oldest first)."""
     height, left, bottom, top = 260, 40, 40, 34
-    plot_w, plot_h = WIDTH - left - 20, height - top - bottom
+    # Room on the right for the last period's label, centred on its point.
+    plot_w, plot_h = WIDTH - left - 50, height - top - bottom
     biggest = max((v for _, values in series for v in values), default=0) or 1
     words = "; ".join(f"{name}: " + ", ".join(f"{lab} {v}" for lab, v in zip(labels, values)) for name, values in series)
     out = _open(chart_id, title, words or "No figures.", WIDTH, height)

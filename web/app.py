@@ -41,7 +41,7 @@ from web.pages import accessibility, healthz, home
 from web.programme.controller import ProgrammePages
 from web.qa.controller import QaPages
 from web.rendering import environment
-from web.reports.controller import ReportPages
+from web.reports.controller import AuditPdf, ReportPages
 from web.state import QafState
 
 log = logging.getLogger("qaf.web")
@@ -91,6 +91,7 @@ class QafInit(InitPluginProtocol):
                 DisputePages,
                 ActionPages,
                 ReportPages,
+                AuditPdf,
                 api_router,
                 create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
             ]

@@ -24,21 +24,20 @@ async def agreement(ctx: Context) -> Agreement:
     assert ctx.actor
     if not (ctx.actor.can("qa_review") or ctx.actor.can("view_all_audits")):
         raise Forbidden("Only the QA team sees moderation figures")
-    moderated = (
-        await Grade.select(Grade.allocation, Grade.domain, Grade.level, Grade.set_at)
-        .where((Grade.organisation == ctx.actor.organisation_id) & (Grade.phase == "moderated"))
+    # One aggregate in the database: each moderated grade against the auditor's
+    # latest grade for that domain (the grade_latest index serves the lookup).
+    rows = await Grade.raw(
+        """
+        SELECT count(*) AS moderated,
+               coalesce(sum(CASE WHEN m.level = (
+                   SELECT g.level FROM grade g
+                   WHERE g.allocation = m.allocation AND g.domain = m.domain
+                     AND g.phase NOT IN ('moderated', 'final')
+                   ORDER BY g.set_at DESC, g.id DESC LIMIT 1
+               ) THEN 1 ELSE 0 END), 0) AS agreed
+        FROM grade m
+        WHERE m.organisation = {} AND m.phase = 'moderated'
+        """,
+        ctx.actor.organisation_id,
     )
-    if not moderated:
-        return Agreement(0, 0)
-    allocations = sorted({m["allocation"] for m in moderated})
-    auditor = {}
-    # The auditor's last grade for each domain before moderation.
-    for g in (
-        await Grade.select(Grade.allocation, Grade.domain, Grade.level, Grade.phase, Grade.set_at)
-        .where(Grade.allocation.is_in(allocations) & Grade.phase.not_in(["moderated", "final"]))
-        .order_by(Grade.set_at)
-        .order_by(Grade.id)
-    ):
-        auditor[(g["allocation"], g["domain"])] = g["level"]
-    agreed = sum(1 for m in moderated if auditor.get((m["allocation"], m["domain"])) == m["level"])
-    return Agreement(len(moderated), agreed)
+    return Agreement(int(rows[0]["moderated"] or 0), int(rows[0]["agreed"] or 0))

@@ -1,5 +1,7 @@
 """Reports pages and exports (CORE-15, HAR-16): the page renders what
-``core.services.reports`` counts; CSV and XLSX come from ``core.exports``."""
+``core.services.reports`` counts; CSV and XLSX come from ``core.exports``;
+the PDF of the whole report, and of one completed audit for the case record,
+are the same HTML and SVG charts printed by ``core.pdf``."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from litestar import Controller, Request, Response, get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath
 from litestar.response import Template
 
-from core import charts, exports
+from core import charts, exports, pdf
 from core.calendar import london_date
-from core.services import reports
-from core.services.errors import NotFound
+from core.services import audits, reports
+from core.services.errors import Conflict, NotFound
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.rendering import page
@@ -56,6 +59,42 @@ def _filename(report: reports.Report, suffix: str) -> str:
     return f"qaf-report-{report.period.kind}-{report.period.key}-{scope}{suffix}"
 
 
+def _query(report: reports.Report) -> dict[str, str]:
+    return {
+        "period": report.period.kind,
+        "date": report.period.key,
+        "scope": "org" if report.scope.kind == "org" else f"{report.scope.kind}:{report.scope.id}",
+    }
+
+
+def _charts(report: reports.Report) -> dict:
+    return {
+        "grade_chart": charts.grade_distribution("grades-chart", report.grades, report.levels),
+        "movement_chart": charts.movement("movement-chart", report.movement) if report.movement else None,
+        "trend_chart": charts.trend("trend-chart", report.trend),
+    }
+
+
+def _render(request: Request, template: str, **context) -> str:
+    """A PDF template (reports/pdf_base.html) as HTML, for ``core.pdf``."""
+    ctx = request_context(request)
+    council = ctx.registry.council(ctx.actor.council)
+    return request.app.template_engine.get_template(template).render(
+        organisation_name=council.name,
+        produced_at=ctx.now,
+        category_labels={c.key: c.label for c in council.case_categories},
+        **context,
+    )
+
+
+def _pdf_response(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 class ReportPages(Controller):
     path = "/reports"
     guards = [sees_reports]
@@ -64,11 +103,7 @@ class ReportPages(Controller):
     @get("")
     async def report_page(self, request: Request) -> Template:
         ctx, report, tables = await _tables(request)
-        query = {
-            "period": report.period.kind,
-            "date": report.period.key,
-            "scope": "org" if report.scope.kind == "org" else f"{report.scope.kind}:{report.scope.id}",
-        }
+        query = _query(report)
         return await page(
             request,
             "reports/report.html",
@@ -80,10 +115,23 @@ class ReportPages(Controller):
             query_string=urlencode(query),
             period_items=[{"value": k, "text": v} for k, v in reports.PERIOD_KINDS.items()],
             scope_items=[{"value": c.value, "text": c.text} for c in await reports.scope_choices(ctx)],
-            grade_chart=charts.grade_distribution("grades-chart", report.grades, report.levels),
-            movement_chart=charts.movement("movement-chart", report.movement) if report.movement else None,
-            trend_chart=charts.trend("trend-chart", report.trend),
+            **_charts(report),
         )
+
+    @get("/report.pdf")
+    async def pdf_export(self, request: Request) -> Response:
+        """The whole report, charts included, as one PDF (CORE-15)."""
+        _, report, tables = await _tables(request)
+        html = _render(
+            request,
+            "reports/report_pdf.html",
+            document_title=f"Quality assurance report: {_heading(report)}",
+            heading=_heading(report),
+            report=report,
+            tables=tables,
+            **_charts(report),
+        )
+        return _pdf_response(await pdf.render_pdf(html), _filename(report, ".pdf"))
 
     @get("/export.csv")
     async def csv_export(self, request: Request) -> Response:
@@ -109,3 +157,28 @@ class ReportPages(Controller):
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"content-disposition": f'attachment; filename="{_filename(report, ".xlsx")}"'},
         )
+
+
+class AuditPdf(Controller):
+    """A completed audit as a PDF for the case record: whoever can see the
+    final audit (else 404, as its page); refused (409) until it is final."""
+
+    path = "/audits"
+    guards = [signed_in]
+    include_in_schema = False
+
+    @get("/{allocation_id:int}/report.pdf")
+    async def audit_pdf(self, request: Request, allocation_id: FromPath[int]) -> Response:
+        view = await audits.audit_view(request_context(request), allocation_id)
+        if not view.row["finalised_at"]:
+            raise Conflict("This audit is not final yet: its PDF can be downloaded once QA has accepted it")
+        case = view.row["case_external_id"]
+        html = _render(
+            request,
+            "reports/audit_pdf.html",
+            document_title=f"{view.form.title}: case {case}",
+            view=view,
+            for_pdf=True,
+        )
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in str(case))
+        return _pdf_response(await pdf.render_pdf(html), f"qaf-audit-{allocation_id}-case-{safe}.pdf")
