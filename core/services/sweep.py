@@ -120,31 +120,13 @@ async def _act_on_allocation(ctx: Context, deadline: dict) -> None:
             link=link,
             allocation_id=row["id"],
         )
-        await escalations.fire(
-            ctx,
-            EscalationEvent(kind="deadline_passed", council=row["council"], allocation_id=row["id"], form=row["form_key"]),
-            organisation_id=row["organisation"],
-            people=people,
-            anchor=row["auditor"],
-            subject=f"Overdue step on the audit of case {case}",
-            about=f"case {case}",
-            link=link,
-        )
+        await _deadline_passed(ctx, row, people, row["auditor"], f"Overdue step on the audit of case {case}", link)
     elif kind == "follow_up" and deadline["follow_up"] is not None:
         task = await FollowUp.select().where(FollowUp.id == deadline["follow_up"]).first()
         if task is None or task["status"] != "open":
             return
         # HAR 2.13: non-compliance escalates to the service manager.
-        await escalations.fire(
-            ctx,
-            EscalationEvent(kind="deadline_passed", council=row["council"], allocation_id=row["id"], form=row["form_key"]),
-            organisation_id=row["organisation"],
-            people=people,
-            anchor=people.get("practitioner"),
-            subject=f"Not done in time on case {case}: {task['action']}",
-            about=f"case {case}",
-            link=link,
-        )
+        await _deadline_passed(ctx, row, people, people.get("practitioner"), f"Not done in time on case {case}: {task['action']}", link)
     await trail.record(
         ctx,
         organisation_id=row["organisation"],
@@ -152,6 +134,20 @@ async def _act_on_allocation(ctx: Context, deadline: dict) -> None:
         entity_id=row["id"],
         action="deadline_missed",
         changes={"deadline": deadline["id"], "kind": kind},
+    )
+
+
+async def _deadline_passed(ctx: Context, row: dict, people: dict, anchor: int | None, subject: str, link: str) -> None:
+    """Ask the plugins what a passed deadline on this audit requires (CORE-11)."""
+    await escalations.fire(
+        ctx,
+        EscalationEvent(kind="deadline_passed", council=row["council"], allocation_id=row["id"], form=row["form_key"]),
+        organisation_id=row["organisation"],
+        people=people,
+        anchor=anchor,
+        subject=subject,
+        about=f"case {row['case_external_id']}",
+        link=link,
     )
 
 
@@ -178,16 +174,7 @@ async def _act_on_dispute(ctx: Context, deadline: dict) -> None:
         link=f"/disputes/{dispute['id']}",
         allocation_id=row["id"],
     )
-    await escalations.fire(
-        ctx,
-        EscalationEvent(kind="deadline_passed", council=row["council"], allocation_id=row["id"], form=row["form_key"]),
-        organisation_id=row["organisation"],
-        people=people,
-        anchor=people.get("practitioner"),
-        subject=f"Overdue dispute stage on the audit of case {case}",
-        about=f"case {case}",
-        link=f"/disputes/{dispute['id']}",
-    )
+    await _deadline_passed(ctx, row, people, people.get("practitioner"), f"Overdue dispute stage on the audit of case {case}", f"/disputes/{dispute['id']}")
     await trail.record(
         ctx,
         organisation_id=row["organisation"],
