@@ -308,6 +308,11 @@ async def generate(registry, scale: float, seed: int = 1, as_of: dt.datetime | N
         await sink.flush()
     finally:
         await sink.close()
+    # The bulk rows bypass the services, so their standing grades are built
+    # the way the migration builds them: from the whole grade chain.
+    from core.services import standing_grades
+
+    await standing_grades.rebuild()
     return Generated(org, scale, seed, as_of, dict(sink.counts), time.monotonic() - started)
 
 

@@ -222,6 +222,13 @@ def cmd_bench_run(args) -> int:
     return run_cli(args)
 
 
+def cmd_bench_compare(args) -> int:
+    """Print the change between two ``qaf bench run --json`` results."""
+    from bench.compare import run_cli
+
+    return run_cli(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qaf", description="Run a children's-services Quality Assurance Framework.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -269,6 +276,11 @@ def parser() -> argparse.ArgumentParser:
     bench_run.add_argument("--clients", type=int, default=50)
     bench_run.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
     bench_run.set_defaults(func=cmd_bench_run)
+    bench_compare = bench_sub.add_parser("compare", help="the change between two bench run --json results")
+    bench_compare.add_argument("a", type=Path, help="the earlier results (JSON)")
+    bench_compare.add_argument("b", type=Path, help="the later results (JSON)")
+    bench_compare.add_argument("--noise", type=float, default=10.0, help="percent change below which nothing is marked")
+    bench_compare.set_defaults(func=cmd_bench_compare)
     return p
 
 

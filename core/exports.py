@@ -143,3 +143,105 @@ def to_xlsx(chosen: list[Table], heading: str) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+# ----------------------------------------- QA overview, lenses, yes/no summaries
+
+
+def _grade_tables(prefix: str, what: str, rows, scales: dict) -> list[Table]:
+    """One table per grading scale: forms on different scales never share columns."""
+    out = []
+    for scale, (scale_label, levels) in scales.items():
+        chosen = [r for r in rows if scale in r.grades]
+        if not chosen:
+            continue
+        short = scale.split(":")[-1]
+        out.append(
+            Table(
+                f"{prefix}_{short}",
+                f"Overall grades of completed audits by {what}: {scale_label}",
+                [what.capitalize(), *[label for _, label in levels], "Total"],
+                [[r.title, *[r.grades[scale].get(k, 0) for k, _ in levels], sum(r.grades[scale].values())] for r in chosen],
+            )
+        )
+    return out
+
+
+def _activity_rows(rows) -> list[list]:
+    return [
+        [
+            r.title, r.allocated, r.completed, r.on_time, r.overdue,
+            r.actions_raised, r.actions_closed, r.actions_overdue,
+            r.follow_ups, r.follow_ups_in_time, r.follow_ups_overdue,
+        ]
+        for r in rows
+    ]
+
+
+_ACTIVITY_HEAD = [
+    "Allocated", "Completed", "Completed on time", "Overdue",
+    "Actions raised", "Actions closed", "Actions overdue",
+    "Follow-ups required", "Follow-ups done in time", "Follow-ups overdue",
+]
+
+
+def lens_tables(overview) -> dict[str, Table]:
+    """CSCP-10: the report cut by lens (empty when the council has no lenses)."""
+    if not overview.by_lens:
+        return {}
+    out = [Table("lenses", "By lens", ["Lens", *_ACTIVITY_HEAD], _activity_rows(overview.by_lens))]
+    out += _grade_tables("lens_grades", "lens", overview.by_lens, overview.scales)
+    return {t.key: t for t in out}
+
+
+def overview_tables(overview) -> dict[str, Table]:
+    """BED-6: all QA activity by type, its grades, follow-ups by rule, and (CSCP-10) by lens."""
+    shown = [r for r in overview.activities]
+    out = [
+        Table(
+            "activity",
+            "QA activity by type",
+            ["Activity", *_ACTIVITY_HEAD],
+            _activity_rows(shown) + _activity_rows([overview.total]),
+        )
+    ]
+    out += _grade_tables("grades", "activity", [r for r in shown if r.completed], overview.scales)
+    out.append(
+        Table(
+            "follow_ups",
+            "Follow-ups required by escalation rules",
+            ["Required", "Within", "Raised", "Done in time", "Done late", "Still open", "Overdue"],
+            [[r.action, r.within, r.raised, r.in_time, r.late, r.open, r.overdue] for r in overview.follow_up_rules],
+        )
+    )
+    tables_ = {t.key: t for t in out}
+    tables_.update(lens_tables(overview))
+    return tables_
+
+
+def question_tables(summary) -> dict[str, Table]:
+    """BED-7: required against done per auditor role, and every question's answers."""
+    out = [
+        Table(
+            "required",
+            "Audits required and done, by auditor role",
+            ["Audit", "Auditor role", "People", "Required", "Allocated", "Done", "Still to do"],
+            [
+                [
+                    r.form_title, r.role_label, r.people, "" if r.required is None else r.required, r.allocated, r.done,
+                    "" if r.required is None else max(r.required - r.done, 0),
+                ]
+                for r in summary.roles
+            ],
+        )
+    ]
+    for form, title in summary.forms:
+        out.append(
+            Table(
+                f"questions_{form.split(':')[-1]}",
+                f"{title}: answers in {summary.completed.get(form, 0)} completed audits",
+                ["Question", "Yes (or recorded)", "No", "Not answered"],
+                [[q.label, q.yes, q.no if q.kind == "yes_no" else "", q.unanswered] for q in summary.questions if q.form == form],
+            )
+        )
+    return {t.key: t for t in out}

@@ -1,7 +1,8 @@
 """Reports in a real browser (CORE-15, HAR-16), against ``qaf demo`` + ``qaf serve``:
 the head of QA opens the report from the navigation, changes the period with
-the form, and downloads a table (CSV) and the whole report (PDF). axe-core
-(WCAG 2.2 A/AA) runs on every page, charts included.
+the form, and downloads a table (CSV) and the whole report (PDF); then opens
+the overview of all QA activity (BED-6) and the quarterly yes/no audits
+summary (BED-7). axe-core (WCAG 2.2 A/AA) runs on every page, charts included.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ PASSWORD = "qaf-demo-2026"  # every demo account's (`qaf demo` prints it)
 
 @pytest.mark.req("CORE-15")
 @pytest.mark.req("HAR-16")
+@pytest.mark.req("BED-6")
+@pytest.mark.req("BED-7")
 async def test_the_head_of_qa_reads_and_downloads_the_report(live_server, page: Page, a11y: A11yTracker):
     try:
         await reports_journey(live_server, page, a11y)
@@ -96,5 +99,24 @@ async def reports_journey(live_server, page: Page, a11y: A11yTracker) -> None:
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
     assert (await response.body()).startswith(b"%PDF-")
+
+    # BED-6: the overview of all QA activity by type, linked from the report.
+    await page.get_by_role("link", name="Overview of all QA activity by type").click()
+    await page.wait_for_url(re.compile(r"/reports/overview\?"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text(month_heading)
+    activity = page.get_by_role("table", name="QA activity by type")
+    await expect(activity).to_be_visible()
+    await expect(activity.get_by_role("row", name=re.compile(r"^All activity "))).to_be_visible()
+    await a11y.check()
+    pdf_href = await page.get_by_role("link", name="download the overview (PDF)").get_attribute("href")
+    assert pdf_href.startswith("/reports/overview.pdf?")
+    response = await page.request.get(f"{base}{pdf_href}")
+    assert response.status == 200 and (await response.body()).startswith(b"%PDF-")
+
+    # BED-7: the quarterly summary of yes/no audits (whatever the council's forms).
+    await a11y.goto(f"{base}/reports/questions?period=quarter&date={month_key}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^[A-Z][a-z]+ to [A-Z][a-z]+ \d{4}: whole council$"))
+    await expect(page.get_by_role("table", name="Audits required and done, by auditor role")).to_be_visible()
+    await a11y.check()
 
     a11y.assert_all_checked()

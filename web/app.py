@@ -27,7 +27,9 @@ from core.services.sweep import sweep
 from core.services.context import Context
 from core.settings import Settings, get_settings
 from web.api.v1 import api_router
+from web.actions.compliance import CompliancePages
 from web.actions.controller import ActionPages
+from web.actions.plans import PlanPages
 from web.audits.controller import AuditPages
 from web.auth.controller import LoginController
 from web.auth.middleware import authentication_middleware
@@ -90,6 +92,8 @@ class QafInit(InitPluginProtocol):
                 ProgrammePages,
                 DisputePages,
                 ActionPages,
+                PlanPages,
+                CompliancePages,
                 ReportPages,
                 AuditPdf,
                 api_router,

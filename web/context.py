@@ -42,4 +42,5 @@ def request_context(request: Request) -> Context:
         registry=state.registry,
         actor=request.scope.get("user"),
         request_id=request.scope.get("state", {}).get("request_id", uuid.uuid4().hex),
+        reads_only=request.method in ("GET", "HEAD"),
     )

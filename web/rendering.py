@@ -201,6 +201,12 @@ def shell_context(request: Request, title: str, unread: int | None = None) -> di
         if actor.can("view_all_audits") or actor.can("qa_review"):
             nav.append(NavItem("/reports", "Reports", path.startswith("/reports")))
         nav.append(NavItem("/actions", "Actions", path.startswith("/actions")))
+        council = registry.council(actor.council)
+        # CSCP-8, BED-6: those who sit on a monitoring body (or administer) see its plans.
+        if council.bodies and (actor.can("administer") or any(
+            actor.role in {r.split(":")[-1] for r in body.roles} for body in council.bodies
+        )):
+            nav.append(NavItem("/plans", "Action plans", path.startswith("/plans")))
         nav.append(NavItem("/notifications", "Notifications", path.startswith("/notifications"), unread))
     messages = []
     session = request.scope.get("session")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
 from core.settings import SettingsError
 
@@ -17,8 +21,28 @@ from core.settings import SettingsError
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
+# Statements outside a transaction run on this many long-lived connections.
+SQLITE_READERS = 4
+
+
 class QafSQLiteEngine(SQLiteEngine):
-    """Piccolo's SQLite engine with the pragmas a web app needs."""
+    """Piccolo's SQLite engine with the pragmas a web app needs, and reused
+    connections.
+
+    Piccolo opens a new aiosqlite connection (a new thread, a cold page cache
+    and its pragmas) for every statement outside a transaction; measured here
+    that was ~1.5 ms of each query. Those statements run instead on a few
+    worker threads that each keep one connection open. Transactions still get
+    a connection of their own (Piccolo's), held for their length.
+    """
+
+    def __init__(self, *args, readers: int = SQLITE_READERS, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._executor = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="qaf-sqlite")
+        self._local = threading.local()
+        # An engine dropped (tests bind many) lets its threads, and with them
+        # their connections, go.
+        weakref.finalize(self, self._executor.shutdown, wait=False)
 
     async def get_connection(self):
         connection = await super().get_connection()
@@ -26,6 +50,32 @@ class QafSQLiteEngine(SQLiteEngine):
         # safe under WAL and avoids an fsync per commit.
         await connection.execute("PRAGMA synchronous = NORMAL")
         return connection
+
+    def _thread_connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            # isolation_level None (Piccolo's default): each statement commits itself.
+            connection = sqlite3.connect(**self.connection_kwargs, check_same_thread=False)
+            connection.row_factory = dict_factory
+            connection.execute("PRAGMA foreign_keys = 1")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._local.connection = connection
+        return connection
+
+    def _execute(self, query: str, args: list) -> list[dict]:
+        cursor = self._thread_connection().execute(query, args)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    async def _run_in_new_connection(self, query, args=None, query_type="generic", table=None):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._execute, query, list(args or []))
+
+    def close(self) -> None:
+        """Stop the worker threads (their connections close with them)."""
+        self._executor.shutdown(wait=True)
 
 
 def sqlite_path(url: str) -> Path:

@@ -168,6 +168,48 @@ class Grade(Table, tablename="grade"):
     set_at = Timestamptz()
 
 
+class StandingGrade(Table, tablename="standing_grade"):
+    """Where one domain of one audit stands now: the latest auditor, moderated
+    and final grade, kept beside the grade chain in the same transaction as
+    every grade written (``core.services.standing_grades``).
+
+    The chain keeps every grade; reports and the QA queue want only the
+    latest of each phase, and finding it row by row over ten years of grades
+    was the slowest part of every report.
+    """
+
+    allocation = ForeignKey(Allocation, null=False, on_delete=OnDelete.restrict)
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    domain = Varchar(length=64)
+    # The allocation's due instant: reports choose audits by it.
+    due_at = Timestamptz()
+    # A re-audit's predecessor (re-audit movement compares their finals).
+    previous = Integer(null=True, default=None)
+    auditor_level = Varchar(length=64, null=True, default=None)
+    moderated_level = Varchar(length=64, null=True, default=None)
+    final_level = Varchar(length=64, null=True, default=None)
+    final_rank = SmallInt(null=True, default=None)
+    # The grade row of the final level (its evidence feeds the themes).
+    final_grade = Integer(null=True, default=None)
+
+
+class GradeMonth(Table, tablename="grade_month"):
+    """Final domain grades counted by London month of the audits' due date:
+    what a council-wide report of any run of whole months adds up, however
+    many years of audits there are. Kept by ``core.services.standing_grades``
+    in the same transaction as the standing grades it counts."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    month = Varchar(length=7)  # YYYY-MM, Europe/London
+    domain = Varchar(length=64)
+    final_level = Varchar(length=64)
+    final_rank = SmallInt()
+    n = Integer(default=0)
+    # Of those, how many QA's moderation changed, and how many a dispute changed.
+    by_moderation = Integer(default=0)
+    by_dispute = Integer(default=0)
+
+
 class Review(Table, tablename="review"):
     """A QA decision on a submitted audit: the moderation log (HAR 2.6)."""
 
@@ -219,6 +261,25 @@ class Dispute(Table, tablename="dispute"):
     resolved_at = Timestamptz(null=True, default=None)
 
 
+class ActionPlan(Table, tablename="action_plan"):
+    """A SMART action plan for partnership or thematic work, monitored by a
+    body the council defines (CSCP 5.5: the A&P subgroup; Bedford s.7: DMT)
+    until every action is closed (CSCP-8, BED-6)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    body = Varchar(length=64, index=True)  # the council definition's body key
+    title = Varchar(length=200)
+    source_kind = Varchar(length=32)  # audit | themed_audit_day | multi_agency_audit | dispute_outcome
+    source_detail = Text(default="")
+    allocation = ForeignKey(Allocation, null=True, on_delete=OnDelete.restrict)
+    dispute = ForeignKey(Dispute, null=True, on_delete=OnDelete.restrict)
+    status = Varchar(length=16, default="open", index=True)  # open | complete
+    created_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    completed_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    completed_at = Timestamptz(null=True, default=None)
+
+
 class Action(Table, tablename="action"):
     """A SMART action: what, who, by when; from an audit's recommendations, a
     dispute's outcome, or a plan (CORE-12, HAR 2.13)."""
@@ -226,7 +287,12 @@ class Action(Table, tablename="action"):
     organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
     allocation = ForeignKey(Allocation, null=True, index=True, on_delete=OnDelete.restrict)
     dispute = ForeignKey(Dispute, null=True, index=True, on_delete=OnDelete.restrict)
-    plan = Varchar(length=200, default="")
+    plan = Varchar(length=200, default="")  # free-text label, kept from before action plans
+    action_plan = ForeignKey(ActionPlan, null=True, index=True, on_delete=OnDelete.restrict)
+    # "" or "management_direction" (Bedford s.3: compliance-audit remedial
+    # actions, reviewed in supervision on review_on).
+    kind = Varchar(length=32, default="")
+    review_on = Date(null=True, default=None)
     what = Text()
     owner = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
     due_on = Date()
@@ -245,6 +311,19 @@ class ActionUpdate(Table, tablename="action_update"):
     text = Text()
     status = Varchar(length=16, default="")  # the status it set, if any
     at = Timestamptz()
+
+
+class LearningRecord(Table, tablename="learning_record"):
+    """What a plan's work taught and how it was shared (CSCP 5.5)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    action_plan = ForeignKey(ActionPlan, null=False, index=True, on_delete=OnDelete.restrict)
+    learned = Text()
+    channel = Varchar(length=64)
+    audience = Varchar(length=200)
+    shared_on = Date()
+    recorded_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    recorded_at = Timestamptz()
 
 
 class Deadline(Table, tablename="deadline"):
@@ -317,11 +396,15 @@ TABLES: tuple[type[Table], ...] = (
     PracticeWeek,
     Allocation,
     Grade,
+    StandingGrade,
+    GradeMonth,
     Review,
     FollowUp,
     Dispute,
+    ActionPlan,
     Action,
     ActionUpdate,
+    LearningRecord,
     Deadline,
     Concern,
     Notification,

@@ -340,6 +340,20 @@ class CaseCategory(Definition, kw_only=True):
     label: str
 
 
+class Body(Definition, kw_only=True):
+    """A group that monitors action plans to completion (CSCP 5.5: the A&P
+    subgroup; Bedford s.7: DMT), who sits on it, and the ways it shares
+    learning."""
+
+    key: Key
+    label: str
+    # Roles whose holders sit on the body: they create, see and monitor its plans.
+    roles: tuple[Ref, ...]
+    learning_channels: tuple[Named, ...] = ()
+    description: str = ""
+    source: str = ""
+
+
 class Council(Definition, kw_only=True):
     key: Key
     version: Version = 1
@@ -357,6 +371,8 @@ class Council(Definition, kw_only=True):
     indicators: tuple[Named, ...] = ()
     # HAR-9: the grading criteria documents a disputing practitioner cites.
     grading_criteria: tuple[Named, ...] = ()
+    # CSCP-8, BED-6: bodies that monitor action plans.
+    bodies: tuple[Body, ...] = ()
     case_note: CaseNoteTemplate | None = None
     # HAR 2: practice weeks replace that month's cycle (usually twice a year).
     practice_weeks_replace_cycle: bool = False

@@ -262,6 +262,13 @@ def _cross_check(registry: Registry) -> None:
         check.ref("team_manager_role", council.team_manager_role, "roles")
         for name in ("case_categories", "agencies", "lenses", "themes", "indicators", "grading_criteria"):
             check.unique(f"{name}[{{index}}].key", [c.key for c in getattr(council, name)])
+        check.unique("bodies[{index}].key", [b.key for b in council.bodies])
+        for index, body in enumerate(council.bodies):
+            if not body.roles:
+                raise check.fail(f"bodies[{index}].roles", "a body needs at least one role that sits on it")
+            for number, role in enumerate(body.roles):
+                check.ref(f"bodies[{index}].roles[{number}]", role, "roles")
+            check.unique(f"bodies[{index}].learning_channels[{{index}}].key", [c.key for c in body.learning_channels])
         if council.case_note is not None:
             fields = {"cycle", "overall_grade", "alerted", "report"}
             for name in ("title", "text"):

@@ -52,8 +52,16 @@ async def create(
     allocation_id: int | None = None,
     dispute_id: int | None = None,
     plan: str = "",
+    action_plan_id: int | None = None,
+    kind: str = "",
+    review_on=None,
 ) -> int:
     assert ctx.actor
+    if action_plan_id is not None:
+        from core.services import action_plans
+
+        # Only the plan's body (or QA administrators) add to it, and not once complete.
+        await action_plans.writable(ctx, action_plan_id)
     errors: dict[str, str] = {}
     what = (what or "").strip()
     if not what:
@@ -87,6 +95,9 @@ async def create(
                 allocation=allocation_id,
                 dispute=dispute_id,
                 plan=plan.strip(),
+                action_plan=action_plan_id,
+                kind=kind,
+                review_on=_date(review_on),
                 what=what,
                 owner=owner["id"],
                 due_on=day,
@@ -116,7 +127,9 @@ async def create(
             )
         await trail.record(
             ctx, organisation_id=ctx.actor.organisation_id, entity="action", entity_id=action_id, action="action_created",
-            changes={"what": what, "owner": owner["id"], "due_on": day.isoformat(), "allocation": allocation_id, "dispute": dispute_id, "plan": plan.strip()},
+            changes={"what": what, "owner": owner["id"], "due_on": day.isoformat(), "allocation": allocation_id, "dispute": dispute_id,
+                     "plan": plan.strip(), "action_plan": action_plan_id, **({"kind": kind} if kind else {}),
+                     **({"review_on": _date(review_on).isoformat()} if _date(review_on) else {})},
         )
     return action_id
 
@@ -164,6 +177,12 @@ async def _load(ctx: Context, action_id: int) -> dict:
         return action
     if me in await _chain_above(action["owner"]):
         return action
+    if action["action_plan"] is not None:
+        from core.services import action_plans
+
+        # The body monitoring the plan sees every action on it (CSCP 5.5).
+        if await action_plans.may_see(ctx, action["action_plan"]):
+            return action
     if action["allocation"] is not None:
         try:
             await audits.visible(ctx, action["allocation"])
@@ -223,6 +242,19 @@ async def team_overdue(ctx: Context) -> list[dict]:
     rows = await Action.select(*_COLUMNS).where(
         Action.owner.is_in(sorted(reports)) & (Action.status == "open") & (Action.due_at < ctx.now)
     ).order_by(Action.due_at)
+    return await _shape(rows, ctx.now)
+
+
+async def directions_to_review(ctx: Context) -> list[dict]:
+    """Open management-direction actions of the people the actor manages, to
+    review in supervision (Bedford s.3: "the manager ... will then review
+    completion of these actions within supervision")."""
+    reports = await _reports_of(ctx)
+    if not reports:
+        return []
+    rows = await Action.select(*_COLUMNS).where(
+        Action.owner.is_in(sorted(reports)) & (Action.kind == "management_direction") & (Action.status == "open")
+    ).order_by(Action.review_on).order_by(Action.due_at).order_by(Action.id)
     return await _shape(rows, ctx.now)
 
 
@@ -302,7 +334,7 @@ async def overdue(ctx: Context, deadline: dict) -> None:
     )
 
 
-__all__ = ["action_view", "create", "my_actions", "of_allocation", "of_previous_audit", "overdue", "team_overdue", "update"]
+__all__ = ["action_view", "create", "directions_to_review", "my_actions", "of_allocation", "of_previous_audit", "overdue", "team_overdue", "update"]
 
 
 async def people_for(ctx: Context) -> list[dict]:

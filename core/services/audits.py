@@ -16,12 +16,12 @@ import msgspec
 
 from core import workflow as wf
 from core.db.engine import transaction
-from core.db.tables import Allocation, Deadline, Grade, Person, Review
+from core.db.tables import Allocation, ChildCase, Deadline, Grade, Person, Review
 from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
 from core.forms import FormFields, clean, fields_of, problems_for_submit
 from core.escalation import EscalationEvent
 from core.grading import compare, rank
-from core.services import escalations, notifications, trail
+from core.services import escalations, notifications, standing_grades, trail
 from core.services.context import Context
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -153,6 +153,17 @@ def _held(ctx: Context, people: dict[str, int | None]) -> set[str]:
 async def _load(ctx: Context, allocation_id: int) -> tuple[dict, dict[str, int | None], set[str]]:
     """The allocation, its people and what the actor holds; NotFound if not visible."""
     assert ctx.actor
+    if ctx.reads_only:
+        key = ("allocation", allocation_id)
+        if key not in ctx.loaded:
+            ctx.loaded[key] = await _load_fresh(ctx, allocation_id)
+        row, people, held = ctx.loaded[key]
+        return row, people, set(held)
+    return await _load_fresh(ctx, allocation_id)
+
+
+async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str, int | None], set[str]]:
+    assert ctx.actor
     row = await Allocation.select(*_ROW).where(Allocation.id == allocation_id).output(load_json=True).first()
     if row is None or row["organisation"] != ctx.actor.organisation_id:
         raise NotFound("There is no audit with that number that you can see")
@@ -220,36 +231,86 @@ def _summary(ctx: Context, row: dict) -> Summary:
     )
 
 
-async def my_allocations(ctx: Context) -> list[Summary]:
-    """The auditor's own allocations, those still to do first, soonest due first."""
+# A list line needs none of the answers or the sampling reason (the largest columns).
+_LIST_ROW = (
+    Allocation.all_columns(exclude=[Allocation.answers, Allocation.reason]),
+    *_ROW[1:],
+)
+# Finished audits are listed newest first, a page at a time: an auditor's ten
+# years of audits is no page, and nobody reads past the first screen.
+COMPLETED_PAGE = 20
+
+
+class CompletedPage(msgspec.Struct, kw_only=True, frozen=True):
+    """One page of finished audits, newest first; ``older`` is the cursor of the next."""
+
+    items: list[Summary]
+    older: int | None
+
+
+async def _completed(ctx: Context, condition, before: int | None, limit: int) -> CompletedPage:
+    """Final audits matching ``condition``, newest first, keyset-paged by
+    (finalised_at, id) so a late page costs what the first does."""
     assert ctx.actor
+    where = condition & Allocation.state.is_in(sorted(_final_states(ctx)) or [""])
+    where = where & (Allocation.organisation == ctx.actor.organisation_id)
+    if before is not None:
+        anchor = await Allocation.select(Allocation.finalised_at).where(
+            (Allocation.id == before) & (Allocation.organisation == ctx.actor.organisation_id)
+        ).first()
+        if anchor is None or anchor["finalised_at"] is None:
+            raise NotFound("No such page of audits")
+        at = anchor["finalised_at"]
+        where = where & ((Allocation.finalised_at < at) | ((Allocation.finalised_at == at) & (Allocation.id < before)))
     rows = (
-        await Allocation.select(*_ROW)
-        .where(Allocation.auditor == ctx.actor.person_id)
+        await Allocation.select(*_LIST_ROW)
+        .where(where)
+        .order_by(Allocation.finalised_at, Allocation.id, ascending=False)
+        .limit(limit + 1)
+    )
+    items = [_summary(ctx, row) for row in rows[:limit]]
+    return CompletedPage(items=items, older=items[-1].id if len(rows) > limit else None)
+
+
+async def my_open(ctx: Context) -> list[Summary]:
+    """The auditor's allocations still to do, soonest due first."""
+    assert ctx.actor
+    finals = sorted(_final_states(ctx)) or [""]
+    rows = (
+        await Allocation.select(*_LIST_ROW)
+        .where((Allocation.auditor == ctx.actor.person_id) & Allocation.state.not_in(finals))
         .order_by(Allocation.due_at)
         .order_by(Allocation.id)
-        .output(load_json=True)
-    )
-    summaries = [_summary(ctx, row) for row in rows]
-    return sorted(summaries, key=lambda s: s.state == "final")
-
-
-async def audits_of_my_cases(ctx: Context) -> list[Summary]:
-    """Final audits of cases the actor works or manages (HAR 2.6)."""
-    assert ctx.actor
-    council = ctx.registry.council(ctx.actor.council)
-    finals = _final_states(ctx)
-    condition = Allocation.child_case.allocated_worker == ctx.actor.person_id
-    me = await Person.select(Person.team).where(Person.id == ctx.actor.person_id).first()
-    if ctx.actor.role == council.team_manager_role.split(":")[-1] and me and me["team"]:
-        condition = condition | (Allocation.child_case.team == me["team"])
-    rows = (
-        await Allocation.select(*_ROW)
-        .where(condition & Allocation.state.is_in(sorted(finals)) & (Allocation.organisation == ctx.actor.organisation_id))
-        .order_by(Allocation.finalised_at, ascending=False)
-        .output(load_json=True)
     )
     return [_summary(ctx, row) for row in rows]
+
+
+async def my_allocations(ctx: Context) -> list[Summary]:
+    """The auditor's allocations still to do, soonest due first, then the
+    most recently finished (the rest are on ``my_completed``'s pages)."""
+    return await my_open(ctx) + (await my_completed(ctx)).items
+
+
+async def my_completed(ctx: Context, before: int | None = None, limit: int | None = None) -> CompletedPage:
+    """The auditor's own finished audits, newest first, a page at a time."""
+    assert ctx.actor
+    return await _completed(ctx, Allocation.auditor == ctx.actor.person_id, before, limit or COMPLETED_PAGE)
+
+
+async def audits_of_my_cases(ctx: Context, before: int | None = None, limit: int | None = None) -> CompletedPage:
+    """Final audits of cases the actor works or manages (HAR 2.6), newest first."""
+    assert ctx.actor
+    council = ctx.registry.council(ctx.actor.council)
+    cases = ChildCase.allocated_worker == ctx.actor.person_id
+    if ctx.actor.role == council.team_manager_role.split(":")[-1]:
+        me = await Person.select(Person.team).where(Person.id == ctx.actor.person_id).first()
+        if me and me["team"]:
+            cases = cases | (ChildCase.team == me["team"])
+    # The cases first (a team's few hundred, by index), then their audits: an
+    # OR across the join would walk every final audit of the council.
+    case_ids = [r["id"] for r in await ChildCase.select(ChildCase.id).where(
+        cases & (ChildCase.organisation == ctx.actor.organisation_id))]
+    return await _completed(ctx, Allocation.child_case.is_in(case_ids or [0]), before, limit or COMPLETED_PAGE)
 
 
 def _final_states(ctx: Context) -> set[str]:
@@ -417,6 +478,7 @@ async def submit(ctx: Context, allocation_id: int, revision: int | None = None) 
         ]
         if grades:
             await Grade.insert(*grades)
+            await standing_grades.refresh([row["id"]])
         # Submitted in time or late, the allocation itself is no longer overdue.
         await Deadline.update({Deadline.status: "met", Deadline.closed_at: ctx.now}).where(
             (Deadline.allocation == row["id"]) & (Deadline.status == "open") & (Deadline.kind == "allocation_due")
@@ -502,6 +564,7 @@ async def review(
                 rows.append(_grade_row(ctx, row, form_fields, last_phase, domain, final_answers, as_phase="moderated"))
                 rows.append(_grade_row(ctx, row, form_fields, last_phase, domain, final_answers, as_phase="final"))
             await Grade.insert(*rows)
+            await standing_grades.refresh([row["id"]])
             if moderated:
                 row = {**row, "answers": final_answers}
         await _move(ctx, row, workflow, chosen, people, extra=extra, reason=reason)
@@ -679,6 +742,9 @@ __all__ = [
     "audits_of_my_cases",
     "history",
     "my_allocations",
+    "my_completed",
+    "my_open",
+    "CompletedPage",
     "qa_queue",
     "review",
     "save_answers",

@@ -30,6 +30,11 @@ class Context:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # Fixed per call so every row one action writes carries the same instant.
     now: dt.datetime = field(default_factory=utcnow)
+    # A request that changes nothing (a page GET) may reuse what it already
+    # loaded: one audit page checks the same audit's visibility for each of
+    # its parts. Never set for a request that writes.
+    reads_only: bool = False
+    loaded: dict = field(default_factory=dict)
 
     @property
     def person_id(self) -> int | None:

@@ -20,7 +20,7 @@ from core.db.tables import Allocation, Deadline, Dispute, Grade, Person
 from core.definitions.model import Transition, Workflow
 from core.forms import fields_of
 from core.grading import rank
-from core.services import audits, notifications, trail
+from core.services import audits, notifications, standing_grades, trail
 from core.services.context import Context
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -309,6 +309,7 @@ async def _amend(ctx: Context, row: dict, form_fields, dispute: dict, current: d
             evidence=f"Amended after dispute: {reason}", set_by=ctx.person_id, set_at=ctx.now,
         ))
     await Grade.insert(*rows)
+    await standing_grades.refresh([row["id"]])
     # The amended report is the final version: its grades are the amended ones.
     last_phase = form_fields.phases[-1] if form_fields.phases else None
     if last_phase:
@@ -344,7 +345,23 @@ async def dispute_view(ctx: Context, dispute_id: int) -> dict:
         "raised_by_name": raiser["display_name"] if raiser else "",
         "history": await trail.history("dispute", dispute_id),
         "final_grades": await latest_final_grades(row["id"]),
+        "grade_chain": await _chain(row["id"], list(dispute["domains"] or {})),
     }
+
+
+async def _chain(allocation_id: int, domains: list[str]) -> list[dict]:
+    """Every grade the disputed domains were given, in order, with who and why
+    (the evidence or rationale each was given with): HAR 2.11's amended report."""
+    if not domains:
+        return []
+    return (
+        await Grade.select(
+            Grade.domain, Grade.phase, Grade.level, Grade.evidence, Grade.set_at, Grade.set_by.display_name.as_alias("set_by_name")
+        )
+        .where((Grade.allocation == allocation_id) & Grade.domain.is_in(domains) & Grade.phase.is_in(["final", "disputed"]))
+        .order_by(Grade.set_at)
+        .order_by(Grade.id)
+    )
 
 
 async def disputes_of(ctx: Context, allocation_id: int) -> list[dict]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-from core.db.tables import Grade
+from core.db.tables import StandingGrade
 from core.services.context import Context
 from core.services.errors import Forbidden
 
@@ -19,25 +20,25 @@ class Agreement:
         return self.domains_agreed / self.domains_moderated if self.domains_moderated else None
 
 
+# The QA queue shows the last year's rate: recent enough to act on, and a
+# bounded range of the standing-grade index however many years are kept.
+AGREEMENT_WINDOW = dt.timedelta(days=365)
+
+
 async def agreement(ctx: Context) -> Agreement:
-    """Of every domain grade QA moderated, how many it left as the auditor gave it."""
+    """Of every domain grade QA moderated in audits due in the last 12 months,
+    how many it left as the auditor gave it."""
     assert ctx.actor
     if not (ctx.actor.can("qa_review") or ctx.actor.can("view_all_audits")):
         raise Forbidden("Only the QA team sees moderation figures")
-    # One aggregate in the database: each moderated grade against the auditor's
-    # latest grade for that domain (the grade_latest index serves the lookup).
-    rows = await Grade.raw(
+    rows = await StandingGrade.raw(
         """
         SELECT count(*) AS moderated,
-               coalesce(sum(CASE WHEN m.level = (
-                   SELECT g.level FROM grade g
-                   WHERE g.allocation = m.allocation AND g.domain = m.domain
-                     AND g.phase NOT IN ('moderated', 'final')
-                   ORDER BY g.set_at DESC, g.id DESC LIMIT 1
-               ) THEN 1 ELSE 0 END), 0) AS agreed
-        FROM grade m
-        WHERE m.organisation = {} AND m.phase = 'moderated'
+               coalesce(sum(CASE WHEN s.moderated_level = s.auditor_level THEN 1 ELSE 0 END), 0) AS agreed
+        FROM standing_grade s
+        WHERE s.organisation = {} AND s.due_at >= {} AND s.moderated_level IS NOT NULL
         """,
         ctx.actor.organisation_id,
+        ctx.now - AGREEMENT_WINDOW,
     )
     return Agreement(int(rows[0]["moderated"] or 0), int(rows[0]["agreed"] or 0))

@@ -246,12 +246,15 @@ def _allowed(ctx: Context) -> None:
 
 def _in_set(ctx: Context, scope: Scope, p: Period) -> tuple[str, list]:
     """SQL (over ``allocation a``) choosing the allocations of scope and period."""
+    args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
+    if scope.kind not in ("team", "service"):
+        # The whole council: one range of the allocation_report index, no joins.
+        return "SELECT a.id FROM allocation a WHERE a.organisation = {} AND a.due_at >= {} AND a.due_at < {}", args
     sql = (
         "SELECT a.id FROM allocation a JOIN child_case c ON c.id = a.child_case "
         "LEFT JOIN team t ON t.id = c.team "
         "WHERE a.organisation = {} AND a.due_at >= {} AND a.due_at < {}"
     )
-    args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
     if scope.kind == "team":
         sql += " AND c.team = {}"
         args.append(scope.id)
@@ -270,122 +273,175 @@ def _as_of(ctx: Context, p: Period) -> dt.datetime:
 
 
 async def _counts(ctx: Context, scope: Scope, p: Period) -> Counts:
-    ids, args = _in_set(ctx, scope, p)
+    if scope.kind in ("team", "service"):
+        ids, args = _in_set(ctx, scope, p)
+        where = f"id IN ({ids})"
+    else:
+        # The whole council: the covering allocation_report_counts index alone.
+        where, args = "organisation = {} AND due_at >= {} AND due_at < {}", [ctx.actor.organisation_id, p.start_at, p.end_at]
     rows = await _raw(
         "SELECT COUNT(*) AS allocated,"
         " COALESCE(SUM(CASE WHEN finalised_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS completed,"
         " COALESCE(SUM(CASE WHEN finalised_at IS NOT NULL AND submitted_at <= due_at THEN 1 ELSE 0 END), 0) AS on_time,"
         " COALESCE(SUM(CASE WHEN finalised_at IS NULL AND due_at < {} THEN 1 ELSE 0 END), 0) AS overdue"
-        f" FROM allocation WHERE id IN ({ids})",
+        f" FROM allocation WHERE {where}",
         [_as_of(ctx, p), *args],
     )
     row = rows[0]
     return Counts(int(row["allocated"]), int(row["completed"]), int(row["on_time"]), int(row["overdue"]))
 
 
-# The latest final grade of each (allocation, domain): a dispute may add a later one.
-_LATEST_FINAL = (
-    "g.phase = 'final' AND NOT EXISTS (SELECT 1 FROM grade l WHERE l.allocation = g.allocation"
-    " AND l.domain = g.domain AND l.phase = 'final'"
-    " AND (l.set_at > g.set_at OR (l.set_at = g.set_at AND l.id > g.id)))"
-)
+def _standing(ctx: Context, scope: Scope, p: Period, alias: str = "s") -> tuple[str, list]:
+    """SQL conditions (over ``standing_grade``) choosing the domain grades of
+    the audits in scope and period. The whole council reads one index range;
+    a team or service adds its audits of the period."""
+    sql = f"{alias}.organisation = {{}} AND {alias}.due_at >= {{}} AND {alias}.due_at < {{}}"
+    args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
+    if scope.kind in ("team", "service"):
+        ids, more = _in_set(ctx, scope, p)
+        sql += f" AND {alias}.allocation IN ({ids})"
+        args += more
+    return sql, args
 
 
-def _last_of(alias: str, phases: str) -> str:
-    """The level of the latest grade of ``g``'s allocation and domain in ``phases``."""
-    return (
-        f"(SELECT {alias}.level FROM grade {alias} WHERE {alias}.allocation = g.allocation"
-        f" AND {alias}.domain = g.domain AND {alias}.phase {phases}"
-        f" ORDER BY {alias}.set_at DESC, {alias}.id DESC LIMIT 1)"
-    )
-
-
-async def _grades(ctx: Context, scope: Scope, p: Period) -> list[dict]:
-    ids, args = _in_set(ctx, scope, p)
-    auditor = _last_of("x", "NOT IN ('moderated', 'final')")
-    moderated = _last_of("m", "= 'moderated'")
+async def _grades(ctx: Context, scope: Scope, p: Period, domain: str | None = None) -> list[dict]:
+    """Final grades per domain and level, and how many moderation or a
+    dispute changed (the final differs from the grade before it); ``domain``
+    alone if given (the trend reads only the overall grade)."""
+    if scope.kind not in ("team", "service") and p.start.day == 1 and p.end.day == 1:
+        # The whole council over whole months: add up the monthly counts
+        # (grade_month), a few hundred rows for ten years.
+        where, args = "m.organisation = {} AND m.month >= {} AND m.month < {}", [
+            ctx.actor.organisation_id, f"{p.start:%Y-%m}", f"{p.end:%Y-%m}"]
+        if domain is not None:
+            where += " AND m.domain = {}"
+            args.append(domain)
+        return await _raw(
+            "SELECT m.domain AS domain, m.final_level AS level, SUM(m.n) AS n,"
+            " SUM(m.by_moderation) AS by_moderation, SUM(m.by_dispute) AS by_dispute"
+            f" FROM grade_month m WHERE {where} GROUP BY m.domain, m.final_level HAVING SUM(m.n) > 0",
+            args,
+        )
+    where, args = _standing(ctx, scope, p)
+    if domain is not None:
+        where += " AND s.domain = {}"
+        args.append(domain)
     return await _raw(
-        "SELECT g.domain AS domain, g.level AS level, COUNT(*) AS n,"
-        f" COALESCE(SUM(CASE WHEN {moderated} <> {auditor} THEN 1 ELSE 0 END), 0) AS by_moderation,"
-        f" COALESCE(SUM(CASE WHEN g.level <> {moderated} THEN 1 ELSE 0 END), 0) AS by_dispute"
-        f" FROM grade g WHERE g.organisation = {{}} AND {_LATEST_FINAL} AND g.allocation IN ({ids})"
-        " GROUP BY g.domain, g.level",
-        [ctx.actor.organisation_id, *args],
+        "SELECT s.domain AS domain, s.final_level AS level, COUNT(*) AS n,"
+        " COALESCE(SUM(CASE WHEN s.moderated_level <> s.auditor_level THEN 1 ELSE 0 END), 0) AS by_moderation,"
+        " COALESCE(SUM(CASE WHEN s.final_level <> s.moderated_level THEN 1 ELSE 0 END), 0) AS by_dispute"
+        f" FROM standing_grade s WHERE {where} AND s.final_level IS NOT NULL"
+        " GROUP BY s.domain, s.final_level",
+        args,
     )
 
 
 async def _movement(ctx: Context, scope: Scope, p: Period) -> list[dict]:
     """Each re-audit's final grade per domain against its predecessor's."""
-    ids, args = _in_set(ctx, scope, p)
-    before = (
-        "(SELECT b.rank FROM grade b JOIN allocation r ON r.previous = b.allocation"
-        " WHERE r.id = g.allocation AND b.domain = g.domain AND b.phase = 'final'"
-        " ORDER BY b.set_at DESC, b.id DESC LIMIT 1)"
-    )
+    where, args = _standing(ctx, scope, p)
     return await _raw(
-        "SELECT domain, COALESCE(SUM(CASE WHEN now_rank < before_rank THEN 1 ELSE 0 END), 0) AS improved,"
-        " COALESCE(SUM(CASE WHEN now_rank = before_rank THEN 1 ELSE 0 END), 0) AS same,"
-        " COALESCE(SUM(CASE WHEN now_rank > before_rank THEN 1 ELSE 0 END), 0) AS downgraded"
-        f" FROM (SELECT g.domain AS domain, g.rank AS now_rank, {before} AS before_rank"
-        f" FROM grade g JOIN allocation ra ON ra.id = g.allocation"
-        f" WHERE g.organisation = {{}} AND ra.previous IS NOT NULL AND {_LATEST_FINAL}"
-        f" AND g.allocation IN ({ids})) moves WHERE before_rank IS NOT NULL GROUP BY domain",
-        [ctx.actor.organisation_id, *args],
+        "SELECT s.domain AS domain,"
+        " COALESCE(SUM(CASE WHEN s.final_rank < b.final_rank THEN 1 ELSE 0 END), 0) AS improved,"
+        " COALESCE(SUM(CASE WHEN s.final_rank = b.final_rank THEN 1 ELSE 0 END), 0) AS same,"
+        " COALESCE(SUM(CASE WHEN s.final_rank > b.final_rank THEN 1 ELSE 0 END), 0) AS downgraded"
+        " FROM standing_grade s JOIN standing_grade b ON b.allocation = s.previous AND b.domain = s.domain"
+        f" WHERE {where} AND s.previous IS NOT NULL AND s.final_rank IS NOT NULL AND b.final_rank IS NOT NULL"
+        " GROUP BY s.domain",
+        args,
     )
 
 
-async def _themes(ctx: Context, scope: Scope, p: Period, strengths: bool) -> list[dict]:
-    """Evidence behind the best two grades (strengths) or the rest (areas for development)."""
-    ids, args = _in_set(ctx, scope, p)
-    rank = "g.rank <= 1" if strengths else "g.rank >= 2"
+# Strengths are the best two grades of the scale, areas for development the rest.
+_STRONG = "CASE WHEN s.final_rank <= 1 THEN 1 ELSE 0 END"
+
+
+async def _theme_counts(ctx: Context, scope: Scope, p: Period) -> list[dict]:
+    """How many final domain grades (not overall) were strengths or areas for development."""
+    if scope.kind not in ("team", "service") and p.start.day == 1 and p.end.day == 1:
+        return await _raw(
+            "SELECT m.domain AS domain, CASE WHEN m.final_rank <= 1 THEN 1 ELSE 0 END AS strong, SUM(m.n) AS n"
+            " FROM grade_month m WHERE m.organisation = {} AND m.month >= {} AND m.month < {} AND m.domain <> 'overall'"
+            " GROUP BY m.domain, CASE WHEN m.final_rank <= 1 THEN 1 ELSE 0 END HAVING SUM(m.n) > 0",
+            [ctx.actor.organisation_id, f"{p.start:%Y-%m}", f"{p.end:%Y-%m}"],
+        )
+    where, args = _standing(ctx, scope, p)
     return await _raw(
-        "SELECT g.domain AS domain, g.evidence AS evidence FROM grade g"
-        f" WHERE g.organisation = {{}} AND {_LATEST_FINAL} AND {rank} AND g.domain <> 'overall'"
-        f" AND g.allocation IN ({ids}) ORDER BY g.domain, g.set_at DESC, g.id DESC",
-        [ctx.actor.organisation_id, *args],
+        f"SELECT s.domain AS domain, {_STRONG} AS strong, COUNT(*) AS n FROM standing_grade s"
+        f" WHERE {where} AND s.final_level IS NOT NULL AND s.domain <> 'overall'"
+        f" GROUP BY s.domain, {_STRONG}",
+        args,
     )
+
+
+async def _theme_quotes(ctx: Context, scope: Scope, p: Period, groups: list[tuple[str, int]]) -> list[dict]:
+    """Up to QUOTES_PER_DOMAIN non-blank evidence texts of each (domain,
+    strong) group, from the audits due latest: one statement, each group
+    reading only as far back as it needs rather than every text of the period."""
+    parts, args = [], []
+    for i, (domain, strong) in enumerate(groups):
+        where, more = _standing(ctx, scope, p)
+        rank = "s.final_rank <= 1" if strong else "s.final_rank >= 2"
+        parts.append(
+            f"SELECT * FROM (SELECT s.domain AS domain, {int(strong)} AS strong, g.evidence AS evidence"
+            f" FROM standing_grade s JOIN grade g ON g.id = s.final_grade"
+            f" WHERE {where} AND s.domain = {{}} AND {rank} AND TRIM(g.evidence) <> ''"
+            f" ORDER BY s.due_at DESC, s.allocation DESC LIMIT {QUOTES_PER_DOMAIN}) q{i}"
+        )
+        args += [*more, domain]
+    if not parts:
+        return []
+    return await _raw(" UNION ALL ".join(parts), args)
 
 
 async def _escalations(ctx: Context, scope: Scope, p: Period) -> list[dict]:
     """Escalations raised in the period; one raised tells several people (one
     notification each, same instant), so distinct (rule, allocation, instant)."""
+    args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
     sql = (
         "SELECT kind, COUNT(*) AS n FROM (SELECT DISTINCT n.kind AS kind, n.allocation, n.created_at"
-        " FROM notification n JOIN allocation a ON a.id = n.allocation"
-        " JOIN child_case c ON c.id = a.child_case LEFT JOIN team t ON t.id = c.team"
+        " FROM notification n"
         " WHERE n.organisation = {} AND n.kind >= 'escalation:' AND n.kind < 'escalation;' AND n.created_at >= {} AND n.created_at < {}"
+        " AND n.allocation IS NOT NULL"
     )
-    args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
-    sql += _scope_filter(scope, args)
+    sql += _scope_allocations(scope, args, "n.allocation")
     return await _raw(sql + ") raised GROUP BY kind ORDER BY kind", args)
 
 
-def _scope_filter(scope: Scope, args: list) -> str:
+def _scope_allocations(scope: Scope, args: list, column: str) -> str:
+    """`` AND column IN (the scope's allocations, any period)``; nothing for the council."""
     if scope.kind == "team":
         args.append(scope.id)
-        return " AND c.team = {}"
+        return f" AND {column} IN (SELECT a.id FROM allocation a JOIN child_case c ON c.id = a.child_case WHERE c.team = {{}})"
     if scope.kind == "service":
         args.append(scope.id)
-        return " AND t.service = {}"
+        return (
+            f" AND {column} IN (SELECT a.id FROM allocation a JOIN child_case c ON c.id = a.child_case"
+            " JOIN team t ON t.id = c.team WHERE t.service = {})"
+        )
     return ""
 
 
 async def _follow_ups(ctx: Context, scope: Scope, p: Period) -> FollowUps:
-    """Actions opened and closed in the period, and those open past their due date at its end (or now)."""
-    sql = (
-        "SELECT COALESCE(SUM(CASE WHEN f.created_at >= {} AND f.created_at < {} THEN 1 ELSE 0 END), 0) AS opened,"
-        " COALESCE(SUM(CASE WHEN f.done_at >= {} AND f.done_at < {} THEN 1 ELSE 0 END), 0) AS closed,"
-        " COALESCE(SUM(CASE WHEN f.created_at < {} AND f.due_at < {} AND (f.done_at IS NULL OR f.done_at > {})"
-        " THEN 1 ELSE 0 END), 0) AS overdue"
-        " FROM follow_up f JOIN allocation a ON a.id = f.allocation"
-        " JOIN child_case c ON c.id = a.child_case LEFT JOIN team t ON t.id = c.team"
-        " WHERE f.organisation = {}"
-    )
+    """Actions opened and closed in the period, and those open past their due date at its end (or now).
+
+    Four counts, each one range of an index (``follow_up_report_*``), rather
+    than one pass over every follow-up the council ever had."""
     as_of = _as_of(ctx, p)
-    args: list = [p.start_at, p.end_at, p.start_at, p.end_at, as_of, as_of, as_of, ctx.actor.organisation_id]
-    sql += _scope_filter(scope, args)
+    org = ctx.actor.organisation_id
+    args: list = []
+
+    def count(condition: str, *values) -> str:
+        args.extend([org, *values])
+        return f"(SELECT COUNT(*) FROM follow_up f WHERE f.organisation = {{}} AND {condition}{_scope_allocations(scope, args, 'f.allocation')})"
+
+    opened = count("f.created_at >= {} AND f.created_at < {}", p.start_at, p.end_at)
+    closed = count("f.done_at >= {} AND f.done_at < {}", p.start_at, p.end_at)
+    # Overdue at ``as_of``: due before it and not done by then (still open, or done later).
+    still_open = count("f.done_at IS NULL AND f.due_at < {} AND f.created_at < {}", as_of, as_of)
+    done_late = count("f.done_at > {} AND f.due_at < {} AND f.created_at < {}", as_of, as_of, as_of)
+    sql = f"SELECT {opened} AS opened, {closed} AS closed, {still_open} AS still_open, {done_late} AS done_late"
     row = (await _raw(sql, args))[0]
-    return FollowUps(int(row["opened"]), int(row["closed"]), int(row["overdue"]))
+    return FollowUps(int(row["opened"]), int(row["closed"]), int(row["still_open"]) + int(row["done_late"]))
 
 
 async def _definitions(ctx: Context) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
@@ -444,13 +500,16 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
         for r in sorted(await _movement(ctx, scope, p), key=lambda r: sort_key(r["domain"]))
     )
 
-    async def themes(strengths: bool) -> tuple[Theme, ...]:
-        grouped: dict[str, list[str]] = {}
-        for r in await _themes(ctx, scope, p, strengths):
-            grouped.setdefault(r["domain"], []).append((r["evidence"] or "").strip())
+    counts_by = {(r["domain"], int(r["strong"])): int(r["n"]) for r in await _theme_counts(ctx, scope, p)}
+    quotes_by: dict[tuple[str, int], list[str]] = {}
+    for r in await _theme_quotes(ctx, scope, p, sorted(counts_by)):
+        quotes_by.setdefault((r["domain"], int(r["strong"])), []).append(r["evidence"].strip())
+
+    def themes(strengths: bool) -> tuple[Theme, ...]:
         out = [
-            Theme(d, titles.get(d, d), len(quotes), tuple(q for q in quotes if q)[:QUOTES_PER_DOMAIN])
-            for d, quotes in grouped.items()
+            Theme(d, titles.get(d, d), n, tuple(quotes_by.get((d, strong), ())))
+            for (d, strong), n in counts_by.items()
+            if strong == int(strengths)
         ]
         return tuple(sorted(out, key=lambda t: (-t.count, sort_key(t.domain))))
 
@@ -462,7 +521,7 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
     trend_points = []
     for q in reversed(points):
         overall = {k: 0 for k, _ in levels}
-        for row in await _grades(ctx, scope, q):
+        for row in await _grades(ctx, scope, q, domain=OVERALL):
             if row["domain"] == OVERALL:
                 overall[row["level"]] = overall.get(row["level"], 0) + int(row["n"])
         trend_points.append(TrendPoint(q, await _counts(ctx, scope, q), overall))
@@ -476,8 +535,8 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
         counts=counts,
         grades=grades,
         movement=movement,
-        strengths=await themes(True),
-        development=await themes(False),
+        strengths=themes(True),
+        development=themes(False),
         escalations=tuple((r["kind"].split(":", 1)[1], int(r["n"])) for r in await _escalations(ctx, scope, p)),
         follow_ups=await _follow_ups(ctx, scope, p),
         trend=tuple(trend_points),
@@ -504,21 +563,17 @@ async def moderation_agreement(ctx: Context, p: Period, scope: Scope, by: str = 
     (HAR 2.6, BED-5). Names auditors: QA (``qa_review``) only."""
     if ctx.actor is None or not ctx.actor.can("qa_review"):
         raise Forbidden("Only the QA team sees moderation by auditor and team")
-    ids, args = _in_set(ctx, scope, p)
-    auditor = (
-        "(SELECT x.level FROM grade x WHERE x.allocation = g.allocation AND x.domain = g.domain"
-        " AND x.phase NOT IN ('moderated', 'final') ORDER BY x.set_at DESC, x.id DESC LIMIT 1)"
-    )
+    where, args = _standing(ctx, scope, p, alias="g")
     if by == "team":
         name, joins = "COALESCE(tm.name, '(no team)')", "JOIN child_case cc ON cc.id = al.child_case LEFT JOIN team tm ON tm.id = cc.team"
     else:
         name, joins = "p.display_name", "JOIN person p ON p.id = al.auditor"
     rows = await _raw(
         f"SELECT {name} AS who, COUNT(*) AS moderated,"
-        f" COALESCE(SUM(CASE WHEN g.level = {auditor} THEN 1 ELSE 0 END), 0) AS agreed"
-        f" FROM grade g JOIN allocation al ON al.id = g.allocation {joins}"
-        f" WHERE g.organisation = {{}} AND g.phase = 'moderated' AND g.allocation IN ({ids})"
+        " COALESCE(SUM(CASE WHEN g.moderated_level = g.auditor_level THEN 1 ELSE 0 END), 0) AS agreed"
+        f" FROM standing_grade g JOIN allocation al ON al.id = g.allocation {joins}"
+        f" WHERE {where} AND g.moderated_level IS NOT NULL"
         f" GROUP BY {name} ORDER BY {name}",
-        [ctx.actor.organisation_id, *args],
+        args,
     )
     return [AgreementRow(r["who"], int(r["moderated"]), int(r["agreed"])) for r in rows]

@@ -7,7 +7,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
-from core.services import actions
+from core.services import action_plans, actions
 from core.services.errors import Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
@@ -33,6 +33,7 @@ class ActionPages(Controller):
         return await page(
             request, "actions/mine.html", title="Actions",
             mine=await actions.my_actions(ctx), team_overdue=await actions.team_overdue(ctx),
+            directions=await actions.directions_to_review(ctx), plans_link=bool(action_plans.bodies_for(ctx)),
         )
 
     @post("")

@@ -1,5 +1,5 @@
-"""/api/v1 for disputes (HAR-11) and SMART actions (CORE-12): the same
-services the pages use."""
+"""/api/v1 for disputes (HAR-11), SMART actions (CORE-12) and action plans
+(CSCP-8, BED-6): the same services the pages use."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
 
-from core.services import actions, disputes
+from core.services import action_plans, actions, disputes
 from web.auth.guards import signed_in
 from web.context import request_context
 
@@ -50,6 +50,7 @@ class NewAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     allocation_id: int | None = None
     dispute_id: int | None = None
     plan: str = ""
+    action_plan_id: int | None = None
 
 
 class ActionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -64,6 +65,60 @@ class ActionOut(msgspec.Struct, kw_only=True):
     due_at: dt.datetime | None
     status: str
     overdue: bool
+    kind: str = ""
+    review_on: dt.date | None = None
+    action_plan_id: int | None = None
+
+
+class NewPlan(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    body: str
+    title: str
+    source_kind: str  # audit | themed_audit_day | multi_agency_audit | dispute_outcome
+    source_detail: str
+    allocation_id: int | None = None
+    dispute_id: int | None = None
+
+
+class PlanAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    what: str
+    owner_id: int
+    due_on: dt.date
+
+
+class NewLearning(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    learned: str
+    channel: str
+    audience: str
+    shared_on: dt.date
+
+
+class Progress(msgspec.Struct, kw_only=True):
+    total: int
+    closed: int
+    open: int
+    overdue: int
+
+
+class LearningOut(msgspec.Struct, kw_only=True):
+    id: int
+    learned: str
+    channel: str
+    channel_label: str
+    audience: str
+    shared_on: dt.date
+    recorded_by: str
+
+
+class PlanOut(msgspec.Struct, kw_only=True):
+    id: int
+    body: str
+    title: str
+    source_kind: str
+    source_detail: str
+    status: str
+    progress: Progress
+    actions: list[ActionOut] = []
+    learning: list[LearningOut] = []
 
 
 def _dispute_out(view: dict) -> DisputeOut:
@@ -88,7 +143,28 @@ def _action_out(row: dict) -> ActionOut:
         due_at=row.get("due_at"),
         status=row["status"],
         overdue=bool(row.get("overdue")),
+        kind=row.get("kind") or "",
+        review_on=row.get("review_on"),
+        action_plan_id=row.get("action_plan"),
     )
+
+
+def _plan_out(plan: dict, progress: dict, rows: list[dict] | None = None, learning: list[dict] | None = None) -> PlanOut:
+    return PlanOut(
+        id=plan["id"], body=plan["body"], title=plan["title"], source_kind=plan["source_kind"],
+        source_detail=plan["source_detail"], status=plan["status"], progress=Progress(**progress),
+        actions=[_action_out(r) for r in rows or []],
+        learning=[
+            LearningOut(id=r["id"], learned=r["learned"], channel=r["channel"], channel_label=r["channel_label"],
+                        audience=r["audience"], shared_on=r["shared_on"], recorded_by=r["recorded_by_name"] or "")
+            for r in learning or []
+        ],
+    )
+
+
+async def _plan_detail(ctx, plan_id: int) -> PlanOut:
+    view = await action_plans.plan_view(ctx, plan_id)
+    return _plan_out(view["plan"], view["progress"], view["actions"], view["learning"])
 
 
 class DisputesController(Controller):
@@ -138,6 +214,7 @@ class ActionsController(Controller):
             allocation_id=data.allocation_id,
             dispute_id=data.dispute_id,
             plan=data.plan,
+            action_plan_id=data.action_plan_id,
         )
         return _action_out(await actions.action_view(ctx, action_id))
 
@@ -146,3 +223,46 @@ class ActionsController(Controller):
         ctx = request_context(request)
         await actions.update(ctx, action_id, data.text, data.status)
         return _action_out(await actions.action_view(ctx, action_id))
+
+
+class PlansController(Controller):
+    path = "/plans"
+    guards = [signed_in]
+
+    @get("", summary="Action plans of the bodies I sit on, with progress (CSCP-8, BED-6)")
+    async def index(self, request: Request) -> list[PlanOut]:
+        ctx = request_context(request)
+        return [_plan_out(p, p["progress"]) for p in await action_plans.plans(ctx)]
+
+    @post("", summary="Open an action plan monitored by a body", status_code=201)
+    async def create(self, request: Request, data: JSONBody[NewPlan]) -> PlanOut:
+        ctx = request_context(request)
+        plan_id = await action_plans.create(
+            ctx, body=data.body, title=data.title, source_kind=data.source_kind, source_detail=data.source_detail,
+            allocation_id=data.allocation_id, dispute_id=data.dispute_id,
+        )
+        return await _plan_detail(ctx, plan_id)
+
+    @get("/{plan_id:int}", summary="A plan: its actions, progress and learning")
+    async def detail(self, request: Request, plan_id: FromPath[int]) -> PlanOut:
+        return await _plan_detail(request_context(request), plan_id)
+
+    @post("/{plan_id:int}/actions", summary="Add a SMART action to a plan", status_code=201)
+    async def add_action(self, request: Request, plan_id: FromPath[int], data: JSONBody[PlanAction]) -> ActionOut:
+        ctx = request_context(request)
+        action_id = await action_plans.add_action(ctx, plan_id, what=data.what, owner_id=data.owner_id, due_on=data.due_on)
+        return _action_out(await actions.action_view(ctx, action_id))
+
+    @post("/{plan_id:int}/learning", summary="Record what was learned and how it was shared", status_code=201)
+    async def learning(self, request: Request, plan_id: FromPath[int], data: JSONBody[NewLearning]) -> PlanOut:
+        ctx = request_context(request)
+        await action_plans.record_learning(
+            ctx, plan_id, learned=data.learned, channel=data.channel, audience=data.audience, shared_on=data.shared_on
+        )
+        return await _plan_detail(ctx, plan_id)
+
+    @post("/{plan_id:int}/complete", summary="Mark a plan complete (409 while any action is open)", status_code=200)
+    async def complete(self, request: Request, plan_id: FromPath[int]) -> PlanOut:
+        ctx = request_context(request)
+        await action_plans.complete(ctx, plan_id)
+        return await _plan_detail(ctx, plan_id)

@@ -9,9 +9,9 @@ from litestar.params import FromPath, JSONBody
 from litestar import Controller, Request, Router, get, post, put
 from litestar.exceptions import NotAuthorizedException
 
-from core.services import accounts, audits, imports, notifications
+from core.services import accounts, audits, compliance, imports, notifications
 from web.api import schemas
-from web.api.disputes_actions import ActionsController, DisputesController
+from web.api.disputes_actions import ActionsController, DisputesController, PlansController
 from web.auth.guards import requires, signed_in
 from web.context import request_context
 
@@ -80,7 +80,8 @@ class AllocationsController(Controller):
     @post("/{allocation_id:int}/submit", summary="Submit to QA", status_code=200)
     async def submit(self, request: Request, allocation_id: FromPath[int], data: JSONBody[schemas.Submit]) -> schemas.AllocationDetail:
         ctx = request_context(request)
-        await audits.submit(ctx, allocation_id, data.revision)
+        # A compliance audit's remedial actions become a management direction (BED-4).
+        await compliance.submit(ctx, allocation_id, data.revision)
         return _detail(await audits.audit_view(ctx, allocation_id))
 
     @post("/{allocation_id:int}/review", summary="QA: accept, or return for revision with a reason", status_code=200)
@@ -147,6 +148,6 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController],
     tags=["v1"],
 )

@@ -6,7 +6,7 @@ from litestar.params import FromPath
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Response, Template
 
-from core.services import allocations, audits, concerns, reports_of_audit
+from core.services import allocations, audits, compliance, concerns, reports_of_audit
 from core.services.errors import Conflict, Forbidden, Invalid, ServiceError
 from core.services.sweep import complete_follow_up
 from web.auth.guards import signed_in
@@ -27,8 +27,35 @@ class AuditPages(Controller):
             request,
             "audits/mine.html",
             title="My audits",
-            to_do=await audits.my_allocations(ctx),
+            to_do=await audits.my_open(ctx),
+            completed=await audits.my_completed(ctx),
             of_my_cases=await audits.audits_of_my_cases(ctx),
+        )
+
+    @get("/completed")
+    async def completed(self, request: Request, before: int | None = None) -> Template:
+        """Older pages of the auditor's finished audits (keyset: ``before`` an id)."""
+        return await page(
+            request,
+            "audits/completed.html",
+            title="Audits I completed",
+            heading="Audits I completed",
+            items=await audits.my_completed(request_context(request), before),
+            show_auditor=False,
+            base_path="/audits/completed",
+        )
+
+    @get("/of-my-cases")
+    async def of_my_cases(self, request: Request, before: int | None = None) -> Template:
+        """Older pages of the final audits of the actor's (and team's) cases."""
+        return await page(
+            request,
+            "audits/completed.html",
+            title="Final audits of my cases",
+            heading="Final audits of my cases and my team's cases",
+            items=await audits.audits_of_my_cases(request_context(request), before),
+            show_auditor=True,
+            base_path="/audits/of-my-cases",
         )
 
     @get("/{allocation_id:int}")
@@ -149,7 +176,7 @@ class AuditPages(Controller):
             )
         if action == "submit":
             try:
-                await audits.submit(ctx, allocation_id, revision)
+                directions = await compliance.submit(ctx, allocation_id, revision)
             except Invalid as invalid:
                 view = await audits.audit_view(ctx, allocation_id)
                 return await self._render(
@@ -160,7 +187,13 @@ class AuditPages(Controller):
                     status_code=422,
                     message="Your answers are saved as a draft, but the audit is not ready to submit yet.",
                 )
-            flash(request, "Audit submitted to QA", "The QA team will review it within one working day.")
+            if directions:
+                # BED-4: the remedial actions went to the worker as a management direction.
+                flash(request, "Compliance audit complete",
+                      f"{len(directions)} remedial action{'s' if len(directions) != 1 else ''} sent to the worker"
+                      " as a management direction, to be reviewed in supervision.")
+            else:
+                flash(request, "Audit submitted to QA", "The QA team will review it within one working day.")
             return see_other(request, f"/audits/{allocation_id}")
         view = await audits.audit_view(ctx, allocation_id)
         return await self._render(request, view, view.answers, {}, message="Draft saved")

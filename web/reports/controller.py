@@ -16,7 +16,7 @@ from litestar.response import Template
 
 from core import charts, exports, pdf
 from core.calendar import london_date
-from core.services import audits, reports
+from core.services import audits, qa_overview, reports
 from core.services.errors import Conflict, NotFound
 from web.auth.guards import signed_in
 from web.context import request_context
@@ -39,7 +39,14 @@ async def _chosen(request: Request):
 
 
 async def _tables(request: Request):
+    """The report, or (CSCP-10: ``?lens=``) the report restricted to one lens,
+    and its tables. The lens cut comes from ``core.services.qa_overview``: a
+    restricted report is the activity of that lens's sources of assurance."""
     ctx, p, scope = await _chosen(request)
+    lens = qa_overview.parse_lens(ctx, request.query_params.get("lens", ""))
+    if lens is not None:
+        ov = await qa_overview.overview(ctx, p, scope, lens)
+        return ctx, ov, exports.overview_tables(ov)
     report = await reports.report(ctx, p, scope)
     agreement = None
     if ctx.actor.can("qa_review"):
@@ -47,24 +54,89 @@ async def _tables(request: Request):
             "auditor": await reports.moderation_agreement(ctx, p, scope, "auditor"),
             "team": await reports.moderation_agreement(ctx, p, scope, "team"),
         }
-    return ctx, report, exports.tables(report, agreement)
+    tables = exports.tables(report, agreement)
+    if qa_overview.lenses(ctx):
+        tables.update(exports.lens_tables(await qa_overview.overview(ctx, p, scope)))
+    return ctx, report, tables
 
 
-def _heading(report: reports.Report) -> str:
-    return f"{report.period.label}: {report.scope.name or 'whole council'}"
+def _heading(report) -> str:
+    """A report's (or overview's) period and scope, and its lens if it has one."""
+    lens = getattr(report, "lens", None)
+    return f"{report.period.label}: {report.scope.name or 'whole council'}" + (f", {lens[1]}" if lens else "")
 
 
-def _filename(report: reports.Report, suffix: str) -> str:
+def _filename(report, suffix: str, name: str = "report") -> str:
     scope = report.scope.kind + (f"-{report.scope.id}" if report.scope.id else "")
-    return f"qaf-report-{report.period.kind}-{report.period.key}-{scope}{suffix}"
+    lens = getattr(report, "lens", None)
+    return f"qaf-{name}-{report.period.kind}-{report.period.key}-{scope}" + (f"-{lens[0]}" if lens else "") + suffix
 
 
-def _query(report: reports.Report) -> dict[str, str]:
-    return {
+def _query(report) -> dict[str, str]:
+    query = {
         "period": report.period.kind,
         "date": report.period.key,
         "scope": "org" if report.scope.kind == "org" else f"{report.scope.kind}:{report.scope.id}",
     }
+    lens = getattr(report, "lens", None)
+    if lens:
+        query["lens"] = lens[0]
+    return query
+
+
+def _lens_items(ctx) -> list[dict]:
+    """The lens filter's choices (CSCP-10), none when the council has no lenses."""
+    found = qa_overview.lenses(ctx)
+    return [{"value": "", "text": "All lenses"}, *({"value": k, "text": v} for k, v in found)] if found else []
+
+
+async def _overview(request: Request):
+    ctx, p, scope = await _chosen(request)
+    lens = qa_overview.parse_lens(ctx, request.query_params.get("lens", ""))
+    ov = await qa_overview.overview(ctx, p, scope, lens)
+    return ctx, ov, exports.overview_tables(ov)
+
+
+async def _questions(request: Request):
+    ctx = request_context(request)
+    kind = request.query_params.get("period") or "quarter"
+    p = reports.parse_period(kind, request.query_params.get("date", ""), london_date(ctx.now))
+    scope = await reports.parse_scope(ctx, request.query_params.get("scope", "org"))
+    chosen = [v for v in request.query_params.getall("form", []) if v]
+    forms = qa_overview.parse_forms(ctx, chosen) if chosen else qa_overview.yes_no_forms(ctx)
+    summary = await qa_overview.question_summary(ctx, p, scope, forms)
+    return ctx, summary, exports.question_tables(summary)
+
+
+def _questions_query(summary) -> list[tuple[str, str]]:
+    out = [
+        ("period", summary.period.kind),
+        ("date", summary.period.key),
+        ("scope", "org" if summary.scope.kind == "org" else f"{summary.scope.kind}:{summary.scope.id}"),
+    ]
+    return out + [("form", key.split(":")[-1]) for key, _ in summary.forms]
+
+
+def _csv(tables: dict, key: str, filename: str) -> Response:
+    table = tables.get(key)
+    if table is None:
+        raise NotFound("There is no such table in this report")
+    return Response(
+        exports.to_csv(table),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}-{table.key}.csv"'},
+    )
+
+
+def _xlsx(tables: dict, key: str | None, heading: str, filename: str) -> Response:
+    if key and key not in tables:
+        raise NotFound("There is no such table in this report")
+    chosen = [tables[key]] if key else list(tables.values())
+    return Response(
+        exports.to_xlsx(chosen, heading),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"content-disposition": f'attachment; filename="{filename}.xlsx"'},
+    )
 
 
 def _charts(report: reports.Report) -> dict:
@@ -104,34 +176,125 @@ class ReportPages(Controller):
     async def report_page(self, request: Request) -> Template:
         ctx, report, tables = await _tables(request)
         query = _query(report)
+        lens_only = isinstance(report, qa_overview.Overview)
         return await page(
             request,
             "reports/report.html",
             title=f"Report: {_heading(report)}",
             report=report,
+            lens_only=lens_only,
             tables=tables,
             heading=_heading(report),
             query=query,
             query_string=urlencode(query),
             period_items=[{"value": k, "text": v} for k, v in reports.PERIOD_KINDS.items()],
             scope_items=[{"value": c.value, "text": c.text} for c in await reports.scope_choices(ctx)],
-            **_charts(report),
+            lens_items=_lens_items(ctx),
+            yes_no_forms=qa_overview.yes_no_forms(ctx),
+            **({} if lens_only else _charts(report)),
         )
 
     @get("/report.pdf")
     async def pdf_export(self, request: Request) -> Response:
         """The whole report, charts included, as one PDF (CORE-15)."""
         _, report, tables = await _tables(request)
+        lens_only = isinstance(report, qa_overview.Overview)
         html = _render(
             request,
             "reports/report_pdf.html",
             document_title=f"Quality assurance report: {_heading(report)}",
             heading=_heading(report),
             report=report,
+            lens_only=lens_only,
             tables=tables,
-            **_charts(report),
+            **({} if lens_only else _charts(report)),
         )
         return _pdf_response(await pdf.render_pdf(html), _filename(report, ".pdf"))
+
+    @get("/overview")
+    async def overview_page(self, request: Request) -> Template:
+        """BED-6: the monthly overview of all QA activity, by activity type."""
+        ctx, ov, tables = await _overview(request)
+        query = _query(ov)
+        return await page(
+            request,
+            "reports/overview.html",
+            title=f"QA activity overview: {_heading(ov)}",
+            overview=ov,
+            tables=tables,
+            heading=_heading(ov),
+            query=query,
+            query_string=urlencode(query),
+            period_items=[{"value": k, "text": v} for k, v in reports.PERIOD_KINDS.items()],
+            scope_items=[{"value": c.value, "text": c.text} for c in await reports.scope_choices(ctx)],
+            lens_items=_lens_items(ctx),
+        )
+
+    @get("/overview.pdf")
+    async def overview_pdf(self, request: Request) -> Response:
+        _, ov, tables = await _overview(request)
+        html = _render(
+            request,
+            "reports/overview_pdf.html",
+            document_title=f"QA activity overview: {_heading(ov)}",
+            heading=_heading(ov),
+            overview=ov,
+            tables=tables,
+        )
+        return _pdf_response(await pdf.render_pdf(html), _filename(ov, ".pdf", "overview"))
+
+    @get("/overview/export.csv")
+    async def overview_csv(self, request: Request) -> Response:
+        _, ov, tables = await _overview(request)
+        return _csv(tables, request.query_params.get("table", ""), _filename(ov, "", "overview"))
+
+    @get("/overview/export.xlsx")
+    async def overview_xlsx(self, request: Request) -> Response:
+        _, ov, tables = await _overview(request)
+        return _xlsx(tables, request.query_params.get("table"), f"QA activity overview: {_heading(ov)}", _filename(ov, "", "overview"))
+
+    @get("/questions")
+    async def questions_page(self, request: Request) -> Template:
+        """BED-7: the quarterly summary of yes/no audits (supervision audits)."""
+        ctx, summary, tables = await _questions(request)
+        query = _questions_query(summary)
+        return await page(
+            request,
+            "reports/questions.html",
+            title=f"Yes/no audits summary: {_heading(summary)}",
+            summary=summary,
+            tables=tables,
+            heading=_heading(summary),
+            query=dict(query),
+            chosen_forms=[key.split(":")[-1] for key, _ in summary.forms],
+            query_string=urlencode(query),
+            period_items=[{"value": k, "text": v} for k, v in reports.PERIOD_KINDS.items()],
+            scope_items=[{"value": c.value, "text": c.text} for c in await reports.scope_choices(ctx)],
+            form_items=[{"value": key.split(":")[-1], "text": title} for key, title in qa_overview.yes_no_forms(ctx)],
+        )
+
+    @get("/questions.pdf")
+    async def questions_pdf(self, request: Request) -> Response:
+        _, summary, tables = await _questions(request)
+        html = _render(
+            request,
+            "reports/questions_pdf.html",
+            document_title=f"Yes/no audits summary: {_heading(summary)}",
+            heading=_heading(summary),
+            summary=summary,
+            tables=tables,
+        )
+        return _pdf_response(await pdf.render_pdf(html), _filename(summary, ".pdf", "questions"))
+
+    @get("/questions/export.csv")
+    async def questions_csv(self, request: Request) -> Response:
+        _, summary, tables = await _questions(request)
+        return _csv(tables, request.query_params.get("table", ""), _filename(summary, "", "questions"))
+
+    @get("/questions/export.xlsx")
+    async def questions_xlsx(self, request: Request) -> Response:
+        _, summary, tables = await _questions(request)
+        return _xlsx(tables, request.query_params.get("table"), f"Yes/no audits summary: {_heading(summary)}", _filename(summary, "", "questions"))
 
     @get("/export.csv")
     async def csv_export(self, request: Request) -> Response:

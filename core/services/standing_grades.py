@@ -1,0 +1,120 @@
+"""Standing grades: where each domain of each audit stands now.
+
+The grade chain (``grade``) keeps every grade ever given; reports, the QA
+queue's agreement rate and re-audit movement want only the latest auditor,
+moderated and final grade of each domain. ``refresh`` rewrites those rows
+for the audits whose grades just changed, in the caller's transaction, so the
+summary can never disagree with the chain it summarises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from core.calendar import to_london
+from core.db.tables import GradeMonth, StandingGrade
+
+# Phases that are not the auditor's own grading (HAR 2.3-2.4 are the auditor's;
+# QA moderates, a grade becomes final, a dispute records what was contested).
+NOT_AUDITOR_PHASES = ("moderated", "final", "disputed")
+
+_KIND = "CASE WHEN g.phase IN ('moderated', 'final') THEN g.phase ELSE 'auditor' END"
+
+# The latest grade of each kind per (allocation, domain), then one row each.
+_SELECT = f"""
+SELECT k.allocation, a.organisation, k.domain, a.due_at, a.previous,
+       MAX(CASE WHEN k.kind = 'auditor' THEN k.level END),
+       MAX(CASE WHEN k.kind = 'moderated' THEN k.level END),
+       MAX(CASE WHEN k.kind = 'final' THEN k.level END),
+       MAX(CASE WHEN k.kind = 'final' THEN k.rank END),
+       MAX(CASE WHEN k.kind = 'final' THEN k.id END)
+FROM (
+    SELECT g.allocation, g.domain, g.level, g.rank, g.id, {_KIND} AS kind,
+           ROW_NUMBER() OVER (PARTITION BY g.allocation, g.domain, {_KIND}
+                              ORDER BY g.set_at DESC, g.id DESC) AS nth
+    FROM grade g
+    WHERE g.phase <> 'disputed' {{where}}
+) k JOIN allocation a ON a.id = k.allocation
+WHERE k.nth = 1
+GROUP BY k.allocation, a.organisation, k.domain, a.due_at, a.previous
+"""
+
+_COLUMNS = "(allocation, organisation, domain, due_at, previous, auditor_level, moderated_level, final_level, final_rank, final_grade)"
+
+
+def rebuild_statements() -> list[str]:
+    """Every standing grade from the whole chain (the migration, bulk loads)."""
+    return [
+        "DELETE FROM standing_grade",
+        f"INSERT INTO standing_grade {_COLUMNS} " + _SELECT.format(where=""),
+    ]
+
+
+# What one standing grade adds to its month: (n, changed by moderation, by dispute).
+_COUNTED = (
+    "SELECT organisation, due_at, domain, final_level, final_rank, COUNT(*) AS n,"
+    " COALESCE(SUM(CASE WHEN moderated_level <> auditor_level THEN 1 ELSE 0 END), 0) AS by_moderation,"
+    " COALESCE(SUM(CASE WHEN final_level <> moderated_level THEN 1 ELSE 0 END), 0) AS by_dispute"
+    " FROM standing_grade WHERE final_level IS NOT NULL {where}"
+    " GROUP BY organisation, due_at, domain, final_level, final_rank"
+)
+
+Key = tuple[int, str, str, str, int]
+
+
+def month_of(due_at) -> str:
+    """The London month an audit due at ``due_at`` is reported in."""
+    return to_london(due_at).strftime("%Y-%m")
+
+
+def _tally(rows: list[dict], sign: int, into: dict[Key, list[int]]) -> dict[Key, list[int]]:
+    for r in rows:
+        key = (int(r["organisation"]), month_of(r["due_at"]), r["domain"], r["final_level"], int(r["final_rank"]))
+        counts = into.setdefault(key, [0, 0, 0])
+        counts[0] += sign * int(r["n"])
+        counts[1] += sign * int(r["by_moderation"])
+        counts[2] += sign * int(r["by_dispute"])
+    return into
+
+
+async def _add_to_months(delta: dict[Key, list[int]]) -> None:
+    for (organisation, month, domain, level, rank), (n, moderated, disputed) in sorted(delta.items()):
+        if n == moderated == disputed == 0:
+            continue
+        await GradeMonth.raw(
+            "INSERT INTO grade_month (organisation, month, domain, final_level, final_rank, n, by_moderation, by_dispute)"
+            " VALUES ({}, {}, {}, {}, {}, {}, {}, {})"
+            " ON CONFLICT (organisation, month, domain, final_level, final_rank) DO UPDATE SET"
+            " n = grade_month.n + excluded.n, by_moderation = grade_month.by_moderation + excluded.by_moderation,"
+            " by_dispute = grade_month.by_dispute + excluded.by_dispute",
+            organisation, month, domain, level, rank, n, moderated, disputed,
+        )
+
+
+async def refresh(allocation_ids: Iterable[int]) -> None:
+    """Rewrite the standing grades of these audits from their grade chain, and
+    move their monthly counts from what they were to what they are. Call
+    inside the transaction that wrote the grades."""
+    ids = sorted({int(i) for i in allocation_ids})
+    if not ids:
+        return
+    marks = ", ".join("{}" for _ in ids)
+    counted = _COUNTED.format(where=f"AND allocation IN ({marks})")
+    delta = _tally(await StandingGrade.raw(counted, *ids), -1, {})
+    await StandingGrade.raw(f"DELETE FROM standing_grade WHERE allocation IN ({marks})", *ids)
+    await StandingGrade.raw(
+        f"INSERT INTO standing_grade {_COLUMNS} " + _SELECT.format(where=f"AND g.allocation IN ({marks})"), *ids
+    )
+    await _add_to_months(_tally(await StandingGrade.raw(counted, *ids), +1, delta))
+
+
+async def rebuild() -> None:
+    """Every standing grade and monthly count from the whole grade chain. The
+    counts group by due instant first (a cycle's audits share one), so only a
+    few thousand rows reach Python however many audits there are."""
+    from core.db.engine import current
+
+    for statement in rebuild_statements():
+        await current().run_ddl(statement)
+    await current().run_ddl("DELETE FROM grade_month")
+    await _add_to_months(_tally(await StandingGrade.raw(_COUNTED.format(where="")), +1, {}))
