@@ -12,7 +12,6 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import InitPluginProtocol
@@ -33,6 +32,7 @@ from web.actions.plans import PlanPages
 from web.audits.controller import AuditPages
 from web.auth.controller import LoginController
 from web.auth.middleware import authentication_middleware
+from web.auth.sessions import QafSessionConfig
 from web.context import request_id_middleware
 from web.cycles.controller import CyclePages
 from web.disputes.controller import DisputePages
@@ -75,7 +75,8 @@ class QafInit(InitPluginProtocol):
         engine = engine_for(settings.database_url)
         bind(engine)
         secure = settings.base_url.startswith("https://")
-        session = ServerSideSessionConfig(store="sessions", secure=secure, samesite="lax", httponly=True, max_age=8 * 3600)
+        # A staff session lasts a working day from sign-in (web/auth/sessions.py).
+        session = QafSessionConfig(store="sessions", secure=secure, samesite="lax", httponly=True, max_age=8 * 3600)
 
         app_config.state["qaf"] = QafState(settings=settings, plugins=self.plugins)
         app_config.route_handlers.extend(
@@ -101,7 +102,8 @@ class QafInit(InitPluginProtocol):
             ]
         )
         app_config.template_config = TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment()))
-        app_config.stores = {"sessions": FileStore(settings.data_dir / "sessions", create_directories=True)}
+        self._sessions = FileStore(settings.data_dir / "sessions", create_directories=True)
+        app_config.stores = {"sessions": self._sessions}
         app_config.csrf_config = CSRFConfig(
             secret=settings.secret_key, exclude=["/api/"], cookie_secure=secure, cookie_samesite="lax"
         )
@@ -149,6 +151,8 @@ class QafInit(InitPluginProtocol):
                 if report.cycles_issued or report.deadlines_missed:
                     log.info("sweep: %s cycles issued, %s deadlines passed", report.cycles_issued, report.deadlines_missed)
                 await send_due(self.settings)
+                # Expired sessions are forgotten, not left on disk.
+                await self._sessions.delete_expired()
             except Exception:
                 log.exception("sweep failed; will retry")
             await asyncio.sleep(self.settings.sweep_seconds)
