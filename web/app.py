@@ -101,7 +101,7 @@ class QafInit(InitPluginProtocol):
                 create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
             ]
         )
-        app_config.template_config = TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment()))
+        app_config.template_config = TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment(reload=settings.debug)))
         self._sessions = FileStore(settings.data_dir / "sessions", create_directories=True)
         app_config.stores = {"sessions": self._sessions}
         app_config.csrf_config = CSRFConfig(

@@ -111,13 +111,16 @@ def describe_changes(changes, labels: dict[str, str] | None = None) -> str:
     return "; ".join(parts)
 
 
-def environment() -> Environment:
+def environment(reload: bool = False) -> Environment:
     # A hand-built Environment has autoescape off by default: switch it on.
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        # Checking every template file (and each one it extends or imports)
+        # for changes on every render is for development only (QAF_DEBUG).
+        auto_reload=reload,
     )
     env.filters["london"] = london
     env.filters["anchor"] = anchor

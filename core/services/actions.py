@@ -15,8 +15,7 @@ import datetime as dt
 from core.calendar import end_of_london_day, london_date
 from core.db.engine import transaction
 from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, Person
-from core.escalation import EscalationEvent
-from core.services import audits, escalations, notifications, trail
+from core.services import audits, notifications, trail
 from core.services.context import Context
 from core.services.errors import Invalid, NotFound
 
@@ -299,42 +298,7 @@ async def action_view(ctx: Context, action_id: int) -> dict:
     return (await _shape([action], ctx.now))[0] | {"updates": updates}
 
 
-async def overdue(ctx: Context, deadline: dict) -> None:
-    """Sweep: an action's due date passed (called inside the claiming transaction)."""
-    action = await Action.select(*_COLUMNS).where(Action.id == deadline["action"]).first()
-    if action is None or action["status"] != "open":
-        return
-    managers = await _chain_above(action["owner"])
-    who = [action["owner"], *managers[:1]]
-    await notifications.notify(
-        ctx, organisation_id=action["organisation"], recipients=who, kind="action_overdue",
-        subject=f"Overdue action ({action['owner_name']}): {action['what']}"[:200],
-        body=f"This action was due by {action['due_on']:%-d %B %Y} and is still open: {action['what']}",
-        link=f"/actions/{action['id']}", allocation_id=action["allocation"],
-    )
-    people: dict[str, int | None] = {"owner": action["owner"]}
-    org_council = None
-    if action["allocation"] is not None:
-        row = await audits.load_row(action["allocation"])
-        people = await audits.relations_of(ctx, row) | people
-        org_council = row["council"]
-    if org_council is None:
-        from core.db.tables import Organisation
-
-        org_council = (await Organisation.select(Organisation.council).where(Organisation.id == action["organisation"]).first())["council"]
-    await escalations.fire(
-        ctx,
-        EscalationEvent(kind="deadline_passed", council=org_council, allocation_id=action["allocation"]),
-        organisation_id=action["organisation"], people=people, anchor=action["owner"],
-        subject=f"Action not done in time: {action['what']}", link=f"/actions/{action['id']}",
-    )
-    await trail.record(
-        ctx, organisation_id=action["organisation"], entity="action", entity_id=action["id"], action="deadline_missed",
-        changes={"deadline": deadline["id"], "notified": who},
-    )
-
-
-__all__ = ["action_view", "create", "directions_to_review", "my_actions", "of_allocation", "of_previous_audit", "overdue", "team_overdue", "update"]
+__all__ = ["action_view", "create", "directions_to_review", "my_actions", "of_allocation", "of_previous_audit", "team_overdue", "update"]
 
 
 async def people_for(ctx: Context) -> list[dict]:

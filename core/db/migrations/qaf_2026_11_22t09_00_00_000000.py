@@ -48,6 +48,8 @@ def _statements(engine_type: str) -> list[str]:
         # (Partial: escalations are a small share of all notifications.)
         "CREATE INDEX notification_escalations ON notification (organisation, created_at, kind, allocation)"
         " WHERE kind >= 'escalation:' AND kind < 'escalation;'",
+        # "Audits I completed most recently": an auditor's, newest first, a page at a time.
+        "CREATE INDEX allocation_auditor_finalised ON allocation (auditor, finalised_at, id)",
         # A report's counts (allocated, completed, on time, overdue) from the index alone.
         "CREATE INDEX allocation_report_counts ON allocation (organisation, due_at, finalised_at, submitted_at)",
         f"""CREATE TABLE grade_month (
