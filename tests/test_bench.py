@@ -5,12 +5,16 @@ numbers, never the timing targets (docs/performance.md records those)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 QAF = str(Path(sys.executable).with_name("qaf"))
 AS_OF = "2026-11-20T06:00:00+00:00"
@@ -54,14 +58,31 @@ def test_generate_is_deterministic_and_the_benchmark_prints_every_row_on_sqlite(
     assert _sqlite_digest(first / "qaf.sqlite3") == _sqlite_digest(second / "qaf.sqlite3")
 
     out = tmp_path / "bench.json"
+    # The load generator is wrk where it is installed (.ci/run installs it),
+    # else the httpx fallback; the PostgreSQL run below forces the fallback.
+    generator = "wrk" if shutil.which("wrk") else "httpx"
     run = _qaf("bench", "run", "--seconds", "1", "--clients", "4", "--json", str(out), env=_env(first))
     assert run.returncode == 0, run.stderr
+    assert f"load generator: {generator}" in run.stdout
+    assert "access log off" in run.stdout
     for label in ("framework floor", "my audits", "QA queue", "audit form", "dashboard", "report: month",
                   "report: quarter", "report: calendar year", "report: financial year", "monthly allocation",
-                  "deadline sweep", "server peak RSS"):
+                  "deadline sweep", "server peak RSS",
+                  # issue 6: the query+render floors, the ratios, and every report against its raw SQL
+                  "query+render floor: my audits", "query+render floor: QA queue", "query+render floor: audit form",
+                  "query+render floor: dashboard", "ratio", "report: ten years", "grades by domain: ten years, whole council",
+                  "grades by domain: ten years, one team", "re-audit movement: ten years", "overdue actions"):
         assert label in run.stdout, (label, run.stdout)
     results = json.loads(out.read_text())
+    _assert_floors_and_raw(results)
+    # Two runs compared: the same file against itself changes nothing.
+    compared = _qaf("bench", "compare", str(out), str(out), env=_env(first))
+    assert compared.returncode == 0, compared.stderr
+    assert "my audits (/audits): ratio to floor" in compared.stdout
+    assert "report: month: ratio to raw" in compared.stdout
+    assert "+0%" in compared.stdout and "worse" not in compared.stdout
     assert results["database"] == "sqlite"
+    assert results["load_generator"].startswith(generator)
     assert results["rows"]["allocation"] > 900 and results["rows"]["trail"] > 15_000
     for page in results["pages"]:
         assert page["requests"] > 0, page
@@ -84,20 +105,69 @@ def test_generate_on_postgresql(tmp_path, postgres_server):
     # The same rows as on SQLite for the same seed (counts per table).
     sqlite = _qaf("bench", "generate", "--scale", "0.01", "--seed", "7", "--as-of", AS_OF, env=_env(tmp_path / "s"))
     assert sqlite.stdout.splitlines()[1:] == made.stdout.splitlines()[1:]
-    # Sequences follow the bulk ids: the real services can insert after it.
-    from core.db.engine import bind, engine_for
+    # Then the benchmark end to end on it (server, floors through asyncpg, the
+    # real allocation and sweep: sequences follow the bulk ids, so the
+    # services insert after them).
+    out = tmp_path / "bench.json"
+    run = _qaf("bench", "run", "--seconds", "0.5", "--clients", "2", "--json", str(out),
+               env=_env(tmp_path, QAF_DATABASE_URL=url, QAF_BENCH_LOAD="httpx"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "qaf bench: postgresql" in run.stdout
+    assert "load generator: httpx" in run.stdout  # the fallback, end to end, even where wrk is installed
+    assert "query+render floor: audit form" in run.stdout
+    results = json.loads(out.read_text())
+    assert results["database"] == "postgresql"
+    for page in results["pages"]:
+        assert page["requests"] > 0 and page["errors"] == 0, page
+    _assert_floors_and_raw(results)
+    assert results["allocation"]["allocations"] > 0
+    assert results["sweep"]["acted_on"] > 0
 
-    import asyncio
 
-    async def allocate():
-        from bench.run import time_allocation, time_sweep
-        from core.plugins import load_plugins
-        from core.settings import get_settings
+@pytest.mark.parametrize("generator", ["wrk", "httpx"])
+def test_every_request_carries_a_signed_in_session_and_a_redirect_to_login_counts_as_errors(tmp_path, generator,
+                                                                                            monkeypatch):
+    """Both load generators against the real server on the demo data: signed-in
+    auditors GET their work list (every answer a 200, each request with one of
+    their own sessions); without a session the page answers 303 to /login,
+    fast, and every one of those is an error, not throughput."""
+    if generator == "wrk" and not shutil.which("wrk"):
+        pytest.skip("wrk is not installed (apt-get install wrk, or run `bash .ci/run`, which installs it)")
+    from bench.run import load, load_generator, start_server, stop_server
 
-        bind(engine_for(url))
-        registry = load_plugins(get_settings()).registry
-        return await time_allocation(registry), await time_sweep(registry)
+    env = _env(tmp_path, QAF_BENCH_LOAD=generator)
+    made = _qaf("demo", env=env)
+    assert made.returncode == 0, made.stderr
+    monkeypatch.setenv("QAF_BENCH_LOAD", generator)
+    chosen = load_generator()
+    assert chosen[0] == generator
+    server, url = start_server(env)
+    try:
+        auditors = [("haringey.team_manager.1", "/audits"), ("haringey.team_manager.2", "/audits")]
+        signed = asyncio.run(load(url, "my audits", auditors, 3, 1, generator=chosen))
+        anonymous = asyncio.run(load(url, "my audits, no session", [("", "/audits")], 3, 1, generator=chosen))
+    finally:
+        stop_server(server)
+    assert signed.requests > 0 and signed.errors == 0 and signed.statuses == {"200": signed.requests}, signed
+    assert 0 < signed.p50_ms <= signed.p95_ms and signed.rps > 0 and signed.seconds >= 0.9
+    assert anonymous.requests > 0 and anonymous.statuses == {"303": anonymous.requests}, anonymous
+    assert anonymous.errors == anonymous.requests
 
-    allocation, sweep = asyncio.run(allocate())
-    assert allocation["allocations"] > 0
-    assert sweep["acted_on"] > 0
+
+def _assert_floors_and_raw(results: dict) -> None:
+    """The floors and raw-SQL rows are in the JSON with sane values."""
+    floors = {f["name"]: f for f in results["floors"]}
+    assert set(floors) == {"my audits (/audits)", "QA queue (/qa)", "audit form (/audits/{id})", "dashboard (/reports, this month)"}
+    for f in floors.values():
+        assert f["calls"] > 0 and f["rps"] > 0 and 0 < f["p50_ms"] <= f["p95_ms"], f
+        assert f["html_bytes"] > 2_000, f  # a whole page was rendered
+    for page in results["pages"]:
+        if page["name"] in floors:
+            assert page["floor_ratio"] == pytest.approx(page["rps"] / floors[page["name"]]["rps"])
+    reports = {r["name"]: r for r in results["reports"]}
+    for name in ("report: month", "report: calendar year", "report: ten years (no trend)", "re-audit movement: ten years",
+                 "overdue actions (everyone below the top manager)"):
+        r = reports[name]
+        assert r["ms"] > 0 and r["raw_ms"] > 0 and r["ratio"] == pytest.approx(r["ms"] / r["raw_ms"]), r
+    assert reports["report: ten years (no trend)"]["audits"] > 900
+    assert results["sql_choices"] and all(c["agree"] for c in results["sql_choices"]), results["sql_choices"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from core import workflow as wf
 from core.calendar import end_of_london_day, last_working_day, london_date
+from core.db import bulk
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Deadline, Person
 from core.services import notifications, trail
@@ -62,6 +63,57 @@ async def create_allocation(
         changes["previous"] = previous
     await trail.record(ctx, organisation_id=organisation_id, entity="allocation", entity_id=allocation_id, action="allocated", changes=changes)
     return allocation_id
+
+
+async def create_allocations(
+    ctx: Context,
+    *,
+    organisation_id: int,
+    planned: list[tuple[dict, dict, str, str, int | None]],
+    form_key: str,
+    workflow_key: str,
+    due_at,
+    cycle_id: int | None,
+    trail_rows: list,
+) -> list[int]:
+    """``create_allocation`` for a whole list of (case, auditor, kind, reason,
+    previous): the same rows, one prepared statement per table, inside the
+    caller's transaction; the trail rows are appended to ``trail_rows`` for
+    the caller to write. Returns the ids in list order."""
+    form = ctx.registry.form(form_key)
+    workflow = ctx.registry.workflow(workflow_key)
+    ids = await bulk.reserve_ids("allocation", len(planned))
+    now = ctx.now
+    await bulk.insert(
+        "allocation",
+        _ALLOCATION_COLUMNS,
+        [
+            (allocation_id, organisation_id, cycle_id, case["id"], auditor["id"], kind, previous, reason, form_key, form.version,
+             workflow_key, workflow.version, workflow.initial, due_at, None, 0, bulk.json_value({}), None, None, now, now)
+            for allocation_id, (case, auditor, kind, reason, previous) in zip(ids, planned)
+        ],
+    )
+    # HAR 2.15: an audit not submitted in time is non-compliance; the sweep watches this.
+    await bulk.insert(
+        "deadline",
+        _DEADLINE_COLUMNS,
+        [(organisation_id, allocation_id, None, None, None, "allocation_due", due_at, "open", bulk.json_value([]), now, None) for allocation_id in ids],
+    )
+    for (case, auditor, kind, reason, previous), allocation_id in zip(planned, ids):
+        changes = {"auditor": auditor["display_name"], "auditor_id": auditor["id"], "case": case["external_id"], "kind": kind, "reason": reason}
+        if previous is not None:
+            changes["previous"] = previous
+        trail_rows.append(
+            trail.row(ctx, organisation_id=organisation_id, entity="allocation", entity_id=allocation_id, action="allocated", changes=changes)
+        )
+    return ids
+
+
+_ALLOCATION_COLUMNS = (
+    "id", "organisation", "cycle", "child_case", "auditor", "kind", "previous", "reason", "form_key", "form_version", "workflow_key",
+    "workflow_version", "state", "due_at", "state_due_at", "revision", "answers", "submitted_at", "finalised_at", "created_at", "updated_at",
+)
+_DEADLINE_COLUMNS = ("organisation", "allocation", "follow_up", "dispute", "action", "kind", "due_at", "status", "escalate_to", "created_at", "closed_at")
 
 
 def _can_allocate(ctx: Context) -> None:

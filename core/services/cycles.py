@@ -13,13 +13,15 @@ import datetime as dt
 import hashlib
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 from core.calendar import end_of_london_day, first_working_day, last_working_day, london_date
+from core.db import bulk
 from core.db.engine import transaction
-from core.db.tables import Allocation, ChildCase, Cycle, Grade, Organisation, Person, PracticeWeek
+from core.db.tables import Cycle, Grade, Organisation, Person, PracticeWeek
 from core.services import notifications, trail
-from core.services.allocations import create_allocation
+from core.services.allocations import create_allocations
 from core.services.context import Context
 
 
@@ -46,6 +48,9 @@ def _may_audit(rules, auditor: dict, case: dict) -> bool:
     return rules.allow_own_team or auditor["team"] is None or case["team"] != auditor["team"]
 
 
+_RE_AUDIT_PAGE = 100
+
+
 async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: dt.date, busy: set[int]) -> list[Planned]:
     """HAR 1.4: re-audits drawn from earlier final audits whose final overall
     grade calls for one, oldest first, one re-audit per audit."""
@@ -59,37 +64,59 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
     )
     if not re_auditors:
         return []
-    already = {r["previous"] for r in await Allocation.select(Allocation.previous).where(Allocation.previous.is_not_null())}
-    finals = (
-        await Grade.select(
-            Grade.allocation,
-            Grade.level,
-            Grade.allocation.kind.as_alias("kind"),
-            Grade.allocation.finalised_at.as_alias("finalised_at"),
-            Grade.allocation.child_case.as_alias("case_id"),
-        )
-        .where(
-            (Grade.organisation == organisation_id)
-            & (Grade.phase == "final")
-            & (Grade.domain == "overall")
-            & Grade.level.is_in(list(rules.re_audit_grades) or [""])
-            & (Grade.allocation.finalised_at < end_of_london_day(starts_on - dt.timedelta(days=1)))
-        )
-        .order_by(Grade.allocation.finalised_at)
+    levels = list(rules.re_audit_grades) or [""]
+    before = end_of_london_day(starts_on - dt.timedelta(days=1))
+    # Oldest first, a page at a time: only as many final audits are read as
+    # the re-auditors draw from (indexes allocation_finalised, allocation_previous).
+    sql = (
+        "SELECT g.id, g.allocation, g.level, a.kind, a.finalised_at, a.child_case AS case_id,"
+        " c.external_id, c.category, c.team, c.allocated_worker"
+        " FROM allocation a JOIN grade g ON g.allocation = a.id JOIN child_case c ON c.id = a.child_case"
+        " WHERE a.organisation = {} AND a.finalised_at < {} AND g.organisation = {}"
+        " AND g.phase = 'final' AND g.domain = 'overall'"
+        f" AND g.level IN ({', '.join('{}' for _ in levels)})"
+        " AND NOT EXISTS (SELECT 1 FROM allocation r WHERE r.previous = a.id)"
     )
-    candidates = [f for f in finals if f["allocation"] not in already and f["case_id"] not in busy]
-    if not candidates:
-        return []
-    cases = {
-        c["id"]: c
-        for c in await ChildCase.select(ChildCase.id, ChildCase.external_id, ChildCase.category, ChildCase.team, ChildCase.allocated_worker).where(
-            ChildCase.id.is_in(sorted({f["case_id"] for f in candidates}))
-        )
-    }
+    # Keyset pagination: each page starts after the last row read.
+    after = " AND (a.finalised_at > {} OR (a.finalised_at = {} AND g.id > {}))"
+    order = " ORDER BY a.finalised_at, g.id LIMIT {}"
+    candidates: list[dict] = []
+    last: tuple | None = None
+    exhausted = False
+
+    async def more() -> bool:
+        nonlocal last, exhausted
+        if exhausted:
+            return False
+        args = [organisation_id, before, organisation_id, *levels]
+        if last is None:
+            page = await Grade.raw(sql + order, *args, _RE_AUDIT_PAGE)
+        else:
+            page = await Grade.raw(sql + after + order, *args, last[0], last[0], last[1], _RE_AUDIT_PAGE)
+        exhausted = len(page) < _RE_AUDIT_PAGE
+        if page:
+            last = (page[-1]["finalised_at"], page[-1]["id"])
+        for f in page:
+            if f["case_id"] not in busy:
+                if not isinstance(f["finalised_at"], dt.datetime):
+                    f["finalised_at"] = _timestamp(f["finalised_at"])
+                candidates.append(f)
+        return bool(page)
+
+    def case_of(f: dict) -> dict:
+        return {"id": f["case_id"], "external_id": f["external_id"], "category": f["category"], "team": f["team"],
+                "allocated_worker": f["allocated_worker"]}
+
     planned: list[Planned] = []
     for re_auditor in re_auditors:
         for _ in range(rules.re_audits_per_auditor):
-            choice = next((f for f in candidates if _may_audit(rules, re_auditor, cases[f["case_id"]])), None)
+            checked = 0
+            choice = None
+            while choice is None:
+                choice = next((f for f in candidates[checked:] if _may_audit(rules, re_auditor, case_of(f))), None)
+                checked = len(candidates)
+                if choice is None and not await more():
+                    break
             if choice is None:
                 break
             candidates.remove(choice)
@@ -98,8 +125,110 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
                 f"Re-audit of audit {choice['allocation']} (final grade {choice['level'].replace('_', ' ')}, "
                 f"{choice['finalised_at']:%B %Y}): the oldest final audit awaiting a re-audit (HAR 1.4)."
             )
-            planned.append(Planned(re_auditor, cases[choice["case_id"]], reason, kind, choice["allocation"]))
+            planned.append(Planned(re_auditor, case_of(choice), reason, kind, choice["allocation"]))
     return planned
+
+
+def _timestamp(value) -> dt.datetime:
+    """A raw SQLite timestamp (text, as Piccolo stores it) as an aware datetime."""
+    value = dt.datetime.fromisoformat(str(value))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+class _Sampler:
+    """The draw of ``_issue_cycle`` over the shuffled open cases, without
+    rebuilding the eligible list for every auditor: the same picks and the same
+    eligible counts as filtering the whole list each time (CORE-9), from
+    per-team and per-category indexes in shuffled order."""
+
+    CHUNK = 4096
+
+    def __init__(self, rules, order: list[int], categories: list[str], teams: list, workers: list[int], auditor_ids: set[int]):
+        self.rules = rules
+        self.order = order
+        self.teams = teams
+        self.workers = workers
+        self.taken = [False] * len(order)
+        self.remaining = len(order)
+        self.untaken_in_team: dict = Counter(teams)
+        # Each auditor's own open cases (never theirs to audit).
+        self.own: dict[int, list[int]] = {}
+        for index, worker in enumerate(workers):
+            if worker in auditor_ids:
+                self.own.setdefault(worker, []).append(index)
+        # Shuffled positions per category, filled lazily a chunk at a time
+        # (a draw reads a few thousand positions, not all), and a cursor past
+        # the taken ones.
+        self.categories = categories
+        self.by_category: dict[str, list[int]] = {c: [] for c in set(categories)}
+        self.scanned = 0
+        self.category_start = {c: 0 for c in self.by_category}
+        self.start = 0
+
+    def _extend(self) -> bool:
+        """File the next chunk of shuffled positions under their categories."""
+        end = min(self.scanned + self.CHUNK, len(self.order))
+        if end == self.scanned:
+            return False
+        order, categories, by_category = self.order, self.categories, self.by_category
+        for position in range(self.scanned, end):
+            by_category[categories[order[position]]].append(position)
+        self.scanned = end
+        return True
+
+    def _team_excluded(self, auditor: dict, index: int) -> bool:
+        return not self.rules.allow_own_team and auditor["team"] is not None and self.teams[index] == auditor["team"]
+
+    def _may(self, auditor: dict, index: int) -> bool:
+        return self.workers[index] != auditor["id"] and not self._team_excluded(auditor, index)
+
+    def eligible(self, auditor: dict) -> int:
+        """How many untaken cases ``auditor`` may audit."""
+        count = self.remaining
+        if not self.rules.allow_own_team and auditor["team"] is not None:
+            count -= self.untaken_in_team.get(auditor["team"], 0)
+        count -= sum(1 for i in self.own.get(auditor["id"], ()) if not self.taken[i] and not self._team_excluded(auditor, i))
+        return count
+
+    def _first(self, auditor: dict, positions, start: int) -> int | None:
+        """The first shuffled position from ``start`` whose case ``auditor`` may take."""
+        for i in range(start, len(positions)):
+            index = self.order[positions[i]]
+            if not self.taken[index] and self._may(auditor, index):
+                return positions[i]
+        return None
+
+    def pick(self, auditor: dict, counts: dict[str, int] | None) -> int:
+        """The first eligible case in shuffled order; with ``counts`` (category
+        mix), the first of the least-sampled category that has one."""
+        if counts is None:
+            while self.taken[self.order[self.start]]:
+                self.start += 1
+            found = self._first(auditor, range(len(self.order)), self.start)
+            assert found is not None
+            return self.order[found]
+        best: tuple[int, int] | None = None
+        for category, positions in self.by_category.items():
+            start = self.category_start[category]
+            while start < len(positions) and self.taken[self.order[positions[start]]]:
+                start += 1
+            self.category_start[category] = start
+            found = self._first(auditor, positions, start)
+            while found is None:
+                # Every position filed so far was checked: file more, look at the new ones.
+                checked = len(positions)
+                if not self._extend():
+                    break
+                found = self._first(auditor, positions, checked)
+            if found is not None and (best is None or (counts.get(category, 0), found) < best):
+                best = (counts.get(category, 0), found)
+        assert best is not None
+        return self.order[best[1]]
+
+    def take(self, index: int) -> None:
+        self.taken[index] = True
+        self.remaining -= 1
+        self.untaken_in_team[self.teams[index]] -= 1
 
 
 def cycle_seed(organisation_id: int, year: int, month: int) -> int:
@@ -170,54 +299,77 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
         .where((Person.organisation == organisation_id) & Person.role.is_in(auditor_roles) & (Person.active == True))  # noqa: E712
         .order_by(Person.id)
     )
+    # Cases already being audited: open allocations, by index allocation_open.
     busy = {
-        row["child_case"]
-        for row in await Allocation.select(Allocation.child_case).where(
-            (Allocation.organisation == organisation_id) & (Allocation.finalised_at.is_null())
+        row[0]
+        for row in await bulk.fetch(
+            "SELECT DISTINCT child_case FROM allocation WHERE organisation = {} AND finalised_at IS NULL", organisation_id
         )
     }
-    cases = [
-        case
-        for case in await ChildCase.select(
-            ChildCase.id, ChildCase.external_id, ChildCase.category, ChildCase.team, ChildCase.allocated_worker
+    # The open cases, four narrow columns in id order (the order the seeded
+    # shuffle starts from), held as parallel lists rather than a dict per case.
+    rows = [
+        row
+        for row in await bulk.fetch(
+            "SELECT id, category, team, allocated_worker FROM child_case"
+            " WHERE organisation = {} AND allocated_worker IS NOT NULL ORDER BY id",
+            organisation_id,
         )
-        .where((ChildCase.organisation == organisation_id) & ChildCase.allocated_worker.is_not_null())
-        .order_by(ChildCase.id)
-        if case["id"] not in busy
+        if row[0] not in busy
     ]
+    ids = [r[0] for r in rows]
+    categories_of = [r[1] for r in rows]
+    teams = [r[2] for r in rows]
+    workers = [r[3] for r in rows]
+    del rows
     rng = random.Random(seed)
-    rng.shuffle(cases)
-    taken: set[int] = set()
+    # The same permutation rng.shuffle(cases) gives: shuffled[i] = cases[order[i]].
+    order = list(range(len(ids)))
+    rng.shuffle(order)
+    sampler = _Sampler(rules, order, categories_of, teams, workers, {a["id"] for a in auditors})
     planned: list[Planned] = []
     categories: dict[str, int] = {}
     exclusions = "the auditor's own cases" + ("" if rules.allow_own_team else " and own team")
     per_auditor = rules.audits_per_auditor
     share_note = ""
     if rules.yearly_share and auditors:
-        open_cases = len(cases) + len(busy)
+        open_cases = len(ids) + len(busy)
         monthly = math.ceil(rules.yearly_share * open_cases / 12)
         per_auditor = max(per_auditor, math.ceil(monthly / len(auditors)))
         share_note = (
             f" Part of the yearly sample of {rules.yearly_share:.0%} of {open_cases} open cases"
             f" ({math.ceil(rules.yearly_share * open_cases)} a year, {monthly} this month)."
         )
+    picks: list[tuple[dict, int, str]] = []
     for auditor in auditors:
         for _ in range(per_auditor):
-            eligible = [c for c in cases if c["id"] not in taken and _may_audit(rules, auditor, c)]
+            eligible = sampler.eligible(auditor)
             if not eligible:
                 break
             # CORE-9 category mix: the least-sampled category this month first;
             # the shuffled order decides within it.
-            case = min(eligible, key=lambda c: categories.get(c["category"], 0)) if rules.category_mix else eligible[0]
-            categories[case["category"]] = categories.get(case["category"], 0) + 1
-            taken.add(case["id"])
+            index = sampler.pick(auditor, categories if rules.category_mix else None)
+            categories[categories_of[index]] = categories.get(categories_of[index], 0) + 1
+            sampler.take(index)
             mix = ", balancing case categories" if rules.category_mix else ""
             reason = (
-                f"Sampled at random (seed {seed}) from {len(eligible)} eligible open cases for the "
+                f"Sampled at random (seed {seed}) from {eligible} eligible open cases for the "
                 f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and cases already being audited{mix}."
                 + share_note
             )
-            planned.append(Planned(auditor, case, reason))
+            picks.append((auditor, index, reason))
+    chosen = [ids[i] for _, i, _ in picks]
+    external: dict[int, str] = {}
+    for start in range(0, len(chosen), 500):
+        part = chosen[start : start + 500]
+        external.update(
+            await bulk.fetch(f"SELECT id, external_id FROM child_case WHERE id IN ({', '.join('{}' for _ in part)})", *part)
+        )
+    for auditor, index, reason in picks:
+        case = {"id": ids[index], "external_id": external[ids[index]], "category": categories_of[index], "team": teams[index],
+                "allocated_worker": workers[index]}
+        planned.append(Planned(auditor, case, reason))
+    taken = {ids[i] for _, i, _ in picks}
     planned.extend(await _plan_re_audits(ctx, organisation_id, rules, starts_on, busy | taken))
     team_managers: dict[int, list[int]] = {}
     for tm in await Person.select(Person.id, Person.team).where(
@@ -242,32 +394,33 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
             )
         ).returning(Cycle.id)
         cycle_id = cycle_rows[0]["id"]
-        await trail.record(
-            ctx,
-            organisation_id=organisation_id,
-            entity="cycle",
-            entity_id=cycle_id,
-            action="issued",
-            changes={"year": year, "month": month, "seed": seed, "allocations": len(planned)},
-        )
-        for plan in planned:
-            auditor, case, reason = plan.auditor, plan.case, plan.reason
-            allocation_id = await create_allocation(
+        trail_rows = [
+            trail.row(
                 ctx,
                 organisation_id=organisation_id,
-                case=case,
-                auditor=auditor,
-                kind=plan.kind,
-                reason=reason,
-                form_key=form_key,
-                workflow_key=workflow_key,
-                due_at=due_at,
-                cycle_id=cycle_id,
-                previous=plan.previous,
+                entity="cycle",
+                entity_id=cycle_id,
+                action="issued",
+                changes={"year": year, "month": month, "seed": seed, "allocations": len(planned)},
             )
-            due_text = f"{ends_on:%A %-d %B %Y}"
-            await notifications.notify(
-                ctx,
+        ]
+        # The whole list in a few INSERTs: allocations, their deadlines, trail
+        # rows and notifications, written as create_allocation and notify would.
+        allocation_ids = await create_allocations(
+            ctx,
+            organisation_id=organisation_id,
+            planned=[(plan.case, plan.auditor, plan.kind, plan.reason, plan.previous) for plan in planned],
+            form_key=form_key,
+            workflow_key=workflow_key,
+            due_at=due_at,
+            cycle_id=cycle_id,
+            trail_rows=trail_rows,
+        )
+        outbox = notifications.Outbox(ctx)
+        due_text = f"{ends_on:%A %-d %B %Y}"
+        for plan, allocation_id in zip(planned, allocation_ids):
+            auditor, case = plan.auditor, plan.case
+            outbox.add(
                 organisation_id=organisation_id,
                 recipients=[auditor["id"]],
                 kind="allocated",
@@ -280,8 +433,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
             # Appendix A: the allocation list also goes to practitioners and their
             # team managers (HAR 2: "to all relevant auditors, team manager and practitioners").
             what = "re-audited" if plan.kind != "audit" else "audited"
-            await notifications.notify(
-                ctx,
+            outbox.add(
                 organisation_id=organisation_id,
                 recipients=[case["allocated_worker"]],
                 kind="case_allocated_for_audit",
@@ -290,8 +442,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
                 f"{dt.date(year, month, 1):%B %Y} cycle and will arrange a conversation with you (HAR 2.4).",
                 allocation_id=allocation_id,
             )
-            await notifications.notify(
-                ctx,
+            outbox.add(
                 organisation_id=organisation_id,
                 recipients=team_managers.get(case["team"], []),
                 kind="team_case_allocated_for_audit",
@@ -300,6 +451,8 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
                 f"{dt.date(year, month, 1):%B %Y} cycle." + (" HAR 2.5: as a second re-audit, the re-auditor will meet you and the practitioner." if plan.kind == "second_re_audit" else ""),
                 allocation_id=allocation_id,
             )
+        await trail.record_many(trail_rows)
+        await outbox.flush()
     return Issued(cycle_id, True, len(planned))
 
 

@@ -8,6 +8,7 @@ not at all (CORE-11, CORE-13).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 from core.calendar import to_london, working_deadline
 from core.db.tables import Deadline, FollowUp, Person
@@ -16,34 +17,92 @@ from core.services import notifications, trail
 from core.services.context import Context
 
 
+class Ladder:
+    """People looked up once for many ladder climbs (a sweep acts on hundreds
+    of deadlines): who each person is and who manages them, fetched level by
+    level for a whole batch instead of one query per rung per deadline."""
+
+    def __init__(self) -> None:
+        self.people: dict[int, dict | None] = {}
+        self._everyone: dict[tuple[int, str], list[int]] = {}
+
+    async def load(self, starts) -> None:
+        """Everyone on the ladders above ``starts``, a query per rung."""
+        frontier = {p for p in starts if p is not None and p not in self.people}
+        while frontier:
+            wanted = sorted(frontier)
+            found: dict[int, dict] = {}
+            for i in range(0, len(wanted), 500):
+                for row in await Person.select(Person.id, Person.role, Person.line_manager, Person.active).where(
+                    Person.id.is_in(wanted[i : i + 500])
+                ):
+                    found[row["id"]] = row
+            for person_id in wanted:
+                self.people[person_id] = found.get(person_id)
+            frontier = {r["line_manager"] for r in found.values() if r["line_manager"] is not None} - self.people.keys()
+
+    async def person(self, person_id: int) -> dict | None:
+        if person_id not in self.people:
+            await self.load([person_id])
+        return self.people[person_id]
+
+    async def everyone(self, organisation_id: int, role: str) -> list[int]:
+        key = (organisation_id, role)
+        if key not in self._everyone:
+            rows = await Person.select(Person.id).where(
+                (Person.organisation == organisation_id) & (Person.role == role) & (Person.active == True)  # noqa: E712
+            )
+            self._everyone[key] = [r["id"] for r in rows]
+        return self._everyone[key]
+
+    async def nearest(self, organisation_id: int, start: int | None, role: str) -> list[int]:
+        seen: set[int] = set()
+        current = start
+        while current is not None and current not in seen:
+            seen.add(current)
+            person = await self.person(current)
+            if person is None:
+                break
+            if person["role"] == role and person["active"] and person["id"] != start:
+                return [person["id"]]
+            current = person["line_manager"]
+        return list(await self.everyone(organisation_id, role))
+
+
 async def ladder_person(organisation_id: int, start: int | None, role: str) -> list[int]:
     """The nearest person with ``role`` up the line-management chain from
     ``start``; failing that, everyone with the role in the organisation."""
-    seen: set[int] = set()
-    current = start
-    while current is not None and current not in seen:
-        seen.add(current)
-        person = await Person.select(Person.id, Person.role, Person.line_manager, Person.active).where(Person.id == current).first()
-        if person is None:
-            break
-        if person["role"] == role and person["active"] and person["id"] != start:
-            return [person["id"]]
-        current = person["line_manager"]
-    rows = await Person.select(Person.id).where(
-        (Person.organisation == organisation_id) & (Person.role == role) & (Person.active == True)  # noqa: E712
-    )
-    return [r["id"] for r in rows]
+    return await Ladder().nearest(organisation_id, start, role)
 
 
-async def recipients(organisation_id: int, refs: tuple[str, ...], people: dict[str, int | None], anchor: int | None) -> list[int]:
+async def recipients(
+    organisation_id: int, refs: tuple[str, ...], people: dict[str, int | None], anchor: int | None, ladder: Ladder | None = None
+) -> list[int]:
+    ladder = ladder or Ladder()
     out: list[int] = []
     for ref in refs:
         if ref in people:
             if people[ref] is not None:
                 out.append(people[ref])
             continue
-        out.extend(await ladder_person(organisation_id, anchor, ref.split(":")[-1]))
+        out.extend(await ladder.nearest(organisation_id, anchor, ref.split(":")[-1]))
     return list(dict.fromkeys(out))
+
+
+@dataclass(slots=True)
+class Batch:
+    """What a batch job (the sweep) writes for many events at once, inside its
+    one transaction: notifications and trail rows queued in event order, and
+    the ladder cache the events share."""
+
+    outbox: notifications.Outbox
+    trail_rows: list = field(default_factory=list)
+    ladder: Ladder = field(default_factory=Ladder)
+
+    async def flush(self) -> None:
+        await self.outbox.flush()
+        rows, self.trail_rows = self.trail_rows, []
+        await trail.record_many(rows)
 
 
 def _due(ctx: Context, escalation: Escalation) -> dt.datetime | None:
@@ -65,12 +124,19 @@ async def fire(
     about: str = "",
     link: str = "",
     detail: str = "",
+    batch: Batch | None = None,
 ) -> list[Escalation]:
-    """Ask every plugin what ``event`` requires, and do it. Returns the escalations acted on."""
+    """Ask every plugin what ``event`` requires, and do it. Returns the escalations acted on.
+
+    With ``batch`` the notifications and trail rows are queued on it for the
+    caller to flush (still inside its transaction); without, written now."""
     hooks = ctx.registry.hooks
     escalations = hooks.escalations(ctx.registry, event) if hooks is not None else []
+    own = batch is None
+    if batch is None:
+        batch = Batch(notifications.Outbox(ctx))
     for escalation in escalations:
-        who = await recipients(organisation_id, escalation.notify, people, anchor)
+        who = await recipients(organisation_id, escalation.notify, people, anchor, batch.ladder)
         if ctx.actor:
             who = [p for p in who if p != ctx.actor.person_id] or who
         due = _due(ctx, escalation)
@@ -85,8 +151,7 @@ async def fire(
             body += "."
         if detail:
             body += f"\n\n{detail}"
-        await notifications.notify(
-            ctx,
+        batch.outbox.add(
             organisation_id=organisation_id,
             recipients=who,
             kind=f"escalation:{escalation.rule}",
@@ -121,12 +186,16 @@ async def fire(
                     created_at=ctx.now,
                 )
             )
-        await trail.record(
-            ctx,
-            organisation_id=organisation_id,
-            entity="allocation" if event.allocation_id else "organisation",
-            entity_id=event.allocation_id or organisation_id,
-            action=f"escalation:{escalation.rule}",
-            changes={"event": event.kind, "notified": who, "follow_up": follow_up_id, "due": due.isoformat() if due else None},
+        batch.trail_rows.append(
+            trail.row(
+                ctx,
+                organisation_id=organisation_id,
+                entity="allocation" if event.allocation_id else "organisation",
+                entity_id=event.allocation_id or organisation_id,
+                action=f"escalation:{escalation.rule}",
+                changes={"event": event.kind, "notified": who, "follow_up": follow_up_id, "due": due.isoformat() if due else None},
+            )
         )
+    if own:
+        await batch.flush()
     return escalations

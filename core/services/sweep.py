@@ -12,13 +12,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from piccolo.query.functions.aggregate import Count
+
 from core.db.engine import transaction
-from core.db.tables import Allocation, Deadline, FollowUp
+from core.db.tables import Action, Allocation, Deadline, Dispute, FollowUp, Organisation, Person
 from core.escalation import EscalationEvent
-from core.services import audits, cycles, escalations, notifications, trail
+from core.services import cycles, escalations, notifications, trail
 from core.services.context import Context
 
 BATCH = 500
+
+# What acting on a deadline needs to know of its allocation (as audits.load_row,
+# without the answers).
+_ROW = (
+    Allocation.id,
+    Allocation.organisation,
+    Allocation.auditor,
+    Allocation.form_key,
+    Allocation.due_at,
+    Allocation.state_due_at,
+    Allocation.child_case.external_id.as_alias("case_external_id"),
+    Allocation.child_case.team.as_alias("case_team"),
+    Allocation.child_case.allocated_worker.as_alias("practitioner_id"),
+    Allocation.child_case.chair.as_alias("case_chair_id"),
+    Allocation.auditor.display_name.as_alias("auditor_name"),
+    Allocation.organisation.council.as_alias("council"),
+)
 
 
 @dataclass
@@ -32,62 +51,169 @@ async def sweep(ctx: Context) -> SweepReport:
     report = SweepReport()
     report.cycles_issued = len(await cycles.issue_due_cycles(ctx))
     while True:
-        due = (
-            await Deadline.select(Deadline.id)
-            .where((Deadline.status == "open") & (Deadline.due_at <= ctx.now))
-            .order_by(Deadline.due_at)
-            .limit(BATCH)
-        )
-        acted = 0
-        for candidate in due:
-            kind = await _claim_and_act(ctx, candidate["id"])
-            if kind:
-                acted += 1
-                report.deadlines_missed += 1
-                report.by_kind[kind] = report.by_kind.get(kind, 0) + 1
-        if len(due) < BATCH or not acted:
+        # A batch of passed deadlines is claimed and acted on in one
+        # transaction: the escalations commit with the claim or not at all.
+        async with transaction():
+            claimed = await _claim(ctx)
+            if claimed:
+                await _act(ctx, claimed)
+        for deadline in claimed:
+            report.deadlines_missed += 1
+            report.by_kind[deadline["kind"]] = report.by_kind.get(deadline["kind"], 0) + 1
+        if len(claimed) < BATCH:
             return report
 
 
-async def _claim_and_act(ctx: Context, deadline_id: int) -> str | None:
-    async with transaction():
-        claimed = (
-            await Deadline.update({Deadline.status: "missed", Deadline.closed_at: ctx.now})
-            .where((Deadline.id == deadline_id) & (Deadline.status == "open"))
-            .returning(Deadline.id)
+async def _claim(ctx: Context) -> list[dict]:
+    """Flip up to BATCH passed deadlines from open to missed, earliest first.
+    The status test in the UPDATE is the claim: a deadline another process
+    claimed first is no longer open (its row lock / SQLite's single writer)."""
+    due = (
+        Deadline.select(Deadline.id)
+        .where((Deadline.status == "open") & (Deadline.due_at <= ctx.now))
+        .order_by(Deadline.due_at)
+        .order_by(Deadline.id)
+        .limit(BATCH)
+    )
+    ids = [
+        r["id"]
+        for r in await Deadline.update({Deadline.status: "missed", Deadline.closed_at: ctx.now})
+        .where(Deadline.id.is_in(due) & (Deadline.status == "open"))
+        .returning(Deadline.id)
+    ]
+    if not ids:
+        return []
+    rows = await Deadline.select().where(Deadline.id.is_in(ids)).output(load_json=True)
+    rows.sort(key=lambda d: (d["due_at"], d["id"]))
+    return rows
+
+
+async def _by_id(select, column, ids) -> dict[int, dict]:
+    wanted = sorted({i for i in ids if i is not None})
+    out: dict[int, dict] = {}
+    for start in range(0, len(wanted), BATCH):
+        for row in await select.where(column.is_in(wanted[start : start + BATCH])):
+            out[row["id"]] = row
+    return out
+
+
+class _Loaded:
+    """Everything the batch's deadlines refer to, a few queries in all."""
+
+    rows: dict[int, dict]
+    team_managers: dict[int, int]
+    follow_ups: dict[int, dict]
+    disputes: dict[int, dict]
+    actions: dict[int, dict]
+    councils: dict[int, str]
+    missed_before: dict[int, int]
+
+
+async def _load(ctx: Context, claimed: list[dict], batch: escalations.Batch) -> _Loaded:
+    loaded = _Loaded()
+    action_ids = [d["action"] for d in claimed if d["kind"] == "action_due"]
+    loaded.actions = await _by_id(
+        Action.select(
+            Action.id, Action.organisation, Action.allocation, Action.owner, Action.what, Action.due_on, Action.status,
+            Action.owner.display_name.as_alias("owner_name"),
+        ),
+        Action.id,
+        action_ids,
+    )
+    allocation_ids = {d["allocation"] for d in claimed if d["kind"] != "action_due"}
+    allocation_ids |= {a["allocation"] for a in loaded.actions.values() if a["status"] == "open"}
+    loaded.rows = await _by_id(Allocation.select(*_ROW), Allocation.id, allocation_ids)
+    # The case team's manager, as audits.relations_of finds them: the first
+    # active person with the council's team-manager role in the team.
+    loaded.team_managers = {}
+    by_role: dict[str, set[int]] = {}
+    for row in loaded.rows.values():
+        if row["case_team"] is not None:
+            role = ctx.registry.council(row["council"]).team_manager_role.split(":")[-1]
+            by_role.setdefault(role, set()).add(row["case_team"])
+    for role, teams in by_role.items():
+        wanted = sorted(teams)
+        for start in range(0, len(wanted), BATCH):
+            for tm in await Person.select(Person.id, Person.team).where(
+                Person.team.is_in(wanted[start : start + BATCH]) & (Person.role == role) & (Person.active == True)  # noqa: E712
+            ).order_by(Person.id):
+                loaded.team_managers.setdefault(tm["team"], tm["id"])
+    loaded.follow_ups = await _by_id(
+        FollowUp.select(FollowUp.id, FollowUp.status, FollowUp.action), FollowUp.id,
+        [d["follow_up"] for d in claimed if d["kind"] == "follow_up"],
+    )
+    loaded.disputes = await _by_id(
+        Dispute.select(Dispute.id), Dispute.id, [d["dispute"] for d in claimed if d["kind"].startswith("dispute:")]
+    )
+    loaded.councils = {
+        o["id"]: o["council"]
+        for o in await Organisation.select(Organisation.id, Organisation.council).where(
+            Organisation.id.is_in(sorted({a["organisation"] for a in loaded.actions.values()}) or [0])
         )
-        if not claimed:
-            return None  # another process has it
-        deadline = await Deadline.select().where(Deadline.id == deadline_id).output(load_json=True).first()
+    }
+    # HAR 2.15 "the same individual": allocation deadlines each auditor missed
+    # before this batch; the batch's own are counted as they are acted on.
+    batch_ids = [d["id"] for d in claimed]
+    auditors = sorted({
+        loaded.rows[d["allocation"]]["auditor"]
+        for d in claimed
+        if d["kind"] == "allocation_due" and d["allocation"] in loaded.rows
+    })
+    loaded.missed_before = {}
+    for start in range(0, len(auditors), BATCH):
+        for r in await Deadline.select(Deadline.allocation.auditor.as_alias("auditor"), Count(Deadline.id).as_alias("missed")).where(
+            (Deadline.kind == "allocation_due")
+            & (Deadline.status == "missed")
+            & Deadline.id.not_in(batch_ids)
+            & Deadline.allocation.is_in(
+                Allocation.select(Allocation.id).where(Allocation.auditor.is_in(auditors[start : start + BATCH]))
+            )
+        ).group_by(Deadline.allocation.auditor):
+            loaded.missed_before[r["auditor"]] = r["missed"]
+    # Every ladder the escalations may climb, a query per rung for the batch.
+    anchors = {r["auditor"] for r in loaded.rows.values()} | {r["practitioner_id"] for r in loaded.rows.values()}
+    anchors |= {a["owner"] for a in loaded.actions.values()}
+    await batch.ladder.load(anchors)
+    return loaded
+
+
+def _relations(loaded: _Loaded, row: dict) -> dict[str, int | None]:
+    """As audits.relations_of, from what was loaded for the batch."""
+    return {
+        "auditor": row["auditor"],
+        "practitioner": row["practitioner_id"],
+        "team_manager": loaded.team_managers.get(row["case_team"]) if row["case_team"] is not None else None,
+        "case_chair": row["case_chair_id"],
+    }
+
+
+async def _act(ctx: Context, claimed: list[dict]) -> None:
+    batch = escalations.Batch(notifications.Outbox(ctx))
+    loaded = await _load(ctx, claimed, batch)
+    missed_now: dict[int, int] = {}
+    for deadline in claimed:
         if deadline["kind"].startswith("dispute:"):
-            await _act_on_dispute(ctx, deadline)
+            await _act_on_dispute(ctx, deadline, loaded, batch)
         elif deadline["kind"] == "action_due":
-            from core.services import actions
-
-            await actions.overdue(ctx, deadline)
+            await _act_on_action(ctx, deadline, loaded, batch)
         elif deadline["allocation"] is not None:
-            await _act_on_allocation(ctx, deadline)
-        return deadline["kind"]
+            await _act_on_allocation(ctx, deadline, loaded, batch, missed_now)
+    await batch.flush()
 
 
-async def _act_on_allocation(ctx: Context, deadline: dict) -> None:
-    row = await audits.load_row(deadline["allocation"])
-    people = await audits.relations_of(ctx, row)
+async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batch: escalations.Batch, missed_now: dict[int, int]) -> None:
+    row = loaded.rows.get(deadline["allocation"])
+    if row is None:
+        return
+    people = _relations(loaded, row)
     case = row["case_external_id"]
     link = f"/audits/{row['id']}"
     kind = deadline["kind"]
     if kind == "allocation_due":
         # HAR 2.15: liaise with the auditor's managers; a repeat goes higher.
-        earlier = await Deadline.count().where(
-            (Deadline.kind == "allocation_due")
-            & (Deadline.status == "missed")
-            & (Deadline.id != deadline["id"])
-            & Deadline.allocation.is_in(
-                Allocation.select(Allocation.id).where(Allocation.auditor == row["auditor"])
-            )
-        )
-        await notifications.notify(
-            ctx,
+        earlier = loaded.missed_before.get(row["auditor"], 0) + missed_now.get(row["auditor"], 0)
+        missed_now[row["auditor"]] = missed_now.get(row["auditor"], 0) + 1
+        batch.outbox.add(
             organisation_id=row["organisation"],
             recipients=[row["auditor"]],
             kind="allocation_overdue",
@@ -106,12 +232,12 @@ async def _act_on_allocation(ctx: Context, deadline: dict) -> None:
             subject=f"{row['auditor_name']} has not submitted the audit of case {case} in time" + (" again" if earlier else ""),
             about=f"case {case}",
             link=link,
+            batch=batch,
         )
     elif kind.startswith("state:"):
         # A workflow step not done in time: tell whoever the state names.
-        who = await escalations.recipients(row["organisation"], tuple(deadline["escalate_to"] or ()), people, row["auditor"])
-        await notifications.notify(
-            ctx,
+        who = await escalations.recipients(row["organisation"], tuple(deadline["escalate_to"] or ()), people, row["auditor"], batch.ladder)
+        batch.outbox.add(
             organisation_id=row["organisation"],
             recipients=who,
             kind="deadline_passed",
@@ -120,24 +246,26 @@ async def _act_on_allocation(ctx: Context, deadline: dict) -> None:
             link=link,
             allocation_id=row["id"],
         )
-        await _deadline_passed(ctx, row, people, row["auditor"], f"Overdue step on the audit of case {case}", link)
+        await _deadline_passed(ctx, row, people, row["auditor"], f"Overdue step on the audit of case {case}", link, batch)
     elif kind == "follow_up" and deadline["follow_up"] is not None:
-        task = await FollowUp.select().where(FollowUp.id == deadline["follow_up"]).first()
+        task = loaded.follow_ups.get(deadline["follow_up"])
         if task is None or task["status"] != "open":
             return
         # HAR 2.13: non-compliance escalates to the service manager.
-        await _deadline_passed(ctx, row, people, people.get("practitioner"), f"Not done in time on case {case}: {task['action']}", link)
-    await trail.record(
-        ctx,
-        organisation_id=row["organisation"],
-        entity="allocation",
-        entity_id=row["id"],
-        action="deadline_missed",
-        changes={"deadline": deadline["id"], "kind": kind},
+        await _deadline_passed(ctx, row, people, people.get("practitioner"), f"Not done in time on case {case}: {task['action']}", link, batch)
+    batch.trail_rows.append(
+        trail.row(
+            ctx,
+            organisation_id=row["organisation"],
+            entity="allocation",
+            entity_id=row["id"],
+            action="deadline_missed",
+            changes={"deadline": deadline["id"], "kind": kind},
+        )
     )
 
 
-async def _deadline_passed(ctx: Context, row: dict, people: dict, anchor: int | None, subject: str, link: str) -> None:
+async def _deadline_passed(ctx: Context, row: dict, people: dict, anchor: int | None, subject: str, link: str, batch: escalations.Batch) -> None:
     """Ask the plugins what a passed deadline on this audit requires (CORE-11)."""
     await escalations.fire(
         ctx,
@@ -148,24 +276,22 @@ async def _deadline_passed(ctx: Context, row: dict, people: dict, anchor: int | 
         subject=subject,
         about=f"case {row['case_external_id']}",
         link=link,
+        batch=batch,
     )
 
 
-async def _act_on_dispute(ctx: Context, deadline: dict) -> None:
+async def _act_on_dispute(ctx: Context, deadline: dict, loaded: _Loaded, batch: escalations.Batch) -> None:
     """A dispute stage not done in time (HAR 2.11): tell whoever the stage's
     deadline names, found up the line-management ladder from the practitioner."""
-    from core.db.tables import Dispute
-
-    dispute = await Dispute.select().where(Dispute.id == deadline["dispute"]).first()
-    row = await audits.load_row(deadline["allocation"])
+    dispute = loaded.disputes.get(deadline["dispute"])
+    row = loaded.rows.get(deadline["allocation"])
     if dispute is None or row is None:
         return
-    people = await audits.relations_of(ctx, row)
+    people = _relations(loaded, row)
     stage = deadline["kind"].split(":", 1)[1]
     case = row["case_external_id"]
-    who = await escalations.recipients(row["organisation"], tuple(deadline["escalate_to"] or ()), people, people.get("practitioner"))
-    await notifications.notify(
-        ctx,
+    who = await escalations.recipients(row["organisation"], tuple(deadline["escalate_to"] or ()), people, people.get("practitioner"), batch.ladder)
+    batch.outbox.add(
         organisation_id=row["organisation"],
         recipients=who,
         kind="dispute_overdue",
@@ -174,14 +300,66 @@ async def _act_on_dispute(ctx: Context, deadline: dict) -> None:
         link=f"/disputes/{dispute['id']}",
         allocation_id=row["id"],
     )
-    await _deadline_passed(ctx, row, people, people.get("practitioner"), f"Overdue dispute stage on the audit of case {case}", f"/disputes/{dispute['id']}")
-    await trail.record(
+    await _deadline_passed(ctx, row, people, people.get("practitioner"), f"Overdue dispute stage on the audit of case {case}", f"/disputes/{dispute['id']}", batch)
+    batch.trail_rows.append(
+        trail.row(
+            ctx,
+            organisation_id=row["organisation"],
+            entity="dispute",
+            entity_id=dispute["id"],
+            action="deadline_missed",
+            changes={"deadline": deadline["id"], "kind": deadline["kind"], "notified": who},
+        )
+    )
+
+
+async def _chain_above(ladder: escalations.Ladder, person_id: int) -> list[int]:
+    """The owner's managers, nearest first (as actions._chain_above)."""
+    out: list[int] = []
+    current = person_id
+    while current is not None:
+        person = await ladder.person(current)
+        current = person["line_manager"] if person else None
+        if current is None or current in out or current == person_id:
+            break
+        out.append(current)
+    return out
+
+
+async def _act_on_action(ctx: Context, deadline: dict, loaded: _Loaded, batch: escalations.Batch) -> None:
+    """An action's due date passed (CORE-12): the owner and their manager are
+    told, the council's escalation rules fire, and the trail records it."""
+    action = loaded.actions.get(deadline["action"])
+    if action is None or action["status"] != "open":
+        return
+    managers = await _chain_above(batch.ladder, action["owner"])
+    who = [action["owner"], *managers[:1]]
+    batch.outbox.add(
+        organisation_id=action["organisation"], recipients=who, kind="action_overdue",
+        subject=f"Overdue action ({action['owner_name']}): {action['what']}"[:200],
+        body=f"This action was due by {action['due_on']:%-d %B %Y} and is still open: {action['what']}",
+        link=f"/actions/{action['id']}", allocation_id=action["allocation"],
+    )
+    people: dict[str, int | None] = {"owner": action["owner"]}
+    council = None
+    if action["allocation"] is not None:
+        row = loaded.rows[action["allocation"]]
+        people = _relations(loaded, row) | people
+        council = row["council"]
+    if council is None:
+        council = loaded.councils[action["organisation"]]
+    await escalations.fire(
         ctx,
-        organisation_id=row["organisation"],
-        entity="dispute",
-        entity_id=dispute["id"],
-        action="deadline_missed",
-        changes={"deadline": deadline["id"], "kind": deadline["kind"], "notified": who},
+        EscalationEvent(kind="deadline_passed", council=council, allocation_id=action["allocation"]),
+        organisation_id=action["organisation"], people=people, anchor=action["owner"],
+        subject=f"Action not done in time: {action['what']}", link=f"/actions/{action['id']}",
+        batch=batch,
+    )
+    batch.trail_rows.append(
+        trail.row(
+            ctx, organisation_id=action["organisation"], entity="action", entity_id=action["id"], action="deadline_missed",
+            changes={"deadline": deadline["id"], "notified": who},
+        )
     )
 
 
