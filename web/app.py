@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
+from core.calendar import is_working_day, london_date, utcnow
 from core.db.engine import bind, engine_for
 from core.mail import send_due
 from core.plugins import Plugins, load_plugins
@@ -126,6 +127,9 @@ class QafInit(InitPluginProtocol):
         from core.db.engine import current
 
         engine = current()
+        # Load the bank-holiday calendar now (≈0.5 s on first use), not in
+        # the first request that counts working days.
+        is_working_day(london_date(utcnow()))
         pooled = engine.engine_type == "postgres" and self.settings.database_pool_size > 0
         if pooled:
             await engine.start_connection_pool(min_size=1, max_size=self.settings.database_pool_size)

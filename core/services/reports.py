@@ -244,23 +244,23 @@ def _allowed(ctx: Context) -> None:
         raise Forbidden("Reports are for the QA team and managers who see all audits")
 
 
+def _scope_cases(scope: Scope, args: list) -> str:
+    """SQL choosing a team's or service's cases. Reports reach a scope's audits
+    as ``a.child_case IN (this)``: found from the team by index, where a join
+    let SQLite walk every audit of the period first (measured: 350 ms against
+    3 ms for a service's ten years at scale 1)."""
+    args.append(scope.id)
+    if scope.kind == "team":
+        return "SELECT c.id FROM child_case c WHERE c.team = {}"
+    return "SELECT c.id FROM team t JOIN child_case c ON c.team = t.id WHERE t.service = {}"
+
+
 def _in_set(ctx: Context, scope: Scope, p: Period) -> tuple[str, list]:
     """SQL (over ``allocation a``) choosing the allocations of scope and period."""
     args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
-    if scope.kind not in ("team", "service"):
-        # The whole council: one range of the allocation_report index, no joins.
-        return "SELECT a.id FROM allocation a WHERE a.organisation = {} AND a.due_at >= {} AND a.due_at < {}", args
-    sql = (
-        "SELECT a.id FROM allocation a JOIN child_case c ON c.id = a.child_case "
-        "LEFT JOIN team t ON t.id = c.team "
-        "WHERE a.organisation = {} AND a.due_at >= {} AND a.due_at < {}"
-    )
-    if scope.kind == "team":
-        sql += " AND c.team = {}"
-        args.append(scope.id)
-    elif scope.kind == "service":
-        sql += " AND t.service = {}"
-        args.append(scope.id)
+    sql = "SELECT a.id FROM allocation a WHERE a.organisation = {} AND a.due_at >= {} AND a.due_at < {}"
+    if scope.kind in ("team", "service"):
+        sql += f" AND a.child_case IN ({_scope_cases(scope, args)})"
     return sql, args
 
 
@@ -273,12 +273,10 @@ def _as_of(ctx: Context, p: Period) -> dt.datetime:
 
 
 async def _counts(ctx: Context, scope: Scope, p: Period) -> Counts:
+    # The whole council: the covering allocation_report_counts index alone.
+    where, args = "organisation = {} AND due_at >= {} AND due_at < {}", [ctx.actor.organisation_id, p.start_at, p.end_at]
     if scope.kind in ("team", "service"):
-        ids, args = _in_set(ctx, scope, p)
-        where = f"id IN ({ids})"
-    else:
-        # The whole council: the covering allocation_report_counts index alone.
-        where, args = "organisation = {} AND due_at >= {} AND due_at < {}", [ctx.actor.organisation_id, p.start_at, p.end_at]
+        where += f" AND child_case IN ({_scope_cases(scope, args)})"
     rows = await _raw(
         "SELECT COUNT(*) AS allocated,"
         " COALESCE(SUM(CASE WHEN finalised_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS completed,"
@@ -297,10 +295,9 @@ def _standing(ctx: Context, scope: Scope, p: Period, alias: str = "s") -> tuple[
     a team or service adds its audits of the period."""
     sql = f"{alias}.organisation = {{}} AND {alias}.due_at >= {{}} AND {alias}.due_at < {{}}"
     args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
-    if scope.kind in ("team", "service"):
-        ids, more = _in_set(ctx, scope, p)
-        sql += f" AND {alias}.allocation IN ({ids})"
-        args += more
+    # A team's or service's audits found from the team (its cases, their
+    # audits), not by walking the period's audits of the whole council.
+    sql += _scope_allocations(scope, args, f"{alias}.allocation")
     return sql, args
 
 
@@ -409,16 +406,9 @@ async def _escalations(ctx: Context, scope: Scope, p: Period) -> list[dict]:
 
 def _scope_allocations(scope: Scope, args: list, column: str) -> str:
     """`` AND column IN (the scope's allocations, any period)``; nothing for the council."""
-    if scope.kind == "team":
-        args.append(scope.id)
-        return f" AND {column} IN (SELECT a.id FROM allocation a JOIN child_case c ON c.id = a.child_case WHERE c.team = {{}})"
-    if scope.kind == "service":
-        args.append(scope.id)
-        return (
-            f" AND {column} IN (SELECT a.id FROM allocation a JOIN child_case c ON c.id = a.child_case"
-            " JOIN team t ON t.id = c.team WHERE t.service = {})"
-        )
-    return ""
+    if scope.kind not in ("team", "service"):
+        return ""
+    return f" AND {column} IN (SELECT a.id FROM allocation a WHERE a.child_case IN ({_scope_cases(scope, args)}))"
 
 
 async def _follow_ups(ctx: Context, scope: Scope, p: Period) -> FollowUps:

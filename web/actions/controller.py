@@ -33,6 +33,7 @@ class ActionPages(Controller):
         return await page(
             request, "actions/mine.html", title="Actions",
             mine=await actions.my_actions(ctx), team_overdue=await actions.team_overdue(ctx),
+            team_overdue_count=await actions.team_overdue_count(ctx),
             directions=await actions.directions_to_review(ctx), plans_link=bool(action_plans.bodies_for(ctx)),
         )
 
