@@ -561,7 +561,20 @@ def run_benchmark(settings, plugins, seconds: float, clients: int, scale: float 
         p.floor_ratio = p.rps / floor["rps"] if floor and floor["rps"] else None
 
     async def timed():
-        return (await compare_reports(registry), await time_allocation(registry), await time_sweep(registry))
+        # In-process timings use the database as the server does: on
+        # PostgreSQL through the same connection pool (the app's lifespan
+        # starts one), not a new connection per query.
+        from core.db.engine import current
+
+        engine = current()
+        pooled = engine.engine_type == "postgres" and settings.database_pool_size > 0
+        if pooled:
+            await engine.start_connection_pool(min_size=1, max_size=settings.database_pool_size)
+        try:
+            return (await compare_reports(registry), await time_allocation(registry), await time_sweep(registry))
+        finally:
+            if pooled:
+                await engine.close_connection_pool()
 
     (reports_, report_choices), allocation, sweep_ = asyncio.run(timed())
     results = {
