@@ -33,7 +33,7 @@ def _statements(engine_type: str) -> list[str]:
         # A report's period is a due_at range of one organisation: the figures
         # come from the index alone.
         "CREATE INDEX standing_grade_report ON standing_grade"
-        " (organisation, due_at, domain, final_level, auditor_level, moderated_level, final_rank, previous)",
+        " (organisation, due_at, domain, final_level, auditor_level, moderated_level, final_rank, previous, allocation)",
         # Re-audit movement: only re-audits (a partial index; about one audit in twelve).
         "CREATE INDEX standing_grade_reaudit ON standing_grade (organisation, due_at, domain, final_rank, previous)"
         " WHERE previous IS NOT NULL",
