@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from core.calendar import london_date
-from core.db.tables import GradeMonth, StandingGrade
+from core.db.tables import AgreementMonth, GradeMonth, StandingGrade
 from core.services import audits, disputes, reports, standing_grades
 from core.services.context import Context
 from helpers import acting, allocation_of, finalise
@@ -20,10 +20,17 @@ async def _month_rows() -> list[tuple]:
     return [tuple(r.values()) for r in rows]
 
 
+async def _agreement_rows() -> list[tuple]:
+    rows = await AgreementMonth.select(
+        AgreementMonth.month, AgreementMonth.auditor, AgreementMonth.team, AgreementMonth.moderated, AgreementMonth.agreed
+    ).where(AgreementMonth.moderated != 0).order_by(AgreementMonth.month).order_by(AgreementMonth.auditor).order_by(AgreementMonth.team)
+    return [tuple(r.values()) for r in rows]
+
+
 async def _standing_rows() -> list[tuple]:
     rows = await StandingGrade.select(
         StandingGrade.allocation, StandingGrade.domain, StandingGrade.auditor_level, StandingGrade.moderated_level,
-        StandingGrade.final_level, StandingGrade.final_rank, StandingGrade.previous,
+        StandingGrade.final_level, StandingGrade.final_rank, StandingGrade.previous, StandingGrade.auditor, StandingGrade.team,
     ).order_by(StandingGrade.allocation).order_by(StandingGrade.domain)
     return [tuple(r.values()) for r in rows]
 
@@ -62,10 +69,16 @@ async def test_a_disputed_grade_moves_in_every_report_and_a_rebuild_agrees(regis
     assert await overall(reports.Scope("team", manager["team"])) == ({"good": 1}, 1)
 
     # The upkeep and a rebuild from the whole chain give the same rows.
-    kept_months, kept_standing = await _month_rows(), await _standing_rows()
+    kept_months, kept_standing, kept_agreement = await _month_rows(), await _standing_rows(), await _agreement_rows()
     await standing_grades.rebuild()
     assert await _month_rows() == kept_months
     assert await _standing_rows() == kept_standing
+    assert await _agreement_rows() == kept_agreement
+    # QA accepted the auditor's grades: every moderated domain agreed, counted
+    # against the auditor, the same by month (roll-up) as by the rows.
+    by_auditor = await reports.moderation_agreement(qa, month, reports.Scope("org"))
+    assert [(r.moderated, r.agreed) for r in by_auditor] == [(sum(r[3] for r in kept_agreement), sum(r[4] for r in kept_agreement))]
+    assert by_auditor[0].moderated > 0 and by_auditor[0].rate == 1.0
     assert any(r[1] == "overall" and r[2] == "good" and r[5] == 1 for r in kept_months)
 
 

@@ -185,6 +185,10 @@ class StandingGrade(Table, tablename="standing_grade"):
     due_at = Timestamptz()
     # A re-audit's predecessor (re-audit movement compares their finals).
     previous = Integer(null=True, default=None)
+    # Who audited it and the case's team (0: none) when it was graded: the
+    # moderation figures count against them even after a reassignment.
+    auditor = Integer(null=True, default=None)
+    team = Integer(default=0)
     auditor_level = Varchar(length=64, null=True, default=None)
     moderated_level = Varchar(length=64, null=True, default=None)
     final_level = Varchar(length=64, null=True, default=None)
@@ -208,6 +212,20 @@ class GradeMonth(Table, tablename="grade_month"):
     # Of those, how many QA's moderation changed, and how many a dispute changed.
     by_moderation = Integer(default=0)
     by_dispute = Integer(default=0)
+
+
+class AgreementMonth(Table, tablename="agreement_month"):
+    """Domain grades QA moderated, and how many it left as the auditor gave
+    them, by London month of the audits' due date, auditor and team (0: none):
+    the moderation tables by auditor and by team (HAR 2.6, BED-5) add these up.
+    Kept by ``core.services.standing_grades`` with the standing grades."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    month = Varchar(length=7)  # YYYY-MM, Europe/London
+    auditor = Integer()
+    team = Integer(default=0)
+    moderated = Integer(default=0)
+    agreed = Integer(default=0)
 
 
 class Review(Table, tablename="review"):
@@ -398,6 +416,7 @@ TABLES: tuple[type[Table], ...] = (
     Grade,
     StandingGrade,
     GradeMonth,
+    AgreementMonth,
     Review,
     FollowUp,
     Dispute,

@@ -553,21 +553,35 @@ async def moderation_agreement(ctx: Context, p: Period, scope: Scope, by: str = 
     (HAR 2.6, BED-5). Names auditors: QA (``qa_review``) only."""
     if ctx.actor is None or not ctx.actor.can("qa_review"):
         raise Forbidden("Only the QA team sees moderation by auditor and team")
-    where, args = _standing(ctx, scope, p, alias="g")
+    # Counted against the auditor and the case's team as they were when the
+    # audit was graded (a later reassignment does not move them).
     if by == "team":
-        name, joins = "COALESCE(tm.name, '(no team)')", "JOIN child_case cc ON cc.id = al.child_case LEFT JOIN team tm ON tm.id = cc.team"
+        name, join = "COALESCE(tm.name, '(no team)')", "LEFT JOIN team tm ON tm.id = {}.team"
     else:
-        name, joins = "p.display_name", "JOIN person p ON p.id = al.auditor"
-    # Each audit's domains are counted first (from the index alone), so a
-    # year's ten thousand audits are joined to their auditor once each, not
-    # once per domain.
-    rows = await _raw(
-        f"SELECT {name} AS who, SUM(x.moderated) AS moderated, SUM(x.agreed) AS agreed FROM"
-        " (SELECT g.allocation AS allocation, COUNT(*) AS moderated,"
-        " COALESCE(SUM(CASE WHEN g.moderated_level = g.auditor_level THEN 1 ELSE 0 END), 0) AS agreed"
-        f" FROM standing_grade g WHERE {where} AND g.moderated_level IS NOT NULL GROUP BY g.allocation) x"
-        f" JOIN allocation al ON al.id = x.allocation {joins}"
-        f" GROUP BY {name} ORDER BY {name}",
-        args,
-    )
+        name, join = "p.display_name", "JOIN person p ON p.id = {}.auditor"
+    if p.start.day == 1 and p.end.day == 1:
+        # Whole months: add up the monthly counts (agreement_month).
+        where = "m.organisation = {} AND m.month >= {} AND m.month < {}"
+        args: list = [ctx.actor.organisation_id, f"{p.start:%Y-%m}", f"{p.end:%Y-%m}"]
+        if scope.kind == "team":
+            where += " AND m.team = {}"
+            args.append(scope.id)
+        elif scope.kind == "service":
+            where += " AND m.team IN (SELECT t.id FROM team t WHERE t.service = {})"
+            args.append(scope.id)
+        rows = await _raw(
+            f"SELECT {name} AS who, SUM(m.moderated) AS moderated, SUM(m.agreed) AS agreed"
+            f" FROM agreement_month m {join.format('m')} WHERE {where}"
+            f" GROUP BY {name} HAVING SUM(m.moderated) > 0 ORDER BY {name}",
+            args,
+        )
+    else:
+        where, args = _standing(ctx, scope, p, alias="g")
+        rows = await _raw(
+            f"SELECT {name} AS who, COUNT(*) AS moderated,"
+            " COALESCE(SUM(CASE WHEN g.moderated_level = g.auditor_level THEN 1 ELSE 0 END), 0) AS agreed"
+            f" FROM standing_grade g {join.format('g')} WHERE {where} AND g.moderated_level IS NOT NULL"
+            f" GROUP BY {name} ORDER BY {name}",
+            args,
+        )
     return [AgreementRow(r["who"], int(r["moderated"]), int(r["agreed"])) for r in rows]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.calendar import to_london
-from core.db.tables import GradeMonth, StandingGrade
+from core.db.tables import AgreementMonth, GradeMonth, StandingGrade
 
 # Phases that are not the auditor's own grading (HAR 2.3-2.4 are the auditor's;
 # QA moderates, a grade becomes final, a dispute records what was contested).
@@ -22,7 +22,7 @@ _KIND = "CASE WHEN g.phase IN ('moderated', 'final') THEN g.phase ELSE 'auditor'
 
 # The latest grade of each kind per (allocation, domain), then one row each.
 _SELECT = f"""
-SELECT k.allocation, a.organisation, k.domain, a.due_at, a.previous,
+SELECT k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, COALESCE(c.team, 0),
        MAX(CASE WHEN k.kind = 'auditor' THEN k.level END),
        MAX(CASE WHEN k.kind = 'moderated' THEN k.level END),
        MAX(CASE WHEN k.kind = 'final' THEN k.level END),
@@ -34,12 +34,12 @@ FROM (
                               ORDER BY g.set_at DESC, g.id DESC) AS nth
     FROM grade g
     WHERE g.phase <> 'disputed' {{where}}
-) k JOIN allocation a ON a.id = k.allocation
+) k JOIN allocation a ON a.id = k.allocation JOIN child_case c ON c.id = a.child_case
 WHERE k.nth = 1
-GROUP BY k.allocation, a.organisation, k.domain, a.due_at, a.previous
+GROUP BY k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, COALESCE(c.team, 0)
 """
 
-_COLUMNS = "(allocation, organisation, domain, due_at, previous, auditor_level, moderated_level, final_level, final_rank, final_grade)"
+_COLUMNS = "(allocation, organisation, domain, due_at, previous, auditor, team, auditor_level, moderated_level, final_level, final_rank, final_grade)"
 
 
 def rebuild_statements() -> list[str]:
@@ -60,6 +60,39 @@ _COUNTED = (
 )
 
 Key = tuple[int, str, str, str, int]
+
+# What QA's moderation of one audit adds to its month, its auditor and its
+# team (as they were when it was graded): domains moderated, and agreed.
+_AGREEMENT = (
+    "SELECT organisation, due_at, auditor, team, COUNT(*) AS moderated,"
+    " COALESCE(SUM(CASE WHEN moderated_level = auditor_level THEN 1 ELSE 0 END), 0) AS agreed"
+    " FROM standing_grade WHERE moderated_level IS NOT NULL {where}"
+    " GROUP BY organisation, due_at, auditor, team"
+)
+
+AgreementKey = tuple[int, str, int, int]
+
+
+def _tally_agreement(rows: list[dict], sign: int, into: dict[AgreementKey, list[int]]) -> dict[AgreementKey, list[int]]:
+    for r in rows:
+        key = (int(r["organisation"]), month_of(r["due_at"]), int(r["auditor"]), int(r["team"]))
+        counts = into.setdefault(key, [0, 0])
+        counts[0] += sign * int(r["moderated"])
+        counts[1] += sign * int(r["agreed"])
+    return into
+
+
+async def _add_to_agreement(delta: dict[AgreementKey, list[int]]) -> None:
+    for (organisation, month, auditor, team), (moderated, agreed) in sorted(delta.items()):
+        if moderated == agreed == 0:
+            continue
+        await AgreementMonth.raw(
+            "INSERT INTO agreement_month (organisation, month, auditor, team, moderated, agreed)"
+            " VALUES ({}, {}, {}, {}, {}, {})"
+            " ON CONFLICT (organisation, month, auditor, team) DO UPDATE SET"
+            " moderated = agreement_month.moderated + excluded.moderated, agreed = agreement_month.agreed + excluded.agreed",
+            organisation, month, auditor, team, moderated, agreed,
+        )
 
 
 def month_of(due_at) -> str:
@@ -100,17 +133,20 @@ async def refresh(allocation_ids: Iterable[int]) -> None:
         return
     marks = ", ".join("{}" for _ in ids)
     counted = _COUNTED.format(where=f"AND allocation IN ({marks})")
+    agreed = _AGREEMENT.format(where=f"AND allocation IN ({marks})")
     delta = _tally(await StandingGrade.raw(counted, *ids), -1, {})
+    agreement = _tally_agreement(await StandingGrade.raw(agreed, *ids), -1, {})
     await StandingGrade.raw(f"DELETE FROM standing_grade WHERE allocation IN ({marks})", *ids)
     await StandingGrade.raw(
         f"INSERT INTO standing_grade {_COLUMNS} " + _SELECT.format(where=f"AND g.allocation IN ({marks})"), *ids
     )
     await _add_to_months(_tally(await StandingGrade.raw(counted, *ids), +1, delta))
+    await _add_to_agreement(_tally_agreement(await StandingGrade.raw(agreed, *ids), +1, agreement))
 
 
 async def rebuild() -> None:
-    """Every standing grade and monthly count from the whole grade chain. The
-    counts group by due instant first (a cycle's audits share one), so only a
+    """Every standing grade and monthly count (grades, moderation agreement)
+    from the whole grade chain. The counts group by due instant first (a cycle's audits share one), so only a
     few thousand rows reach Python however many audits there are."""
     from core.db.engine import current
 
@@ -118,3 +154,5 @@ async def rebuild() -> None:
         await current().run_ddl(statement)
     await current().run_ddl("DELETE FROM grade_month")
     await _add_to_months(_tally(await StandingGrade.raw(_COUNTED.format(where="")), +1, {}))
+    await current().run_ddl("DELETE FROM agreement_month")
+    await _add_to_agreement(_tally_agreement(await StandingGrade.raw(_AGREEMENT.format(where="")), +1, {}))

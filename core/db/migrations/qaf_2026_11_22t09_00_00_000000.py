@@ -22,6 +22,8 @@ def _statements(engine_type: str) -> list[str]:
             domain VARCHAR(64) NOT NULL DEFAULT '',
             due_at {stamp} NOT NULL,
             previous INTEGER NULL,
+            auditor INTEGER NULL,
+            team INTEGER NOT NULL DEFAULT 0,
             auditor_level VARCHAR(64) NULL,
             moderated_level VARCHAR(64) NULL,
             final_level VARCHAR(64) NULL,
@@ -65,6 +67,16 @@ def _statements(engine_type: str) -> list[str]:
         )""",
         # The upsert's conflict target, and a report's range of months.
         "CREATE UNIQUE INDEX grade_month_key ON grade_month (organisation, month, domain, final_level, final_rank)",
+        f"""CREATE TABLE agreement_month (
+            id {key},
+            organisation INTEGER NOT NULL REFERENCES organisation (id) ON DELETE RESTRICT,
+            month VARCHAR(7) NOT NULL,
+            auditor INTEGER NOT NULL,
+            team INTEGER NOT NULL DEFAULT 0,
+            moderated INTEGER NOT NULL DEFAULT 0,
+            agreed INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE UNIQUE INDEX agreement_month_key ON agreement_month (organisation, month, auditor, team)",
     ]
 
 
