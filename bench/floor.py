@@ -24,7 +24,7 @@ import time
 from types import SimpleNamespace
 
 from bench.rawdb import Chooser, Raw
-from bench.rawreports import AUDITOR_PHASES, RawReports
+from bench.rawreports import RawReports
 
 # One query for who is asking (the session's person) and the unread badge.
 _ME = (

@@ -4,10 +4,10 @@ through the raw driver: the floor each qaf report is measured against.
 Each function answers the same question as the service (same rows, same
 meaning: an allocation belongs to a period when it is due in it; the latest
 final grade per allocation and domain wins, by ``set_at`` then id), written
-for speed rather than copied from the service. Where two shapes of SQL are
-plausible (window functions over the period's grades, or index-driven
-correlated look-ups), both are candidates and :class:`bench.rawdb.Chooser`
-keeps the faster on this data and database.
+for speed rather than copied from the service, on the same schema: the
+grade figures read the ``standing_grade`` summary qaf keeps (the shapes over
+the whole grade chain took seconds at scale 1). Functions returning a list
+give candidates; :class:`bench.rawdb.Chooser` keeps the fastest.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ import statistics
 import time
 
 from bench.rawdb import Chooser, Raw
-
-AUDITOR_PHASES = "NOT IN ('moderated', 'final')"
-
 
 def _period_set(scope_kind: str = "org") -> str:
     """A CTE body: the ids of the allocations of the scope due in [start, end)."""
@@ -56,91 +53,23 @@ def _standing_where(scope_kind: str, alias: str = "s") -> str:
     return sql
 
 
-def _phase_class(alias: str = "g") -> str:
-    return f"CASE WHEN {alias}.phase IN ('final', 'moderated') THEN {alias}.phase ELSE 'auditor' END"
-
-
 def grades_sql(scope_kind: str = "org", overall_only: bool = False) -> list[str]:
     """Final grades by domain and level, with how many moderation and a dispute
     changed: (domain, level, n, by_moderation, by_dispute)."""
-    only = " AND g.domain = 'overall'" if overall_only else ""
-    window = (
-        f"WITH pa AS ({_period_set(scope_kind)}),"
-        " r AS (SELECT g.allocation AS allocation, g.domain AS domain, g.level AS level,"
-        f" {_phase_class()} AS k,"
-        f" ROW_NUMBER() OVER (PARTITION BY g.allocation, g.domain, {_phase_class()} ORDER BY g.set_at DESC, g.id DESC) AS rn"
-        f" FROM pa JOIN grade g ON g.allocation = pa.id{only}),"
-        " p AS (SELECT allocation, domain, MAX(CASE WHEN k = 'final' THEN level END) AS fin,"
-        " MAX(CASE WHEN k = 'moderated' THEN level END) AS moder, MAX(CASE WHEN k = 'auditor' THEN level END) AS aud"
-        " FROM r WHERE rn = 1 GROUP BY allocation, domain)"
-        " SELECT domain, fin AS level, COUNT(*) AS n,"
-        " COALESCE(SUM(CASE WHEN moder <> aud THEN 1 ELSE 0 END), 0) AS by_moderation,"
-        " COALESCE(SUM(CASE WHEN fin <> moder THEN 1 ELSE 0 END), 0) AS by_dispute"
-        " FROM p WHERE fin IS NOT NULL GROUP BY domain, fin"
-    )
-
-    def last(alias: str, phases: str) -> str:
-        return (f"(SELECT {alias}.level FROM grade {alias} WHERE {alias}.allocation = g.allocation"
-                f" AND {alias}.domain = g.domain AND {alias}.phase {phases}"
-                f" ORDER BY {alias}.set_at DESC, {alias}.id DESC LIMIT 1)")
-
-    correlated = (
-        f"WITH pa AS ({_period_set(scope_kind)})"
-        " SELECT domain, level, COUNT(*) AS n,"
-        " COALESCE(SUM(CASE WHEN moder <> aud THEN 1 ELSE 0 END), 0) AS by_moderation,"
-        " COALESCE(SUM(CASE WHEN level <> moder THEN 1 ELSE 0 END), 0) AS by_dispute"
-        f" FROM (SELECT g.domain AS domain, g.level AS level, {last('m', '= ' + chr(39) + 'moderated' + chr(39))} AS moder,"
-        f" {last('x', AUDITOR_PHASES)} AS aud"
-        f" FROM pa JOIN grade g ON g.allocation = pa.id AND g.phase = 'final'{only}"
-        " WHERE NOT EXISTS (SELECT 1 FROM grade l WHERE l.allocation = g.allocation AND l.domain = g.domain"
-        " AND l.phase = 'final' AND (l.set_at > g.set_at OR (l.set_at = g.set_at AND l.id > g.id)))) f"
-        " GROUP BY domain, level"
-    )
+    only = " AND s.domain = 'overall'" if overall_only else ""
     standing = (
         "SELECT s.domain AS domain, s.final_level AS level, COUNT(*) AS n,"
         " COALESCE(SUM(CASE WHEN s.moderated_level <> s.auditor_level THEN 1 ELSE 0 END), 0) AS by_moderation,"
         " COALESCE(SUM(CASE WHEN s.final_level <> s.moderated_level THEN 1 ELSE 0 END), 0) AS by_dispute"
         f" FROM standing_grade s WHERE {_standing_where(scope_kind)} AND s.final_level IS NOT NULL"
-        f"{only.replace('g.', 's.')} GROUP BY s.domain, s.final_level"
+        f"{only} GROUP BY s.domain, s.final_level"
     )
-    # The grade-chain shapes (window, correlated) are kept for reading: over
-    # ten years of grades they take seconds, so only the summary is timed.
-    del window, correlated
     return [standing]
 
 
 def movement_sql(scope_kind: str = "org") -> list[str]:
     """Re-audits due in the period: (domain, improved, same, downgraded), each
     re-audit's latest final rank per domain against its predecessor's."""
-    tail = (" SELECT n.domain AS domain,"
-            " COALESCE(SUM(CASE WHEN n.rank < b.rank THEN 1 ELSE 0 END), 0) AS improved,"
-            " COALESCE(SUM(CASE WHEN n.rank = b.rank THEN 1 ELSE 0 END), 0) AS same,"
-            " COALESCE(SUM(CASE WHEN n.rank > b.rank THEN 1 ELSE 0 END), 0) AS downgraded")
-    window = (
-        f"WITH pa AS ({_period_set(scope_kind)}),"
-        " ra AS (SELECT al.id AS id, al.previous AS previous FROM pa JOIN allocation al ON al.id = pa.id WHERE al.previous IS NOT NULL),"
-        " lf AS (SELECT g.allocation AS allocation, g.domain AS domain, g.rank AS rank,"
-        " ROW_NUMBER() OVER (PARTITION BY g.allocation, g.domain ORDER BY g.set_at DESC, g.id DESC) AS rn"
-        " FROM grade g WHERE g.phase = 'final' AND g.allocation IN (SELECT id FROM ra UNION ALL SELECT previous FROM ra))"
-        f"{tail} FROM ra JOIN lf n ON n.allocation = ra.id AND n.rn = 1"
-        " JOIN lf b ON b.allocation = ra.previous AND b.domain = n.domain AND b.rn = 1 GROUP BY n.domain"
-    )
-
-    def last_final(alias: str, of: str) -> str:
-        return (f"(SELECT {alias}.rank FROM grade {alias} WHERE {alias}.allocation = {of} AND {alias}.domain = d.domain"
-                f" AND {alias}.phase = 'final' ORDER BY {alias}.set_at DESC, {alias}.id DESC LIMIT 1)")
-
-    correlated = (
-        f"WITH pa AS ({_period_set(scope_kind)}),"
-        " d AS (SELECT DISTINCT al.id AS id, al.previous AS previous, g.domain AS domain"
-        " FROM pa JOIN allocation al ON al.id = pa.id JOIN grade g ON g.allocation = al.id AND g.phase = 'final'"
-        " WHERE al.previous IS NOT NULL),"
-        f" x AS (SELECT d.domain AS domain, {last_final('nf', 'd.id')} AS now_rank, {last_final('bf', 'd.previous')} AS before_rank FROM d)"
-        " SELECT domain, COALESCE(SUM(CASE WHEN now_rank < before_rank THEN 1 ELSE 0 END), 0) AS improved,"
-        " COALESCE(SUM(CASE WHEN now_rank = before_rank THEN 1 ELSE 0 END), 0) AS same,"
-        " COALESCE(SUM(CASE WHEN now_rank > before_rank THEN 1 ELSE 0 END), 0) AS downgraded"
-        " FROM x WHERE before_rank IS NOT NULL GROUP BY domain"
-    )
     standing = (
         "SELECT s.domain AS domain,"
         " COALESCE(SUM(CASE WHEN s.final_rank < b.final_rank THEN 1 ELSE 0 END), 0) AS improved,"
@@ -150,7 +79,6 @@ def movement_sql(scope_kind: str = "org") -> list[str]:
         f" WHERE {_standing_where(scope_kind)} AND s.previous IS NOT NULL"
         " AND s.final_rank IS NOT NULL AND b.final_rank IS NOT NULL GROUP BY s.domain"
     )
-    del window, correlated
     return [standing]
 
 
@@ -202,16 +130,6 @@ def escalations_sql(scope_kind: str = "org") -> str:
     )
 
 
-def follow_ups_sql(scope_kind: str = "org") -> str:
-    joins, where = _scope_joins(scope_kind, "f.allocation")
-    return (
-        "SELECT COALESCE(SUM(CASE WHEN f.created_at >= {} AND f.created_at < {} THEN 1 ELSE 0 END), 0) AS opened,"
-        " COALESCE(SUM(CASE WHEN f.done_at >= {} AND f.done_at < {} THEN 1 ELSE 0 END), 0) AS closed,"
-        " COALESCE(SUM(CASE WHEN f.created_at < {} AND f.due_at < {} AND (f.done_at IS NULL OR f.done_at > {})"
-        f" THEN 1 ELSE 0 END), 0) AS overdue FROM follow_up f{joins} WHERE f.organisation = {{}}{where}"
-    )
-
-
 def follow_ups_split_sql(scope_kind: str = "org") -> str:
     """The same three figures as four index-range counts (opened; closed;
     overdue = still open past due, or done after ``as_of`` past due)."""
@@ -235,30 +153,12 @@ def agreement_sql(by: str, scope_kind: str = "org") -> list[str]:
         name, joins = "COALESCE(tm.name, '(no team)')", " JOIN child_case cc ON cc.id = al.child_case LEFT JOIN team tm ON tm.id = cc.team"
     else:
         name, joins = "p.display_name", " JOIN person p ON p.id = al.auditor"
-    correlated = (
-        f"WITH pa AS ({_period_set(scope_kind)})"
-        f" SELECT {name} AS who, COUNT(*) AS moderated,"
-        " COALESCE(SUM(CASE WHEN g.level = (SELECT x.level FROM grade x WHERE x.allocation = g.allocation AND x.domain = g.domain"
-        f" AND x.phase {AUDITOR_PHASES} ORDER BY x.set_at DESC, x.id DESC LIMIT 1) THEN 1 ELSE 0 END), 0) AS agreed"
-        f" FROM pa JOIN grade g ON g.allocation = pa.id AND g.phase = 'moderated' JOIN allocation al ON al.id = g.allocation{joins}"
-        f" GROUP BY {name}"
-    )
-    window = (
-        f"WITH pa AS ({_period_set(scope_kind)}),"
-        " x AS (SELECT g.allocation AS allocation, g.domain AS domain, g.level AS level,"
-        " ROW_NUMBER() OVER (PARTITION BY g.allocation, g.domain ORDER BY g.set_at DESC, g.id DESC) AS rn"
-        f" FROM pa JOIN grade g ON g.allocation = pa.id AND g.phase {AUDITOR_PHASES})"
-        f" SELECT {name} AS who, COUNT(*) AS moderated, COALESCE(SUM(CASE WHEN g.level = x.level THEN 1 ELSE 0 END), 0) AS agreed"
-        " FROM pa JOIN grade g ON g.allocation = pa.id AND g.phase = 'moderated' JOIN allocation al ON al.id = g.allocation"
-        f"{joins} LEFT JOIN x ON x.allocation = g.allocation AND x.domain = g.domain AND x.rn = 1 GROUP BY {name}"
-    )
     standing = (
         f"SELECT {name} AS who, COUNT(*) AS moderated,"
         " COALESCE(SUM(CASE WHEN g.moderated_level = g.auditor_level THEN 1 ELSE 0 END), 0) AS agreed"
         f" FROM standing_grade g JOIN allocation al ON al.id = g.allocation{joins}"
         f" WHERE {_standing_where(scope_kind, 'g')} AND g.moderated_level IS NOT NULL GROUP BY {name}"
     )
-    del correlated, window
     return [standing]
 
 
@@ -311,8 +211,8 @@ class RawReports:
         return await self.raw.all(escalations_sql(scope_kind), *args)
 
     async def follow_ups(self, org, p, now, scope_kind="org", scope_id=None):
-        """The split counts (each an index range); the one-pass SUM over every
-        follow-up (:func:`follow_ups_sql`) is the slower shape on both engines."""
+        """The split counts, each an index range (a one-pass SUM over every
+        follow-up was the slower shape on both engines)."""
         as_of = self.raw.t(min(now, p.end_at))
         s, e = self.raw.t(p.start_at), self.raw.t(p.end_at)
         extra = [scope_id] if scope_kind != "org" else []

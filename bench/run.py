@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -404,31 +403,6 @@ async def _actor_ctx(registry, username: str, now: dt.datetime | None = None):
     if now is not None:
         ctx.now = now
     return ctx
-
-
-async def time_reports(registry, repeat: int = 3) -> list[dict]:
-    """Each report (period kind) over the whole council, for the latest period: median of ``repeat``."""
-    from core.calendar import london_date
-    from core.services import reports
-
-    ctx = await _actor_ctx(registry, "haringey.head_of_qa")
-    today = london_date(ctx.now)
-    out = []
-    for kind, label in reports.PERIOD_KINDS.items():
-        p = reports.period(kind, today)
-        scope = reports.Scope("org")
-        times = []
-        allocated = 0
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            report = await reports.report(ctx, p, scope)
-            await reports.moderation_agreement(ctx, p, scope, "auditor")
-            await reports.moderation_agreement(ctx, p, scope, "team")
-            times.append((time.perf_counter() - t0) * 1000)
-            allocated = report.counts.allocated
-        out.append({"name": f"report: {label.lower()}", "period": p.key, "audits": allocated,
-                    "ms": statistics.median(times), "first_ms": times[0]})
-    return out
 
 
 async def time_allocation(registry) -> dict:

@@ -15,7 +15,7 @@ import datetime as dt
 from core.calendar import end_of_london_day, london_date
 from core.db.engine import transaction
 from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, Person
-from core.services import audits, notifications, trail
+from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
 from core.services.errors import Invalid, NotFound
 
@@ -133,19 +133,6 @@ async def create(
     return action_id
 
 
-async def _chain_above(person_id: int) -> list[int]:
-    """The owner's managers, nearest first."""
-    out: list[int] = []
-    current = person_id
-    while current is not None:
-        row = await Person.select(Person.line_manager).where(Person.id == current).first()
-        current = row["line_manager"] if row else None
-        if current is None or current in out or current == person_id:
-            break
-        out.append(current)
-    return out
-
-
 async def _reports_of(ctx: Context) -> set[int]:
     """Everyone below the actor in the line-management chain."""
     assert ctx.actor
@@ -174,7 +161,7 @@ async def _load(ctx: Context, action_id: int) -> dict:
     me = ctx.actor.person_id
     if me in (action["owner"], action["created_by"]) or ctx.actor.can("view_all_audits"):
         return action
-    if me in await _chain_above(action["owner"]):
+    if me in await escalations.Ladder().chain_above(action["owner"]):
         return action
     if action["action_plan"] is not None:
         from core.services import action_plans

@@ -152,19 +152,6 @@ async def _relations(ctx: Context, row: dict) -> dict[str, int | None]:
     }
 
 
-async def _managers_of(person_id: int | None) -> set[int]:
-    """Everyone above ``person_id`` on the line-management ladder."""
-    managers: set[int] = set()
-    current = person_id
-    while current is not None:
-        row = await Person.select(Person.line_manager).where(Person.id == current).first()
-        current = row["line_manager"] if row else None
-        if current is None or current in managers:
-            break
-        managers.add(current)
-    return managers
-
-
 def _held(ctx: Context, people: dict[str, int | None]) -> set[str]:
     assert ctx.actor
     held = {relation for relation, person in people.items() if person == ctx.actor.person_id}
@@ -207,7 +194,7 @@ async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str,
         or (ctx.actor.can("qa_review") and (row["state"] in _review_states(ctx) or is_final))
         # Managers up the practitioner's line (service manager, head of service,
         # AD) see a final audit their escalations point them to (HAR 2.14).
-        or (is_final and ctx.actor.person_id in await _managers_of(people.get("practitioner")))
+        or (is_final and ctx.actor.person_id in await escalations.Ladder().chain_above(people.get("practitioner")))
     )
     if not visible:
         raise NotFound("There is no audit with that number that you can see")

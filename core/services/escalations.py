@@ -46,6 +46,19 @@ class Ladder:
             await self.load([person_id])
         return self.people[person_id]
 
+    async def chain_above(self, person_id: int | None) -> list[int]:
+        """``person_id``'s managers up the line, nearest first (a loop in the
+        data stops the climb)."""
+        out: list[int] = []
+        current = person_id
+        while current is not None:
+            person = await self.person(current)
+            current = person["line_manager"] if person else None
+            if current is None or current in out or current == person_id:
+                break
+            out.append(current)
+        return out
+
     async def everyone(self, organisation_id: int, role: str) -> list[int]:
         key = (organisation_id, role)
         if key not in self._everyone:

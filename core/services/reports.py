@@ -82,6 +82,12 @@ class Period:
     def end_at(self) -> dt.datetime:
         return dt.datetime.combine(self.end, dt.time(), tzinfo=LONDON).astimezone(UTC)
 
+    @property
+    def whole_months(self) -> bool:
+        """Runs from a month's first day to another's: what the monthly counts
+        (``grade_month``, ``agreement_month``) can add up."""
+        return self.start.day == 1 and self.end.day == 1
+
     def previous(self) -> Period:
         return period(self.kind, _add_months(self.start, -1))
 
@@ -305,7 +311,7 @@ async def _grades(ctx: Context, scope: Scope, p: Period, domain: str | None = No
     """Final grades per domain and level, and how many moderation or a
     dispute changed (the final differs from the grade before it); ``domain``
     alone if given (the trend reads only the overall grade)."""
-    if scope.kind not in ("team", "service") and p.start.day == 1 and p.end.day == 1:
+    if scope.kind not in ("team", "service") and p.whole_months:
         # The whole council over whole months: add up the monthly counts
         # (grade_month), a few hundred rows for ten years.
         where, args = "m.organisation = {} AND m.month >= {} AND m.month < {}", [
@@ -354,7 +360,7 @@ _STRONG = "CASE WHEN s.final_rank <= 1 THEN 1 ELSE 0 END"
 
 async def _theme_counts(ctx: Context, scope: Scope, p: Period) -> list[dict]:
     """How many final domain grades (not overall) were strengths or areas for development."""
-    if scope.kind not in ("team", "service") and p.start.day == 1 and p.end.day == 1:
+    if scope.kind not in ("team", "service") and p.whole_months:
         return await _raw(
             "SELECT m.domain AS domain, CASE WHEN m.final_rank <= 1 THEN 1 ELSE 0 END AS strong, SUM(m.n) AS n"
             " FROM grade_month m WHERE m.organisation = {} AND m.month >= {} AND m.month < {} AND m.domain <> 'overall'"
@@ -559,7 +565,7 @@ async def moderation_agreement(ctx: Context, p: Period, scope: Scope, by: str = 
         name, join = "COALESCE(tm.name, '(no team)')", "LEFT JOIN team tm ON tm.id = {}.team"
     else:
         name, join = "p.display_name", "JOIN person p ON p.id = {}.auditor"
-    if p.start.day == 1 and p.end.day == 1:
+    if p.whole_months:
         # Whole months: add up the monthly counts (agreement_month).
         where = "m.organisation = {} AND m.month >= {} AND m.month < {}"
         args: list = [ctx.actor.organisation_id, f"{p.start:%Y-%m}", f"{p.end:%Y-%m}"]

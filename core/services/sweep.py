@@ -313,26 +313,13 @@ async def _act_on_dispute(ctx: Context, deadline: dict, loaded: _Loaded, batch: 
     )
 
 
-async def _chain_above(ladder: escalations.Ladder, person_id: int) -> list[int]:
-    """The owner's managers, nearest first (as actions._chain_above)."""
-    out: list[int] = []
-    current = person_id
-    while current is not None:
-        person = await ladder.person(current)
-        current = person["line_manager"] if person else None
-        if current is None or current in out or current == person_id:
-            break
-        out.append(current)
-    return out
-
-
 async def _act_on_action(ctx: Context, deadline: dict, loaded: _Loaded, batch: escalations.Batch) -> None:
     """An action's due date passed (CORE-12): the owner and their manager are
     told, the council's escalation rules fire, and the trail records it."""
     action = loaded.actions.get(deadline["action"])
     if action is None or action["status"] != "open":
         return
-    managers = await _chain_above(batch.ladder, action["owner"])
+    managers = await batch.ladder.chain_above(action["owner"])
     who = [action["owner"], *managers[:1]]
     batch.outbox.add(
         organisation_id=action["organisation"], recipients=who, kind="action_overdue",

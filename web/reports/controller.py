@@ -299,27 +299,12 @@ class ReportPages(Controller):
     @get("/export.csv")
     async def csv_export(self, request: Request) -> Response:
         _, report, tables = await _tables(request)
-        table = tables.get(request.query_params.get("table", ""))
-        if table is None:
-            raise NotFound("There is no such table in this report")
-        return Response(
-            exports.to_csv(table),
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="{_filename(report, "-" + table.key + ".csv")}"'},
-        )
+        return _csv(tables, request.query_params.get("table", ""), _filename(report, ""))
 
     @get("/export.xlsx")
     async def xlsx_export(self, request: Request) -> Response:
         _, report, tables = await _tables(request)
-        key = request.query_params.get("table")
-        if key and key not in tables:
-            raise NotFound("There is no such table in this report")
-        chosen = [tables[key]] if key else list(tables.values())
-        return Response(
-            exports.to_xlsx(chosen, _heading(report)),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"content-disposition": f'attachment; filename="{_filename(report, ".xlsx")}"'},
-        )
+        return _xlsx(tables, request.query_params.get("table"), _heading(report), _filename(report, ""))
 
 
 class AuditPdf(Controller):
