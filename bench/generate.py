@@ -308,11 +308,12 @@ async def generate(registry, scale: float, seed: int = 1, as_of: dt.datetime | N
         await sink.flush()
     finally:
         await sink.close()
-    # The bulk rows bypass the services, so their standing grades are built
-    # the way the migration builds them: from the whole grade chain.
-    from core.services import standing_grades
+    # The bulk rows bypass the services, so their standing grades and monthly
+    # counts are built the way the migrations build them: from the rows.
+    from core.services import month_counts, standing_grades
 
     await standing_grades.rebuild()
+    await month_counts.rebuild()
     return Generated(org, scale, seed, as_of, dict(sink.counts), time.monotonic() - started)
 
 

@@ -244,3 +244,87 @@ async def test_the_report_page_and_its_exports(client, registry):
     movement = book["movement"]
     assert [c.value for c in movement[4]] == ["Overall grade", 1, 0, 0]
 
+
+
+async def _kept_counts() -> dict[str, list[tuple]]:
+    """Every monthly count the council-wide reports add up, as rows."""
+    from core.db.tables import AllocationMonth, EscalationMonth, GradeMonth, MovementMonth
+
+    out = {}
+    for table, columns in (
+        (AllocationMonth, ("month", "allocated", "completed", "on_time")),
+        (EscalationMonth, ("month", "kind", "raised")),
+        (MovementMonth, ("month", "domain", "improved", "same", "downgraded")),
+        (GradeMonth, ("month", "domain", "final_level", "n", "by_moderation", "by_dispute")),
+    ):
+        rows = await table.select(*(getattr(table, c) for c in columns))
+        # A count that went back to nought is the same as no row.
+        out[table._meta.tablename] = sorted(tuple(r.values()) for r in rows if any(isinstance(v, int) and v for v in r.values()))
+    return out
+
+
+@pytest.mark.req("CORE-15")
+@pytest.mark.req("HAR-16")
+@pytest.mark.req("HAR-11")
+async def test_the_monthly_counts_move_with_every_change_and_a_recount_agrees(registry, demo):
+    """The council-wide figures come from counts kept by month; they follow
+    allocation, completion, escalation, re-audit and a dispute concluded after
+    the re-audit, and a recount from the rows gives the same counts."""
+    from core.services import disputes, month_counts, standing_grades
+
+    ids = await scenario(registry)
+    first = await Allocation.select().where(Allocation.id == ids["haringey.cp_chair"]).first()
+    month = month_of(first)
+    qa = await acting(registry, "haringey.head_of_qa")
+
+    # Before the due date: nothing is overdue yet, in the month or its quarter.
+    qa.now = first["due_at"] - dt.timedelta(days=1)
+    for p in (month, reports.period("quarter", month.start)):
+        report = await reports.report(qa, p, reports.Scope("org"), trend=0)
+        assert report.counts == reports.Counts(allocated=8, completed=5, on_time=5, overdue=0)
+
+    # The predecessor of the re-audit is disputed after the re-audit is final,
+    # and its overall grade amended from requires improvement to good: the
+    # re-audit (good) no longer improved on it overall, it stayed the same.
+    predecessor = await audits.load_row(ids["haringey.iro"])
+    people = await audits.relations_of(Context(registry=registry), predecessor)
+    practitioner = await Allocation.raw("SELECT username FROM person WHERE id = {}", people["practitioner"])
+    manager = await Allocation.raw("SELECT username FROM person WHERE id = {}", people["team_manager"])
+    dispute_id = await disputes.raise_dispute(
+        await acting(registry, practitioner[0]["username"]), ids["haringey.iro"], "safeguarding_corporate_parenting_dct",
+        {"overall": {"proposed": "good", "rationale": "The plan was SMART and reviewed."}},
+    )
+    tm = await acting(registry, manager[0]["username"])
+    await disputes.take_step(tm, dispute_id, "meeting_held", participants="TM, SW, auditor")
+    await disputes.take_step(tm, dispute_id, "resolve_informally", "Agreed at the meeting", outcome="amended",
+                             amendments={"overall": "good"})
+
+    # After the month: the sweep marks the open audits overdue and escalates.
+    qa.now = month.end_at + dt.timedelta(days=2)
+    await sweep(Context(registry=registry, now=qa.now))
+    report = await reports.report(qa, month, reports.Scope("org"))
+    assert report.counts == reports.Counts(allocated=8, completed=5, on_time=5, overdue=3)
+    movement = {m.domain: (m.improved, m.same, m.downgraded) for m in report.movement}
+    assert movement.pop("overall") == (0, 1, 0)
+    assert movement and set(movement.values()) == {(1, 0, 0)}
+    assert report.overall.levels == {"outstanding": 0, "good": 4, "requires_improvement": 0, "inadequate": 1}
+    assert report.overall.changed_by_dispute == 1
+    escalations = dict(report.escalations)
+    assert escalations["final_alert"] == 5
+    # The quarter, mid-way (now in the month after): the month's open audits are overdue.
+    # (The sweep also allocated the next month's cycle, not yet due.)
+    q = reports.period("quarter", month.start)
+    quarter = await reports.report(qa, q, reports.Scope("org"), trend=0)
+    in_quarter = await Allocation.count().where((Allocation.due_at >= q.start_at) & (Allocation.due_at < q.end_at))
+    assert quarter.counts == reports.Counts(allocated=in_quarter, completed=5, on_time=5, overdue=3)
+    # The sweep, in the next month, escalated the three audits never submitted (HAR 2.15).
+    assert "allocation_missed" not in escalations
+    assert dict(quarter.escalations) == {**escalations, "allocation_missed": 3, "discussion_not_recorded": 1}
+    assert quarter.movement == report.movement
+
+    # The counts kept change by change equal a recount from the rows.
+    kept = await _kept_counts()
+    assert kept["allocation_month"] and kept["escalation_month"] and kept["movement_month"]
+    await standing_grades.rebuild()
+    await month_counts.rebuild()
+    assert await _kept_counts() == kept

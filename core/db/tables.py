@@ -228,6 +228,45 @@ class AgreementMonth(Table, tablename="agreement_month"):
     agreed = Integer(default=0)
 
 
+class MovementMonth(Table, tablename="movement_month"):
+    """Re-audit movement per domain (the re-audit's final grade against its
+    predecessor's: improved, same, downgraded) by London month of the
+    re-audit's due date. Kept by ``core.services.standing_grades`` with the
+    standing grades of both audits."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    month = Varchar(length=7)  # YYYY-MM, Europe/London
+    domain = Varchar(length=64)
+    improved = Integer(default=0)
+    same = Integer(default=0)
+    downgraded = Integer(default=0)
+
+
+class AllocationMonth(Table, tablename="allocation_month"):
+    """Audits allocated, completed (final) and completed on time (submitted by
+    the due date) by London month of their due date: a council-wide report's
+    completion figures and trend add these up. Kept by
+    ``core.services.month_counts`` when an audit is allocated and when it
+    becomes final."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    month = Varchar(length=7)  # YYYY-MM, Europe/London
+    allocated = Integer(default=0)
+    completed = Integer(default=0)
+    on_time = Integer(default=0)
+
+
+class EscalationMonth(Table, tablename="escalation_month"):
+    """Escalations raised about audits, by rule and London month: one per
+    rule, audit and instant, however many people it told. Kept by
+    ``core.services.month_counts`` as the notifications are written."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    month = Varchar(length=7)  # YYYY-MM, Europe/London
+    kind = Varchar(length=64)  # escalation:<rule>
+    raised = Integer(default=0)
+
+
 class Review(Table, tablename="review"):
     """A QA decision on a submitted audit: the moderation log (HAR 2.6)."""
 
@@ -417,6 +456,9 @@ TABLES: tuple[type[Table], ...] = (
     StandingGrade,
     GradeMonth,
     AgreementMonth,
+    MovementMonth,
+    AllocationMonth,
+    EscalationMonth,
     Review,
     FollowUp,
     Dispute,

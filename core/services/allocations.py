@@ -8,7 +8,7 @@ from core.calendar import end_of_london_day, last_working_day, london_date
 from core.db import bulk
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Deadline, Person
-from core.services import notifications, trail
+from core.services import month_counts, notifications, trail
 from core.services.context import Context
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -58,6 +58,7 @@ async def create_allocation(
     await Deadline.insert(
         Deadline(organisation=organisation_id, allocation=allocation_id, kind="allocation_due", due_at=due_at, created_at=ctx.now)
     )
+    await month_counts.allocated(organisation_id, due_at)
     changes = {"auditor": auditor["display_name"], "auditor_id": auditor["id"], "case": case["external_id"], "kind": kind, "reason": reason}
     if previous is not None:
         changes["previous"] = previous
@@ -99,6 +100,7 @@ async def create_allocations(
         _DEADLINE_COLUMNS,
         [(organisation_id, allocation_id, None, None, None, "allocation_due", due_at, "open", bulk.json_value([]), now, None) for allocation_id in ids],
     )
+    await month_counts.allocated(organisation_id, due_at, len(ids))
     for (case, auditor, kind, reason, previous), allocation_id in zip(planned, ids):
         changes = {"auditor": auditor["display_name"], "auditor_id": auditor["id"], "case": case["external_id"], "kind": kind, "reason": reason}
         if previous is not None:

@@ -22,7 +22,7 @@ from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
 from core.forms import FormFields, clean, fields_of, problems_for_submit
 from core.escalation import EscalationEvent
 from core.grading import compare, rank
-from core.services import escalations, notifications, standing_grades, trail
+from core.services import escalations, month_counts, notifications, standing_grades, trail
 from core.services.context import Context
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -681,6 +681,8 @@ async def _move(
     )
     if not moved:
         raise Conflict("Someone else moved this audit on just now; reload the page to see where it is")
+    if any(column is Allocation.finalised_at for column in values):
+        await month_counts.finalised(row["id"])
     await Deadline.update({Deadline.status: "met", Deadline.closed_at: ctx.now}).where(
         (Deadline.allocation == row["id"]) & (Deadline.status == "open") & Deadline.kind.like("state:%")
     )

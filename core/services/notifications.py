@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from core.db import bulk
 from core.db.tables import Notification, Person
+from core.services import month_counts
 from core.services.context import Context
 from core.services.errors import NotFound
 
@@ -47,7 +48,9 @@ async def notify(
         )
         for person in people
     ]
-    await Notification.insert(*rows)
+    if rows:
+        await Notification.insert(*rows)
+        await month_counts.notifications_written([(organisation_id, kind, allocation_id, ctx.now)])
     return len(rows)
 
 
@@ -93,6 +96,7 @@ class Outbox:
             if recipient in emails
         ]
         await bulk.insert("notification", COLUMNS, rows)
+        await month_counts.notifications_written((r[0], r[2], r[6], r[7]) for r in rows)
         return len(rows)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.calendar import to_london
-from core.db.tables import AgreementMonth, GradeMonth, StandingGrade
+from core.db.tables import AgreementMonth, GradeMonth, MovementMonth, StandingGrade
 
 # Phases that are not the auditor's own grading (HAR 2.3-2.4 are the auditor's;
 # QA moderates, a grade becomes final, a dispute records what was contested).
@@ -95,6 +95,44 @@ async def _add_to_agreement(delta: dict[AgreementKey, list[int]]) -> None:
         )
 
 
+# What a re-audit's final grades add to its month's movement: each domain
+# against the same domain of its predecessor (rank 0 is the best grade).
+_MOVED = (
+    "SELECT s.organisation AS organisation, s.due_at AS due_at, s.domain AS domain,"
+    " COALESCE(SUM(CASE WHEN s.final_rank < b.final_rank THEN 1 ELSE 0 END), 0) AS improved,"
+    " COALESCE(SUM(CASE WHEN s.final_rank = b.final_rank THEN 1 ELSE 0 END), 0) AS same,"
+    " COALESCE(SUM(CASE WHEN s.final_rank > b.final_rank THEN 1 ELSE 0 END), 0) AS downgraded"
+    " FROM standing_grade s JOIN standing_grade b ON b.allocation = s.previous AND b.domain = s.domain"
+    " WHERE s.previous IS NOT NULL AND s.final_rank IS NOT NULL AND b.final_rank IS NOT NULL {where}"
+    " GROUP BY s.organisation, s.due_at, s.domain"
+)
+
+MovementKey = tuple[int, str, str]
+
+
+def _tally_movement(rows: list[dict], sign: int, into: dict[MovementKey, list[int]]) -> dict[MovementKey, list[int]]:
+    for r in rows:
+        counts = into.setdefault((int(r["organisation"]), month_of(r["due_at"]), r["domain"]), [0, 0, 0])
+        counts[0] += sign * int(r["improved"])
+        counts[1] += sign * int(r["same"])
+        counts[2] += sign * int(r["downgraded"])
+    return into
+
+
+async def _add_to_movement(delta: dict[MovementKey, list[int]]) -> None:
+    for (organisation, month, domain), (improved, same, downgraded) in sorted(delta.items()):
+        if improved == same == downgraded == 0:
+            continue
+        await MovementMonth.raw(
+            "INSERT INTO movement_month (organisation, month, domain, improved, same, downgraded)"
+            " VALUES ({}, {}, {}, {}, {}, {})"
+            " ON CONFLICT (organisation, month, domain) DO UPDATE SET"
+            " improved = movement_month.improved + excluded.improved, same = movement_month.same + excluded.same,"
+            " downgraded = movement_month.downgraded + excluded.downgraded",
+            organisation, month, domain, improved, same, downgraded,
+        )
+
+
 def month_of(due_at) -> str:
     """The London month an audit due at ``due_at`` is reported in."""
     return to_london(due_at).strftime("%Y-%m")
@@ -136,12 +174,19 @@ async def refresh(allocation_ids: Iterable[int]) -> None:
     agreed = _AGREEMENT.format(where=f"AND allocation IN ({marks})")
     delta = _tally(await StandingGrade.raw(counted, *ids), -1, {})
     agreement = _tally_agreement(await StandingGrade.raw(agreed, *ids), -1, {})
+    # Movement changes for these audits as re-audits, and for their own
+    # re-audits (a predecessor's grade amended after its re-audit was final).
+    re_audits = await StandingGrade.raw(f"SELECT DISTINCT allocation FROM standing_grade WHERE previous IN ({marks})", *ids)
+    moving = sorted({*ids, *(int(r["allocation"]) for r in re_audits)})
+    moved = _MOVED.format(where=f"AND s.allocation IN ({', '.join('{}' for _ in moving)})")
+    movement = _tally_movement(await StandingGrade.raw(moved, *moving), -1, {})
     await StandingGrade.raw(f"DELETE FROM standing_grade WHERE allocation IN ({marks})", *ids)
     await StandingGrade.raw(
         f"INSERT INTO standing_grade {_COLUMNS} " + _SELECT.format(where=f"AND g.allocation IN ({marks})"), *ids
     )
     await _add_to_months(_tally(await StandingGrade.raw(counted, *ids), +1, delta))
     await _add_to_agreement(_tally_agreement(await StandingGrade.raw(agreed, *ids), +1, agreement))
+    await _add_to_movement(_tally_movement(await StandingGrade.raw(moved, *moving), +1, movement))
 
 
 async def rebuild() -> None:
@@ -156,3 +201,13 @@ async def rebuild() -> None:
     await _add_to_months(_tally(await StandingGrade.raw(_COUNTED.format(where="")), +1, {}))
     await current().run_ddl("DELETE FROM agreement_month")
     await _add_to_agreement(_tally_agreement(await StandingGrade.raw(_AGREEMENT.format(where="")), +1, {}))
+
+
+async def rebuild_movement() -> None:
+    """Re-audit movement by month from the standing grades (part of
+    ``month_counts.rebuild``: the table came after ``rebuild``'s, whose
+    migration must not reach for it)."""
+    from core.db.engine import current
+
+    await current().run_ddl("DELETE FROM movement_month")
+    await _add_to_movement(_tally_movement(await StandingGrade.raw(_MOVED.format(where="")), +1, {}))
