@@ -225,10 +225,11 @@ def question_tables(summary) -> dict[str, Table]:
         Table(
             "required",
             "Audits required and done, by auditor role",
-            ["Audit", "Auditor role", "People", "Required", "Allocated", "Done", "Still to do"],
+            ["Audit", "Auditor role", "People", "With someone to audit", "Required", "Allocated", "Done", "Still to do"],
             [
                 [
-                    r.form_title, r.role_label, r.people, "" if r.required is None else r.required, r.allocated, r.done,
+                    r.form_title, r.role_label, r.people, "" if r.auditing is None else r.auditing,
+                    "" if r.required is None else r.required, r.allocated, r.done,
                     "" if r.required is None else max(r.required - r.done, 0),
                 ]
                 for r in summary.roles

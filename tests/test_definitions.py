@@ -116,6 +116,7 @@ def test_default_scheme_needs_overall_grade_and_rationale(registry):
         ("forms.yaml", "scale: four_point", "scale: five_point", "forms.case_audit", "grading.scale", "unknown scale 'five_point'"),
         ("workflows.yaml", "by: [qa_officer, head_of_qa]", "by: [qa_oficer, head_of_qa]", "workflows.case_audit", "transitions[2].by[0]", "unknown role 'qa_oficer'"),
         ("roles.yaml", "escalates_to: director", "escalates_to: directorate", "roles.assistant_director", "escalates_to", "unknown role 'directorate'"),
+        ("schedules.yaml", "    role: team_manager\n", "    role: team_manager\n    subject: advanced_practioner\n", "schedules.team_manager_case_audit", "subject", "unknown role 'advanced_practioner'"),
         # unreachable state
         ("workflows.yaml", "        from: [allocated]\n        to: in_progress", "        from: [allocated]\n        to: allocated", "workflows.case_audit", "states[1]", "state 'in_progress' cannot be reached from 'allocated'"),
         # duplicate key

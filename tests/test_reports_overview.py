@@ -17,7 +17,7 @@ from core.calendar import london_date
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, FollowUp, Person
 from core.plugins import load_plugins
-from core.services import actions, audits, qa_overview, reports
+from core.services import actions, audits, imports, qa_overview, reports
 from core.services.allocations import create_allocation
 from core.services.context import Context
 from core.services.demo import load_demo
@@ -90,10 +90,23 @@ PROFESSIONAL = {
 }
 
 
+async def line_manage(registry, username: str, manager: str) -> None:
+    """The S&QA manager's staff import puts ``username`` under ``manager``."""
+    admin = await acting(registry, "bedford.sqa_manager")
+    who = await person(username)
+    await imports.import_staff(
+        admin,
+        f"username,display_name,role,line_manager_username\n{username},{who['display_name']},{who['role']},{manager}\n".encode(),
+    )
+
+
 async def bedford_month(registry) -> dict:
     """The demo's case file audits (three team managers and the advanced
     practitioner): one inadequate, one good, two left open; remedial actions
-    set and followed through or not; and four supervision audits."""
+    set and followed through or not; and four supervision audits. The
+    advanced practitioner reports to team manager 1, who audits their
+    supervision."""
+    await line_manage(registry, "bedford.advanced_practitioner", "bedford.team_manager.1")
     ids = {u: (await allocation_of(u))["id"] for u in ("bedford.team_manager.1", "bedford.team_manager.2")}
     first = await Allocation.select().where(Allocation.id == ids["bedford.team_manager.1"]).first()
     due_at = first["due_at"]
@@ -164,13 +177,14 @@ async def test_the_quarterly_supervision_summary(bedford, bedford_demo):
     dmt = await acting(bedford, "bedford.dmt")
     forms = qa_overview.parse_forms(dmt, ["case_supervision_audit", "professional_supervision_audit"])
     summary = await qa_overview.question_summary(dmt, quarter, reports.Scope("org"), forms)
-    lines = {(r.form.split(":")[1], r.role): (r.people, r.required, r.allocated, r.done) for r in summary.roles}
-    # s.4: one professional and one case supervision audit a month each: three a quarter per person.
+    lines = {(r.form.split(":")[1], r.role): (r.people, r.auditing, r.required, r.allocated, r.done) for r in summary.roles}
+    # s.4: one professional and one case supervision audit a month each: three
+    # a quarter per person with someone to audit (only team manager 1 has an AP).
     assert lines == {
-        ("case_supervision_audit", "head_of_service"): (1, 3, 1, 1),
-        ("case_supervision_audit", "team_manager"): (3, 9, 1, 1),
-        ("professional_supervision_audit", "head_of_service"): (1, 3, 1, 1),
-        ("professional_supervision_audit", "team_manager"): (3, 9, 1, 0),
+        ("case_supervision_audit", "head_of_service"): (1, 1, 3, 1, 1),
+        ("case_supervision_audit", "team_manager"): (3, 1, 3, 1, 1),
+        ("professional_supervision_audit", "head_of_service"): (1, 1, 3, 1, 1),
+        ("professional_supervision_audit", "team_manager"): (3, 1, 3, 1, 0),
     }
     answers = {(q.form.split(":")[1], q.question): (q.yes, q.no, q.unanswered) for q in summary.questions}
     assert answers[("case_supervision_audit", "safe_defensible")] == (2, 0, 0)
@@ -179,6 +193,60 @@ async def test_the_quarterly_supervision_summary(bedford, bedford_demo):
     assert answers[("professional_supervision_audit", "monthly_supervision")] == (0, 1, 0)
     assert answers[("professional_supervision_audit", "actions_agreed")] == (1, 0, 0)
     assert summary.completed == {"bedford:case_supervision_audit": 2, "bedford:professional_supervision_audit": 1}
+
+
+@pytest.mark.req("BED-7")
+async def test_supervision_audits_are_required_only_of_managers_with_someone_to_audit(bedford, bedford_demo):
+    dmt = await acting(bedford, "bedford.dmt")
+    quarter = reports.period("quarter", london_date(dmt.now))
+    forms = qa_overview.parse_forms(dmt, ["case_supervision_audit", "professional_supervision_audit"])
+
+    async def required() -> dict[tuple[str, str], tuple[int, int | None, int | None]]:
+        summary = await qa_overview.question_summary(dmt, quarter, reports.Scope("org"), forms)
+        return {(r.form.split(":")[1], r.role): (r.people, r.auditing, r.required) for r in summary.roles}
+
+    async def staff() -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        """Active people per role, and per (role, report's role) how many of the
+        role line-manage at least one active person in the report's role."""
+        rows = await Person.select(Person.id, Person.role, Person.line_manager).where(
+            (Person.organisation == dmt.actor.organisation_id) & (Person.active == True)  # noqa: E712
+        )
+        role_of = {r["id"]: r["role"] for r in rows}
+        holding: dict[str, int] = {}
+        for r in rows:
+            holding[r["role"]] = holding.get(r["role"], 0) + 1
+        managing: dict[tuple[str, str], set[int]] = {}
+        for r in rows:
+            if r["line_manager"] in role_of:
+                managing.setdefault((role_of[r["line_manager"]], r["role"]), set()).add(r["line_manager"])
+        return holding, {pair: len(ids) for pair, ids in managing.items()}
+
+    # The demo: one head of service over the three team managers; its
+    # advanced practitioner reports to none of them.
+    holding, managing = await staff()
+    assert (holding["head_of_service"], managing.get(("head_of_service", "team_manager"), 0)) == (1, 1)
+    assert (holding["team_manager"], managing.get(("team_manager", "advanced_practitioner"), 0)) == (3, 0)
+    # s.4: one audit of each kind a month, three in the quarter, for each head
+    # of service with a team manager to audit; team managers with no advanced
+    # practitioner owe none, though the role still counts its three people.
+    assert await required() == {
+        ("case_supervision_audit", "head_of_service"): (1, 1, 3),
+        ("case_supervision_audit", "team_manager"): (3, 0, 0),
+        ("professional_supervision_audit", "head_of_service"): (1, 1, 3),
+        ("professional_supervision_audit", "team_manager"): (3, 0, 0),
+    }
+
+    # The advanced practitioner joins team manager 1: three a quarter of each
+    # from team manager 1 alone; team managers 2 and 3 still add nothing.
+    await line_manage(bedford, "bedford.advanced_practitioner", "bedford.team_manager.1")
+    holding, managing = await staff()
+    assert (holding["team_manager"], managing[("team_manager", "advanced_practitioner")]) == (3, 1)
+    assert await required() == {
+        ("case_supervision_audit", "head_of_service"): (1, 1, 3),
+        ("case_supervision_audit", "team_manager"): (3, 1, 3),
+        ("professional_supervision_audit", "head_of_service"): (1, 1, 3),
+        ("professional_supervision_audit", "team_manager"): (3, 1, 3),
+    }
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -266,12 +334,12 @@ async def test_the_overview_and_supervision_pages_and_their_exports(bedford, bed
     assert page.status_code == 200, page.text
     assert quarter.label in page.text
     required = csv_rows(await client.get(f"/reports/questions/export.csv?{squery}&table=required"))
-    assert required[0] == ["Audit", "Auditor role", "People", "Required", "Allocated", "Done", "Still to do"]
+    assert required[0] == ["Audit", "Auditor role", "People", "With someone to audit", "Required", "Allocated", "Done", "Still to do"]
     assert required[1:] == [
-        ["Supervision Audit: case file supervision", "Manager (Head of Service)", "1", "3", "1", "1", "2"],
-        ["Supervision Audit: case file supervision", "Team Manager", "3", "9", "1", "1", "8"],
-        ["Supervision Audit: professional supervision", "Manager (Head of Service)", "1", "3", "1", "1", "2"],
-        ["Supervision Audit: professional supervision", "Team Manager", "3", "9", "1", "0", "9"],
+        ["Supervision Audit: case file supervision", "Manager (Head of Service)", "1", "1", "3", "1", "1", "2"],
+        ["Supervision Audit: case file supervision", "Team Manager", "3", "1", "3", "1", "1", "2"],
+        ["Supervision Audit: professional supervision", "Manager (Head of Service)", "1", "1", "3", "1", "1", "2"],
+        ["Supervision Audit: professional supervision", "Team Manager", "3", "1", "3", "1", "0", "3"],
     ]
     answers = csv_rows(await client.get(f"/reports/questions/export.csv?{squery}&table=questions_case_supervision_audit"))
     assert answers[0] == ["Question", "Yes (or recorded)", "No", "Not answered"]
@@ -279,8 +347,11 @@ async def test_the_overview_and_supervision_pages_and_their_exports(bedford, bed
     assert by_question["Is the child safe? (if not immediately raise with HOS)"] == ["1", "1", "0"]
     assert by_question["Actions agreed (recorded within the supervision record of the supervisor who was audited)"] == ["1", "", "1"]
     text = pdf_text(await client.get(f"/reports/questions.pdf?{squery}"))
-    assert "Team Manager 3 9 1 0 9" in text
+    assert "Team Manager 3 1 3 1 0 3" in text
+    assert "only the people with someone to audit" in page.text
+    assert "only the people with someone to audit" in " ".join(text.split())
     book = load_workbook(io.BytesIO((await client.get(f"/reports/questions/export.xlsx?{squery}")).content))
+    assert [c.value for c in book["required"][3]][2:5] == ["People", "With someone to audit", "Required"]
     assert set(book.sheetnames) == {"required", "questions_case_supervision_audi", "questions_professional_supervis"}
     # A form that is not a yes/no audit is refused with a reason, not a 500.
     refused = await client.get("/reports/questions?form=case_file_audit")

@@ -248,6 +248,10 @@ class Schedule(Definition, kw_only=True):
     purpose: str = ""
     frequency: Frequency
     form: Ref | None = None
+    # Whose records it audits, as a role ("their Advanced Practitioner's
+    # supervision records", BED s.4): only holders of ``role`` who line-manage
+    # someone in this role owe it.
+    subject: Ref | None = None
     # CSCP-10: which lens this source of assurance looks through.
     lens: Key | None = None
     # "Process and timescale to be agreed": kept, with no frequency invented.

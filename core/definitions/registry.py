@@ -372,6 +372,8 @@ def _check_lens(check: _Checker, lens: str | None) -> None:
 
 def _check_schedule(check: _Checker, schedule: Schedule) -> None:
     check.ref("role", schedule.role, "roles")
+    if schedule.subject is not None:
+        check.ref("subject", schedule.subject, "roles")
     _check_lens(check, schedule.lens)
     if schedule.frequency.every == "two_years" and schedule.frequency.first_year is None:
         raise check.fail("frequency.first_year", "every: two_years needs the first_year it falls in")

@@ -14,8 +14,9 @@ here names a council.
   The same rows summed by lens give the partnership's cut (CSCP-10).
 * :func:`question_summary` - for yes/no forms over a period (BED-7's
   quarterly supervision summary): required against done per auditor role,
-  from the council's schedules, and the yes/no/not answered count of every
-  question.
+  from the council's schedules (where a schedule names whose records it
+  audits, only for holders who line-manage someone in that role), and the
+  yes/no/not answered count of every question.
 
 An allocation belongs to a period when it is due in it (as in
 ``core.services.reports``). Every figure is a GROUP BY over the period's
@@ -350,6 +351,9 @@ class RoleLine:
     allocated: int
     done: int
     on_time: int
+    # Holders who line-manage someone whose records the schedules audit
+    # (``Schedule.subject``); None when no schedule of the line names one.
+    auditing: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,15 +444,20 @@ async def question_summary(ctx: Context, p: Period, scope: Scope, forms: list[tu
             [ctx.actor.organisation_id, True],
         )
     }
-    supervisees = {
-        r["role"]: _n(r["n"])
-        for r in await _raw(
-            "SELECT m.role AS role, COUNT(*) AS n FROM person s JOIN person m ON m.id = s.line_manager"
-            " WHERE s.organisation = {} AND s.active = {} AND m.active = {} GROUP BY m.role",
-            [ctx.actor.organisation_id, True, True],
-        )
-    }
+    # Active line reports by manager's role and report's role: how many, and
+    # how many managers have at least one (s.4: "their Advanced Practitioner").
+    supervisees: dict[str, int] = {}
+    reports_in: dict[tuple[str, str], tuple[int, int]] = {}
+    for r in await _raw(
+        "SELECT m.role AS role, s.role AS subject, COUNT(*) AS n, COUNT(DISTINCT m.id) AS managers"
+        " FROM person s JOIN person m ON m.id = s.line_manager"
+        " WHERE s.organisation = {} AND s.active = {} AND m.active = {} GROUP BY m.role, s.role",
+        [ctx.actor.organisation_id, True, True],
+    ):
+        supervisees[r["role"]] = supervisees.get(r["role"], 0) + _n(r["n"])
+        reports_in[(r["role"], r["subject"])] = (_n(r["n"]), _n(r["managers"]))
     required: dict[tuple[str, str], int | None] = {}
+    auditing: dict[tuple[str, str], int] = {}
     for skey, supplied in ctx.registry.schedules.items():
         schedule = supplied.value
         if not skey.startswith(f"{council}:") or schedule.form is None:
@@ -458,8 +467,15 @@ async def question_summary(ctx: Context, p: Period, scope: Scope, forms: list[tu
             continue
         role = schedule.role.split(":")[-1]
         each = _per_period(schedule.frequency, months)
-        holders = supervisees.get(role, 0) if schedule.frequency.per == "supervisee" else people.get(role, 0)
         slot = (form_key, role)
+        if schedule.subject is not None:
+            # BED s.4: a Team Manager with no Advanced Practitioner (a Head of
+            # Service with no Team Manager) has no one to audit, so owes none.
+            n, managers = reports_in.get((role, schedule.subject.split(":")[-1]), (0, 0))
+            holders = n if schedule.frequency.per == "supervisee" else managers
+            auditing[slot] = max(auditing.get(slot, 0), managers)
+        else:
+            holders = supervisees.get(role, 0) if schedule.frequency.per == "supervisee" else people.get(role, 0)
         if each is None:
             required.setdefault(slot, None)
         else:
@@ -474,7 +490,7 @@ async def question_summary(ctx: Context, p: Period, scope: Scope, forms: list[tu
         lines.append(
             RoleLine(
                 form_key, titles.get(form_key, form_key), role, label, people.get(role, 0), required.get((form_key, role)),
-                _n(r.get("allocated")), _n(r.get("done")), _n(r.get("on_time")),
+                _n(r.get("allocated")), _n(r.get("done")), _n(r.get("on_time")), auditing.get((form_key, role)),
             )
         )
     lines.sort(key=lambda line: (keys.index(line.form) if line.form in keys else len(keys), line.role_label))
