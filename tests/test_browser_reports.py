@@ -2,7 +2,9 @@
 the head of QA opens the report from the navigation, changes the period with
 the form, and downloads a table (CSV) and the whole report (PDF); then opens
 the overview of all QA activity (BED-6) and the quarterly yes/no audits
-summary (BED-7). axe-core (WCAG 2.2 A/AA) runs on every page, charts included.
+summary (BED-7). The partnership's QA manager reads the report cut by lens and
+restricts it to one lens with the form (CSCP-10). axe-core (WCAG 2.2 A/AA) runs
+on every page, charts included.
 """
 
 from __future__ import annotations
@@ -10,14 +12,19 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
+import time
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from support.browser import A11yTracker
+from support.live_server import LiveServer, _healthy, free_port, qaf_executable, server_env, stop_live_server
 
 HEAD_OF_QA = "haringey.head_of_qa"
 PASSWORD = "qaf-demo-2026"  # every demo account's (`qaf demo` prints it)
+PARTNERSHIP_QA = "partnership.qa_manager"
 
 
 @pytest.mark.req("CORE-15")
@@ -118,5 +125,159 @@ async def reports_journey(live_server, page: Page, a11y: A11yTracker) -> None:
     await expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^[A-Z][a-z]+ to [A-Z][a-z]+ \d{4}: whole council$"))
     await expect(page.get_by_role("table", name="Audits required and done, by auditor role")).to_be_visible()
     await a11y.check()
+
+    a11y.assert_all_checked()
+
+
+# ------------------------------------------------------------------ CSCP-10
+async def table_rows(page: Page, name: str) -> list[list[str]]:
+    """A table's rows as the user reads them (header row first), by its caption."""
+    table = page.get_by_role("table", name=name, exact=True)
+    await expect(table).to_be_visible()
+    return await table.evaluate(
+        "t => [...t.rows].map(r => [...r.cells].map(c => c.innerText.trim()))"
+    )
+
+
+def figures(row) -> list[str]:
+    """A service row (qa_overview) as the report's activity columns show it."""
+    return [
+        row.title, *(str(n) for n in (
+            row.allocated, row.completed, row.on_time, row.overdue,
+            row.actions_raised, row.actions_closed, row.actions_overdue,
+            row.follow_ups, row.follow_ups_in_time, row.follow_ups_overdue,
+        ))
+    ]
+
+
+@pytest_asyncio.fixture
+async def partnership_server(tmp_path):
+    """The partnership's demo (as `qaf demo` loads it) plus five agency returns
+    due this month (tests/test_reports_lenses.py: professional and independent
+    lenses), served by a real `qaf serve`; with what the services compute for
+    that month, whole council, and for the professional lens alone."""
+    from conftest import make_settings
+    from core.db.engine import bind, engine_for
+    from core.db.migrate import migrate
+    from core.plugins import load_plugins
+    from core.services import qa_overview, reports
+    from core.services.context import Context
+    from core.services.demo import load_demo
+    from helpers import acting
+    from test_reports_lenses import partnership_quarter
+
+    data_dir = tmp_path / "live"
+    data_dir.mkdir()
+    url = f"sqlite:///{data_dir / 'qaf.sqlite3'}"  # the file `qaf serve` opens in QAF_DATA_DIR
+    registry = load_plugins(make_settings(data_dir, url, councils=("partnership",))).registry
+    bind(engine_for(url))
+    await migrate()
+    await load_demo(Context(registry=registry), "partnership")
+    month = await partnership_quarter(registry)
+    qa = await acting(registry, PARTNERSHIP_QA)
+    whole = await qa_overview.overview(qa, month, reports.Scope("org"))
+    professional = await qa_overview.overview(qa, month, reports.Scope("org"), qa_overview.parse_lens(qa, "professional"))
+
+    port = free_port()
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(qaf_executable()), "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
+            env=server_env(data_dir, QAF_COUNCILS="partnership"),
+            cwd=data_dir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=process, log_path=log_path)
+    try:
+        deadline = time.monotonic() + 30
+        while not _healthy(server.url):
+            assert process.poll() is None and time.monotonic() < deadline, f"`qaf serve` did not start:\n{server.log()}"
+            time.sleep(0.1)
+        yield server, month, whole, professional
+    finally:
+        stop_live_server(server)
+
+
+@pytest.mark.req("CSCP-10")
+@pytest.mark.req("CORE-15")
+async def test_the_partnership_cuts_its_report_by_lens(partnership_server, page: Page, a11y: A11yTracker):
+    server, month, whole, professional = partnership_server
+    try:
+        await lens_journey(server.url, page, a11y, month, whole, professional)
+    except BaseException:
+        print(f"--- qaf serve output ---\n{server.log()[-8000:]}")  # shown with the failure
+        raise
+
+
+async def lens_journey(base: str, page: Page, a11y: A11yTracker, month, whole, professional) -> None:
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+    await a11y.goto(f"{base}/login")
+    await page.get_by_label("Username").fill(PARTNERSHIP_QA)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(lambda url: "/login" not in url)
+    await a11y.check()
+
+    # The monthly report, from the navigation; the month the returns are due in.
+    await page.get_by_role("navigation", name="Menu").get_by_role("link", name="Reports").click()
+    await page.wait_for_url(re.compile(rf"^{re.escape(base)}/reports$"))
+    heading = page.get_by_role("heading", level=1)
+    if await page.get_by_label("Month in the period").input_value() != month.key:  # the last day of a month
+        await page.get_by_label("Month in the period").fill(month.key)
+        await page.get_by_role("button", name="Show report").click()
+        await page.wait_for_url(re.compile(rf"/reports\?.*date={month.key}"))
+    await expect(heading).to_have_text(f"{month.label}: whole council")
+    await expect(page.get_by_label("Lens")).to_have_value("")
+    await expect(page.get_by_role("heading", level=2, name="By lens")).to_be_visible()
+
+    # CSCP-10: every lens, with what the service counts for the month.
+    by_lens = await table_rows(page, "By lens")
+    assert by_lens[0][:5] == ["Lens", "Allocated", "Completed", "Completed on time", "Overdue"]
+    assert [r[0] for r in by_lens[1:]] == ["Independent Lens", "Provider Lens", "Professional Lens", "Citizen Lens"]
+    assert by_lens[1:] == [figures(r) for r in whole.by_lens]
+    lens_row = {r[0]: r for r in by_lens[1:]}
+    # The five returns made above (the demo allocates none of these forms):
+    # three multi-agency audits, two graded; two scorecards, both received.
+    assert lens_row["Professional Lens"][1:5] == ["3", "2", "2", "0"]
+    assert lens_row["Independent Lens"][1:5] == ["2", "2", "2", "0"]
+    # The professional lens's two graded audits, on the partnership's three-level scale.
+    scale_label, levels = whole.scales["partnership:three_level"]
+    grades = await table_rows(page, f"Overall grades of completed audits by lens: {scale_label}")
+    assert grades[0] == ["Lens", *(label for _, label in levels), "Total"]
+    counts = next(r for r in whole.by_lens if r.key == "professional").grades["partnership:three_level"]
+    assert grades[1:] == [["Professional Lens", *(str(counts.get(k, 0)) for k, _ in levels), str(sum(counts.values()))]]
+    assert grades[1] == ["Professional Lens", "0", "1", "1", "2"]
+    await a11y.check()
+
+    # Cut by one lens with the form, as a user would.
+    await page.get_by_label("Lens").select_option(label="Professional Lens")
+    await page.get_by_role("button", name="Show report").click()
+    await page.wait_for_url(re.compile(r"/reports\?.*lens=professional"))
+    await expect(heading).to_have_text(f"{month.label}: whole council, Professional Lens")
+    await expect(page.get_by_label("Lens")).to_have_value("professional")
+    await expect(page.get_by_text("Restricted to the Professional Lens")).to_be_visible()
+    activity = await table_rows(page, "QA activity by type")
+    expected_activity = [figures(r) for r in professional.activities] + [figures(professional.total)]
+    assert activity[1:] == expected_activity
+    assert activity[-1] == ["All activity", "3", "2", "2", "0", "0", "0", "0", "0", "0", "0"]
+    assert "Performance Scorecard return" not in [r[0] for r in activity]  # the independent lens's
+    assert await table_rows(page, "By lens") == [by_lens[0], lens_row["Professional Lens"]]
+    await a11y.check()
+
+    # The lens's tables as CSV: the same figures the page shows.
+    for caption, rows in (("by lens", [lens_row["Professional Lens"]]), ("qa activity by type", expected_activity)):
+        link = page.get_by_role("link", name=f"CSV of {caption}")
+        href = await link.get_attribute("href")
+        assert href.startswith("/reports/export.csv?") and "lens=professional" in href
+        response = await page.request.get(f"{base}{href}")
+        assert response.status == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        assert list(csv.reader(io.StringIO(await response.text())))[1:] == rows
+    async with page.expect_download() as downloading:
+        await page.get_by_role("link", name="CSV of by lens").click()
+    download = await downloading.value
+    assert download.suggested_filename == f"qaf-report-month-{month.key}-org-professional-lenses.csv"
+    with open(await download.path(), encoding="utf-8", newline="") as saved:
+        assert list(csv.reader(saved))[1:] == [lens_row["Professional Lens"]]
 
     a11y.assert_all_checked()
