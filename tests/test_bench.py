@@ -170,4 +170,8 @@ def _assert_floors_and_raw(results: dict) -> None:
         r = reports[name]
         assert r["ms"] > 0 and r["raw_ms"] > 0 and r["ratio"] == pytest.approx(r["ms"] / r["raw_ms"]), r
     assert reports["report: ten years (no trend)"]["audits"] > 900
+    # The floor answers qaf's question: its rows equal qaf's (bench.rawreports.report_differences).
+    for name in ("report: month", "report: calendar year", "report: ten years (no trend)", "re-audit movement: ten years"):
+        assert reports[name]["same_rows"], reports[name]
+    assert all(r.get("same_rows", True) for r in results["reports"]), results["reports"]
     assert results["sql_choices"] and all(c["agree"] for c in results["sql_choices"]), results["sql_choices"]
