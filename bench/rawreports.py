@@ -371,7 +371,7 @@ class RawReports:
 
     async def _counts_by_month(self, org, periods, now):
         """:func:`counts_month_sql`, with ``as_of`` and its month per period as
-        ``reports._counts_by_month`` takes them."""
+        ``reports._counts_of_periods`` takes them."""
         from core.calendar import to_london
         from core.services.reports import period
 

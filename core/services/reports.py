@@ -298,7 +298,7 @@ def _month_range(ctx: Context, p: Period, alias: str = "m") -> tuple[str, list]:
 
 async def _counts(ctx: Context, scope: Scope, p: Period) -> Counts:
     if _monthly(scope, p):
-        return await _counts_by_month(ctx, p)
+        return (await _counts_of_periods(ctx, [p]))[0]
     # A team or service: the covering allocation_report_counts index alone.
     where, args = "organisation = {} AND due_at >= {} AND due_at < {}", [ctx.actor.organisation_id, p.start_at, p.end_at]
     if scope.kind in ("team", "service"):
@@ -315,21 +315,27 @@ async def _counts(ctx: Context, scope: Scope, p: Period) -> Counts:
     return Counts(int(row["allocated"]), int(row["completed"]), int(row["on_time"]), int(row["overdue"]))
 
 
-async def _counts_by_month(ctx: Context, p: Period) -> Counts:
-    """The whole council's counts from ``allocation_month``. Overdue is open
-    past the due date at ``as_of``: every open audit of a month before
-    ``as_of``'s month, and in that month those due before ``as_of``."""
+async def _counts_of_periods(ctx: Context, periods: list[Period]) -> list[Counts]:
+    """The whole council's counts for each period (a report's and its trend's,
+    one read) from ``allocation_month``. Overdue is open past the due date at
+    ``as_of``: every open audit of a month before ``as_of``'s month, and in
+    that month those due before ``as_of``."""
+    span = Period("span", min(q.start for q in periods), max(q.end for q in periods))
+    where, args = _month_range(ctx, span)
+    months = await _raw(
+        f"SELECT m.month AS month, m.allocated AS allocated, m.completed AS completed, m.on_time AS on_time"
+        f" FROM allocation_month m WHERE {where}",
+        args,
+    )
+    return [await _counts_from_months(ctx, q, months) for q in periods]
+
+
+async def _counts_from_months(ctx: Context, p: Period, months: list[dict]) -> Counts:
     as_of = _as_of(ctx, p)
     current = period("month", to_london(as_of).date())
-    where, args = _month_range(ctx, p)
-    row = (await _raw(
-        "SELECT COALESCE(SUM(m.allocated), 0) AS allocated, COALESCE(SUM(m.completed), 0) AS completed,"
-        " COALESCE(SUM(m.on_time), 0) AS on_time,"
-        " COALESCE(SUM(CASE WHEN m.month < {} THEN m.allocated - m.completed ELSE 0 END), 0) AS open_before"
-        f" FROM allocation_month m WHERE {where}",
-        [current.months[0], *args],
-    ))[0]
-    overdue = int(row["open_before"])
+    first, after = p.months
+    inside = [m for m in months if first <= m["month"] < after]
+    overdue = sum(int(m["allocated"]) - int(m["completed"]) for m in inside if m["month"] < current.months[0])
     if p.start <= current.start < p.end:
         # Open counted in the SELECT, not the WHERE: a condition on
         # finalised_at led SQLite to walk every open audit of the council
@@ -340,7 +346,19 @@ async def _counts_by_month(ctx: Context, p: Period) -> Counts:
             " FROM allocation WHERE organisation = {} AND due_at >= {} AND due_at < {}",
             [ctx.actor.organisation_id, current.start_at, as_of],
         ))[0]["n"])
-    return Counts(int(row["allocated"]), int(row["completed"]), int(row["on_time"]), overdue)
+    return Counts(
+        sum(int(m["allocated"]) for m in inside), sum(int(m["completed"]) for m in inside), sum(int(m["on_time"]) for m in inside), overdue
+    )
+
+
+async def _overall_by_month(ctx: Context, periods: list[Period]) -> list[dict]:
+    """The whole council's final overall grades by month and level over the periods' span."""
+    where, args = _month_range(ctx, Period("span", min(q.start for q in periods), max(q.end for q in periods)))
+    return await _raw(
+        "SELECT m.month AS month, m.final_level AS level, SUM(m.n) AS n FROM grade_month m"
+        f" WHERE {where} AND m.domain = {{}} GROUP BY m.month, m.final_level",
+        [*args, OVERALL],
+    )
 
 
 def _standing(ctx: Context, scope: Scope, p: Period, alias: str = "s") -> tuple[str, list]:
@@ -577,14 +595,27 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
     for _ in range(trend):
         earlier = earlier.previous()
         points.append(earlier)
+    earlier = list(reversed(points))
     trend_points = []
-    for q in reversed(points):
-        overall = {k: 0 for k, _ in levels}
-        for row in await _grades(ctx, scope, q, domain=OVERALL):
-            if row["domain"] == OVERALL:
-                overall[row["level"]] = overall.get(row["level"], 0) + int(row["n"])
-        trend_points.append(TrendPoint(q, await _counts(ctx, scope, q), overall))
-    counts = await _counts(ctx, scope, p)
+    if _monthly(scope, p):
+        # The whole council: every period's counts in one read of the
+        # monthly counts, and the earlier periods' overall grades in another.
+        *earlier_counts, counts = await _counts_of_periods(ctx, [*earlier, p])
+        overall_by_month = await _overall_by_month(ctx, earlier) if earlier else []
+        for q, q_counts in zip(earlier, earlier_counts):
+            overall = {k: 0 for k, _ in levels}
+            for row in overall_by_month:
+                if q.months[0] <= row["month"] < q.months[1]:
+                    overall[row["level"]] = overall.get(row["level"], 0) + int(row["n"])
+            trend_points.append(TrendPoint(q, q_counts, overall))
+    else:
+        for q in earlier:
+            overall = {k: 0 for k, _ in levels}
+            for row in await _grades(ctx, scope, q, domain=OVERALL):
+                if row["domain"] == OVERALL:
+                    overall[row["level"]] = overall.get(row["level"], 0) + int(row["n"])
+            trend_points.append(TrendPoint(q, await _counts(ctx, scope, q), overall))
+        counts = await _counts(ctx, scope, p)
     trend_points.append(TrendPoint(p, counts, dict(grades[0].levels) if grades and grades[0].domain == OVERALL else {k: 0 for k, _ in levels}))
 
     return Report(
