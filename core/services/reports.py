@@ -18,6 +18,7 @@ table, which only the QA team sees.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -335,7 +336,8 @@ async def _counts_from_months(ctx: Context, p: Period, months: list[dict]) -> Co
     current = period("month", to_london(as_of).date())
     first, after = p.months
     inside = [m for m in months if first <= m["month"] < after]
-    overdue = sum(int(m["allocated"]) - int(m["completed"]) for m in inside if m["month"] < current.months[0])
+    current_month = current.months[0]
+    overdue = sum(int(m["allocated"]) - int(m["completed"]) for m in inside if m["month"] < current_month)
     if p.start <= current.start < p.end:
         # Open counted in the SELECT, not the WHERE: a condition on
         # finalised_at led SQLite to walk every open audit of the council
@@ -545,14 +547,60 @@ async def _definitions(ctx: Context) -> tuple[tuple[tuple[str, str], ...], dict[
     return levels, titles
 
 
-async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIODS) -> Report:
-    """Every figure of one report: ``scope`` (from :func:`parse_scope`) over period ``p``."""
-    _allowed(ctx)
-    levels, titles = await _definitions(ctx)
-    order = {key: i for i, (key, _) in enumerate(levels)}
+async def _trend(ctx: Context, scope: Scope, p: Period, earlier: list[Period]) -> tuple[list[Counts], list[list[dict]]]:
+    """The counts of each earlier period and of ``p`` (last), and the overall
+    grade rows (level, n) of each earlier period."""
+    if _monthly(scope, p):
+        # The whole council: every period's counts in one read of the monthly
+        # counts, and the earlier periods' overall grades in another.
+        counts, by_month = await asyncio.gather(
+            _counts_of_periods(ctx, [*earlier, p]), _overall_by_month(ctx, earlier) if earlier else _no_rows()
+        )
+        overall = []
+        for q in earlier:
+            first, after = q.months
+            overall.append([r for r in by_month if first <= r["month"] < after])
+        return counts, overall
+    counts = await asyncio.gather(*(_counts(ctx, scope, q) for q in [*earlier, p]))
+    overall = await asyncio.gather(*(_grades(ctx, scope, q, domain=OVERALL) for q in earlier))
+    return list(counts), list(overall)
 
+
+async def _no_rows() -> list[dict]:
+    return []
+
+
+async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIODS) -> Report:
+    """Every figure of one report: ``scope`` (from :func:`parse_scope`) over period ``p``.
+
+    The figures are independent queries, run side by side (each on its own
+    connection: SQLite's worker threads read concurrently under WAL,
+    PostgreSQL's pool), so a report takes about as long as its slowest figure
+    rather than the sum of all of them."""
+    _allowed(ctx)
+    earlier: list[Period] = []
+    q = p
+    for _ in range(trend):
+        q = q.previous()
+        earlier.insert(0, q)
+    (levels, titles), grade_rows, movement_rows, theme_rows, escalation_rows, follow_ups, (all_counts, earlier_overall) = (
+        await asyncio.gather(
+            _definitions(ctx),
+            _grades(ctx, scope, p),
+            _movement(ctx, scope, p),
+            _theme_counts(ctx, scope, p),
+            _escalations(ctx, scope, p),
+            _follow_ups(ctx, scope, p),
+            _trend(ctx, scope, p, earlier),
+        )
+    )
+    counts_by = {(r["domain"], int(r["strong"])): int(r["n"]) for r in theme_rows}
+    # The quotes need the groups that have grades: the one figure that waits.
+    quote_rows = await _theme_quotes(ctx, scope, p, sorted(counts_by))
+
+    order = {key: i for i, (key, _) in enumerate(levels)}
     by_domain: dict[str, dict] = {}
-    for row in await _grades(ctx, scope, p):
+    for row in grade_rows:
         entry = by_domain.setdefault(row["domain"], {"levels": {k: 0 for k, _ in levels}, "mod": 0, "disp": 0})
         entry["levels"][row["level"]] = entry["levels"].get(row["level"], 0) + int(row["n"])
         entry["mod"] += int(row["by_moderation"])
@@ -574,12 +622,11 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
     )
     movement = tuple(
         DomainMovement(r["domain"], titles.get(r["domain"], r["domain"]), int(r["improved"]), int(r["same"]), int(r["downgraded"]))
-        for r in sorted(await _movement(ctx, scope, p), key=lambda r: sort_key(r["domain"]))
+        for r in sorted(movement_rows, key=lambda r: sort_key(r["domain"]))
     )
 
-    counts_by = {(r["domain"], int(r["strong"])): int(r["n"]) for r in await _theme_counts(ctx, scope, p)}
     quotes_by: dict[tuple[str, int], list[str]] = {}
-    for r in await _theme_quotes(ctx, scope, p, sorted(counts_by)):
+    for r in quote_rows:
         quotes_by.setdefault((r["domain"], int(r["strong"])), []).append(r["evidence"].strip())
 
     def themes(strengths: bool) -> tuple[Theme, ...]:
@@ -590,32 +637,13 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
         ]
         return tuple(sorted(out, key=lambda t: (-t.count, sort_key(t.domain))))
 
-    points = []
-    earlier = p
-    for _ in range(trend):
-        earlier = earlier.previous()
-        points.append(earlier)
-    earlier = list(reversed(points))
     trend_points = []
-    if _monthly(scope, p):
-        # The whole council: every period's counts in one read of the
-        # monthly counts, and the earlier periods' overall grades in another.
-        *earlier_counts, counts = await _counts_of_periods(ctx, [*earlier, p])
-        overall_by_month = await _overall_by_month(ctx, earlier) if earlier else []
-        for q, q_counts in zip(earlier, earlier_counts):
-            overall = {k: 0 for k, _ in levels}
-            for row in overall_by_month:
-                if q.months[0] <= row["month"] < q.months[1]:
-                    overall[row["level"]] = overall.get(row["level"], 0) + int(row["n"])
-            trend_points.append(TrendPoint(q, q_counts, overall))
-    else:
-        for q in earlier:
-            overall = {k: 0 for k, _ in levels}
-            for row in await _grades(ctx, scope, q, domain=OVERALL):
-                if row["domain"] == OVERALL:
-                    overall[row["level"]] = overall.get(row["level"], 0) + int(row["n"])
-            trend_points.append(TrendPoint(q, await _counts(ctx, scope, q), overall))
-        counts = await _counts(ctx, scope, p)
+    for q, q_counts, rows in zip(earlier, all_counts, earlier_overall):
+        overall = {k: 0 for k, _ in levels}
+        for row in rows:
+            overall[row["level"]] = overall.get(row["level"], 0) + int(row["n"])
+        trend_points.append(TrendPoint(q, q_counts, overall))
+    counts = all_counts[-1]
     trend_points.append(TrendPoint(p, counts, dict(grades[0].levels) if grades and grades[0].domain == OVERALL else {k: 0 for k, _ in levels}))
 
     return Report(
@@ -627,8 +655,8 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
         movement=movement,
         strengths=themes(True),
         development=themes(False),
-        escalations=tuple((r["kind"].split(":", 1)[1], int(r["n"])) for r in await _escalations(ctx, scope, p)),
-        follow_ups=await _follow_ups(ctx, scope, p),
+        escalations=tuple((r["kind"].split(":", 1)[1], int(r["n"])) for r in escalation_rows),
+        follow_ups=follow_ups,
         trend=tuple(trend_points),
         titles=titles,
     )
@@ -687,3 +715,16 @@ async def moderation_agreement(ctx: Context, p: Period, scope: Scope, by: str = 
         args,
     )
     return [AgreementRow(r["who"], int(r["moderated"]), int(r["agreed"])) for r in rows]
+
+
+async def report_with_moderation(
+    ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIODS
+) -> tuple[Report, dict[str, list[AgreementRow]] | None]:
+    """What the report page shows: the report and, for the QA team only, its
+    moderation tables by auditor and by team, fetched side by side."""
+    if not (ctx.actor is not None and ctx.actor.can("qa_review")):
+        return await report(ctx, p, scope, trend), None
+    found, by_auditor, by_team = await asyncio.gather(
+        report(ctx, p, scope, trend), moderation_agreement(ctx, p, scope, "auditor"), moderation_agreement(ctx, p, scope, "team")
+    )
+    return found, {"auditor": by_auditor, "team": by_team}

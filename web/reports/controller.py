@@ -47,13 +47,7 @@ async def _tables(request: Request):
     if lens is not None:
         ov = await qa_overview.overview(ctx, p, scope, lens)
         return ctx, ov, exports.overview_tables(ov)
-    report = await reports.report(ctx, p, scope)
-    agreement = None
-    if ctx.actor.can("qa_review"):
-        agreement = {
-            "auditor": await reports.moderation_agreement(ctx, p, scope, "auditor"),
-            "team": await reports.moderation_agreement(ctx, p, scope, "team"),
-        }
+    report, agreement = await reports.report_with_moderation(ctx, p, scope)
     tables = exports.tables(report, agreement)
     if qa_overview.lenses(ctx):
         tables.update(exports.lens_tables(await qa_overview.overview(ctx, p, scope)))
