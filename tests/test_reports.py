@@ -322,9 +322,48 @@ async def test_the_monthly_counts_move_with_every_change_and_a_recount_agrees(re
     assert dict(quarter.escalations) == {**escalations, "allocation_missed": 3, "discussion_not_recorded": 1}
     assert quarter.movement == report.movement
 
+    # Every case belongs to a team: the teams' reports (counted from the rows)
+    # add up to the council's (from the monthly counts), figure by figure,
+    # trend included; and so do the services'.
+    def totals(found: list[reports.Report]) -> dict:
+        out: dict = {"counts": [], "levels": {}, "movement": {}, "escalations": {}, "themes": {}, "follow_ups": [0, 0, 0]}
+        for r in found:
+            out["counts"].append([tuple(vars_of(t.counts)) for t in r.trend])
+            for g in r.grades:
+                for level, n in g.levels.items():
+                    out["levels"][(g.domain, level)] = out["levels"].get((g.domain, level), 0) + n
+            for m in r.movement:
+                old = out["movement"].get(m.domain, (0, 0, 0))
+                out["movement"][m.domain] = (old[0] + m.improved, old[1] + m.same, old[2] + m.downgraded)
+            for kind, n in r.escalations:
+                out["escalations"][kind] = out["escalations"].get(kind, 0) + n
+            for t in (*r.strengths, *r.development):
+                out["themes"][t.domain] = out["themes"].get(t.domain, 0) + t.count
+            out["follow_ups"] = [a + b for a, b in zip(out["follow_ups"], vars_of(r.follow_ups))]
+        out["counts"] = [tuple(sum(x) for x in zip(*period)) for period in zip(*out["counts"])]
+        out["levels"] = {k: v for k, v in out["levels"].items() if v}
+        return out
+
+    council = totals([report])
+    assert council["counts"][-1] == (8, 5, 5, 3)
+    teams = [r["id"] for r in await Team.select(Team.id)]
+    assert await ChildCase.count().where(ChildCase.team.is_null()) == 0
+    by_team = [await reports.report(qa, month, reports.Scope("team", t)) for t in teams]
+    assert totals(by_team) == council
+    services = {t["service"] for t in await Team.select(Team.service)}
+    by_service = [await reports.report(qa, month, reports.Scope("service", s)) for s in services]
+    assert totals(by_service) == council
+
     # The counts kept change by change equal a recount from the rows.
     kept = await _kept_counts()
     assert kept["allocation_month"] and kept["escalation_month"] and kept["movement_month"]
     await standing_grades.rebuild()
     await month_counts.rebuild()
     assert await _kept_counts() == kept
+
+
+def vars_of(figures) -> tuple[int, ...]:
+    """A dataclass of counts as a tuple, in field order."""
+    import dataclasses
+
+    return tuple(getattr(figures, f.name) for f in dataclasses.fields(figures))
