@@ -105,8 +105,7 @@ async def bedford_month(registry) -> dict:
     practitioner): one inadequate, one good, two left open; remedial actions
     set and followed through or not; and four supervision audits. The
     advanced practitioner reports to team manager 1, who audits their
-    supervision."""
-    await line_manage(registry, "bedford.advanced_practitioner", "bedford.team_manager.1")
+    supervision (as in the demo)."""
     ids = {u: (await allocation_of(u))["id"] for u in ("bedford.team_manager.1", "bedford.team_manager.2")}
     first = await Allocation.select().where(Allocation.id == ids["bedford.team_manager.1"]).first()
     due_at = first["due_at"]
@@ -222,30 +221,31 @@ async def test_supervision_audits_are_required_only_of_managers_with_someone_to_
         return holding, {pair: len(ids) for pair, ids in managing.items()}
 
     # The demo: one head of service over the three team managers; its
-    # advanced practitioner reports to none of them.
+    # advanced practitioner reports to team manager 1.
     holding, managing = await staff()
     assert (holding["head_of_service"], managing.get(("head_of_service", "team_manager"), 0)) == (1, 1)
-    assert (holding["team_manager"], managing.get(("team_manager", "advanced_practitioner"), 0)) == (3, 0)
-    # s.4: one audit of each kind a month, three in the quarter, for each head
-    # of service with a team manager to audit; team managers with no advanced
-    # practitioner owe none, though the role still counts its three people.
-    assert await required() == {
-        ("case_supervision_audit", "head_of_service"): (1, 1, 3),
-        ("case_supervision_audit", "team_manager"): (3, 0, 0),
-        ("professional_supervision_audit", "head_of_service"): (1, 1, 3),
-        ("professional_supervision_audit", "team_manager"): (3, 0, 0),
-    }
-
-    # The advanced practitioner joins team manager 1: three a quarter of each
-    # from team manager 1 alone; team managers 2 and 3 still add nothing.
-    await line_manage(bedford, "bedford.advanced_practitioner", "bedford.team_manager.1")
-    holding, managing = await staff()
     assert (holding["team_manager"], managing[("team_manager", "advanced_practitioner")]) == (3, 1)
+    # s.4: one audit of each kind a month, three in the quarter, for each head
+    # of service with a team manager to audit, and from team manager 1 alone:
+    # team managers 2 and 3 have no advanced practitioner, and owe none,
+    # though the role still counts its three people.
     assert await required() == {
         ("case_supervision_audit", "head_of_service"): (1, 1, 3),
         ("case_supervision_audit", "team_manager"): (3, 1, 3),
         ("professional_supervision_audit", "head_of_service"): (1, 1, 3),
         ("professional_supervision_audit", "team_manager"): (3, 1, 3),
+    }
+
+    # The advanced practitioner moves to report to the head of service: no
+    # team manager has one to audit now.
+    await line_manage(bedford, "bedford.advanced_practitioner", "bedford.head_of_service")
+    holding, managing = await staff()
+    assert managing.get(("team_manager", "advanced_practitioner"), 0) == 0
+    assert await required() == {
+        ("case_supervision_audit", "head_of_service"): (1, 1, 3),
+        ("case_supervision_audit", "team_manager"): (3, 0, 0),
+        ("professional_supervision_audit", "head_of_service"): (1, 1, 3),
+        ("professional_supervision_audit", "team_manager"): (3, 0, 0),
     }
 
 

@@ -107,8 +107,14 @@ async def load_demo(ctx: Context, council_key: str) -> DemoResult:
             return steps
 
         singletons: dict[str, int] = {}
+        # Roles a team manager manages (Bedford's advanced practitioner) join
+        # the first team once it has its manager, below.
+        under_team_manager = []
         for role in sorted(roles, key=lambda r: depth(r.key)):
             if role.key in (practitioner, team_manager):
+                continue
+            if role.escalates_to and role.escalates_to.split(":")[-1] == team_manager:
+                under_team_manager.append(role)
                 continue
             manager = singletons.get(role.escalates_to.split(":")[-1]) if role.escalates_to else None
             singletons[role.key] = await person(role.key, f"{council_key}.{role.key}", manager=manager)
@@ -126,6 +132,10 @@ async def load_demo(ctx: Context, council_key: str) -> DemoResult:
             )[0]["id"]
             manager = singletons.get(tm_manager_role.split(":")[-1]) if tm_manager_role else None
             tm = await person(team_manager, f"{council_key}.{team_manager}.{number}", team=team_id, manager=manager)
+            if number == 1:
+                # BED s.4: team managers audit their advanced practitioner's supervision.
+                for role in under_team_manager:
+                    singletons[role.key] = await person(role.key, f"{council_key}.{role.key}", team=team_id, manager=tm)
             for index in range(1, PRACTITIONERS_PER_TEAM + 1):
                 worker = await person(practitioner, f"{council_key}.{practitioner}.{number}{index}", team=team_id, manager=tm)
                 practitioner_ids.append((worker, team_id))
