@@ -77,29 +77,30 @@ async def rebuild() -> None:
     """Every monthly count from the rows, grouped by instant in SQL first (a
     cycle's audits share a due instant, a sweep's escalations a created
     instant), so a few thousand rows reach Python at scale."""
-    from core.db.engine import current
+    from core.db.engine import current, transaction
 
-    await current().run_ddl("DELETE FROM allocation_month")
-    delta: dict[tuple[int, str], list[int]] = {}
-    for r in await AllocationMonth.raw(
-        "SELECT organisation, due_at, COUNT(*) AS allocated,"
-        " COALESCE(SUM(CASE WHEN finalised_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS completed,"
-        " COALESCE(SUM(CASE WHEN finalised_at IS NOT NULL AND submitted_at <= due_at THEN 1 ELSE 0 END), 0) AS on_time"
-        " FROM allocation GROUP BY organisation, due_at"
-    ):
-        counts = delta.setdefault((int(r["organisation"]), month_of(r["due_at"])), [0, 0, 0])
-        counts[0] += int(r["allocated"])
-        counts[1] += int(r["completed"])
-        counts[2] += int(r["on_time"])
-    await _add_allocations(delta)
+    async with transaction():
+        await current().run_ddl("DELETE FROM allocation_month")
+        delta: dict[tuple[int, str], list[int]] = {}
+        for r in await AllocationMonth.raw(
+            "SELECT organisation, due_at, COUNT(*) AS allocated,"
+            " COALESCE(SUM(CASE WHEN finalised_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS completed,"
+            " COALESCE(SUM(CASE WHEN finalised_at IS NOT NULL AND submitted_at <= due_at THEN 1 ELSE 0 END), 0) AS on_time"
+            " FROM allocation GROUP BY organisation, due_at"
+        ):
+            counts = delta.setdefault((int(r["organisation"]), month_of(r["due_at"])), [0, 0, 0])
+            counts[0] += int(r["allocated"])
+            counts[1] += int(r["completed"])
+            counts[2] += int(r["on_time"])
+        await _add_allocations(delta)
 
-    await current().run_ddl("DELETE FROM escalation_month")
-    raised: Counter = Counter()
-    for r in await EscalationMonth.raw(
-        "SELECT organisation, kind, created_at, COUNT(DISTINCT allocation) AS raised FROM notification"
-        " WHERE kind >= 'escalation:' AND kind < 'escalation;' AND allocation IS NOT NULL"
-        " GROUP BY organisation, kind, created_at"
-    ):
-        raised[(int(r["organisation"]), month_of(r["created_at"]), r["kind"])] += int(r["raised"])
-    await _add_escalations(raised)
-    await standing_grades.rebuild_movement()
+        await current().run_ddl("DELETE FROM escalation_month")
+        raised: Counter = Counter()
+        for r in await EscalationMonth.raw(
+            "SELECT organisation, kind, created_at, COUNT(DISTINCT allocation) AS raised FROM notification"
+            " WHERE kind >= 'escalation:' AND kind < 'escalation;' AND allocation IS NOT NULL"
+            " GROUP BY organisation, kind, created_at"
+        ):
+            raised[(int(r["organisation"]), month_of(r["created_at"]), r["kind"])] += int(r["raised"])
+        await _add_escalations(raised)
+        await standing_grades.rebuild_movement()

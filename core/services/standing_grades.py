@@ -192,22 +192,28 @@ async def refresh(allocation_ids: Iterable[int]) -> None:
 async def rebuild() -> None:
     """Every standing grade and monthly count (grades, moderation agreement)
     from the whole grade chain. The counts group by due instant first (a cycle's audits share one), so only a
-    few thousand rows reach Python however many audits there are."""
-    from core.db.engine import current
+    few thousand rows reach Python however many audits there are.
 
-    for statement in rebuild_statements():
-        await current().run_ddl(statement)
-    await current().run_ddl("DELETE FROM grade_month")
-    await _add_to_months(_tally(await StandingGrade.raw(_COUNTED.format(where="")), +1, {}))
-    await current().run_ddl("DELETE FROM agreement_month")
-    await _add_to_agreement(_tally_agreement(await StandingGrade.raw(_AGREEMENT.format(where="")), +1, {}))
+    One transaction: the upserts outside one each committed on their own,
+    and on PostgreSQL (fsync on) that was about 110 rows a second, 15
+    minutes for scale 1's 98,000 auditor-months."""
+    from core.db.engine import current, transaction
+
+    async with transaction():
+        for statement in rebuild_statements():
+            await current().run_ddl(statement)
+        await current().run_ddl("DELETE FROM grade_month")
+        await _add_to_months(_tally(await StandingGrade.raw(_COUNTED.format(where="")), +1, {}))
+        await current().run_ddl("DELETE FROM agreement_month")
+        await _add_to_agreement(_tally_agreement(await StandingGrade.raw(_AGREEMENT.format(where="")), +1, {}))
 
 
 async def rebuild_movement() -> None:
     """Re-audit movement by month from the standing grades (part of
     ``month_counts.rebuild``: the table came after ``rebuild``'s, whose
     migration must not reach for it)."""
-    from core.db.engine import current
+    from core.db.engine import current, transaction
 
-    await current().run_ddl("DELETE FROM movement_month")
-    await _add_to_movement(_tally_movement(await StandingGrade.raw(_MOVED.format(where="")), +1, {}))
+    async with transaction():
+        await current().run_ddl("DELETE FROM movement_month")
+        await _add_to_movement(_tally_movement(await StandingGrade.raw(_MOVED.format(where="")), +1, {}))
