@@ -143,11 +143,14 @@ def expand(
     items: list[ProgrammeItem] = []
     for schedule in schedules:
         role = schedule.role.split(":")[-1]
+        subject = schedule.subject.split(":")[-1] if schedule.subject else None
         dates = schedule_dates(schedule, council, year, practice_weeks)
         note = _note(schedule)
         for member in staff:
             if member.role != role or (schedule.post and member.post != schedule.post):
                 continue
+            if subject is not None and not any(r.role == subject for r in reports.get(member.id, [])):
+                continue  # nobody of the audited role reports to them (BED s.4: "their Advanced Practitioner's")
             supervisees = reports.get(member.id, []) if schedule.frequency.per == "supervisee" else [None]
             for supervisee in supervisees:
                 for due, count in dates:

@@ -107,8 +107,9 @@ def workflow(reg, key):
 
 
 # A Team Manager with six supervisees (one of them an Advanced Practitioner
-# who supervises two workers), the senior managers and the CRS Team Manager.
-TM = StaffMember(1, "Tara Manager", "team_manager")
+# who supervises two workers) reporting to the Head of Service, the senior
+# managers and the CRS Team Manager.
+TM = StaffMember(1, "Tara Manager", "team_manager", line_manager=2)
 AP = StaffMember(10, "Ada Practitioner", "advanced_practitioner", line_manager=1)
 TEAM = [AP] + [StaffMember(10 + n, f"Worker {n}", "social_worker", line_manager=1) for n in range(1, 6)]
 AP_TEAM = [StaffMember(20 + n, f"AP worker {n}", "social_worker", line_manager=10) for n in range(1, 3)]
@@ -509,6 +510,16 @@ def test_heads_of_service_and_team_managers_audit_supervision_monthly(reg, progr
         assert [i.due for i in items(programme, person, key)] == MONTH_ENDS
     assert in_seed("will undertake one audit of a Team Manager's professional supervision records each month and one audit of a Team Manager's case specific supervision each month")
     assert in_seed("Team Managers will undertake one audit of their Advanced Practitioner's professional supervision records each month")
+    # "their Advanced Practitioner's": a Team Manager with none to audit has no
+    # supervision audit in their programme (nor a Head of Service with no Team Manager).
+    lone_tm = StaffMember(40, "Lone Manager", "team_manager", line_manager=2)
+    lone_hos = StaffMember(41, "Lone Head", "head_of_service")
+    others = expand(reg, "bedford", YEAR, [*STAFF, lone_tm, StaffMember(42, "Worker", "social_worker", line_manager=40), lone_hos])
+    held = {(i.person, i.schedule) for i in others}
+    assert ("Lone Manager", "tm_case_supervision_audit") not in held
+    assert ("Lone Manager", "tm_compliance_audit") in held  # the worker's compliance audits still stand
+    assert ("Lone Head", "hos_professional_supervision_audit") not in held
+    assert ("Tara Manager", "tm_case_supervision_audit") in held and ("Hal Head", "hos_case_supervision_audit") in held
     assert [i.due for i in items(programme, hos, "hos_supervision_audit_summary")] == QUARTER_ENDS
     assert in_seed("Manager (Head of Service) will prepare a quarterly summary of issues and learning from supervision audits;")
     dmt = next(m for m in STAFF if m.role == "dmt")
