@@ -394,17 +394,13 @@ def _standing(ctx: Context, scope: Scope, p: Period, alias: str = "s") -> tuple[
     return sql, [ctx.actor.organisation_id, p.start_at, p.end_at]
 
 
-async def _grades(ctx: Context, scope: Scope, p: Period, domain: str | None = None) -> list[dict]:
+async def _grades(ctx: Context, scope: Scope, p: Period) -> list[dict]:
     """Final grades per domain and level, and how many moderation or a
-    dispute changed (the final differs from the grade before it); ``domain``
-    alone if given (the trend reads only the overall grade)."""
+    dispute changed (the final differs from the grade before it)."""
     if _monthly(scope, p):
         # The whole council over whole months: add up the monthly counts
         # (grade_month), a few hundred rows for ten years.
         where, args = _month_range(ctx, p)
-        if domain is not None:
-            where += " AND m.domain = {}"
-            args.append(domain)
         return await _raw(
             "SELECT m.domain AS domain, m.final_level AS level, SUM(m.n) AS n,"
             " SUM(m.by_moderation) AS by_moderation, SUM(m.by_dispute) AS by_dispute"
@@ -412,9 +408,6 @@ async def _grades(ctx: Context, scope: Scope, p: Period, domain: str | None = No
             args,
         )
     where, args = _standing(ctx, scope, p)
-    if domain is not None:
-        where += " AND s.domain = {}"
-        args.append(domain)
     return await _raw(
         "SELECT s.domain AS domain, s.final_level AS level, COUNT(*) AS n,"
         " COALESCE(SUM(CASE WHEN s.moderated_level <> s.auditor_level THEN 1 ELSE 0 END), 0) AS by_moderation,"
