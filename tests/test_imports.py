@@ -8,9 +8,15 @@ import datetime as dt
 import json
 
 import pytest
+import pytest_asyncio
+from litestar.testing import AsyncTestClient
 
-from core.db.tables import ChildCase, Person, Service, Team, Trail
+from conftest import make_settings
+from core.db.tables import Agency, ChildCase, Person, Service, Team, Trail
+from core.plugins import load_plugins
 from core.services import imports
+from core.services.context import Context
+from core.services.demo import load_demo
 from core.services.errors import Forbidden
 from helpers import acting, api_token, csrf_from, person, sign_in
 
@@ -379,3 +385,157 @@ def test_reading_files_as_spreadsheets_export_them():
     with pytest.raises(ValueError, match="not a real date"):
         imports.parse_date("29/02/2026")
     assert imports.decode("Zoë".encode("utf-16")) == "Zoë"
+
+
+# --- agencies (CSCP-1) -------------------------------------------------------------
+
+PARTNERSHIP_AGENCIES = (
+    "local_authority, police, health, probation, schools, colleges, voluntary_sector, "
+    "private_providers, safeguarding_partnerships_office"
+)
+
+
+@pytest.fixture(scope="module")
+def partnership(tmp_path_factory):
+    return load_plugins(make_settings(tmp_path_factory.mktemp("cscp"), "sqlite:///unused", councils=("partnership",))).registry
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def partnership_demo(partnership, database_url):
+    return await load_demo(Context(registry=partnership), "partnership")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def partnership_client(partnership, partnership_demo, database_url, tmp_path):
+    from web.app import create_app
+
+    settings = make_settings(tmp_path, database_url, councils=("partnership",))
+    async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
+        yield client
+
+
+async def _agency_of(username: str) -> str | None:
+    found = await person(username)
+    if found["agency"] is None:
+        return None
+    return (await Agency.select(Agency.key).where(Agency.id == found["agency"]).first())["key"]
+
+
+async def _partner_staff_file() -> bytes:
+    """An existing demo practitioner moved into the police (by key, any case);
+    a new health visitor (by the agency's name); an unchanged line with the
+    agency the person already has; and a blank agency, which leaves it as it is."""
+    moved, same, blank = (
+        await person("partnership.practitioner.11"),
+        await person("partnership.practitioner.12"),
+        await person("partnership.team_manager.1"),
+    )
+    header = "username,display_name,email,role,agency"
+    lines = [
+        header,
+        f"partnership.practitioner.11,{moved['display_name']},{moved['email']},practitioner,POLICE",
+        "h.visitor,Hana Visitor,h.visitor@example.org,practitioner,Health (NHS commissioners and providers)",
+        f"partnership.practitioner.12,{same['display_name']},{same['email']},practitioner,local_authority",
+        f"partnership.team_manager.1,{blank['display_name']},{blank['email']},team_manager,",
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.req("CSCP-1")
+@pytest.mark.req("CORE-9")
+async def test_a_partnership_imports_staff_into_their_agencies(partnership, partnership_demo, partnership_client):
+    assert await _agency_of("partnership.practitioner.11") == "local_authority"
+    ctx = await acting(partnership, "partnership.qa_manager")
+    before = await _counts()
+
+    # The check shows the agency change by key and writes nothing.
+    checked = await imports.import_staff(ctx, await _partner_staff_file(), dry_run=True)
+    assert (checked.created, checked.updated, checked.unchanged) == (1, 1, 2)
+    rows = {r.key: r for r in checked.rows}
+    assert rows["partnership.practitioner.11"].changes == {"agency": ["local_authority", "police"]}
+    assert rows["h.visitor"].changes["agency"] == [None, "health"]
+    assert await _counts() == before
+    assert await _agency_of("partnership.practitioner.11") == "local_authority"
+
+    # The page's check says the same in words.
+    client = partnership_client
+    await sign_in(client, "partnership.qa_manager")
+    # The import page lists the agencies the agency column takes.
+    guide = await client.get("/imports")
+    assert "Agencies you can use" in guide.text and "<code>police</code>" in guide.text
+    page = await _upload(client, "staff", await _partner_staff_file(), action="check")
+    assert page.status_code == 200, page.text
+    assert "Importing it would create 1, update 1 and leave 2 unchanged" in page.text
+    assert "agency: local_authority → police" in page.text
+    assert await _counts() == before
+
+    done = await imports.import_staff(ctx, await _partner_staff_file())
+    assert (done.created, done.updated, done.unchanged) == (1, 1, 2)
+    assert await _agency_of("partnership.practitioner.11") == "police"
+    assert await _agency_of("h.visitor") == "health"
+    assert await _agency_of("partnership.practitioner.12") == "local_authority"
+    assert await _agency_of("partnership.team_manager.1") == "local_authority"
+
+    moved, visitor = await person("partnership.practitioner.11"), await person("h.visitor")
+    updated = [t for t in await _trail("person", moved["id"]) if t["action"] == "imported_updated"]
+    assert [t["changes"] for t in updated] == [{"agency": ["local_authority", "police"]}]
+    created = await _trail("person", visitor["id"])
+    assert [t["action"] for t in created] == ["imported_created"]
+    assert created[0]["changes"] == {
+        "username": "h.visitor", "display_name": "Hana Visitor", "email": "h.visitor@example.org",
+        "role": "practitioner", "agency": "health",
+    }
+    for unchanged in ("partnership.practitioner.12", "partnership.team_manager.1"):
+        assert [t for t in await _trail("person", (await person(unchanged))["id"]) if t["action"].startswith("imported")] == []
+
+    # The same file again changes nothing: an unchanged agency is not a change.
+    trail_rows = await Trail.count()
+    again = await imports.import_staff(ctx, await _partner_staff_file())
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 4)
+    assert await Trail.count() == trail_rows
+
+    # A new person with no agency, in a partnership of many agencies, has none.
+    await imports.import_staff(ctx, b"username,display_name,role,agency\nn.one,N One,practitioner,\n")
+    assert await _agency_of("n.one") is None
+
+
+@pytest.mark.req("CSCP-1")
+@pytest.mark.req("CORE-9")
+async def test_an_unknown_agency_refuses_the_file(partnership, partnership_demo, partnership_client):
+    ctx = await acting(partnership, "partnership.qa_manager")
+    before = await _counts()
+    content = (
+        "username,display_name,role,agency\n"
+        "partnership.practitioner.11,Moved,practitioner,police\n"
+        "n.two,N Two,practitioner,polise\n"
+    ).encode()
+    problem = f"no agency 'polise': the agencies are {PARTNERSHIP_AGENCIES}"
+    for dry_run in (True, False):
+        with pytest.raises(imports.ImportRejected) as refused:
+            await imports.import_staff(ctx, content, dry_run=dry_run)
+        assert refused.value.errors == [{"line": 3, "column": "agency", "message": problem}]
+    assert await _counts() == before
+    assert await _agency_of("partnership.practitioner.11") == "local_authority"
+    assert await person("n.two") is None
+
+    client = partnership_client
+    await sign_in(client, "partnership.qa_manager")
+    page = await _upload(client, "staff", content)
+    assert page.status_code == 422
+    assert f"Line 3, agency: {problem}" in page.text.replace("&#39;", "'")
+    assert await _counts() == before
+
+
+@pytest.mark.req("CSCP-1")
+@pytest.mark.req("CORE-9")
+async def test_a_council_import_without_the_column_gives_new_people_its_own_agency(registry, demo):
+    ctx = await acting(registry, QA)
+    await imports.import_staff(ctx, f"{STAFF_HEADER}\nz.new,Zed New,,practitioner,,,,,\n".encode())
+    assert await _agency_of("z.new") == "local_authority"
+    created = await _trail("person", (await person("z.new"))["id"])
+    assert "agency" not in created[0]["changes"]
+    # The column names the council's one agency by key or name, too.
+    unknown = f"{STAFF_HEADER},agency\nz.new,Zed New,,practitioner,,,,,,police\n".encode()
+    with pytest.raises(imports.ImportRejected) as refused:
+        await imports.import_staff(ctx, unknown)
+    assert refused.value.problems[0].text == "Line 2, agency: no agency 'police': the agencies are local_authority"

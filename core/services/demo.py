@@ -71,9 +71,16 @@ async def load_demo(ctx: Context, council_key: str) -> DemoResult:
                 Organisation.id
             )
         )[0]["id"]
+        # The council's own agency, where its staff belong; a partnership's
+        # other agencies (CSCP-1) exist for its staff to be moved into.
+        defined = {a.key: a.label for a in council.agencies}
         agency_id = (
-            await Agency.insert(Agency(organisation=org_id, key="local_authority", name=council.name)).returning(Agency.id)
+            await Agency.insert(
+                Agency(organisation=org_id, key="local_authority", name=defined.pop("local_authority", council.name))
+            ).returning(Agency.id)
         )[0]["id"]
+        for key, label in defined.items():
+            await Agency.insert(Agency(organisation=org_id, key=key, name=label))
 
         async def person(role_key: str, username: str, team: int | None = None, manager: int | None = None) -> int:
             name = next(names)

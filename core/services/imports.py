@@ -59,6 +59,8 @@ STAFF_COLUMNS: tuple[Column, ...] = (
     Column("post", False, "A named post within the role, where the framework names one."),
     Column("active", False, "yes or no. Blank leaves an existing person as they are; new people are active. "
            "People who are not active cannot sign in and are not allocated audits."),
+    Column("agency", False, "The agency they belong to (police, health …): its key or its name. Blank leaves an existing "
+           "person's agency as it is; new people get the organisation's own agency when it has only one."),
 )
 
 CASE_COLUMNS: tuple[Column, ...] = (
@@ -376,11 +378,16 @@ async def plan_staff(ctx: Context, data: bytes) -> tuple[list[_StaffRow], _Teams
 
     people = await Person.select(
         Person.id, Person.username, Person.display_name, Person.email, Person.role, Person.team,
-        Person.post, Person.active, Person.line_manager,
+        Person.post, Person.active, Person.line_manager, Person.agency,
     ).where(Person.organisation == organisation_id)
     by_username = {p["username"]: p for p in people}
     username_of = {p["id"]: p["username"] for p in people}
     teams = await _load_teams(organisation_id)
+    agencies = await Agency.select(Agency.id, Agency.key, Agency.name).where(
+        Agency.organisation == organisation_id
+    ).order_by(Agency.id)
+    agency_index = _agency_index(agencies)
+    agency_keys = ", ".join(a["key"] for a in agencies)
 
     parsed: list[_StaffRow] = []
     first_line: dict[str, int] = {}
@@ -428,6 +435,15 @@ async def plan_staff(ctx: Context, data: bytes) -> tuple[list[_StaffRow], _Teams
                 problems.append(Problem(line, "active", f"{raw['active']!r} is not yes or no"))
         if "line_manager_username" in header:
             values["line_manager"] = raw["line_manager_username"].lower() or None
+        if "agency" in header and raw["agency"]:
+            # CSCP-1: a partner agency's staff belong to that agency; blank
+            # leaves the person's agency as it is.
+            agency = agency_index.get(raw["agency"].casefold())
+            if agency is None:
+                known = f"the agencies are {agency_keys}" if agencies else "this organisation has no agencies"
+                problems.append(Problem(line, "agency", f"no agency {raw['agency']!r}: {known}"))
+            else:
+                values["agency"] = agency["key"]
         row = _StaffRow(line, username, values)
         if "team" in header:
             _team_of_row(problems, row, raw["team"], raw.get("service", "") if "service" in header else "", teams)
@@ -468,7 +484,22 @@ async def plan_staff(ctx: Context, data: bytes) -> tuple[list[_StaffRow], _Teams
 
     if problems:
         raise ImportRejected(sorted(problems, key=lambda p: p.line))
-    return parsed, teams, {"by_id": username_of, "ids": {p["username"]: p["id"] for p in people}}
+    return parsed, teams, {
+        "by_id": username_of,
+        "ids": {p["username"]: p["id"] for p in people},
+        "agency_keys": {a["id"]: a["key"] for a in agencies},
+        "agency_ids": {a["key"]: a["id"] for a in agencies},
+    }
+
+
+def _agency_index(agencies: list[dict]) -> dict[str, dict]:
+    """Agencies by casefolded name and key; a key wins over another agency's name."""
+    index: dict[str, dict] = {}
+    for agency in agencies:
+        index.setdefault(agency["name"].strip().casefold(), agency)
+    for agency in agencies:
+        index[agency["key"].casefold()] = agency
+    return index
 
 
 def _team_of_row(problems: list[Problem], row: _StaffRow, team: str, service: str, teams: _Teams) -> None:
@@ -541,11 +572,14 @@ def _manager_loops(rows: list[_StaffRow], managers: dict[str, str | None]) -> li
     return problems
 
 
-_PERSON_FIELDS = ("display_name", "email", "role", "team", "line_manager", "post", "active")
+_PERSON_FIELDS = ("display_name", "email", "role", "team", "line_manager", "post", "active", "agency")
 
 
-def _staff_changes(row: _StaffRow, teams: _Teams, username_of: dict[int, str]) -> dict[str, list]:
-    """``{field: [before, after]}``; teams by name, managers by username."""
+def _staff_changes(
+    row: _StaffRow, teams: _Teams, username_of: dict[int, str], agency_keys: dict[int, str]
+) -> dict[str, list]:
+    """``{field: [before, after]}``; teams by name, managers by username,
+    agencies by key."""
     changes: dict[str, list] = {}
     existing = row.existing
     for name in _PERSON_FIELDS:
@@ -571,6 +605,8 @@ def _staff_changes(row: _StaffRow, teams: _Teams, username_of: dict[int, str]) -
             continue
         if name == "line_manager":
             before = username_of.get(before) if before else None
+        if name == "agency":
+            before = agency_keys.get(before) if before else None
         if before != after:
             changes[name] = [before, after]
     return changes
@@ -591,7 +627,7 @@ async def import_staff(ctx: Context, data: bytes, *, dry_run: bool = False) -> O
         # Planned inside the transaction: nobody changes the staff list between check and write.
         rows, teams, extra = await plan_staff(ctx, data)
         outcome = _count(_staff_outcome(rows, teams, extra, dry_run=False))
-        await _write_staff(ctx, rows, teams, extra["ids"], outcome)
+        await _write_staff(ctx, rows, teams, extra, outcome)
     return _finish(ctx, outcome)
 
 
@@ -600,13 +636,15 @@ def _staff_outcome(rows: list[_StaffRow], teams: _Teams, extra: dict, *, dry_run
     outcome.services_created = list(teams.new_services.values())
     outcome.teams_created = [name for name, _ in teams.new_teams.values()]
     for row in rows:
-        changes = _staff_changes(row, teams, extra["by_id"])
+        changes = _staff_changes(row, teams, extra["by_id"], extra["agency_keys"])
         action = "created" if row.existing is None else ("updated" if changes else "unchanged")
         outcome.rows.append(RowResult(row.line, row.username, action, changes))
     return outcome
 
 
-async def _write_staff(ctx: Context, rows: list[_StaffRow], teams: _Teams, known_ids: dict[str, int], outcome: Outcome) -> None:
+async def _write_staff(
+    ctx: Context, rows: list[_StaffRow], teams: _Teams, extra: dict, outcome: Outcome
+) -> None:
     assert ctx.actor
     organisation_id = ctx.actor.organisation_id
     agency = await _agency_for_new_records(organisation_id)
@@ -624,13 +662,15 @@ async def _write_staff(ctx: Context, rows: list[_StaffRow], teams: _Teams, known
         await trail.record(ctx, organisation_id=organisation_id, entity="team", entity_id=team_ids[key],
                            action="imported_created", changes={"name": name, "service": service})
 
-    ids: dict[str, int] = dict(known_ids)  # username -> id, new people added as they are created
+    ids: dict[str, int] = dict(extra["ids"])  # username -> id, new people added as they are created
     results = {result.line: result for result in outcome.rows}
 
     def column_values(row: _StaffRow, include_manager: bool) -> dict:
         values = {name: row.values[name] for name in ("display_name", "email", "role", "post", "active") if name in row.values}
         if "team" in row.values:
             values["team"] = team_ids[row.team_key] if row.team_key else None
+        if "agency" in row.values:
+            values["agency"] = extra["agency_ids"][row.values["agency"]]
         if include_manager and "line_manager" in row.values:
             manager = row.values["line_manager"]
             values["line_manager"] = ids[manager] if manager else None
@@ -641,8 +681,9 @@ async def _write_staff(ctx: Context, rows: list[_StaffRow], teams: _Teams, known
         if row.existing is not None:
             continue
         values = column_values(row, include_manager=False)
+        values.setdefault("agency", agency)
         created = await Person.insert(
-            Person(organisation=organisation_id, agency=agency, username=row.username, password_hash=NO_PASSWORD,
+            Person(organisation=organisation_id, username=row.username, password_hash=NO_PASSWORD,
                    created_at=ctx.now, **values)
         ).returning(Person.id)
         ids[row.username] = created[0]["id"]
@@ -851,5 +892,7 @@ def guide(ctx: Context) -> dict:
         "case_columns": CASE_COLUMNS,
         "roles": [(role.key, role.label) for role in ctx.registry.roles_of(ctx.actor.council)],
         "categories": [(category.key, category.label) for category in council.case_categories],
+        # CSCP-1: a partnership's agencies, for the staff file's agency column.
+        "agencies": [(agency.key, agency.label) for agency in council.agencies],
         "max_mb": MAX_BYTES // (1024 * 1024),
     }

@@ -111,6 +111,10 @@ def _in_period(ctx: Context, scope: Scope, p: Period, forms: list[str] | None) -
     elif scope.kind == "service":
         sql += " AND t.service = {}"
         args.append(scope.id)
+    elif scope.kind == "agency":
+        # CSCP-1: an agency's own returns, by the agency of who made them.
+        sql += " AND a.auditor IN (SELECT p.id FROM person p WHERE p.agency = {})"
+        args.append(scope.id)
     if forms is not None:
         if not forms:
             sql += " AND 1 = 0"

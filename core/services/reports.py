@@ -23,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from core.calendar import LONDON, UTC, to_london
-from core.db.tables import Allocation, Service, Team
+from core.db.tables import Agency, Allocation, Service, Team
 from core.forms import OVERALL, fields_of
 from core.services.context import Context
 from core.services.errors import Forbidden, Invalid, NotFound
@@ -34,7 +34,7 @@ PERIOD_KINDS = {
     "year": "Calendar year",
     "financial_year": "Financial year (April to March)",
 }
-SCOPE_KINDS = {"org": "Whole council", "service": "Service", "team": "Team"}
+SCOPE_KINDS = {"org": "Whole council", "service": "Service", "team": "Team", "agency": "Agency"}
 TREND_PERIODS = 3
 QUOTES_PER_DOMAIN = 3
 
@@ -143,7 +143,7 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class ScopeChoice:
-    value: str  # "org", "service:3", "team:7"
+    value: str  # "org", "service:3", "team:7", "agency:2"
     text: str
 
 
@@ -155,19 +155,25 @@ async def scope_choices(ctx: Context) -> list[ScopeChoice]:
         choices.append(ScopeChoice(f"service:{s['id']}", f"Service: {s['name']}"))
     for t in await Team.select(Team.id, Team.name).where(Team.organisation == org).order_by(Team.name):
         choices.append(ScopeChoice(f"team:{t['id']}", f"Team: {t['name']}"))
+    agencies = await Agency.select(Agency.id, Agency.name).where(Agency.organisation == org).order_by(Agency.name)
+    if len(agencies) > 1:
+        # A partnership's agencies (CSCP-1): each agency's own returns. A
+        # council has one agency, itself, the same as the whole council.
+        for a in agencies:
+            choices.append(ScopeChoice(f"agency:{a['id']}", f"Agency: {a['name']}"))
     return choices
 
 
 async def parse_scope(ctx: Context, value: str) -> Scope:
-    """``org``, ``service:<id>`` or ``team:<id>`` of the actor's own organisation."""
+    """``org``, ``service:<id>``, ``team:<id>`` or ``agency:<id>`` of the actor's own organisation."""
     _allowed(ctx)
     value = (value or "org").strip()
     if value == "org":
         return Scope("org")
     kind, _, raw = value.partition(":")
-    table = {"service": Service, "team": Team}.get(kind)
+    table = {"service": Service, "team": Team, "agency": Agency}.get(kind)
     if table is None or not raw.isdigit():
-        raise Invalid("Choose what the report covers", {"scope": "Choose the whole council, a service or a team"})
+        raise Invalid("Choose what the report covers", {"scope": "Choose the whole council, a service, a team or an agency"})
     row = await table.select(table.id, table.name).where(
         (table.id == int(raw)) & (table.organisation == ctx.actor.organisation_id)
     ).first()
@@ -256,24 +262,20 @@ def _allowed(ctx: Context) -> None:
         raise Forbidden("Reports are for the QA team and managers who see all audits")
 
 
-def _scope_cases(scope: Scope, args: list) -> str:
-    """SQL choosing a team's or service's cases. Reports reach a scope's audits
-    as ``a.child_case IN (this)``: found from the team by index, where a join
-    let SQLite walk every audit of the period first (measured: 350 ms against
-    3 ms for a service's ten years at scale 1)."""
+def _scope_audits(scope: Scope, args: list) -> str:
+    """SQL condition (over ``allocation a``) choosing a scope's audits, of any
+    period: a team's or service's by their cases, an agency's (CSCP-1: a
+    partnership's agencies) by its auditors, the agency's own returns.
+
+    Cases as ``a.child_case IN (...)``: found from the team by index, where a
+    join let SQLite walk every audit of the period first (measured: 350 ms
+    against 3 ms for a service's ten years at scale 1)."""
     args.append(scope.id)
     if scope.kind == "team":
-        return "SELECT c.id FROM child_case c WHERE c.team = {}"
-    return "SELECT c.id FROM team t JOIN child_case c ON c.team = t.id WHERE t.service = {}"
-
-
-def _in_set(ctx: Context, scope: Scope, p: Period) -> tuple[str, list]:
-    """SQL (over ``allocation a``) choosing the allocations of scope and period."""
-    args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
-    sql = "SELECT a.id FROM allocation a WHERE a.organisation = {} AND a.due_at >= {} AND a.due_at < {}"
-    if scope.kind in ("team", "service"):
-        sql += f" AND a.child_case IN ({_scope_cases(scope, args)})"
-    return sql, args
+        return "a.child_case IN (SELECT c.id FROM child_case c WHERE c.team = {})"
+    if scope.kind == "service":
+        return "a.child_case IN (SELECT c.id FROM team t JOIN child_case c ON c.team = t.id WHERE t.service = {})"
+    return "a.auditor IN (SELECT p.id FROM person p WHERE p.agency = {})"
 
 
 async def _raw(sql: str, args: list) -> list[dict]:
@@ -287,7 +289,7 @@ def _as_of(ctx: Context, p: Period) -> dt.datetime:
 def _monthly(scope: Scope, p: Period) -> bool:
     """Whether a figure can add up monthly counts: they are kept for the
     whole council (a team's or service's are counted from its rows)."""
-    return scope.kind not in ("team", "service") and p.whole_months
+    return scope.kind == "org" and p.whole_months
 
 
 def _month_range(ctx: Context, p: Period, alias: str = "m") -> tuple[str, list]:
@@ -317,10 +319,10 @@ async def _counts_of_spans(ctx: Context, scope: Scope, periods: list[Period]) ->
         ]
         args += [q.start_at, q.end_at] * 4 + [_as_of(ctx, q)]
     args += [ctx.actor.organisation_id, min(q.start_at for q in periods), max(q.end_at for q in periods)]
-    where = "organisation = {} AND due_at >= {} AND due_at < {}"
-    if scope.kind in ("team", "service"):
-        where += f" AND child_case IN ({_scope_cases(scope, args)})"
-    row = (await _raw(f"SELECT {', '.join(columns)} FROM allocation WHERE {where}", args))[0]
+    where = "a.organisation = {} AND a.due_at >= {} AND a.due_at < {}"
+    if scope.kind != "org":
+        where += f" AND {_scope_audits(scope, args)}"
+    row = (await _raw(f"SELECT {', '.join(columns)} FROM allocation a WHERE {where}", args))[0]
     return [
         Counts(int(row[f"allocated_{i}"]), int(row[f"completed_{i}"]), int(row[f"on_time_{i}"]), int(row[f"overdue_{i}"]))
         for i in range(len(periods))
@@ -378,17 +380,17 @@ def _standing(ctx: Context, scope: Scope, p: Period, alias: str = "s") -> tuple[
     """SQL conditions (over ``standing_grade``) choosing the domain grades of
     the audits in scope and period. The whole council reads one index range;
     a team or service reads its own audits of the period."""
-    if scope.kind in ("team", "service"):
+    if scope.kind != "org":
         # A team's or service's audits of the period found from the team (its
         # cases, their audits by allocation_case_due), then their standing
         # grades by allocation: with the council's period range here as well,
         # SQLite walked every standing grade of the period instead (measured
         # at scale 1: a team's ten years 67 ms against 3 ms, a service's 92
-        # against 19).
+        # against 19). An agency's the same way, from its auditors.
         args: list = []
-        cases = _scope_cases(scope, args)
+        chosen = _scope_audits(scope, args)
         args += [p.start_at, p.end_at]
-        return (f"{alias}.allocation IN (SELECT a.id FROM allocation a WHERE a.child_case IN ({cases})"
+        return (f"{alias}.allocation IN (SELECT a.id FROM allocation a WHERE {chosen}"
                 " AND a.due_at >= {} AND a.due_at < {})"), args
     sql = f"{alias}.organisation = {{}} AND {alias}.due_at >= {{}} AND {alias}.due_at < {{}}"
     return sql, [ctx.actor.organisation_id, p.start_at, p.end_at]
@@ -478,10 +480,10 @@ async def _theme_quotes(ctx: Context, scope: Scope, p: Period, groups: list[tupl
         return []
     args: list = []
     prefix, member = "", ""
-    if scope.kind in ("team", "service"):
-        cases = _scope_cases(scope, args)
+    if scope.kind != "org":
+        chosen = _scope_audits(scope, args)
         args += [p.start_at, p.end_at]
-        prefix = (f"WITH scope_set AS MATERIALIZED (SELECT a.id FROM allocation a WHERE a.child_case IN ({cases})"
+        prefix = (f"WITH scope_set AS MATERIALIZED (SELECT a.id FROM allocation a WHERE {chosen}"
                   " AND a.due_at >= {} AND a.due_at < {}) ")
         member = " AND +s.allocation IN (SELECT id FROM scope_set)"
     parts = []
@@ -521,9 +523,9 @@ async def _escalations(ctx: Context, scope: Scope, p: Period) -> list[dict]:
 
 def _scope_allocations(scope: Scope, args: list, column: str) -> str:
     """`` AND column IN (the scope's allocations, any period)``; nothing for the council."""
-    if scope.kind not in ("team", "service"):
+    if scope.kind == "org":
         return ""
-    return f" AND {column} IN (SELECT a.id FROM allocation a WHERE a.child_case IN ({_scope_cases(scope, args)}))"
+    return f" AND {column} IN (SELECT a.id FROM allocation a WHERE {_scope_audits(scope, args)})"
 
 
 async def _follow_ups(ctx: Context, scope: Scope, p: Period) -> FollowUps:
@@ -535,9 +537,9 @@ async def _follow_ups(ctx: Context, scope: Scope, p: Period) -> FollowUps:
     org = ctx.actor.organisation_id
     args: list = []
     prefix, member = "", ""
-    if scope.kind in ("team", "service"):
+    if scope.kind != "org":
         # The scope's audits (any period) found once for the four counts.
-        prefix = f"WITH scope_set AS MATERIALIZED (SELECT a.id FROM allocation a WHERE a.child_case IN ({_scope_cases(scope, args)})) "
+        prefix = f"WITH scope_set AS MATERIALIZED (SELECT a.id FROM allocation a WHERE {_scope_audits(scope, args)}) "
         member = " AND f.allocation IN (SELECT id FROM scope_set)"
 
     def count(condition: str, *values) -> str:
@@ -741,6 +743,9 @@ async def moderation_agreement(ctx: Context, p: Period, scope: Scope, by: str = 
             args.append(scope.id)
         elif scope.kind == "service":
             where += " AND m.team IN (SELECT t.id FROM team t WHERE t.service = {})"
+            args.append(scope.id)
+        elif scope.kind == "agency":
+            where += " AND m.auditor IN (SELECT p.id FROM person p WHERE p.agency = {})"
             args.append(scope.id)
         counted = (
             f"SELECT m.{column} AS who_id, SUM(m.moderated) AS moderated, SUM(m.agreed) AS agreed"
