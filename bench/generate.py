@@ -310,10 +310,9 @@ async def generate(registry, scale: float, seed: int = 1, as_of: dt.datetime | N
         await sink.close()
     # The bulk rows bypass the services, so their standing grades and monthly
     # counts are built the way the migrations build them: from the rows.
-    from core.services import month_counts, standing_grades
+    from core.services import month_counts
 
-    await standing_grades.rebuild()
-    await month_counts.rebuild()
+    await month_counts.rebuild_all()
     return Generated(org, scale, seed, as_of, dict(sink.counts), time.monotonic() - started)
 
 

@@ -247,19 +247,21 @@ async def test_the_report_page_and_its_exports(client, registry):
 
 
 async def _kept_counts() -> dict[str, list[tuple]]:
-    """Every monthly count the council-wide reports add up, as rows."""
-    from core.db.tables import AllocationMonth, EscalationMonth, GradeMonth, MovementMonth
+    """Every monthly (and yearly) count the council-wide reports add up, as rows."""
+    from core.db.tables import AgreementMonth, AgreementYear, AllocationMonth, EscalationMonth, GradeMonth, MovementMonth
 
     out = {}
-    for table, columns in (
-        (AllocationMonth, ("month", "allocated", "completed", "on_time")),
-        (EscalationMonth, ("month", "kind", "raised")),
-        (MovementMonth, ("month", "domain", "improved", "same", "downgraded")),
-        (GradeMonth, ("month", "domain", "final_level", "n", "by_moderation", "by_dispute")),
+    for table, keys, counts in (
+        (AllocationMonth, ("month",), ("allocated", "completed", "on_time")),
+        (EscalationMonth, ("month", "kind"), ("raised",)),
+        (MovementMonth, ("month", "domain"), ("improved", "same", "downgraded")),
+        (GradeMonth, ("month", "domain", "final_level"), ("n", "by_moderation", "by_dispute")),
+        (AgreementMonth, ("month", "auditor", "team"), ("moderated", "agreed")),
+        (AgreementYear, ("year", "dimension", "who"), ("moderated", "agreed")),
     ):
-        rows = await table.select(*(getattr(table, c) for c in columns))
+        rows = await table.select(*(getattr(table, c) for c in (*keys, *counts)))
         # A count that went back to nought is the same as no row.
-        out[table._meta.tablename] = sorted(tuple(r.values()) for r in rows if any(isinstance(v, int) and v for v in r.values()))
+        out[table._meta.tablename] = sorted(tuple(r.values()) for r in rows if any(r[c] for c in counts))
     return out
 
 
@@ -270,7 +272,7 @@ async def test_the_monthly_counts_move_with_every_change_and_a_recount_agrees(re
     """The council-wide figures come from counts kept by month; they follow
     allocation, completion, escalation, re-audit and a dispute concluded after
     the re-audit, and a recount from the rows gives the same counts."""
-    from core.services import disputes, month_counts, standing_grades
+    from core.services import disputes, month_counts
 
     ids = await scenario(registry)
     first = await Allocation.select().where(Allocation.id == ids["haringey.cp_chair"]).first()
@@ -354,11 +356,20 @@ async def test_the_monthly_counts_move_with_every_change_and_a_recount_agrees(re
     by_service = [await reports.report(qa, month, reports.Scope("service", s)) for s in services]
     assert totals(by_service) == council
 
+    # Moderation over a span holding a whole calendar year and a month either
+    # side adds the year's counts (agreement_year) to the months'
+    # (agreement_month): the same tables as the month's alone.
+    span = reports.Period("year", dt.date(month.start.year - 1, 12, 1), dt.date(month.start.year + 1, 2, 1))
+    for by in ("auditor", "team"):
+        in_month = await reports.moderation_agreement(qa, month, reports.Scope("org"), by)
+        assert in_month and await reports.moderation_agreement(qa, span, reports.Scope("org"), by) == in_month
+
     # The counts kept change by change equal a recount from the rows.
     kept = await _kept_counts()
     assert kept["allocation_month"] and kept["escalation_month"] and kept["movement_month"]
-    await standing_grades.rebuild()
-    await month_counts.rebuild()
+    for dimension in ("auditor", "team"):
+        assert sum(r[3] for r in kept["agreement_year"] if r[1] == dimension) == sum(r[3] for r in kept["agreement_month"]) > 0
+    await month_counts.rebuild_all()
     assert await _kept_counts() == kept
 
 

@@ -228,6 +228,21 @@ class AgreementMonth(Table, tablename="agreement_month"):
     agreed = Integer(default=0)
 
 
+class AgreementYear(Table, tablename="agreement_year"):
+    """``agreement_month`` added up by calendar year, per auditor and,
+    separately, per team (``dimension``): a council-wide moderation table over
+    years adds a row per auditor (or team) a year. By month an auditor's rows
+    are as many as the teams whose cases they audited. Kept with it by
+    ``core.services.standing_grades``."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    year = Varchar(length=4)  # YYYY, Europe/London
+    dimension = Varchar(length=8)  # auditor | team
+    who = Integer()  # the auditor's person id, or the team's id (0: no team)
+    moderated = Integer(default=0)
+    agreed = Integer(default=0)
+
+
 class MovementMonth(Table, tablename="movement_month"):
     """Re-audit movement per domain (the re-audit's final grade against its
     predecessor's: improved, same, downgraded) by London month of the
@@ -456,6 +471,7 @@ TABLES: tuple[type[Table], ...] = (
     StandingGrade,
     GradeMonth,
     AgreementMonth,
+    AgreementYear,
     MovementMonth,
     AllocationMonth,
     EscalationMonth,

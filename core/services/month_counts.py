@@ -104,3 +104,12 @@ async def rebuild() -> None:
             raised[(int(r["organisation"]), month_of(r["created_at"]), r["kind"])] += int(r["raised"])
         await _add_escalations(raised)
         await standing_grades.rebuild_movement()
+
+
+async def rebuild_all() -> None:
+    """Every summary the reports read, from the rows: the standing grades and
+    their monthly counts, these, and the yearly moderation counts. (Each
+    migration calls only the part whose tables exist by then.)"""
+    await standing_grades.rebuild()
+    await rebuild()
+    await standing_grades.rebuild_agreement_years()

@@ -724,6 +724,23 @@ class AgreementRow:
         return self.agreed / self.moderated if self.moderated else None
 
 
+def _agreement_spans(p: Period) -> list[tuple[str, str, str, str]]:
+    """(table, column, first, after) covering a whole-month period: the
+    calendar years it holds whole from ``agreement_year``, the months before
+    and after them from ``agreement_month``."""
+    first_year = p.start.year if p.start.month == 1 else p.start.year + 1
+    after_year = p.end.year
+    if first_year >= after_year:
+        return [("agreement_month", "month", *p.months)]
+    spans = []
+    if p.start < dt.date(first_year, 1, 1):
+        spans.append(("agreement_month", "month", f"{p.start:%Y-%m}", f"{first_year}-01"))
+    spans.append(("agreement_year", "year", str(first_year), str(after_year)))
+    if dt.date(after_year, 1, 1) < p.end:
+        spans.append(("agreement_month", "month", f"{after_year}-01", f"{p.end:%Y-%m}"))
+    return spans
+
+
 async def moderation_agreement(ctx: Context, p: Period, scope: Scope, by: str = "auditor") -> list[AgreementRow]:
     """How often QA left the auditor's grade as it was, per auditor or per team
     (HAR 2.6, BED-5). Names auditors: QA (``qa_review``) only."""
@@ -736,20 +753,35 @@ async def moderation_agreement(ctx: Context, p: Period, scope: Scope, by: str = 
     else:
         column, name, join = "auditor", "p.display_name", "JOIN person p ON p.id = x.who_id"
     if p.whole_months:
-        # Whole months: add up the monthly counts (agreement_month).
-        where, args = _month_range(ctx, p)
-        if scope.kind == "team":
-            where += " AND m.team = {}"
-            args.append(scope.id)
-        elif scope.kind == "service":
-            where += " AND m.team IN (SELECT t.id FROM team t WHERE t.service = {})"
-            args.append(scope.id)
-        elif scope.kind == "agency":
-            where += " AND m.auditor IN (SELECT p.id FROM person p WHERE p.agency = {})"
-            args.append(scope.id)
+        # Whole months: add up the monthly counts (agreement_month); for the
+        # whole council, the calendar years the period holds whole from the
+        # yearly ones (agreement_year): a year's table reads 535 rows, not 9,800.
+        args = []
+        parts = []
+        spans = _agreement_spans(p) if scope.kind == "org" else [("agreement_month", "month", *p.months)]
+        for table, period, first, after in spans:
+            args += [ctx.actor.organisation_id, first, after]
+            if table == "agreement_year":
+                args.append(column)
+                parts.append(
+                    "SELECT x.who AS who_id, x.moderated AS moderated, x.agreed AS agreed FROM agreement_year x"
+                    " WHERE x.organisation = {} AND x.year >= {} AND x.year < {} AND x.dimension = {}"
+                )
+                continue
+            where = "x.organisation = {} AND x.month >= {} AND x.month < {}"
+            if scope.kind == "team":
+                where += " AND x.team = {}"
+                args.append(scope.id)
+            elif scope.kind == "service":
+                where += " AND x.team IN (SELECT t.id FROM team t WHERE t.service = {})"
+                args.append(scope.id)
+            elif scope.kind == "agency":
+                where += " AND x.auditor IN (SELECT p.id FROM person p WHERE p.agency = {})"
+                args.append(scope.id)
+            parts.append(f"SELECT x.{column} AS who_id, x.moderated AS moderated, x.agreed AS agreed FROM {table} x WHERE {where}")
         counted = (
-            f"SELECT m.{column} AS who_id, SUM(m.moderated) AS moderated, SUM(m.agreed) AS agreed"
-            f" FROM agreement_month m WHERE {where} GROUP BY m.{column} HAVING SUM(m.moderated) > 0"
+            f"SELECT u.who_id AS who_id, SUM(u.moderated) AS moderated, SUM(u.agreed) AS agreed"
+            f" FROM ({' UNION ALL '.join(parts)}) u GROUP BY u.who_id HAVING SUM(u.moderated) > 0"
         )
     else:
         where, args = _standing(ctx, scope, p, alias="g")

@@ -95,6 +95,26 @@ async def _add_to_agreement(delta: dict[AgreementKey, list[int]]) -> None:
         )
 
 
+async def _add_to_agreement_years(delta: dict[AgreementKey, list[int]]) -> None:
+    """The same changes, added to their calendar years per auditor and per
+    team (``agreement_year``)."""
+    years: dict[tuple[int, str, str, int], list[int]] = {}
+    for (organisation, month, auditor, team), (moderated, agreed) in delta.items():
+        for dimension, who in (("auditor", auditor), ("team", team)):
+            counts = years.setdefault((organisation, month[:4], dimension, who), [0, 0])
+            counts[0] += moderated
+            counts[1] += agreed
+    for (organisation, year, dimension, who), (moderated, agreed) in sorted(years.items()):
+        if moderated == agreed == 0:
+            continue
+        await AgreementMonth.raw(
+            "INSERT INTO agreement_year (organisation, year, dimension, who, moderated, agreed) VALUES ({}, {}, {}, {}, {}, {})"
+            " ON CONFLICT (organisation, year, dimension, who) DO UPDATE SET"
+            " moderated = agreement_year.moderated + excluded.moderated, agreed = agreement_year.agreed + excluded.agreed",
+            organisation, year, dimension, who, moderated, agreed,
+        )
+
+
 # What a re-audit's final grades add to its month's movement: each domain
 # against the same domain of its predecessor (rank 0 is the best grade).
 _MOVED = (
@@ -185,7 +205,9 @@ async def refresh(allocation_ids: Iterable[int]) -> None:
         f"INSERT INTO standing_grade {_COLUMNS} " + _SELECT.format(where=f"AND g.allocation IN ({marks})"), *ids
     )
     await _add_to_months(_tally(await StandingGrade.raw(counted, *ids), +1, delta))
-    await _add_to_agreement(_tally_agreement(await StandingGrade.raw(agreed, *ids), +1, agreement))
+    agreement = _tally_agreement(await StandingGrade.raw(agreed, *ids), +1, agreement)
+    await _add_to_agreement(agreement)
+    await _add_to_agreement_years(agreement)
     await _add_to_movement(_tally_movement(await StandingGrade.raw(moved, *moving), +1, movement))
 
 
@@ -206,6 +228,21 @@ async def rebuild() -> None:
         await _add_to_months(_tally(await StandingGrade.raw(_COUNTED.format(where="")), +1, {}))
         await current().run_ddl("DELETE FROM agreement_month")
         await _add_to_agreement(_tally_agreement(await StandingGrade.raw(_AGREEMENT.format(where="")), +1, {}))
+
+
+async def rebuild_agreement_years() -> None:
+    """``agreement_year`` from ``agreement_month`` (part of
+    ``month_counts.rebuild_all``, after ``rebuild``)."""
+    from core.db.engine import current, transaction
+
+    async with transaction():
+        await current().run_ddl("DELETE FROM agreement_year")
+        for dimension in ("auditor", "team"):
+            await current().run_ddl(
+                "INSERT INTO agreement_year (organisation, year, dimension, who, moderated, agreed)"
+                f" SELECT organisation, SUBSTR(month, 1, 4), '{dimension}', {dimension}, SUM(moderated), SUM(agreed)"
+                f" FROM agreement_month GROUP BY organisation, SUBSTR(month, 1, 4), {dimension}"
+            )
 
 
 async def rebuild_movement() -> None:
