@@ -399,12 +399,41 @@ class RawReports:
         follow-up was the slower shape on both engines)."""
         as_of = self.raw.t(min(now, p.end_at))
         s, e = self.raw.t(p.start_at), self.raw.t(p.end_at)
+        if scope_kind == "org" and p.start.day == 1 and p.end.day == 1:
+            # Opened and closed from follow_up_month; overdue from the rows.
+            months = _month_args(org, p)
+            sql = ("SELECT (SELECT COALESCE(SUM(m.opened), 0) FROM follow_up_month m"
+                   " WHERE m.organisation = {} AND m.month >= {} AND m.month < {}) AS opened,"
+                   " (SELECT COALESCE(SUM(m.closed), 0) FROM follow_up_month m"
+                   " WHERE m.organisation = {} AND m.month >= {} AND m.month < {}) AS closed,"
+                   " (SELECT COUNT(*) FROM follow_up f WHERE f.organisation = {} AND f.done_at IS NULL AND f.due_at < {} AND f.created_at < {})"
+                   " + (SELECT COUNT(*) FROM follow_up f WHERE f.organisation = {} AND f.done_at > {} AND f.due_at < {} AND f.created_at < {})"
+                   " AS overdue")
+            return await self.raw.one(sql, *months, *months, org, as_of, as_of, org, as_of, as_of, as_of)
         extra = [scope_id] if scope_kind != "org" else []
         args = [org, s, e, *extra, org, s, e, *extra, org, as_of, as_of, *extra, org, as_of, as_of, as_of, *extra]
         return await self.raw.one(follow_ups_split_sql(scope_kind), *args)
 
     async def agreement(self, org, p, by, scope_kind="org", scope_id=None, tag=""):
         """Ordered by name, then id (as qaf orders the moderation tables)."""
+        if scope_kind == "org" and p.start.day == 1 and p.end.day == 1:
+            # The whole council: whole calendar years from agreement_year, the
+            # months either side from agreement_month (the same split as qaf).
+            from core.services.reports import _agreement_spans
+
+            parts, args = [], []
+            for table, _, first, after in _agreement_spans(p):
+                if table == "agreement_year":
+                    parts.append("SELECT y.who AS who_id, y.moderated AS moderated, y.agreed AS agreed FROM agreement_year y"
+                                 " WHERE y.organisation = {} AND y.dimension = {} AND y.year >= {} AND y.year < {}")
+                    args += [org, by, first, after]
+                else:
+                    parts.append(f"SELECT m.{by} AS who_id, m.moderated AS moderated, m.agreed AS agreed FROM agreement_month m"
+                                 " WHERE m.organisation = {} AND m.month >= {} AND m.month < {}")
+                    args += [org, first, after]
+            counted = (f"SELECT u.who_id AS who_id, SUM(u.moderated) AS moderated, SUM(u.agreed) AS agreed"
+                       f" FROM ({' UNION ALL '.join(parts)}) u GROUP BY u.who_id HAVING SUM(u.moderated) > 0")
+            return await self.chooser.all(f"agreement by {by} org by year and month {tag or p.kind}", [_named(by, counted)], *args)
         if p.start.day == 1 and p.end.day == 1:
             extra = [scope_id] if scope_kind != "org" else []
             return await self.chooser.all(f"agreement by {by} {scope_kind} by month {tag or p.kind}",

@@ -8,12 +8,12 @@ import datetime as dt
 import pytest
 
 from core.calendar import london_date
-from core.db.tables import Allocation, ChildCase, Team
+from core.db.tables import Allocation, ChildCase, FollowUp, Team
 from core.services import audits, reports
 from core.services.allocations import allocate_re_audit
 from core.services.context import Context
 from core.services.errors import Forbidden
-from core.services.sweep import sweep
+from core.services.sweep import complete_follow_up, sweep
 from tests.helpers import acting, allocation_of, finalise, person
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -248,7 +248,7 @@ async def test_the_report_page_and_its_exports(client, registry):
 
 async def _kept_counts() -> dict[str, list[tuple]]:
     """Every monthly (and yearly) count the council-wide reports add up, as rows."""
-    from core.db.tables import AgreementMonth, AgreementYear, AllocationMonth, EscalationMonth, GradeMonth, MovementMonth
+    from core.db.tables import AgreementMonth, AgreementYear, AllocationMonth, EscalationMonth, FollowUpMonth, GradeMonth, MovementMonth
 
     out = {}
     for table, keys, counts in (
@@ -258,6 +258,7 @@ async def _kept_counts() -> dict[str, list[tuple]]:
         (GradeMonth, ("month", "domain", "final_level"), ("n", "by_moderation", "by_dispute")),
         (AgreementMonth, ("month", "auditor", "team"), ("moderated", "agreed")),
         (AgreementYear, ("year", "dimension", "who"), ("moderated", "agreed")),
+        (FollowUpMonth, ("month",), ("opened", "closed")),
     ):
         rows = await table.select(*(getattr(table, c) for c in (*keys, *counts)))
         # A count that went back to nought is the same as no row.
@@ -301,10 +302,16 @@ async def test_the_monthly_counts_move_with_every_change_and_a_recount_agrees(re
     await disputes.take_step(tm, dispute_id, "resolve_informally", "Agreed at the meeting", outcome="amended",
                              amendments={"overall": "good"})
 
+    # One of the two follow-ups is done (HAR 2.13), in the month.
+    task = await FollowUp.select().where(FollowUp.organisation == qa.actor.organisation_id).order_by(FollowUp.id).output(load_json=True).first()
+    assignee = await Allocation.raw("SELECT username FROM person WHERE id = {}", task["assignees"][0])
+    await complete_follow_up(await acting(registry, assignee[0]["username"]), task["id"], "Discussed and agreed a plan")
+
     # After the month: the sweep marks the open audits overdue and escalates.
     qa.now = month.end_at + dt.timedelta(days=2)
     await sweep(Context(registry=registry, now=qa.now))
     report = await reports.report(qa, month, reports.Scope("org"))
+    assert (report.follow_ups.opened, report.follow_ups.closed) == (2, 1)
     assert report.counts == reports.Counts(allocated=8, completed=5, on_time=5, overdue=3)
     movement = {m.domain: (m.improved, m.same, m.downgraded) for m in report.movement}
     assert movement.pop("overall") == (0, 1, 0)
@@ -366,7 +373,7 @@ async def test_the_monthly_counts_move_with_every_change_and_a_recount_agrees(re
 
     # The counts kept change by change equal a recount from the rows.
     kept = await _kept_counts()
-    assert kept["allocation_month"] and kept["escalation_month"] and kept["movement_month"]
+    assert kept["allocation_month"] and kept["escalation_month"] and kept["movement_month"] and kept["follow_up_month"]
     for dimension in ("auditor", "team"):
         assert sum(r[3] for r in kept["agreement_year"] if r[1] == dimension) == sum(r[3] for r in kept["agreement_month"]) > 0
     await month_counts.rebuild_all()

@@ -271,6 +271,17 @@ class AllocationMonth(Table, tablename="allocation_month"):
     on_time = Integer(default=0)
 
 
+class FollowUpMonth(Table, tablename="follow_up_month"):
+    """Escalation follow-ups opened and closed, by London month: a
+    council-wide report's "actions opened, closed" add these up. Kept by
+    ``core.services.month_counts`` as follow-ups are created and done."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    month = Varchar(length=7)  # YYYY-MM, Europe/London
+    opened = Integer(default=0)
+    closed = Integer(default=0)
+
+
 class EscalationMonth(Table, tablename="escalation_month"):
     """Escalations raised about audits, by rule and London month: one per
     rule, audit and instant, however many people it told. Kept by
@@ -475,6 +486,7 @@ TABLES: tuple[type[Table], ...] = (
     MovementMonth,
     AllocationMonth,
     EscalationMonth,
+    FollowUpMonth,
     Review,
     FollowUp,
     Dispute,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from core.calendar import to_london, working_deadline
 from core.db.tables import Deadline, FollowUp, Person
 from core.escalation import Escalation, EscalationEvent
-from core.services import notifications, trail
+from core.services import month_counts, notifications, trail
 from core.services.context import Context
 
 
@@ -188,6 +188,7 @@ async def fire(
                 )
             ).returning(FollowUp.id)
             follow_up_id = rows[0]["id"]
+            await month_counts.follow_up_opened(organisation_id, ctx.now)
             await Deadline.insert(
                 Deadline(
                     organisation=organisation_id,

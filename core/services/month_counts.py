@@ -1,6 +1,7 @@
 """Monthly counts a council-wide report adds up instead of its rows: audits
-allocated, completed and completed on time (``allocation_month``), and
-escalations raised (``escalation_month``), by London month.
+allocated, completed and completed on time (``allocation_month``),
+escalations raised (``escalation_month``) and follow-ups opened and closed
+(``follow_up_month``), by London month.
 
 Each is a delta applied with an upsert in the transaction that made the
 change (an audit allocated, an audit made final, an escalation's
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from core.db.tables import AllocationMonth, EscalationMonth
+from core.db.tables import AllocationMonth, EscalationMonth, FollowUpMonth
 from core.services import standing_grades
 from core.services.standing_grades import month_of
 
@@ -42,6 +43,28 @@ async def _add_escalations(delta: Counter) -> None:
                 " ON CONFLICT (organisation, month, kind) DO UPDATE SET raised = escalation_month.raised + excluded.raised",
                 organisation, month, kind, raised,
             )
+
+
+async def _add_follow_ups(delta: dict[tuple[int, str], list[int]]) -> None:
+    for (organisation, month), (opened, closed) in sorted(delta.items()):
+        if opened == closed == 0:
+            continue
+        await FollowUpMonth.raw(
+            "INSERT INTO follow_up_month (organisation, month, opened, closed) VALUES ({}, {}, {}, {})"
+            " ON CONFLICT (organisation, month) DO UPDATE SET opened = follow_up_month.opened + excluded.opened,"
+            " closed = follow_up_month.closed + excluded.closed",
+            organisation, month, opened, closed,
+        )
+
+
+async def follow_up_opened(organisation_id: int, created_at) -> None:
+    """An escalation's follow-up task created at ``created_at``."""
+    await _add_follow_ups({(organisation_id, month_of(created_at)): [1, 0]})
+
+
+async def follow_up_closed(organisation_id: int, done_at) -> None:
+    """A follow-up task recorded as done at ``done_at``."""
+    await _add_follow_ups({(organisation_id, month_of(done_at)): [0, 1]})
 
 
 async def allocated(organisation_id: int, due_at, n: int = 1) -> None:
@@ -106,6 +129,22 @@ async def rebuild() -> None:
         await standing_grades.rebuild_movement()
 
 
+async def rebuild_follow_ups() -> None:
+    """``follow_up_month`` from the follow-ups (grouped by instant first)."""
+    from core.db.engine import current, transaction
+
+    async with transaction():
+        await current().run_ddl("DELETE FROM follow_up_month")
+        delta: dict[tuple[int, str], list[int]] = {}
+        for column, i in (("created_at", 0), ("done_at", 1)):
+            for r in await FollowUpMonth.raw(
+                f"SELECT organisation, {column} AS at, COUNT(*) AS n FROM follow_up WHERE {column} IS NOT NULL"
+                f" GROUP BY organisation, {column}"
+            ):
+                delta.setdefault((int(r["organisation"]), month_of(r["at"])), [0, 0])[i] += int(r["n"])
+        await _add_follow_ups(delta)
+
+
 async def rebuild_all() -> None:
     """Every summary the reports read, from the rows: the standing grades and
     their monthly counts, these, and the yearly moderation counts. (Each
@@ -113,3 +152,4 @@ async def rebuild_all() -> None:
     await standing_grades.rebuild()
     await rebuild()
     await standing_grades.rebuild_agreement_years()
+    await rebuild_follow_ups()

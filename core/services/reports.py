@@ -546,8 +546,17 @@ async def _follow_ups(ctx: Context, scope: Scope, p: Period) -> FollowUps:
         args.extend([org, *values])
         return f"(SELECT COUNT(*) FROM follow_up f WHERE f.organisation = {{}} AND {condition}{member})"
 
-    opened = count("f.created_at >= {} AND f.created_at < {}", p.start_at, p.end_at)
-    closed = count("f.done_at >= {} AND f.done_at < {}", p.start_at, p.end_at)
+    if _monthly(scope, p):
+        # The whole council over whole months: opened and closed are kept by
+        # month (follow_up_month); only overdue, which depends on the day, is
+        # counted from the rows.
+        where, more = _month_range(ctx, p)
+        args += more * 2
+        opened = f"(SELECT COALESCE(SUM(m.opened), 0) FROM follow_up_month m WHERE {where})"
+        closed = f"(SELECT COALESCE(SUM(m.closed), 0) FROM follow_up_month m WHERE {where})"
+    else:
+        opened = count("f.created_at >= {} AND f.created_at < {}", p.start_at, p.end_at)
+        closed = count("f.done_at >= {} AND f.done_at < {}", p.start_at, p.end_at)
     # Overdue at ``as_of``: due before it and not done by then (still open, or done later).
     still_open = count("f.done_at IS NULL AND f.due_at < {} AND f.created_at < {}", as_of, as_of)
     done_late = count("f.done_at > {} AND f.due_at < {} AND f.created_at < {}", as_of, as_of, as_of)

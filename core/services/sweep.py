@@ -17,7 +17,7 @@ from piccolo.query.functions.aggregate import Count
 from core.db.engine import transaction
 from core.db.tables import Action, Allocation, Deadline, Dispute, FollowUp, Organisation, Person
 from core.escalation import EscalationEvent
-from core.services import cycles, escalations, notifications, trail
+from core.services import cycles, escalations, month_counts, notifications, trail
 from core.services.context import Context
 
 BATCH = 500
@@ -365,9 +365,12 @@ async def complete_follow_up(ctx: Context, follow_up_id: int, note: str) -> None
     if task["status"] != "open":
         return
     async with transaction():
-        await FollowUp.update({FollowUp.status: "done", FollowUp.note: note.strip(), FollowUp.done_by: ctx.actor.person_id, FollowUp.done_at: ctx.now}).where(
-            (FollowUp.id == follow_up_id) & (FollowUp.status == "open")
-        )
+        done = await FollowUp.update(
+            {FollowUp.status: "done", FollowUp.note: note.strip(), FollowUp.done_by: ctx.actor.person_id, FollowUp.done_at: ctx.now}
+        ).where((FollowUp.id == follow_up_id) & (FollowUp.status == "open")).returning(FollowUp.id)
+        if not done:
+            return  # done by someone else just now
+        await month_counts.follow_up_closed(task["organisation"], ctx.now)
         await Deadline.update({Deadline.status: "met", Deadline.closed_at: ctx.now}).where(
             (Deadline.follow_up == follow_up_id) & (Deadline.status == "open")
         )
