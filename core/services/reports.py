@@ -6,10 +6,17 @@ An allocation belongs to a period when it is *due* in it (Europe/London): a
 cycle's audits are due on its last working day, a re-audit at the end of the
 month it was allocated, so one range on ``allocation.due_at`` covers both.
 
-Figures are counted in SQL (GROUP BY over the period's allocations); the
-grade chain is read as the audits service writes it: the auditor's phases,
-one ``moderated`` row per domain QA accepted, and ``final`` rows, of which
-the latest (by ``set_at``, then id) wins when a dispute added another.
+Where the figures come from:
+
+* the whole council over whole months (every period a user can choose): the
+  counts kept by month and year in the transactions that change them
+  (``core.services.month_counts``, ``core.services.standing_grades``), a few
+  hundred rows for ten years;
+* a team, a service or a partnership's agency: that scope's own audits, from
+  the allocations and the standing grades (the latest auditor, moderated and
+  final grade of each domain, where a dispute's later final grade wins).
+
+A report's figures are independent queries and run side by side.
 
 Pseudonymised: teams and counts only; no child is named (cases are not even
 listed), and no worker is named in any figure here except the moderation
@@ -532,7 +539,8 @@ async def _follow_ups(ctx: Context, scope: Scope, p: Period) -> FollowUps:
     """Actions opened and closed in the period, and those open past their due date at its end (or now).
 
     Four counts, each one range of an index (``follow_up_report_*``), rather
-    than one pass over every follow-up the council ever had."""
+    than one pass over every follow-up the council ever had; for the whole
+    council over whole months, opened and closed add up ``follow_up_month``."""
     as_of = _as_of(ctx, p)
     org = ctx.actor.organisation_id
     args: list = []
