@@ -92,3 +92,24 @@ async def client(settings, plugins, demo):
 
 
 PASSWORD = DEMO_PASSWORD
+
+
+# The Coventry Safeguarding Children Partnership, for the tests of its
+# agencies, lenses and action plans.
+@pytest.fixture(scope="session")
+def partnership(tmp_path_factory):
+    return load_plugins(make_settings(tmp_path_factory.mktemp("cscp"), "sqlite:///unused", councils=("partnership",))).registry
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def partnership_demo(partnership, database_url):
+    return await load_demo(Context(registry=partnership), "partnership")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def partnership_client(partnership, partnership_demo, database_url, tmp_path):
+    from web.app import create_app
+
+    settings = make_settings(tmp_path, database_url, councils=("partnership",))
+    async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
+        yield client

@@ -72,6 +72,15 @@ async def finalise(registry, auditor: str, allocation_id: int, grade: str, qa: s
 
     ctx = await acting(registry, auditor)
     view = await audits.audit_view(ctx, allocation_id)
+    revision = await audits.save_answers(ctx, allocation_id, view.revision, filled_answers(view, grade))
+    await audits.submit(ctx, allocation_id, revision)
+    await audits.review(await acting(registry, qa), allocation_id, "accept")
+
+
+def filled_answers(view, grade: str | None, evidence: str = "Evidence from the file.") -> dict[str, str]:
+    """An answer for every field of an audit's form (``audits.audit_view``):
+    ``grade`` for each grade (the scale's first level if it has no such level),
+    the first option of a choice, and ``evidence`` for required text."""
     answers = {}
     for field in view.fields.fields:
         if field.kind == "grade":
@@ -83,7 +92,5 @@ async def finalise(registry, auditor: str, allocation_id: int, grade: str, qa: s
         elif field.kind == "number":
             answers[field.name] = "1"
         elif field.required:
-            answers[field.name] = "Evidence from the file."
-    revision = await audits.save_answers(ctx, allocation_id, view.revision, answers)
-    await audits.submit(ctx, allocation_id, revision)
-    await audits.review(await acting(registry, qa), allocation_id, "accept")
+            answers[field.name] = evidence
+    return answers

@@ -30,11 +30,6 @@ def _registry(tmp_path_factory, council: str):
 
 
 @pytest.fixture(scope="module")
-def partnership(tmp_path_factory):
-    return _registry(tmp_path_factory, "partnership")
-
-
-@pytest.fixture(scope="module")
 def bedford(tmp_path_factory):
     return _registry(tmp_path_factory, "bedford")
 
@@ -45,12 +40,6 @@ async def _client_for(council: str, registry, database_url, tmp_path):
     await load_demo(Context(registry=registry), council)
     settings = make_settings(tmp_path, database_url, councils=(council,))
     return AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def partnership_client(partnership, database_url, tmp_path):
-    async with await _client_for("partnership", partnership, database_url, tmp_path) as client:
-        yield client
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -8,15 +8,9 @@ import datetime as dt
 import json
 
 import pytest
-import pytest_asyncio
-from litestar.testing import AsyncTestClient
 
-from conftest import make_settings
 from core.db.tables import Agency, ChildCase, Person, Service, Team, Trail
-from core.plugins import load_plugins
 from core.services import imports
-from core.services.context import Context
-from core.services.demo import load_demo
 from core.services.errors import Forbidden
 from helpers import acting, api_token, csrf_from, person, sign_in
 
@@ -393,25 +387,6 @@ PARTNERSHIP_AGENCIES = (
     "local_authority, police, health, probation, schools, colleges, voluntary_sector, "
     "private_providers, safeguarding_partnerships_office"
 )
-
-
-@pytest.fixture(scope="module")
-def partnership(tmp_path_factory):
-    return load_plugins(make_settings(tmp_path_factory.mktemp("cscp"), "sqlite:///unused", councils=("partnership",))).registry
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def partnership_demo(partnership, database_url):
-    return await load_demo(Context(registry=partnership), "partnership")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def partnership_client(partnership, partnership_demo, database_url, tmp_path):
-    from web.app import create_app
-
-    settings = make_settings(tmp_path, database_url, councils=("partnership",))
-    async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
-        yield client
 
 
 async def _agency_of(username: str) -> str | None:

@@ -14,7 +14,7 @@ from core.db.tables import Agency, Allocation
 from core.services import imports, qa_overview, reports
 from core.services.errors import NotFound
 from helpers import acting, person, sign_in
-from test_reports_lenses import partnership, partnership_client, partnership_demo, partnership_quarter  # noqa: F401
+from test_reports_lenses import partnership_quarter
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

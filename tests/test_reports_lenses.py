@@ -9,31 +9,15 @@ import datetime as dt
 import io
 
 import pytest
-import pytest_asyncio
-from litestar.testing import AsyncTestClient
 
-from conftest import make_settings
 from core.calendar import end_of_london_day, london_date
 from core.db.engine import transaction
 from core.db.tables import ChildCase
-from core.plugins import load_plugins
 from core.services import audits, qa_overview, reports
 from core.services.allocations import create_allocation
-from core.services.context import Context
-from core.services.demo import load_demo
-from helpers import acting, person, sign_in
+from helpers import acting, filled_answers, person, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture(scope="module")
-def partnership(tmp_path_factory):
-    return load_plugins(make_settings(tmp_path_factory.mktemp("cscp"), "sqlite:///unused", councils=("partnership",))).registry
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def partnership_demo(partnership, database_url):
-    return await load_demo(Context(registry=partnership), "partnership")
 
 
 async def agency_return(registry, auditor: str, form: str, due_at, grade: str | None, *, complete: bool = True) -> int:
@@ -52,18 +36,7 @@ async def agency_return(registry, auditor: str, form: str, due_at, grade: str | 
         return allocation_id
     ctx = await acting(registry, auditor)
     view = await audits.audit_view(ctx, allocation_id)
-    answers = {}
-    for field in view.fields.fields:
-        if field.kind == "grade":
-            answers[field.name] = grade if grade in dict(field.options) else field.options[0][0]
-        elif field.kind == "date":
-            answers[field.name] = "2026-11-10"
-        elif field.options:
-            answers[field.name] = field.options[0][0]
-        elif field.kind == "number":
-            answers[field.name] = "1"
-        elif field.required:
-            answers[field.name] = "From the agency's records."
+    answers = filled_answers(view, grade, evidence="From the agency's records.")
     revision = await audits.save_answers(ctx, allocation_id, view.revision, answers)
     await audits.submit(ctx, allocation_id, revision)
     await audits.take_step(qa, allocation_id, "receive")
@@ -121,15 +94,6 @@ async def test_the_report_cut_by_lens_and_restricted_to_one(partnership, partner
     qa.now = month.end_at + dt.timedelta(days=1)
     later = await qa_overview.overview(qa, month, reports.Scope("org"), qa_overview.parse_lens(qa, "professional"))
     assert (later.total.allocated, later.total.completed, later.total.overdue) == (3, 2, 1)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def partnership_client(partnership, partnership_demo, database_url, tmp_path):
-    from web.app import create_app
-
-    settings = make_settings(tmp_path, database_url, councils=("partnership",))
-    async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
-        yield client
 
 
 @pytest.mark.req("CSCP-10")

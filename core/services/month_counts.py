@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
+from core.db.counts import add_counts
 from core.db.tables import AllocationMonth, EscalationMonth, FollowUpMonth
 from core.services import standing_grades
 from core.services.standing_grades import month_of
@@ -24,37 +25,15 @@ ESCALATION = "escalation:"
 
 
 async def _add_allocations(delta: dict[tuple[int, str], list[int]]) -> None:
-    for (organisation, month), (allocated, completed, on_time) in sorted(delta.items()):
-        if allocated == completed == on_time == 0:
-            continue
-        await AllocationMonth.raw(
-            "INSERT INTO allocation_month (organisation, month, allocated, completed, on_time) VALUES ({}, {}, {}, {}, {})"
-            " ON CONFLICT (organisation, month) DO UPDATE SET allocated = allocation_month.allocated + excluded.allocated,"
-            " completed = allocation_month.completed + excluded.completed, on_time = allocation_month.on_time + excluded.on_time",
-            organisation, month, allocated, completed, on_time,
-        )
+    await add_counts(AllocationMonth, ("organisation", "month"), ("allocated", "completed", "on_time"), delta)
 
 
 async def _add_escalations(delta: Counter) -> None:
-    for (organisation, month, kind), raised in sorted(delta.items()):
-        if raised:
-            await EscalationMonth.raw(
-                "INSERT INTO escalation_month (organisation, month, kind, raised) VALUES ({}, {}, {}, {})"
-                " ON CONFLICT (organisation, month, kind) DO UPDATE SET raised = escalation_month.raised + excluded.raised",
-                organisation, month, kind, raised,
-            )
+    await add_counts(EscalationMonth, ("organisation", "month", "kind"), ("raised",), {k: [n] for k, n in delta.items()})
 
 
 async def _add_follow_ups(delta: dict[tuple[int, str], list[int]]) -> None:
-    for (organisation, month), (opened, closed) in sorted(delta.items()):
-        if opened == closed == 0:
-            continue
-        await FollowUpMonth.raw(
-            "INSERT INTO follow_up_month (organisation, month, opened, closed) VALUES ({}, {}, {}, {})"
-            " ON CONFLICT (organisation, month) DO UPDATE SET opened = follow_up_month.opened + excluded.opened,"
-            " closed = follow_up_month.closed + excluded.closed",
-            organisation, month, opened, closed,
-        )
+    await add_counts(FollowUpMonth, ("organisation", "month"), ("opened", "closed"), delta)
 
 
 async def follow_up_opened(organisation_id: int, created_at) -> None:

@@ -38,7 +38,7 @@ from core.db.tables import Allocation
 from core.definitions.model import AuditForm
 from core.services.context import Context
 from core.services.errors import Forbidden, Invalid
-from core.services.reports import Period, Scope
+from core.services.reports import Period, Scope, scope_audits
 
 NO_LENS = ""
 
@@ -99,22 +99,12 @@ def _scale_levels(ctx: Context, form: AuditForm) -> tuple[str, tuple[tuple[str, 
 
 
 def _in_period(ctx: Context, scope: Scope, p: Period, forms: list[str] | None) -> tuple[str, list]:
-    """FROM/WHERE over ``allocation a`` (with its case ``c`` and team ``t``) for scope and period."""
-    sql = (
-        " FROM allocation a JOIN child_case c ON c.id = a.child_case LEFT JOIN team t ON t.id = c.team"
-        " WHERE a.organisation = {} AND a.due_at >= {} AND a.due_at < {}"
-    )
+    """FROM/WHERE over ``allocation a`` for scope and period: a scope's audits
+    as the reports choose them (``reports.scope_audits``)."""
+    sql = " FROM allocation a WHERE a.organisation = {} AND a.due_at >= {} AND a.due_at < {}"
     args: list = [ctx.actor.organisation_id, p.start_at, p.end_at]
-    if scope.kind == "team":
-        sql += " AND c.team = {}"
-        args.append(scope.id)
-    elif scope.kind == "service":
-        sql += " AND t.service = {}"
-        args.append(scope.id)
-    elif scope.kind == "agency":
-        # CSCP-1: an agency's own returns, by the agency of who made them.
-        sql += " AND a.auditor IN (SELECT p.id FROM person p WHERE p.agency = {})"
-        args.append(scope.id)
+    if scope.kind != "org":
+        sql += f" AND {scope_audits(scope, args)}"
     if forms is not None:
         if not forms:
             sql += " AND 1 = 0"

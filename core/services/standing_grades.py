@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.calendar import to_london
-from core.db.tables import AgreementMonth, GradeMonth, MovementMonth, StandingGrade
+from core.db.counts import add_counts
+from core.db.tables import AgreementMonth, AgreementYear, GradeMonth, MovementMonth, StandingGrade
 
 # Phases that are not the auditor's own grading (HAR 2.3-2.4 are the auditor's;
 # QA moderates, a grade becomes final, a dispute records what was contested).
@@ -83,16 +84,7 @@ def _tally_agreement(rows: list[dict], sign: int, into: dict[AgreementKey, list[
 
 
 async def _add_to_agreement(delta: dict[AgreementKey, list[int]]) -> None:
-    for (organisation, month, auditor, team), (moderated, agreed) in sorted(delta.items()):
-        if moderated == agreed == 0:
-            continue
-        await AgreementMonth.raw(
-            "INSERT INTO agreement_month (organisation, month, auditor, team, moderated, agreed)"
-            " VALUES ({}, {}, {}, {}, {}, {})"
-            " ON CONFLICT (organisation, month, auditor, team) DO UPDATE SET"
-            " moderated = agreement_month.moderated + excluded.moderated, agreed = agreement_month.agreed + excluded.agreed",
-            organisation, month, auditor, team, moderated, agreed,
-        )
+    await add_counts(AgreementMonth, ("organisation", "month", "auditor", "team"), ("moderated", "agreed"), delta)
 
 
 async def _add_to_agreement_years(delta: dict[AgreementKey, list[int]]) -> None:
@@ -101,18 +93,10 @@ async def _add_to_agreement_years(delta: dict[AgreementKey, list[int]]) -> None:
     years: dict[tuple[int, str, str, int], list[int]] = {}
     for (organisation, month, auditor, team), (moderated, agreed) in delta.items():
         for dimension, who in (("auditor", auditor), ("team", team)):
-            counts = years.setdefault((organisation, month[:4], dimension, who), [0, 0])
-            counts[0] += moderated
-            counts[1] += agreed
-    for (organisation, year, dimension, who), (moderated, agreed) in sorted(years.items()):
-        if moderated == agreed == 0:
-            continue
-        await AgreementMonth.raw(
-            "INSERT INTO agreement_year (organisation, year, dimension, who, moderated, agreed) VALUES ({}, {}, {}, {}, {}, {})"
-            " ON CONFLICT (organisation, year, dimension, who) DO UPDATE SET"
-            " moderated = agreement_year.moderated + excluded.moderated, agreed = agreement_year.agreed + excluded.agreed",
-            organisation, year, dimension, who, moderated, agreed,
-        )
+            sums = years.setdefault((organisation, month[:4], dimension, who), [0, 0])
+            sums[0] += moderated
+            sums[1] += agreed
+    await add_counts(AgreementYear, ("organisation", "year", "dimension", "who"), ("moderated", "agreed"), years)
 
 
 # What a re-audit's final grades add to its month's movement: each domain
@@ -140,17 +124,7 @@ def _tally_movement(rows: list[dict], sign: int, into: dict[MovementKey, list[in
 
 
 async def _add_to_movement(delta: dict[MovementKey, list[int]]) -> None:
-    for (organisation, month, domain), (improved, same, downgraded) in sorted(delta.items()):
-        if improved == same == downgraded == 0:
-            continue
-        await MovementMonth.raw(
-            "INSERT INTO movement_month (organisation, month, domain, improved, same, downgraded)"
-            " VALUES ({}, {}, {}, {}, {}, {})"
-            " ON CONFLICT (organisation, month, domain) DO UPDATE SET"
-            " improved = movement_month.improved + excluded.improved, same = movement_month.same + excluded.same,"
-            " downgraded = movement_month.downgraded + excluded.downgraded",
-            organisation, month, domain, improved, same, downgraded,
-        )
+    await add_counts(MovementMonth, ("organisation", "month", "domain"), ("improved", "same", "downgraded"), delta)
 
 
 def month_of(due_at) -> str:
@@ -169,17 +143,9 @@ def _tally(rows: list[dict], sign: int, into: dict[Key, list[int]]) -> dict[Key,
 
 
 async def _add_to_months(delta: dict[Key, list[int]]) -> None:
-    for (organisation, month, domain, level, rank), (n, moderated, disputed) in sorted(delta.items()):
-        if n == moderated == disputed == 0:
-            continue
-        await GradeMonth.raw(
-            "INSERT INTO grade_month (organisation, month, domain, final_level, final_rank, n, by_moderation, by_dispute)"
-            " VALUES ({}, {}, {}, {}, {}, {}, {}, {})"
-            " ON CONFLICT (organisation, month, domain, final_level, final_rank) DO UPDATE SET"
-            " n = grade_month.n + excluded.n, by_moderation = grade_month.by_moderation + excluded.by_moderation,"
-            " by_dispute = grade_month.by_dispute + excluded.by_dispute",
-            organisation, month, domain, level, rank, n, moderated, disputed,
-        )
+    await add_counts(
+        GradeMonth, ("organisation", "month", "domain", "final_level", "final_rank"), ("n", "by_moderation", "by_dispute"), delta
+    )
 
 
 async def refresh(allocation_ids: Iterable[int]) -> None:
