@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -74,8 +75,32 @@ def to_london(instant: dt.datetime) -> dt.datetime:
     return instant.astimezone(LONDON)
 
 
+def _clock_offset(value: str | None) -> dt.timedelta:
+    """``QAF_CLOCK``: run this process as if it had started at that instant
+    (ISO 8601 with an offset; time then moves on as usual). For demos and the
+    test suite's subprocesses, which must share the suite's named instant."""
+    if not value:
+        return dt.timedelta(0)
+    try:
+        start = dt.datetime.fromisoformat(value)
+    except ValueError as error:
+        raise SystemExit(f"QAF_CLOCK: {value!r} is not an ISO 8601 instant, e.g. 2026-12-31T09:30:00+00:00") from error
+    if start.tzinfo is None:
+        raise SystemExit(f"QAF_CLOCK: {value!r} has no UTC offset, e.g. 2026-12-31T09:30:00+00:00")
+    return start - dt.datetime.now(UTC)
+
+
+_OFFSET = _clock_offset(os.environ.get("QAF_CLOCK"))
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(UTC)
+    """The one clock of qaf: every "now" in core, web and the CLI comes from here."""
+    return dt.datetime.now(UTC) + _OFFSET
+
+
+def today() -> dt.date:
+    """Today in London."""
+    return london_date(utcnow())
 
 
 def working_deadline(start: dt.datetime, working_days: int) -> dt.datetime:

@@ -98,8 +98,10 @@ def cmd_cycle(args) -> int:
     from core.services.context import Context
     from core.services.cycles import issue_cycle
 
+    from core.calendar import today
+
     settings, plugins = _prepare()
-    year, month = (int(part) for part in args.month.split("-"))
+    year, month = (int(part) for part in (args.month or f"{today():%Y-%m}").split("-"))
 
     async def run():
         await _migrate()
@@ -244,7 +246,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="load a demo organisation for each enabled council").set_defaults(func=cmd_demo)
     cycle = sub.add_parser("cycle", help="issue a month's audit cycle now")
     cycle.add_argument("council")
-    cycle.add_argument("month", help="YYYY-MM", default=f"{dt.date.today():%Y-%m}", nargs="?")
+    cycle.add_argument("month", help="YYYY-MM (default: this month in London)", default=None, nargs="?")
     cycle.set_defaults(func=cmd_cycle)
     programme = sub.add_parser("programme", help="print a council's dated programme for a year and write CSV")
     programme.add_argument("--council", required=True)

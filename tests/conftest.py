@@ -11,8 +11,11 @@ from pathlib import Path
 # importing core.db reads them at import time: point it at a scratch place.
 os.environ.setdefault("QAF_DATA_DIR", str(Path(__file__).parent.parent / "var" / "test-import"))
 
+import datetime as dt
+
 import pytest
 import pytest_asyncio
+import time_machine
 from litestar.testing import AsyncTestClient
 
 from core.db.engine import bind, engine_for
@@ -26,6 +29,37 @@ pytest_plugins = ["support.fixtures", "support.live_server"]
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
+
+# The clock is an input (issue 12): every test runs at a named instant, never
+# at today's date. Unless a test names its own with @pytest.mark.clock(...),
+# it runs at 09:30 on Thursday 31 December 2026 in London: the last working
+# day of the month, the quarter and the calendar year, with Monday 28 December
+# (Boxing Day's substitute) just behind it and New Year's Day just ahead.
+SUITE_INSTANT = dt.datetime(2026, 12, 31, 9, 30, tzinfo=dt.timezone.utc)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "clock(instant): the instant (aware datetime or ISO 8601 string) the test runs at"
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_clock():
+    """Session-wide: session fixtures (the live server's `qaf demo`) start at
+    the suite's instant too; time moves on from there as it would."""
+    with time_machine.travel(SUITE_INSTANT, tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture(autouse=True)
+def clock(request, suite_clock):
+    """The test's instant: ``@pytest.mark.clock(...)`` or the suite's. Yields
+    the time-machine traveller: ``clock.move_to(...)``, ``clock.shift(...)``."""
+    marker = request.node.get_closest_marker("clock")
+    instant = marker.args[0] if marker else SUITE_INSTANT
+    with time_machine.travel(instant, tick=True) as traveller:
+        yield traveller
 
 
 def make_settings(tmp_path: Path, database_url: str, councils=("haringey",)) -> Settings:

@@ -13,12 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.calendar import utcnow
+
 QAF = str(Path(sys.executable).with_name("qaf"))
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QAF_")}
-    return env | {"QAF_DATA_DIR": str(tmp_path), "QAF_SWEEP_SECONDS": "0"} | extra
+    # Commands run at the suite's clock (QAF_CLOCK), not today's date.
+    return env | {"QAF_DATA_DIR": str(tmp_path), "QAF_SWEEP_SECONDS": "0", "QAF_CLOCK": utcnow().isoformat()} | extra
 
 
 def _free_port() -> int:

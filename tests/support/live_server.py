@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from core.calendar import utcnow
+
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
 
@@ -71,6 +73,8 @@ def free_port() -> int:
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QAF_")}
     env.update(
+        # The server and its commands run at the suite's clock, not today's date.
+        QAF_CLOCK=utcnow().isoformat(),
         QAF_DATA_DIR=str(data_dir),
         QAF_COUNCILS="haringey",
         QAF_SWEEP_SECONDS="0",
