@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
 
+from core.calendar import london_date
 from core.db.tables import Allocation, Person
 from core.services.accounts import actor
 from core.services.context import Context
 from core.services.demo import DEMO_PASSWORD
+
+
+# The clock is an input (issue 12): every test runs at a named instant, never
+# at today's date. Unless a test names its own with @pytest.mark.clock(...),
+# it runs at 09:30 on Thursday 31 December 2026 in London: the last working
+# day of the month, the quarter and the calendar year, with Monday 28 December
+# (Boxing Day's substitute) just behind it and New Year's Day just ahead.
+SUITE_INSTANT = dt.datetime(2026, 12, 31, 9, 30, tzinfo=dt.timezone.utc)
+SUITE_TODAY = london_date(SUITE_INSTANT)
+
+
+def process_env(**settings: str) -> dict[str, str]:
+    """The environment for a `qaf` subprocess: this one's without its QAF_
+    settings, at this process's clock (QAF_CLOCK), plus ``settings``."""
+    from core.calendar import utcnow
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QAF_")}
+    return env | {"QAF_CLOCK": utcnow().isoformat()} | settings
 
 
 async def person(username: str) -> dict:

@@ -12,15 +12,15 @@ import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from conftest import make_settings
-from core.calendar import UTC, london_date, utcnow
+from core.calendar import UTC
 from core.db.tables import Action, ActionPlan, LearningRecord, Trail
 from core.plugins import load_plugins
 from core.services import action_plans
 from core.services.context import Context
 from core.services.demo import load_demo
-from helpers import acting, api_token, csrf_from, person, sign_in
+from helpers import SUITE_TODAY, acting, api_token, csrf_from, person, sign_in
 
-TODAY = london_date(utcnow())
+TODAY = SUITE_TODAY  # the suite's clock (tests/helpers.py)
 SOON = TODAY + dt.timedelta(days=14)
 LATER = TODAY + dt.timedelta(days=40)
 

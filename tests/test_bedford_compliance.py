@@ -15,14 +15,13 @@ import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from conftest import make_settings
-from core.calendar import london_date, utcnow
 from core.db.tables import Action, Allocation, ChildCase, Notification, Person
 from core.plugins import load_plugins
 from core.services.context import Context
 from core.services.demo import load_demo
-from helpers import api_token, csrf_from, person, sign_in
+from helpers import SUITE_TODAY, api_token, csrf_from, person, sign_in
 
-TODAY = london_date(utcnow())
+TODAY = SUITE_TODAY  # the suite's clock (tests/helpers.py)
 TIMESCALE = TODAY + dt.timedelta(days=7)
 SUPERVISION = TODAY + dt.timedelta(days=10)
 

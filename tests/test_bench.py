@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from helpers import process_env
 
 QAF = str(Path(sys.executable).with_name("qaf"))
 AS_OF = "2026-11-20T06:00:00+00:00"
@@ -25,8 +26,7 @@ _SKIP = {("person", "password_hash")}
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QAF_")}
-    return env | {"QAF_DATA_DIR": str(tmp_path), "QAF_SWEEP_SECONDS": "0"} | extra
+    return process_env(QAF_DATA_DIR=str(tmp_path), QAF_SWEEP_SECONDS="0", **extra)
 
 
 def _qaf(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:

@@ -221,6 +221,7 @@ async def lens_journey(base: str, page: Page, a11y: A11yTracker, month, whole, p
     # The monthly report, from the navigation; the month the returns are due in.
     await page.get_by_role("navigation", name="Menu").get_by_role("link", name="Reports").click()
     await page.wait_for_url(re.compile(rf"^{re.escape(base)}/reports$"))
+    await a11y.check()
     heading = page.get_by_role("heading", level=1)
     if await page.get_by_label("Month in the period").input_value() != month.key:  # the last day of a month
         await page.get_by_label("Month in the period").fill(month.key)

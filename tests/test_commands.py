@@ -3,7 +3,6 @@ Docker image's entrypoint, with the same QAF_ settings, outside Docker."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -13,15 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.calendar import utcnow
+from helpers import process_env
 
 QAF = str(Path(sys.executable).with_name("qaf"))
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QAF_")}
-    # Commands run at the suite's clock (QAF_CLOCK), not today's date.
-    return env | {"QAF_DATA_DIR": str(tmp_path), "QAF_SWEEP_SECONDS": "0", "QAF_CLOCK": utcnow().isoformat()} | extra
+    return process_env(QAF_DATA_DIR=str(tmp_path), QAF_SWEEP_SECONDS="0", **extra)
 
 
 def _free_port() -> int:

@@ -14,6 +14,8 @@ from core.services.errors import Forbidden, Invalid, NotFound
 from helpers import acting, allocation_of, finalise, person
 
 TUESDAY = dt.datetime(2026, 12, 22, 10, 0, tzinfo=UTC)
+# The audits are made final the day before the dispute is raised.
+pytestmark = pytest.mark.clock(dt.datetime(2026, 12, 21, 9, 0, tzinfo=UTC))
 
 
 async def _final_audit(registry, grade="requires_improvement") -> tuple[int, dict, dict]:

@@ -28,6 +28,7 @@ from aiosmtpd.controller import Controller
 
 from core import mail
 from core.calendar import utcnow
+from helpers import process_env
 from core.db.tables import Notification
 from core.mail import (
     LEASE,
@@ -98,15 +99,14 @@ def _ids(messages) -> Counter:
 
 
 def _env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QAF_")}
-    return env | {
+    return process_env(**{
         "QAF_DATA_DIR": str(tmp_path),
         "QAF_DATABASE_URL": database_url,
         "QAF_COUNCILS": "haringey",
         "QAF_SWEEP_SECONDS": "0",
         "QAF_BASE_URL": BASE_URL,
         "QAF_MAIL_FROM": MAIL_FROM,
-    } | extra
+    } | extra)
 
 
 def _smtp_env(server) -> dict[str, str]:

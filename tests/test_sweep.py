@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from core.calendar import UTC
 from core.db.tables import FollowUp, Notification, Person
 from core.services.context import Context
 from core.services.sweep import complete_follow_up, sweep
-from helpers import acting, allocation_of, finalise, person
+from helpers import acting, process_env, allocation_of, finalise, person
 
 AFTER_CYCLE = dt.datetime(2027, 2, 1, 9, tzinfo=UTC)  # any demo cycle (this month) is over
 
@@ -90,10 +89,7 @@ async def test_two_sweeps_at_once_escalate_each_deadline_once(registry, demo):
 def test_two_qaf_processes_sweeping_one_postgresql_send_each_escalation_once(tmp_path, postgres_server):
     url = postgres_server.create_database_sync(prefix="sweep")
     qaf = str(Path(sys.executable).with_name("qaf"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QAF_")} | {
-        "QAF_DATA_DIR": str(tmp_path),
-        "QAF_DATABASE_URL": url,
-    }
+    env = process_env(QAF_DATA_DIR=str(tmp_path), QAF_DATABASE_URL=url)
     assert subprocess.run([qaf, "demo"], env=env, capture_output=True, timeout=120).returncode == 0
     procs = [
         subprocess.Popen([qaf, "sweep", "--at", AFTER_CYCLE.isoformat()], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

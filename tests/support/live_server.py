@@ -71,9 +71,9 @@ def free_port() -> int:
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    # The server and its commands run at the suite's clock, not today's date.
     env = {k: v for k, v in os.environ.items() if not k.startswith("QAF_")}
     env.update(
-        # The server and its commands run at the suite's clock, not today's date.
         QAF_CLOCK=utcnow().isoformat(),
         QAF_DATA_DIR=str(data_dir),
         QAF_COUNCILS="haringey",
