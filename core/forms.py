@@ -259,7 +259,8 @@ def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme
         if not field.applies(answers):
             continue
         if field.required and not answers.get(field.name):
-            title = form_fields.titles.get(field.section, "")
+            # A graded question (BED App. A criteria 1-16) is named by its own label, not its section's.
+            title = field.label.rsplit(": ", 1)[0] if field.name.count(".") == 3 else form_fields.titles.get(field.section, "")
             if field.kind == "grade":
                 errors[field.name] = f"{title}: choose a grade {PHASE_LABELS[field.phase]}"
             elif field.kind == "evidence":
