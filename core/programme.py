@@ -38,6 +38,9 @@ class ProgrammeItem:
     supervisee: str = ""
     optional: bool = False  # "up to n a year": a ceiling, not a target
     note: str = ""
+    starts: dt.date | None = None  # the first day of the occurrence's period
+    supervisee_id: int | None = None
+    form: str = ""  # the schedule's form, as the council wrote it (unqualified)
 
     @property
     def month(self) -> str:
@@ -59,35 +62,50 @@ def _position(months: list[tuple[int, int]], month: int) -> int:
 
 def occurrence_months(frequency: Frequency, months: list[tuple[int, int]]) -> list[tuple[tuple[int, int], int]]:
     """((year, month), how many) for each occurrence in the year."""
+    return [(months[due], times) for _, due, times in _occurrences(frequency, months)]
+
+
+def _occurrences(frequency: Frequency, months: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(first month, due month, how many) of each occurrence, as positions in
+    the council's year. An occurrence's period runs from the month after the
+    one before it (the year's start, or its start month, for the first) to
+    the month it falls due in; a named month ("in October") is its own period."""
     start = _position(months, frequency.start_month) if frequency.start_month else 0
     every = frequency.every
     if every == "month":
-        return [(ym, frequency.times) for ym in months[start:]]
+        return [(i, i, frequency.times) for i in range(start, 12)]
     if every == "quarter":
         # Due in the last month of each quarter of the council's year.
-        return [(months[i], frequency.times) for i in (2, 5, 8, 11) if i >= start]
-    if every == "n_months":
+        dues = [(i, frequency.times) for i in (2, 5, 8, 11) if i >= start]
+    elif every == "n_months":
         # From its start month when it has one ("to commence in June"),
         # otherwise at the end of each interval.
         first = start if frequency.start_month else frequency.interval - 1
-        return [(months[i], 1) for i in range(first, 12, frequency.interval)]
-    if every in ("year", "two_years"):
+        dues = [(i, 1) for i in range(first, 12, frequency.interval)]
+    elif every in ("year", "two_years"):
         if every == "two_years" and frequency.first_year is not None:
             if (months[0][0] - frequency.first_year) % 2:
                 return []
         if frequency.months:
-            return [(months[_position(months, m)], 1) for m in frequency.months]
+            return [(i, i, 1) for i in (_position(months, m) for m in frequency.months)]
         times = frequency.at_most or frequency.times
         span = 12 - start
         if frequency.start_month:
             # "To commence in June": the first falls in June, the last in the
             # year's final month, the rest evenly between (Jun, Sep, Dec).
             if times == 1:
-                return [(months[start], 1)]
-            return [(months[start + round(k * (span - 1) / (times - 1))], 1) for k in range(times)]
+                return [(start, start, 1)]
+            dues = [(start + round(k * (span - 1) / (times - 1)), 1) for k in range(times)]
+            return [(start if k == 0 else dues[k - 1][0] + 1, due, n) for k, (due, n) in enumerate(dues)]
         # Spread evenly over the year: due at the end of each slice.
-        return [(months[(12 * (k + 1)) // times - 1], 1) for k in range(times)]
-    raise ValueError(f"no months for {every!r}")
+        dues = [((12 * (k + 1)) // times - 1, 1) for k in range(times)]
+    else:
+        raise ValueError(f"no months for {every!r}")
+    out, first = [], start
+    for due, times in dues:
+        out.append((min(first, due), due, times))
+        first = due + 1
+    return out
 
 
 def _weekly_dates(frequency: Frequency, months: list[tuple[int, int]]) -> list[dt.date]:
@@ -113,16 +131,28 @@ def schedule_dates(
     ``practice_weeks``: (year, month) pairs with a practice week, which
     replace the occurrences of schedules marked ``replaced_by: practice_week``.
     """
+    return [(due, count) for _, due, count in schedule_periods(schedule, council, year, practice_weeks)]
+
+
+def schedule_periods(
+    schedule: Schedule, council: Council, year: int, practice_weeks: frozenset[tuple[int, int]] = frozenset()
+) -> list[tuple[dt.date | None, dt.date | None, int]]:
+    """(first day of its period, due date, count) for each occurrence: the
+    work of an occurrence is issued on its period's first working day."""
     frequency = schedule.frequency
     if schedule.to_be_agreed or frequency.every == "as_required":
-        return [(None, frequency.count)]
+        return [(None, None, frequency.count)]
     months = year_months(council, year)
     if frequency.every == "n_weeks":
-        return [(due, frequency.count) for due in _weekly_dates(frequency, months)]
+        dues = _weekly_dates(frequency, months)
+        first = dt.date(*months[_position(months, frequency.start_month) if frequency.start_month else 0], 1)
+        return [
+            (first if k == 0 else dues[k - 1] + dt.timedelta(days=1), due, frequency.count) for k, due in enumerate(dues)
+        ]
     return [
-        (last_working_day(y, m), frequency.count * times)
-        for (y, m), times in occurrence_months(frequency, months)
-        if not (frequency.replaced_by == "practice_week" and (y, m) in practice_weeks)
+        (dt.date(*months[first], 1), last_working_day(*months[due]), frequency.count * times)
+        for first, due, times in _occurrences(frequency, months)
+        if not (frequency.replaced_by == "practice_week" and months[due] in practice_weeks)
     ]
 
 
@@ -144,7 +174,7 @@ def expand(
     for schedule in schedules:
         role = schedule.role.split(":")[-1]
         subject = schedule.subject.split(":")[-1] if schedule.subject else None
-        dates = schedule_dates(schedule, council, year, practice_weeks)
+        dates = schedule_periods(schedule, council, year, practice_weeks)
         note = _note(schedule)
         for member in staff:
             if member.role != role or (schedule.post and member.post != schedule.post):
@@ -153,7 +183,7 @@ def expand(
                 continue  # nobody of the audited role reports to them (BED s.4: "their Advanced Practitioner's")
             supervisees = reports.get(member.id, []) if schedule.frequency.per == "supervisee" else [None]
             for supervisee in supervisees:
-                for due, count in dates:
+                for starts, due, count in dates:
                     items.append(
                         ProgrammeItem(
                             person_id=member.id,
@@ -164,6 +194,9 @@ def expand(
                             activity=schedule.activity,
                             due=due,
                             count=count,
+                            starts=starts,
+                            supervisee_id=supervisee.id if supervisee else None,
+                            form=schedule.form or "",
                             supervisee=supervisee.name if supervisee else "",
                             optional=schedule.frequency.at_most is not None,
                             note=note,
