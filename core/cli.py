@@ -202,7 +202,7 @@ def cmd_sweep(args) -> int:
         return await sweep(ctx)
 
     report = asyncio.run(run())
-    print(f"cycles issued: {report.cycles_issued}; deadlines passed: {report.deadlines_missed} {report.by_kind or ''}".rstrip())
+    print(f"cycles issued: {report.cycles_issued}; work issued: {report.work_issued}; deadlines passed: {report.deadlines_missed} {report.by_kind or ''}".rstrip())
     return 0
 
 

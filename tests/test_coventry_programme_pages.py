@@ -210,7 +210,8 @@ def _grid(page: str) -> dict[tuple[str, str], tuple[int, list[int], int]]:
 
 def _mine(page: str) -> list[tuple[str, str, str, str]]:
     """My programme: (due, activity, how many, notes), row by row."""
-    body = page.split('<tbody class="govuk-table__body">', 1)[1].split("</tbody>", 1)[0]
+    year = page.split("My activities this year", 1)[1]
+    body = year.split('<tbody class="govuk-table__body">', 1)[1].split("</tbody>", 1)[0]
     return [
         tuple(_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))
         for row in re.findall(r'<tr class="govuk-table__row">(.*?)</tr>', body, re.S)

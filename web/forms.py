@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from litestar import Request
 
 
@@ -19,3 +21,21 @@ async def form_lists(request: Request) -> dict[str, list[str]]:
         if isinstance(value, str):
             out.setdefault(key, []).append(value)
     return out
+
+
+def govuk_date(data: dict[str, str], name: str) -> tuple[dt.date | None, str | None]:
+    """A GOV.UK date input (``name-day``, ``name-month``, ``name-year``) as a
+    date, or the message the design system words for what is wrong."""
+    parts = {part: data.get(f"{name}-{part}", "").strip() for part in ("day", "month", "year")}
+    missing = [part for part, value in parts.items() if not value]
+    if len(missing) == 3:
+        return None, None
+    if missing:
+        return None, f"The date must include a {' and '.join(missing)}"
+    try:
+        day, month, year = (int(parts[p]) for p in ("day", "month", "year"))
+        if year < 1000:
+            return None, "The year must include 4 numbers"
+        return dt.date(year, month, day), None
+    except ValueError:
+        return None, "The date must be a real date"

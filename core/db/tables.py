@@ -23,6 +23,7 @@ from piccolo.columns import (
     Varchar,
 )
 from piccolo.columns.base import OnDelete
+from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
 
@@ -129,6 +130,10 @@ class Allocation(Table, tablename="allocation"):
     auditor = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
     kind = Varchar(length=32, default="audit")  # audit | re_audit
     previous = ForeignKey("self", null=True, on_delete=OnDelete.restrict)
+    # The programme's work this audit counts towards (issue 13), if any.
+    work = ForeignKey(
+        LazyTableReference("Work", module_path="core.db.tables"), null=True, index=True, on_delete=OnDelete.restrict
+    )
     # Why this case was chosen for this auditor (CORE-9).
     reason = Text()
     form_key = Varchar(length=130)
@@ -146,6 +151,33 @@ class Allocation(Table, tablename="allocation"):
     finalised_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+
+
+class Work(Table, tablename="work"):
+    """One occurrence of a council's schedule owed by one person (PLAT-1): the
+    programme's work. Issued once, on the first working day of its period
+    (``occurrence`` is unique per organisation); done by an audit on the
+    schedule's form (``Allocation.work``) or, without a form, by a completion
+    record (``done_on``, ``summary``, ``outcome``)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    # "<schedule key>|<owner>|<supervisee or ''>|<due date>": the occurrence.
+    occurrence = Varchar(length=300)
+    schedule_key = Varchar(length=130)  # qualified, e.g. coventry:hp_tm_case_file
+    schedule_version = SmallInt()
+    activity = Varchar(length=300)
+    owner = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    supervisee = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    starts_on = Date()
+    due_on = Date()
+    count = SmallInt(default=1)
+    form_key = Varchar(length=130, default="")  # qualified; "" for work without a form
+    done_on = Date(null=True, default=None)
+    summary = Text(default="")
+    outcome = Text(default="")
+    done_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    done_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
 
 
 class Grade(Table, tablename="grade"):
@@ -478,6 +510,7 @@ TABLES: tuple[type[Table], ...] = (
     Cycle,
     PracticeWeek,
     Allocation,
+    Work,
     Grade,
     StandingGrade,
     GradeMonth,

@@ -17,7 +17,7 @@ from piccolo.query.functions.aggregate import Count
 from core.db.engine import transaction
 from core.db.tables import Action, Allocation, Deadline, Dispute, FollowUp, Organisation, Person
 from core.escalation import EscalationEvent
-from core.services import cycles, escalations, month_counts, notifications, trail
+from core.services import cycles, escalations, month_counts, notifications, trail, work
 from core.services.context import Context
 
 BATCH = 500
@@ -43,6 +43,7 @@ _ROW = (
 @dataclass
 class SweepReport:
     cycles_issued: int = 0
+    work_issued: int = 0
     deadlines_missed: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
 
@@ -50,6 +51,8 @@ class SweepReport:
 async def sweep(ctx: Context) -> SweepReport:
     report = SweepReport()
     report.cycles_issued = len(await cycles.issue_due_cycles(ctx))
+    # After the cycle, so the month's case audits count towards the month's work.
+    report.work_issued = await work.issue_due_work(ctx)
     while True:
         # A batch of passed deadlines is claimed and acted on in one
         # transaction: the escalations commit with the claim or not at all.

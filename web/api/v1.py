@@ -12,6 +12,7 @@ from litestar.exceptions import NotAuthorizedException
 from core.services import accounts, audits, compliance, imports, notifications
 from web.api import schemas
 from web.api.disputes_actions import ActionsController, DisputesController, PlansController
+from web.api.work import WorkController
 from web.auth.guards import requires, signed_in
 from web.context import request_context
 
@@ -146,8 +147,9 @@ class ImportsController(Controller):
         return await imports.import_cases(request_context(request), await request.body(), dry_run=dry_run)
 
 
+
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, WorkController],
     tags=["v1"],
 )

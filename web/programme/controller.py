@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from litestar import Controller, Request, get
-from litestar.params import FromQuery
-from litestar.response import Template
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Response, Template
 
 from core.calendar import london_date, utcnow
-from core.services import programme
-from core.services.errors import Forbidden
+from core.services import programme, work
+from core.services.errors import Forbidden, Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
-from web.rendering import page
+from web.forms import form_data, govuk_date
+from web.rendering import flash, page, see_other
 from web.state import qaf_state
 
 
@@ -72,7 +73,74 @@ class ProgrammePages(Controller):
 
     @get("/mine")
     async def mine(self, request: Request, year: FromQuery[int | None] = None) -> Template:
+        """A person's to-do list (their issued work still open, and what they
+        finished this month), what opens next month, then their year."""
         ctx = request_context(request)
         year = _year_of(request, year)
         items = await programme.programme(ctx, year, mine=True)
-        return await page(request, "programme/mine.html", title=f"My programme {year}", year=year, items=items)
+        today = london_date(ctx.now)
+        month_start = today.replace(day=1)
+        next_month_end = ((month_start + dt.timedelta(days=62)).replace(day=1)) - dt.timedelta(days=1)
+        issued = await work.list_work(ctx, owner=ctx.actor.person_id)
+        to_do = [w for w in issued if not w.finished or (w.done_on and w.done_on >= month_start)]
+        issued_keys = {(w.schedule_key.split(":", 1)[1], w.due_on, w.supervisee) for w in issued}
+        coming = [
+            i for i in await programme.programme(ctx, work.council_year(ctx.registry.council(ctx.actor.council), next_month_end), mine=True)
+            if i.starts and i.due and today < work.period_opens(i.starts) <= next_month_end
+            and (i.schedule, i.due, i.supervisee) not in issued_keys
+        ]
+        return await page(
+            request, "programme/mine.html", title=f"My programme {year}", year=year, items=items,
+            to_do=to_do, coming=coming, today=today,
+        )
+
+    @get("/work/{work_id:int}")
+    async def work_item(self, request: Request, work_id: FromPath[int]) -> Template:
+        ctx = request_context(request)
+        item = await work.get_work(ctx, work_id)
+        return await self._work_page(request, item, values={}, errors={})
+
+    async def _work_page(self, request: Request, item: work.WorkItem, values: dict, errors: dict, status_code: int = 200):
+        ctx = request_context(request)
+        mine = item.owner_id == ctx.actor.person_id
+        cases = await work.eligible_cases(ctx, item) if mine and item.may_start else []
+        return await page(
+            request, "programme/work.html", title=item.activity, w=item, mine=mine, cases=cases,
+            values=values, errors=errors, status_code=status_code, today=london_date(ctx.now),
+        )
+
+    @post("/work/{work_id:int}/complete")
+    async def complete(self, request: Request, work_id: FromPath[int]) -> Template | Redirect | Response:
+        ctx = request_context(request)
+        data = await form_data(request)
+        done_on, date_error = govuk_date(data, "done_on")
+        try:
+            if date_error:
+                # Every field's error at once: the date's own, and the others'.
+                errors = {"done_on": date_error}
+                try:
+                    await work.complete(ctx, work_id, done_on=london_date(ctx.now), summary=data.get("summary", ""),
+                                        outcome=data.get("outcome", ""), check_only=True)
+                except Invalid as invalid:
+                    errors = {**invalid.errors, "done_on": date_error}
+                raise Invalid("Check the completion record", errors)
+            await work.complete(ctx, work_id, done_on=done_on, summary=data.get("summary", ""), outcome=data.get("outcome", ""))
+        except Invalid as invalid:
+            item = await work.get_work(ctx, work_id)
+            if not invalid.errors:
+                invalid.errors = {"summary": str(invalid)}
+            return await self._work_page(request, item, values=data, errors=invalid.errors, status_code=422)
+        flash(request, "Recorded as done")
+        return see_other(request, f"/programme/work/{work_id}")
+
+    @post("/work/{work_id:int}/start")
+    async def start(self, request: Request, work_id: FromPath[int]) -> Template | Redirect | Response:
+        ctx = request_context(request)
+        data = await form_data(request)
+        try:
+            allocation_id = await work.start(ctx, work_id, data.get("case", ""))
+        except Invalid as invalid:
+            item = await work.get_work(ctx, work_id)
+            return await self._work_page(request, item, values=data, errors=invalid.errors or {"case": str(invalid)}, status_code=422)
+        flash(request, "Audit started")
+        return see_other(request, f"/audits/{allocation_id}")

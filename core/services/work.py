@@ -1,0 +1,391 @@
+"""The programme drives the work (issue 13, PLAT-1, PLAT-2).
+
+Each occurrence of a council's schedule (``core.programme.expand``) becomes a
+piece of work owed by one person for one period, issued on the period's
+first working day by the sweep, exactly once (the unique ``occurrence`` key:
+a second process issuing the same period inserts nothing). Work is done:
+
+- with a form: by audits on that form, started from the work item on a case
+  the owner chooses (``start``), or issued by the monthly cycle (Haringey's
+  case audits, linked to the owner's work of that month); it is done when
+  as many audits as the occurrence asks for are final;
+- without a form: by a completion record (``complete``): the date it was
+  done, a summary and the outcome.
+
+What a person sees of it is ``status``: to do, started, done, done late or
+overdue, against the London date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from core.calendar import end_of_london_day, is_working_day, london_date
+from core.db.engine import transaction
+from core.db.tables import Allocation, ChildCase, Organisation, Person, Work
+from core.programme import ProgrammeItem, expand
+from core.services import trail
+from core.services.context import Context
+from core.services.errors import Forbidden, Invalid, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One piece of work as a person sees it."""
+
+    id: int
+    activity: str
+    owner_id: int
+    owner: str
+    supervisee: str
+    starts_on: dt.date
+    due_on: dt.date
+    count: int
+    form_key: str
+    form_title: str
+    status: str  # to_do | started | done | done_late | overdue
+    audits: tuple[dict, ...]  # {id, state, final, case}
+    done_on: dt.date | None
+    summary: str
+    outcome: str
+    schedule_key: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "done_late")
+
+    @property
+    def may_start(self) -> bool:
+        """Another audit can be started: it has a form and fewer audits than it asks for."""
+        return bool(self.form_key) and not self.finished and len(self.audits) < self.count
+
+
+STATUS_LABELS = {
+    "to_do": "To do",
+    "started": "Started",
+    "overdue": "Overdue",
+    "done": "Done",
+    "done_late": "Done late",
+}
+
+
+def occurrence_key(council_key: str, item: ProgrammeItem) -> str:
+    return f"{council_key}:{item.schedule}|{item.person_id}|{item.supervisee_id or ''}|{item.due:%Y-%m-%d}"
+
+
+def period_opens(starts: dt.date) -> dt.date:
+    """An occurrence's work is issued on the first working day of its period."""
+    day = starts
+    while not is_working_day(day):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def council_year(council, today: dt.date) -> int:
+    """The year the council's QA year containing ``today`` starts in."""
+    return today.year if today.month >= council.year_start_month else today.year - 1
+
+
+async def issue_due_work(ctx: Context) -> int:
+    """Issue every occurrence whose period has opened and is not yet past due,
+    for every organisation of an enabled council. Returns how many were issued."""
+    from core.services.cycles import practice_weeks
+    from core.services.programme import staff_of
+
+    today = london_date(ctx.now)
+    issued = 0
+    for organisation in await Organisation.select(Organisation.id, Organisation.council).order_by(Organisation.id):
+        if organisation["council"] not in ctx.registry.councils:
+            continue
+        council = ctx.registry.council(organisation["council"])
+        staff = await staff_of(organisation["id"])
+        weeks = await practice_weeks(organisation["id"])
+        year = council_year(council, today)
+        items = [
+            item
+            for item in expand(ctx.registry, council.key, year, staff, weeks)
+            if item.due is not None and item.starts is not None and period_opens(item.starts) <= today <= item.due
+        ]
+        if items:
+            issued += await _issue(ctx, organisation["id"], council.key, items)
+    return issued
+
+
+async def _issue(ctx: Context, organisation_id: int, council_key: str, items: list[ProgrammeItem]) -> int:
+    from core.services.cycles import is_unique_violation
+
+    earliest = min(item.starts for item in items)
+    existing = {
+        row["occurrence"]
+        for row in await Work.select(Work.occurrence).where(
+            (Work.organisation == organisation_id) & (Work.due_on >= earliest)
+        )
+    }
+    new = [item for item in items if occurrence_key(council_key, item) not in existing]
+    if not new:
+        return 0
+    try:
+        async with transaction():
+            for item in new:
+                schedule_key = f"{council_key}:{item.schedule}"
+                schedule = ctx.registry.schedules[schedule_key].value
+                form_key = ctx.registry.ref(council_key, schedule.form, "forms") if schedule.form else ""
+                rows = await Work.insert(
+                    Work(
+                        organisation=organisation_id,
+                        occurrence=occurrence_key(council_key, item),
+                        schedule_key=schedule_key,
+                        schedule_version=schedule.version,
+                        activity=item.activity,
+                        owner=item.person_id,
+                        supervisee=item.supervisee_id,
+                        starts_on=item.starts,
+                        due_on=item.due,
+                        count=item.count,
+                        form_key=form_key,
+                        created_at=ctx.now,
+                    )
+                ).returning(Work.id)
+                work_id = rows[0]["id"]
+                await trail.record(
+                    ctx, organisation_id=organisation_id, entity="work", entity_id=work_id, action="issued",
+                    changes={"schedule": schedule_key, "owner": item.person_id, "due_on": item.due.isoformat(),
+                             "count": item.count},
+                )
+                if form_key:
+                    await _link_issued_audits(ctx, organisation_id, work_id, item.person_id, form_key, item.starts, item.due, item.count)
+    except Exception as error:
+        if not is_unique_violation(error):
+            raise
+        return 0  # another process issued this period first
+    return len(new)
+
+
+async def _link_issued_audits(ctx: Context, organisation_id: int, work_id: int, owner: int, form_key: str,
+                              starts: dt.date, due: dt.date, count: int) -> None:
+    """Audits the monthly cycle already gave the owner on this form in this
+    period count towards this work (HAR 2: the month's cycle is the month's case audits)."""
+    rows = await Allocation.select(Allocation.id).where(
+        (Allocation.organisation == organisation_id)
+        & (Allocation.auditor == owner)
+        & (Allocation.form_key == form_key)
+        & Allocation.work.is_null()
+        & (Allocation.due_at >= end_of_london_day(starts - dt.timedelta(days=1)))
+        & (Allocation.due_at <= end_of_london_day(due))
+    ).order_by(Allocation.id).limit(count)
+    for row in rows:
+        await Allocation.update({Allocation.work: work_id}).where(Allocation.id == row["id"])
+        await trail.record(ctx, organisation_id=organisation_id, entity="allocation", entity_id=row["id"],
+                           action="counted_towards_work", changes={"work": work_id})
+
+
+# --------------------------------------------------------------------- reading
+def _may_see_all(ctx: Context) -> bool:
+    return ctx.actor.can("administer") or ctx.actor.can("view_all_audits")
+
+
+async def list_work(ctx: Context, *, owner: int | None = None, due_from: dt.date | None = None,
+                    due_to: dt.date | None = None) -> list[WorkItem]:
+    """Work of the actor's organisation, soonest due first. Without the right
+    to see everyone's work, only the actor's own."""
+    assert ctx.actor
+    if owner is None and not _may_see_all(ctx):
+        owner = ctx.actor.person_id
+    if owner is not None and owner != ctx.actor.person_id and not _may_see_all(ctx):
+        raise Forbidden("You can see only your own work")
+    query = Work.select(
+        Work.all_columns(), Work.owner.display_name.as_alias("owner_name"),
+        Work.supervisee.display_name.as_alias("supervisee_name"),
+    ).where(Work.organisation == ctx.actor.organisation_id)
+    if owner is not None:
+        query = query.where(Work.owner == owner)
+    if due_from is not None:
+        query = query.where(Work.due_on >= due_from)
+    if due_to is not None:
+        query = query.where(Work.due_on <= due_to)
+    rows = await query.order_by(Work.due_on).order_by(Work.id)
+    return await _items(ctx, rows)
+
+
+async def get_work(ctx: Context, work_id: int) -> WorkItem:
+    assert ctx.actor
+    rows = await Work.select(
+        Work.all_columns(), Work.owner.display_name.as_alias("owner_name"),
+        Work.supervisee.display_name.as_alias("supervisee_name"),
+    ).where((Work.id == work_id) & (Work.organisation == ctx.actor.organisation_id))
+    if not rows or (rows[0]["owner"] != ctx.actor.person_id and not _may_see_all(ctx)):
+        raise NotFound("No such work")
+    return (await _items(ctx, rows))[0]
+
+
+async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
+    today = london_date(ctx.now)
+    audits: dict[int, list[dict]] = {}
+    if rows:
+        for audit in await Allocation.select(
+            Allocation.id, Allocation.work, Allocation.state, Allocation.finalised_at,
+            Allocation.child_case.external_id.as_alias("case"),
+        ).where(Allocation.work.is_in([r["id"] for r in rows])).order_by(Allocation.id):
+            audits.setdefault(audit["work"], []).append(audit)
+    out = []
+    for row in rows:
+        linked = audits.get(row["id"], [])
+        final = [a for a in linked if a["finalised_at"] is not None]
+        done_on = row["done_on"]
+        if row["form_key"] and len(final) >= row["count"]:
+            done_on = max(london_date(a["finalised_at"]) for a in final)
+        if done_on is not None:
+            status = "done" if done_on <= row["due_on"] else "done_late"
+        elif row["due_on"] < today:
+            status = "overdue"
+        elif linked:
+            status = "started"
+        else:
+            status = "to_do"
+        form_title = ctx.registry.form(row["form_key"]).title if row["form_key"] else ""
+        out.append(
+            WorkItem(
+                id=row["id"], activity=row["activity"], owner_id=row["owner"], owner=row["owner_name"],
+                supervisee=row["supervisee_name"] or "", starts_on=row["starts_on"], due_on=row["due_on"],
+                count=row["count"], form_key=row["form_key"], form_title=form_title, status=status,
+                audits=tuple({"id": a["id"], "state": a["state"], "final": a["finalised_at"] is not None,
+                              "case": a["case"]} for a in linked),
+                done_on=done_on, summary=row["summary"], outcome=row["outcome"], schedule_key=row["schedule_key"],
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- doing
+async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summary: str, outcome: str,
+                   check_only: bool = False) -> WorkItem:
+    """Record work without a form as done (PLAT-2): when, what, and the outcome.
+    ``check_only``: raise what is wrong, write nothing."""
+    item = await _owned(ctx, work_id)
+    if item.form_key:
+        raise Invalid(f"{item.activity} is done by completing its {item.form_title}, not by a completion record")
+    if item.finished:
+        raise Invalid(f"{item.activity} was already recorded as done on {item.done_on:%-d %B %Y}")
+    errors: dict[str, str] = {}
+    today = london_date(ctx.now)
+    if done_on is None:
+        errors["done_on"] = "Enter the date it was done, for example 27 3 2027"
+    elif done_on > today:
+        errors["done_on"] = "The date it was done must be today or in the past"
+    elif done_on < item.starts_on - dt.timedelta(days=366):
+        errors["done_on"] = f"The date it was done must be after {item.starts_on - dt.timedelta(days=366):%-d %B %Y}"
+    if not summary.strip():
+        errors["summary"] = "Enter a summary of what was done"
+    if not outcome.strip():
+        errors["outcome"] = "Enter the outcome: what was found and what happens next"
+    if errors:
+        raise Invalid("Check the completion record", errors)
+    if check_only:
+        return item
+    async with transaction():
+        await Work.update(
+            {Work.done_on: done_on, Work.summary: summary.strip(), Work.outcome: outcome.strip(),
+             Work.done_by: ctx.actor.person_id, Work.done_at: ctx.now}
+        ).where(Work.id == work_id)
+        await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
+                           action="completed", changes={"done_on": done_on.isoformat(), "summary": summary.strip(),
+                                                        "outcome": outcome.strip()})
+    return await get_work(ctx, work_id)
+
+
+async def start(ctx: Context, work_id: int, case_number: str) -> int:
+    """Start an audit on the work's form, of the case the owner chose; the
+    audit is due when the work is. Returns the new audit's id."""
+    from core.services.allocations import create_allocation
+
+    item = await _owned(ctx, work_id)
+    if not item.form_key:
+        raise Invalid(f"{item.activity} has no form: record it as done instead")
+    if not item.may_start:
+        raise Invalid(f"Every audit {item.activity} asks for has been started")
+    number = case_number.strip()
+    if not number:
+        raise Invalid("Choose a case", {"case": "Enter the case number of the case to audit"})
+    case = await ChildCase.select().where(
+        (ChildCase.organisation == ctx.actor.organisation_id) & (ChildCase.external_id == number)
+    ).first()
+    if case is None:
+        raise Invalid("Choose a case", {"case": f"There is no case {number}"})
+    problem = await _case_problem(ctx, item, case)
+    if problem:
+        raise Invalid("Choose a case", {"case": problem})
+    form = ctx.registry.form(item.form_key)
+    council = item.form_key.split(":")[0]
+    workflow_key = ctx.registry.ref(council, form.workflow, "workflows")
+    auditor = await Person.select().where(Person.id == ctx.actor.person_id).first()
+    async with transaction():
+        allocation_id = await create_allocation(
+            ctx, organisation_id=ctx.actor.organisation_id, case=case, auditor=auditor, kind="audit",
+            reason=f"{item.activity}, due {item.due_on:%-d %B %Y}: case chosen by {auditor['display_name']}.",
+            form_key=item.form_key, workflow_key=workflow_key, due_at=end_of_london_day(item.due_on),
+        )
+        await Allocation.update({Allocation.work: work_id}).where(Allocation.id == allocation_id)
+        await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
+                           action="audit_started", changes={"allocation": allocation_id, "case": number})
+    return allocation_id
+
+
+async def eligible_cases(ctx: Context, item: WorkItem, limit: int = 20) -> list[dict]:
+    """A few cases the owner may choose for this work (the start page suggests them)."""
+    query = ChildCase.select(ChildCase.id, ChildCase.external_id, ChildCase.category, ChildCase.team,
+                             ChildCase.allocated_worker).where(
+        (ChildCase.organisation == ctx.actor.organisation_id) & ChildCase.allocated_worker.is_not_null()
+    )
+    if item.supervisee:
+        supervisee = await Work.select(Work.supervisee).where(Work.id == item.id).first()
+        query = query.where(ChildCase.allocated_worker == supervisee["supervisee"])
+    else:
+        query = query.where(ChildCase.allocated_worker != item.owner_id)
+    out = []
+    for case in await query.order_by(ChildCase.id).limit(limit * 3):
+        if await _case_problem(ctx, item, case) is None:
+            out.append(case)
+        if len(out) == limit:
+            break
+    return out
+
+
+async def _case_problem(ctx: Context, item: WorkItem, case: dict) -> str | None:
+    """Why the owner may not audit this case for this work, or None (CORE-9:
+    never their own case; never their own team's unless the council allows
+    it; a per-supervisee activity is of that supervisee's cases)."""
+    if case["allocated_worker"] is None:
+        return f"Case {case['external_id']} is closed"
+    if item.supervisee:
+        supervisee = (await Work.select(Work.supervisee).where(Work.id == item.id).first())["supervisee"]
+        if case["allocated_worker"] != supervisee:
+            return f"Choose a case held by {item.supervisee}"
+        return None
+    if case["allocated_worker"] == item.owner_id:
+        return "You cannot audit a case you hold"
+    council = ctx.registry.council(ctx.actor.council)
+    allow_own_team = council.cycles.allow_own_team if council.cycles else False
+    owner = await Person.select(Person.team).where(Person.id == item.owner_id).first()
+    if not allow_own_team and owner["team"] is not None and case["team"] == owner["team"]:
+        return "You cannot audit a case held in your own team"
+    if await Allocation.exists().where((Allocation.child_case == case["id"]) & Allocation.finalised_at.is_null()):
+        return f"Case {case['external_id']} is already being audited"
+    return None
+
+
+async def _owned(ctx: Context, work_id: int) -> WorkItem:
+    item = await get_work(ctx, work_id)
+    if item.owner_id != ctx.actor.person_id:
+        raise Forbidden(f"Only {item.owner} can do this work")
+    return item
+
+
+__all__ = [
+    "STATUS_LABELS", "WorkItem", "complete", "council_year", "eligible_cases", "get_work", "issue_due_work",
+    "list_work", "start",
+]
