@@ -53,7 +53,9 @@ _RE_AUDIT_PAGE = 100
 
 async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: dt.date, busy: set[int]) -> list[Planned]:
     """HAR 1.4: re-audits drawn from earlier final audits whose final overall
-    grade calls for one, oldest first, one re-audit per audit."""
+    grade calls for one, oldest first, one re-audit per audit and per case.
+    Planned before the month's random draw, which then leaves their cases
+    alone (``_issue_cycle``)."""
     if not rules.re_auditor_roles:
         return []
     roles = [ref.split(":")[-1] for ref in rules.re_auditor_roles]
@@ -81,6 +83,7 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
     after = " AND (a.finalised_at > {} OR (a.finalised_at = {} AND g.id > {}))"
     order = " ORDER BY a.finalised_at, g.id LIMIT {}"
     candidates: list[dict] = []
+    taken: set[int] = set()  # cases given a re-audit this month
     last: tuple | None = None
     exhausted = False
 
@@ -97,7 +100,7 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
         if page:
             last = (page[-1]["finalised_at"], page[-1]["id"])
         for f in page:
-            if f["case_id"] not in busy:
+            if f["case_id"] not in busy and f["case_id"] not in taken:
                 if not isinstance(f["finalised_at"], dt.datetime):
                     f["finalised_at"] = _timestamp(f["finalised_at"])
                 candidates.append(f)
@@ -119,7 +122,10 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
                     break
             if choice is None:
                 break
-            candidates.remove(choice)
+            # One re-audit of a case a month, however many of its audits wait
+            # for one: the others stay for a later month.
+            taken.add(choice["case_id"])
+            candidates[:] = [f for f in candidates if f["case_id"] not in taken]
             kind = "second_re_audit" if choice["kind"] in ("re_audit", "second_re_audit") else "re_audit"
             reason = (
                 f"Re-audit of audit {choice['allocation']} (final grade {choice['level'].replace('_', ' ')}, "
@@ -306,17 +312,23 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
             "SELECT DISTINCT child_case FROM allocation WHERE organisation = {} AND finalised_at IS NULL", organisation_id
         )
     }
+    # HAR 1.4, 2.6: re-audits first. A case due its re-audit this month is
+    # re-audited, not drawn at random as well: drawn first, it was left out of
+    # the re-audits and its re-audit lost (issue 12).
+    re_audits = await _plan_re_audits(ctx, organisation_id, rules, starts_on, busy)
+    re_audited = {plan.case["id"] for plan in re_audits}
     # The open cases, four narrow columns in id order (the order the seeded
     # shuffle starts from), held as parallel lists rather than a dict per case.
-    rows = [
-        row
-        for row in await bulk.fetch(
-            "SELECT id, category, team, allocated_worker FROM child_case"
-            " WHERE organisation = {} AND allocated_worker IS NOT NULL ORDER BY id",
-            organisation_id,
-        )
-        if row[0] not in busy
-    ]
+    open_rows = await bulk.fetch(
+        "SELECT id, category, team, allocated_worker FROM child_case"
+        " WHERE organisation = {} AND allocated_worker IS NOT NULL ORDER BY id",
+        organisation_id,
+    )
+    rows = [row for row in open_rows if row[0] not in busy]
+    # The yearly share counts every open case, re-audited this month or not.
+    open_cases = len(rows) + len(busy)
+    rows = [row for row in rows if row[0] not in re_audited]
+    del open_rows
     ids = [r[0] for r in rows]
     categories_of = [r[1] for r in rows]
     teams = [r[2] for r in rows]
@@ -330,10 +342,10 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     planned: list[Planned] = []
     categories: dict[str, int] = {}
     exclusions = "the auditor's own cases" + ("" if rules.allow_own_team else " and own team")
+    being = "cases already being audited" + (" or due a re-audit this month" if re_audits else "")
     per_auditor = rules.audits_per_auditor
     share_note = ""
     if rules.yearly_share and auditors:
-        open_cases = len(ids) + len(busy)
         monthly = math.ceil(rules.yearly_share * open_cases / 12)
         per_auditor = max(per_auditor, math.ceil(monthly / len(auditors)))
         share_note = (
@@ -354,7 +366,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
             mix = ", balancing case categories" if rules.category_mix else ""
             reason = (
                 f"Sampled at random (seed {seed}) from {eligible} eligible open cases for the "
-                f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and cases already being audited{mix}."
+                f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and {being}{mix}."
                 + share_note
             )
             picks.append((auditor, index, reason))
@@ -369,8 +381,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
         case = {"id": ids[index], "external_id": external[ids[index]], "category": categories_of[index], "team": teams[index],
                 "allocated_worker": workers[index]}
         planned.append(Planned(auditor, case, reason))
-    taken = {ids[i] for _, i, _ in picks}
-    planned.extend(await _plan_re_audits(ctx, organisation_id, rules, starts_on, busy | taken))
+    planned.extend(re_audits)
     team_managers: dict[int, list[int]] = {}
     for tm in await Person.select(Person.id, Person.team).where(
         (Person.organisation == organisation_id)

@@ -1,0 +1,127 @@
+"""An audit's life after its grade is final (issue 12, section 3): a dispute's
+amended grade is the grade every later step reads (HAR 2.11); re-audits are
+planned before the month's random draw, which leaves their cases alone
+(HAR 1.4, 2.6); a re-audit that keeps its grade reaches the head of service
+as well as the people HAR 2.14 names (HAR 2.6, 2.13, 2.14).
+
+Each test names its instants: the audits are final on Thursday 31 December
+2026 (the suite's instant, the last working day of the year), and January
+2027's cycle is issued on Monday 4 January (New Year's Day is a Friday).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+
+import pytest
+
+from core.calendar import UTC
+from core.db.tables import Allocation, ChildCase, Notification, Person
+from core.services import allocations, audits, disputes, imports
+from core.services.context import Context
+from core.services.cycles import issue_cycle
+from helpers import acting, allocation_of, filled_answers, person, sign_in
+
+DECEMBER_31 = dt.datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
+# HAR 2: "Each audit cycle generally runs from the first working day of the
+# month": Friday 1 January 2027 is New Year's Day, so Monday 4 January.
+JANUARY_4 = dt.datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
+JANUARY_20 = dt.datetime(2027, 1, 20, 11, 0, tzinfo=UTC)
+
+CRITERIA = "safeguarding_corporate_parenting_dct"  # HAR 3, the grading criteria a dispute cites (HAR 2.9)
+
+
+async def _as(registry, username: str, now: dt.datetime) -> Context:
+    ctx = await acting(registry, username)
+    ctx.now = now
+    return ctx
+
+
+async def _finalise(registry, auditor: str, allocation_id: int, grade: str, now: dt.datetime) -> None:
+    """The auditor grades every domain and overall ``grade`` and submits; QA
+    accepts without moderating (HAR 2.6)."""
+    ctx = await _as(registry, auditor, now)
+    view = await audits.audit_view(ctx, allocation_id)
+    revision = await audits.save_answers(ctx, allocation_id, view.revision, filled_answers(view, grade))
+    await audits.submit(ctx, allocation_id, revision)
+    await audits.review(await _as(registry, "haringey.head_of_qa", now + dt.timedelta(minutes=5)), allocation_id, "accept")
+
+
+async def _amend_by_dispute(registry, allocation_id: int, overall: str, now: dt.datetime) -> None:
+    """HAR 2.11, informal stage: the practitioner disputes the overall grade
+    citing the criteria, the meeting is held, and the team manager records it
+    resolved with the amended grade ("final (amended) audit report")."""
+    row = await audits.load_row(allocation_id)
+    people = await audits.relations_of(Context(registry=registry), row)
+    practitioner = await Person.select().where(Person.id == people["practitioner"]).first()
+    manager = await Person.select().where(Person.id == people["team_manager"]).first()
+    dispute_id = await disputes.raise_dispute(
+        await _as(registry, practitioner["username"], now), allocation_id, CRITERIA,
+        {"overall": {"proposed": overall, "rationale": "The criteria for this grade are met; see the case record."}},
+    )
+    tm = await _as(registry, manager["username"], now + dt.timedelta(hours=1))
+    await disputes.take_step(tm, dispute_id, "meeting_held", participants="Auditor, practitioner, team manager")
+    await disputes.take_step(
+        tm, dispute_id, "resolve_informally", "Agreed at the meeting against the grading criteria",
+        outcome="amended", amendments={"overall": overall},
+    )
+    assert (await disputes.latest_final_grades(allocation_id))["overall"] == overall
+
+
+async def _cycle(registry, year: int, month: int, now: dt.datetime) -> tuple[int, list[dict]]:
+    org = (await Person.select(Person.organisation).where(Person.username == "haringey.director").first())["organisation"]
+    issued = await issue_cycle(Context(registry=registry, now=now), org, year, month)
+    assert issued.created
+    rows = await Allocation.select().where(Allocation.cycle == issued.cycle_id).order_by(Allocation.id)
+    return issued.cycle_id, rows
+
+
+def _re_audits(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["kind"] in ("re_audit", "second_re_audit")]
+
+
+async def _kinds_about(username: str, allocation_id: int) -> list[str]:
+    who = await person(username)
+    rows = await Notification.select(Notification.kind).where(
+        (Notification.recipient == who["id"]) & (Notification.allocation == allocation_id)
+    )
+    return [r["kind"] for r in rows]
+
+
+# ------------------------------------------------- 2. re-audits before the draw
+
+
+@pytest.mark.req("HAR-1")
+@pytest.mark.req("CORE-9")
+async def test_a_case_due_a_re_audit_is_re_audited_not_drawn_at_random(registry, demo):
+    # The CP chair's December audit is Inadequate: its case is due a re-audit
+    # in January (HAR 1.4, 2.6).
+    poor = await allocation_of("haringey.cp_chair")
+    await _finalise(registry, "haringey.cp_chair", poor["id"], "inadequate", DECEMBER_31)
+    # Cases close (the case-record system's export lists them with no
+    # allocated worker) until only the poor audit's case and two others are
+    # open and not already being audited: fewer than January's seven auditors,
+    # so a draw run first would take every one of them, whatever its seed.
+    busy = {r["child_case"] for r in await Allocation.select(Allocation.child_case).where(Allocation.finalised_at.is_null())}
+    open_cases = await ChildCase.select(ChildCase.id, ChildCase.external_id, ChildCase.category).where(
+        ChildCase.allocated_worker.is_not_null()
+    ).order_by(ChildCase.id)
+    idle = [c for c in open_cases if c["id"] not in busy and c["id"] != poor["child_case"]]
+    keep, close = idle[:2], idle[2:]
+    csv = "external_id,category,allocated_worker_username\n" + "".join(f"{c['external_id']},{c['category']},\n" for c in close)
+    await imports.import_cases(await _as(registry, "haringey.qa_officer", DECEMBER_31), csv.encode())
+
+    _, rows = await _cycle(registry, 2027, 1, JANUARY_4)
+    sm = await person("haringey.service_manager")
+    # Every case due a re-audit, with a re-auditor free to do it, has it ...
+    assert [(r["kind"], r["auditor"], r["previous"], r["child_case"]) for r in _re_audits(rows)] == [
+        ("re_audit", sm["id"], poor["id"], poor["child_case"])
+    ]
+    # ... no case is allocated twice in the cycle ...
+    assert [case for case, n in Counter(r["child_case"] for r in rows).items() if n > 1] == []
+    # ... and the draw takes the other open cases, and says what it left out.
+    audits_drawn = [r for r in rows if r["kind"] == "audit"]
+    assert sorted(r["child_case"] for r in audits_drawn) == sorted(c["id"] for c in keep)
+    assert all("cases already being audited or due a re-audit this month" in r["reason"] for r in audits_drawn)
