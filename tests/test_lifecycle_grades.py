@@ -90,6 +90,70 @@ async def _kinds_about(username: str, allocation_id: int) -> list[str]:
     return [r["kind"] for r in rows]
 
 
+# ------------------------------------------------------------ 1. amended grades
+
+
+@pytest.mark.req("HAR-11")
+async def test_the_amended_grade_decides_which_final_audit_is_re_audited_next_month(registry, demo):
+    # Two final audits on 31 December. The first, Requires Improvement, is
+    # disputed and amended to Good: it no longer calls for a re-audit. The
+    # second, Good, is amended to Inadequate: it now does (HAR 1.4 re-audits
+    # audits that were not good enough; HAR 2.11 the amended report is final).
+    amended_up = await allocation_of("haringey.cp_chair")
+    amended_down = await allocation_of("haringey.iro")
+    await _finalise(registry, "haringey.cp_chair", amended_up["id"], "requires_improvement", DECEMBER_31)
+    await _finalise(registry, "haringey.iro", amended_down["id"], "good", DECEMBER_31 + dt.timedelta(minutes=30))
+    await _amend_by_dispute(registry, amended_up["id"], "good", DECEMBER_31 + dt.timedelta(hours=2))
+    await _amend_by_dispute(registry, amended_down["id"], "inadequate", DECEMBER_31 + dt.timedelta(hours=4))
+
+    _, rows = await _cycle(registry, 2027, 1, JANUARY_4)
+    sm = await person("haringey.service_manager")
+    # The service manager has one re-audit a month (HAR 1.4): the audit now
+    # graded Inadequate, not the older one once graded Requires Improvement.
+    assert [(r["auditor"], r["previous"], r["child_case"]) for r in _re_audits(rows)] == [
+        (sm["id"], amended_down["id"], amended_down["child_case"])
+    ]
+    assert f"Re-audit of audit {amended_down['id']} (final grade inadequate, December 2026)" in _re_audits(rows)[0]["reason"]
+    assert not await Allocation.exists().where(Allocation.previous == amended_up["id"])
+
+
+@pytest.mark.req("HAR-11")
+@pytest.mark.req("HAR-14")
+async def test_a_re_audit_moves_against_the_amended_grade_of_the_audit_before_it(registry, demo, client):
+    # Inadequate on 31 December, amended to Requires Improvement after a
+    # dispute: still one for the service manager to re-audit in January.
+    first = await allocation_of("haringey.cp_chair")
+    await _finalise(registry, "haringey.cp_chair", first["id"], "inadequate", DECEMBER_31)
+    await _amend_by_dispute(registry, first["id"], "requires_improvement", DECEMBER_31 + dt.timedelta(hours=2))
+    _, rows = await _cycle(registry, 2027, 1, JANUARY_4)
+    (re_audit,) = _re_audits(rows)
+    assert re_audit["previous"] == first["id"]
+    assert "(final grade requires improvement, December 2026)" in re_audit["reason"]
+
+    # The re-audit is Requires Improvement again: the same as the amended
+    # grade (not an improvement on the superseded Inadequate).
+    await _finalise(registry, "haringey.service_manager", re_audit["id"], "requires_improvement", JANUARY_20)
+    case = (await audits.load_row(re_audit["id"]))["case_external_id"]
+    # HAR 2.13/2.14: a re-audit that stays the same goes to the service
+    # manager (with the practitioner and team manager) to follow up.
+    sm = await person("haringey.service_manager")
+    told = await Notification.select(Notification.body).where(
+        (Notification.recipient == sm["id"]) & (Notification.kind == "escalation:reaudit_same_or_worse")
+    )
+    assert [n["body"].split(".")[0] for n in told] == [f"Re-audit of case {case}: same (Requires Improvement)"]
+
+    # The re-audit page shows the same movement.
+    await sign_in(client, "haringey.head_of_qa")
+    page = await client.get(f"/audits/{re_audit['id']}")
+    assert "Since the last audit" in page.text
+    movement = re.findall(
+        r'<th scope="row" class="govuk-table__header">([^<]+)</th>\s*<td class="govuk-table__cell">([^<]+)</td>'
+        r'\s*<td class="govuk-table__cell">([^<]+)</td>\s*<td class="govuk-table__cell"><strong[^>]*>(\w+)</strong>',
+        page.text,
+    )
+    assert ("Overall grade", "Requires Improvement", "Requires Improvement", "Same") in movement
+
+
 # ------------------------------------------------- 2. re-audits before the draw
 
 

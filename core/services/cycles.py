@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from core.calendar import end_of_london_day, first_working_day, last_working_day, london_date
 from core.db import bulk
 from core.db.engine import transaction
-from core.db.tables import Cycle, Grade, Organisation, Person, PracticeWeek
-from core.services import notifications, trail
+from core.db.tables import Cycle, Organisation, Person, PracticeWeek, StandingGrade
+from core.services import notifications, standing_grades, trail
 from core.services.allocations import create_allocations
 from core.services.context import Context
 
@@ -69,19 +69,21 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
     levels = list(rules.re_audit_grades) or [""]
     before = end_of_london_day(starts_on - dt.timedelta(days=1))
     # Oldest first, a page at a time: only as many final audits are read as
-    # the re-auditors draw from (indexes allocation_finalised, allocation_previous).
+    # the re-auditors draw from (indexes allocation_finalised,
+    # standing_grade_allocation, allocation_previous). The grade that decides
+    # is the audit's final overall grade as it stands now, the amended one
+    # after a dispute (standing_grades: one row per audit and domain).
     sql = (
-        "SELECT g.id, g.allocation, g.level, a.kind, a.finalised_at, a.child_case AS case_id,"
+        "SELECT a.id AS allocation, f.final_level AS level, a.kind, a.finalised_at, a.child_case AS case_id,"
         " c.external_id, c.category, c.team, c.allocated_worker"
-        " FROM allocation a JOIN grade g ON g.allocation = a.id JOIN child_case c ON c.id = a.child_case"
-        " WHERE a.organisation = {} AND a.finalised_at < {} AND g.organisation = {}"
-        " AND g.phase = 'final' AND g.domain = 'overall'"
-        f" AND g.level IN ({', '.join('{}' for _ in levels)})"
+        " FROM allocation a" + standing_grades.FINAL_OVERALL_JOIN + " JOIN child_case c ON c.id = a.child_case"
+        " WHERE a.organisation = {} AND a.finalised_at < {}"
+        f" AND f.final_level IN ({', '.join('{}' for _ in levels)})"
         " AND NOT EXISTS (SELECT 1 FROM allocation r WHERE r.previous = a.id)"
     )
     # Keyset pagination: each page starts after the last row read.
-    after = " AND (a.finalised_at > {} OR (a.finalised_at = {} AND g.id > {}))"
-    order = " ORDER BY a.finalised_at, g.id LIMIT {}"
+    after = " AND (a.finalised_at > {} OR (a.finalised_at = {} AND a.id > {}))"
+    order = " ORDER BY a.finalised_at, a.id LIMIT {}"
     candidates: list[dict] = []
     taken: set[int] = set()  # cases given a re-audit this month
     last: tuple | None = None
@@ -91,14 +93,14 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
         nonlocal last, exhausted
         if exhausted:
             return False
-        args = [organisation_id, before, organisation_id, *levels]
+        args = [organisation_id, before, *levels]
         if last is None:
-            page = await Grade.raw(sql + order, *args, _RE_AUDIT_PAGE)
+            page = await StandingGrade.raw(sql + order, *args, _RE_AUDIT_PAGE)
         else:
-            page = await Grade.raw(sql + after + order, *args, last[0], last[0], last[1], _RE_AUDIT_PAGE)
+            page = await StandingGrade.raw(sql + after + order, *args, last[0], last[0], last[1], _RE_AUDIT_PAGE)
         exhausted = len(page) < _RE_AUDIT_PAGE
         if page:
-            last = (page[-1]["finalised_at"], page[-1]["id"])
+            last = (page[-1]["finalised_at"], page[-1]["allocation"])
         for f in page:
             if f["case_id"] not in busy and f["case_id"] not in taken:
                 if not isinstance(f["finalised_at"], dt.datetime):
