@@ -189,3 +189,58 @@ async def test_a_case_due_a_re_audit_is_re_audited_not_drawn_at_random(registry,
     audits_drawn = [r for r in rows if r["kind"] == "audit"]
     assert sorted(r["child_case"] for r in audits_drawn) == sorted(c["id"] for c in keep)
     assert all("cases already being audited or due a re-audit this month" in r["reason"] for r in audits_drawn)
+
+
+# ------------------------------------------ 3. who hears of a re-audit (HAR-7)
+
+
+@pytest.mark.req("HAR-7")
+@pytest.mark.req("HAR-14")
+async def test_a_first_re_audit_that_stays_requires_improvement_reaches_the_head_of_service(registry, demo, client):
+    kept = await allocation_of("haringey.cp_chair")
+    improving = await allocation_of("haringey.iro")
+    await _finalise(registry, "haringey.cp_chair", kept["id"], "requires_improvement", DECEMBER_31)
+    await _finalise(registry, "haringey.iro", improving["id"], "requires_improvement", DECEMBER_31 + dt.timedelta(minutes=30))
+
+    # QA allocates the other's re-audit at once to the IRO (HAR 1.4 re-audits
+    # may be allocated by hand too); January's cycle gives the service
+    # manager the first one.
+    qa = await _as(registry, "haringey.qa_officer", DECEMBER_31 + dt.timedelta(hours=2))
+    iro = await person("haringey.iro")
+    second = await allocations.allocate_re_audit(qa, improving["id"], iro["id"], "Re-audit of a requires improvement audit")
+    _, rows = await _cycle(registry, 2027, 1, JANUARY_4)
+    (first,) = _re_audits(rows)
+    assert first["previous"] == kept["id"]
+    await _finalise(registry, "haringey.service_manager", first["id"], "requires_improvement", JANUARY_20)
+    row = await audits.load_row(first["id"])
+    people = await audits.relations_of(Context(registry=registry), row)
+    practitioner = await Person.select(Person.username).where(Person.id == people["practitioner"]).first()
+    manager = await Person.select(Person.username).where(Person.id == people["team_manager"]).first()
+    # HAR 2.14: emailed to the practitioner, team manager and service manager,
+    # with SMART actions to agree (HAR 2.13); HAR 2.6: the alert also goes to
+    # the service manager and head of service. Everyone either section names.
+    expected = {
+        practitioner["username"]: "escalation:reaudit_same_or_worse",
+        manager["username"]: "escalation:reaudit_same_or_worse",
+        "haringey.service_manager": "escalation:reaudit_same_or_worse",
+        "haringey.head_of_service": "escalation:reaudit_kept_grade",
+    }
+    for username, kind in expected.items():
+        assert kind in await _kinds_about(username, first["id"]), username
+    # A first re-audit: not yet the assistant director's (HAR 2.14's repeat).
+    assert await _kinds_about("haringey.assistant_director", first["id"]) == []
+    # The head of service sees it on their notifications page.
+    await sign_in(client, "haringey.head_of_service")
+    page = await client.get("/notifications")
+    assert f"Re-audit of case {row['case_external_id']}: same (Requires Improvement)" in page.text
+    assert "Note the re-audit that kept its grade" in page.text
+
+    # The IRO's re-audit of the other improves to Good: no re-audit alert for anyone.
+    await _finalise(registry, "haringey.iro", second, "good", JANUARY_20 + dt.timedelta(hours=2))
+    alerts = await Notification.select(Notification.kind).where(
+        (Notification.allocation == second) & Notification.kind.like("escalation:%reaudit%")
+    )
+    assert alerts == []
+    # Not for want of telling: the practitioner and team manager heard it is final (HAR 2.6).
+    told = await Notification.select(Notification.kind).where(Notification.allocation == second)
+    assert "escalation:final_alert" in [n["kind"] for n in told]
