@@ -202,12 +202,11 @@ async def test_a_first_re_audit_that_stays_requires_improvement_reaches_the_head
     await _finalise(registry, "haringey.cp_chair", kept["id"], "requires_improvement", DECEMBER_31)
     await _finalise(registry, "haringey.iro", improving["id"], "requires_improvement", DECEMBER_31 + dt.timedelta(minutes=30))
 
-    # QA allocates the other's re-audit at once to the IRO (HAR 1.4 re-audits
-    # may be allocated by hand too); January's cycle gives the service
-    # manager the first one.
+    # QA allocates the other's re-audit by hand at once, to the LADO;
+    # January's cycle gives the service manager the first one (HAR 1.4).
     qa = await _as(registry, "haringey.qa_officer", DECEMBER_31 + dt.timedelta(hours=2))
-    iro = await person("haringey.iro")
-    second = await allocations.allocate_re_audit(qa, improving["id"], iro["id"], "Re-audit of a requires improvement audit")
+    lado = await person("haringey.lado")
+    second = await allocations.allocate_re_audit(qa, improving["id"], lado["id"], "Re-audit of a requires improvement audit")
     _, rows = await _cycle(registry, 2027, 1, JANUARY_4)
     (first,) = _re_audits(rows)
     assert first["previous"] == kept["id"]
@@ -235,8 +234,8 @@ async def test_a_first_re_audit_that_stays_requires_improvement_reaches_the_head
     assert f"Re-audit of case {row['case_external_id']}: same (Requires Improvement)" in page.text
     assert "Note the re-audit that kept its grade" in page.text
 
-    # The IRO's re-audit of the other improves to Good: no re-audit alert for anyone.
-    await _finalise(registry, "haringey.iro", second, "good", JANUARY_20 + dt.timedelta(hours=2))
+    # The LADO's re-audit of the other improves to Good: no re-audit alert for anyone.
+    await _finalise(registry, "haringey.lado", second, "good", JANUARY_20 + dt.timedelta(hours=2))
     alerts = await Notification.select(Notification.kind).where(
         (Notification.allocation == second) & Notification.kind.like("escalation:%reaudit%")
     )
