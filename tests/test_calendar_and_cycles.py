@@ -99,6 +99,8 @@ async def test_allocation_is_reproducible_explained_and_never_the_auditors_own_t
 @pytest.mark.req("CORE-9")
 @pytest.mark.req("HAR-1")
 async def test_service_managers_re_audits_are_drawn_from_earlier_audits_that_were_not_good_enough(registry, demo):
+    from collections import Counter
+
     from helpers import allocation_of, finalise
 
     org = (await Person.select(Person.organisation).first())["organisation"]
@@ -106,12 +108,16 @@ async def test_service_managers_re_audits_are_drawn_from_earlier_audits_that_wer
     await finalise(registry, "haringey.cp_chair", poor["id"], "inadequate")
     fine = await allocation_of("haringey.iro")
     await finalise(registry, "haringey.iro", fine["id"], "good")
-    # Next month, the service manager is allocated the inadequate one to re-audit (HAR 1.4).
-    today = dt.date.today()
-    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-    issued = await issue_cycle(Context(registry=registry), org, year, month)
+    # January 2027, issued on its first working day (Monday 4th): the service
+    # manager is allocated the inadequate one to re-audit (HAR 1.4), planned
+    # before the random draw, which leaves its case alone (HAR 2.6).
+    monday = Context(registry=registry, now=dt.datetime(2027, 1, 4, 8, tzinfo=UTC))
+    issued = await issue_cycle(monday, org, 2027, 1)
     sm = (await Person.select(Person.id).where(Person.username == "haringey.service_manager").first())["id"]
-    re_audits = await Allocation.select().where((Allocation.cycle == issued.cycle_id) & (Allocation.kind == "re_audit"))
+    rows = await Allocation.select().where(Allocation.cycle == issued.cycle_id)
+    re_audits = [r for r in rows if r["kind"] == "re_audit"]
     assert [(r["auditor"], r["previous"], r["child_case"]) for r in re_audits] == [(sm, poor["id"], poor["child_case"])]
     assert f"Re-audit of audit {poor['id']} (final grade inadequate" in re_audits[0]["reason"]
+    # No case twice in a cycle: the draw did not take the case being re-audited.
+    assert [case for case, n in Counter(r["child_case"] for r in rows).items() if n > 1] == []
     assert issued.allocations == 8  # seven audits and one re-audit

@@ -577,10 +577,11 @@ async def review(
 
 
 async def _after_final(ctx: Context, row: dict, form_fields: FormFields, people: dict[str, int | None]) -> None:
-    """Fire the escalation events a final audit causes (HAR 2.6, 2.13, 2.14)."""
-    overall = None
-    if form_fields.phases:
-        overall = dict(row["answers"] or {}).get(f"grade.{form_fields.phases[-1]}.overall")
+    """Fire the escalation events a final audit causes (HAR 2.6, 2.13, 2.14).
+    Both audits' overall grades are their final grades as they stand now
+    (``standing_grades``): the predecessor's amended grade if a dispute
+    amended it."""
+    overall = await standing_grades.final_grade(row["id"]) if form_fields.phases else None
     label = next((lvl.label for lvl in form_fields.scale.levels if lvl.key == overall), "") if form_fields.scale else ""
     base = dict(
         council=row["council"],
@@ -600,12 +601,10 @@ async def _after_final(ctx: Context, row: dict, form_fields: FormFields, people:
         link=f"/audits/{row['id']}",
     )
     if row["kind"] in ("re_audit", "second_re_audit") and row["previous"] and overall and form_fields.scale:
-        before = await Grade.select(Grade.level).where(
-            (Grade.allocation == row["previous"]) & (Grade.phase == "final") & (Grade.domain == "overall")
-        ).first()
+        before = await standing_grades.final_grade(row["previous"])
         previous = await Allocation.select(Allocation.kind).where(Allocation.id == row["previous"]).first()
         if before:
-            movement = compare(form_fields.scale, before["level"], overall)
+            movement = compare(form_fields.scale, before, overall)
             await escalations.fire(
                 ctx,
                 EscalationEvent(

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from core.calendar import end_of_london_day, first_working_day, last_working_day, london_date
 from core.db import bulk
 from core.db.engine import transaction
-from core.db.tables import Cycle, Grade, Organisation, Person, PracticeWeek
-from core.services import notifications, trail
+from core.db.tables import Cycle, Organisation, Person, PracticeWeek, StandingGrade
+from core.services import notifications, standing_grades, trail
 from core.services.allocations import create_allocations
 from core.services.context import Context
 
@@ -53,7 +53,9 @@ _RE_AUDIT_PAGE = 100
 
 async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: dt.date, busy: set[int]) -> list[Planned]:
     """HAR 1.4: re-audits drawn from earlier final audits whose final overall
-    grade calls for one, oldest first, one re-audit per audit."""
+    grade calls for one, oldest first, one re-audit per audit and per case.
+    Planned before the month's random draw, which then leaves their cases
+    alone (``_issue_cycle``)."""
     if not rules.re_auditor_roles:
         return []
     roles = [ref.split(":")[-1] for ref in rules.re_auditor_roles]
@@ -67,20 +69,23 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
     levels = list(rules.re_audit_grades) or [""]
     before = end_of_london_day(starts_on - dt.timedelta(days=1))
     # Oldest first, a page at a time: only as many final audits are read as
-    # the re-auditors draw from (indexes allocation_finalised, allocation_previous).
+    # the re-auditors draw from (indexes allocation_finalised,
+    # standing_grade_allocation, allocation_previous). The grade that decides
+    # is the audit's final overall grade as it stands now, the amended one
+    # after a dispute (standing_grades: one row per audit and domain).
     sql = (
-        "SELECT g.id, g.allocation, g.level, a.kind, a.finalised_at, a.child_case AS case_id,"
+        "SELECT a.id AS allocation, f.final_level AS level, a.kind, a.finalised_at, a.child_case AS case_id,"
         " c.external_id, c.category, c.team, c.allocated_worker"
-        " FROM allocation a JOIN grade g ON g.allocation = a.id JOIN child_case c ON c.id = a.child_case"
-        " WHERE a.organisation = {} AND a.finalised_at < {} AND g.organisation = {}"
-        " AND g.phase = 'final' AND g.domain = 'overall'"
-        f" AND g.level IN ({', '.join('{}' for _ in levels)})"
+        " FROM allocation a" + standing_grades.FINAL_OVERALL_JOIN + " JOIN child_case c ON c.id = a.child_case"
+        " WHERE a.organisation = {} AND a.finalised_at < {}"
+        f" AND f.final_level IN ({', '.join('{}' for _ in levels)})"
         " AND NOT EXISTS (SELECT 1 FROM allocation r WHERE r.previous = a.id)"
     )
     # Keyset pagination: each page starts after the last row read.
-    after = " AND (a.finalised_at > {} OR (a.finalised_at = {} AND g.id > {}))"
-    order = " ORDER BY a.finalised_at, g.id LIMIT {}"
+    after = " AND (a.finalised_at > {} OR (a.finalised_at = {} AND a.id > {}))"
+    order = " ORDER BY a.finalised_at, a.id LIMIT {}"
     candidates: list[dict] = []
+    taken: set[int] = set()  # cases given a re-audit this month
     last: tuple | None = None
     exhausted = False
 
@@ -88,16 +93,16 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
         nonlocal last, exhausted
         if exhausted:
             return False
-        args = [organisation_id, before, organisation_id, *levels]
+        args = [organisation_id, before, *levels]
         if last is None:
-            page = await Grade.raw(sql + order, *args, _RE_AUDIT_PAGE)
+            page = await StandingGrade.raw(sql + order, *args, _RE_AUDIT_PAGE)
         else:
-            page = await Grade.raw(sql + after + order, *args, last[0], last[0], last[1], _RE_AUDIT_PAGE)
+            page = await StandingGrade.raw(sql + after + order, *args, last[0], last[0], last[1], _RE_AUDIT_PAGE)
         exhausted = len(page) < _RE_AUDIT_PAGE
         if page:
-            last = (page[-1]["finalised_at"], page[-1]["id"])
+            last = (page[-1]["finalised_at"], page[-1]["allocation"])
         for f in page:
-            if f["case_id"] not in busy:
+            if f["case_id"] not in busy and f["case_id"] not in taken:
                 if not isinstance(f["finalised_at"], dt.datetime):
                     f["finalised_at"] = _timestamp(f["finalised_at"])
                 candidates.append(f)
@@ -119,7 +124,10 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
                     break
             if choice is None:
                 break
-            candidates.remove(choice)
+            # One re-audit of a case a month, however many of its audits wait
+            # for one: the others stay for a later month.
+            taken.add(choice["case_id"])
+            candidates[:] = [f for f in candidates if f["case_id"] not in taken]
             kind = "second_re_audit" if choice["kind"] in ("re_audit", "second_re_audit") else "re_audit"
             reason = (
                 f"Re-audit of audit {choice['allocation']} (final grade {choice['level'].replace('_', ' ')}, "
@@ -306,17 +314,23 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
             "SELECT DISTINCT child_case FROM allocation WHERE organisation = {} AND finalised_at IS NULL", organisation_id
         )
     }
+    # HAR 1.4, 2.6: re-audits first. A case due its re-audit this month is
+    # re-audited, not drawn at random as well: drawn first, it was left out of
+    # the re-audits and its re-audit lost (issue 12).
+    re_audits = await _plan_re_audits(ctx, organisation_id, rules, starts_on, busy)
+    re_audited = {plan.case["id"] for plan in re_audits}
     # The open cases, four narrow columns in id order (the order the seeded
     # shuffle starts from), held as parallel lists rather than a dict per case.
-    rows = [
-        row
-        for row in await bulk.fetch(
-            "SELECT id, category, team, allocated_worker FROM child_case"
-            " WHERE organisation = {} AND allocated_worker IS NOT NULL ORDER BY id",
-            organisation_id,
-        )
-        if row[0] not in busy
-    ]
+    open_rows = await bulk.fetch(
+        "SELECT id, category, team, allocated_worker FROM child_case"
+        " WHERE organisation = {} AND allocated_worker IS NOT NULL ORDER BY id",
+        organisation_id,
+    )
+    rows = [row for row in open_rows if row[0] not in busy]
+    # The yearly share counts every open case, re-audited this month or not.
+    open_cases = len(rows) + len(busy)
+    rows = [row for row in rows if row[0] not in re_audited]
+    del open_rows
     ids = [r[0] for r in rows]
     categories_of = [r[1] for r in rows]
     teams = [r[2] for r in rows]
@@ -330,10 +344,10 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     planned: list[Planned] = []
     categories: dict[str, int] = {}
     exclusions = "the auditor's own cases" + ("" if rules.allow_own_team else " and own team")
+    being = "cases already being audited" + (" or due a re-audit this month" if re_audits else "")
     per_auditor = rules.audits_per_auditor
     share_note = ""
     if rules.yearly_share and auditors:
-        open_cases = len(ids) + len(busy)
         monthly = math.ceil(rules.yearly_share * open_cases / 12)
         per_auditor = max(per_auditor, math.ceil(monthly / len(auditors)))
         share_note = (
@@ -354,7 +368,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
             mix = ", balancing case categories" if rules.category_mix else ""
             reason = (
                 f"Sampled at random (seed {seed}) from {eligible} eligible open cases for the "
-                f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and cases already being audited{mix}."
+                f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and {being}{mix}."
                 + share_note
             )
             picks.append((auditor, index, reason))
@@ -369,8 +383,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
         case = {"id": ids[index], "external_id": external[ids[index]], "category": categories_of[index], "team": teams[index],
                 "allocated_worker": workers[index]}
         planned.append(Planned(auditor, case, reason))
-    taken = {ids[i] for _, i, _ in picks}
-    planned.extend(await _plan_re_audits(ctx, organisation_id, rules, starts_on, busy | taken))
+    planned.extend(re_audits)
     team_managers: dict[int, list[int]] = {}
     for tm in await Person.select(Person.id, Person.team).where(
         (Person.organisation == organisation_id)

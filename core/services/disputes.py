@@ -40,14 +40,9 @@ def _form_fields(ctx: Context, row: dict):
 
 
 async def latest_final_grades(allocation_id: int) -> dict[str, str]:
-    """Domain -> the latest final grade (the amended one after a dispute)."""
-    rows = (
-        await Grade.select(Grade.domain, Grade.level)
-        .where((Grade.allocation == allocation_id) & (Grade.phase == "final"))
-        .order_by(Grade.set_at)
-        .order_by(Grade.id)
-    )
-    return {r["domain"]: r["level"] for r in rows}
+    """Domain -> the final grade (the amended one after a dispute), as
+    ``standing_grades`` defines it for every reader."""
+    return await standing_grades.final_grades(allocation_id)
 
 
 def _roles_in(workflow: Workflow) -> set[str]:

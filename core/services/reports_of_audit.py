@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.calendar import to_london
-from core.db.tables import Cycle, FollowUp, Grade, Person
+from core.db.tables import Cycle, FollowUp, Person
 from core.grading import compare
-from core.services import audits
+from core.services import audits, standing_grades
 from core.services.context import Context
 from core.services.errors import Conflict
 
@@ -46,9 +46,9 @@ async def case_note(ctx: Context, allocation_id: int) -> CaseNote:
         cycle = await Cycle.select(Cycle.year, Cycle.month).where(Cycle.id == row["cycle"]).first()
         month = finalised.replace(year=cycle["year"], month=cycle["month"], day=1).strftime("%B")
     overall = ""
-    for grade in view.grade_chain:
-        if grade["phase"] == "final" and grade["domain"] == "overall":
-            overall = next((lvl.label for lvl in view.fields.scale.levels if lvl.key == grade["level"]), grade["level"])
+    level = await standing_grades.final_grade(allocation_id)
+    if level and view.fields.scale:
+        overall = next((lvl.label for lvl in view.fields.scale.levels if lvl.key == level), level)
     people = await audits.relations_of(ctx, row)
     alerted = ["allocated practitioner", "Team Manager"]
     if people.get("case_chair"):
@@ -71,16 +71,14 @@ async def case_note(ctx: Context, allocation_id: int) -> CaseNote:
 
 
 async def movement(ctx: Context, view: audits.AuditView) -> list[DomainMovement]:
-    """Per domain and overall: the previous audit's final grade against this one's."""
+    """Per domain and overall: the previous audit's final grade against this
+    one's (each the amended grade if a dispute amended it)."""
     row = view.row
     if not row["previous"] or view.fields.scale is None:
         return []
     scale = view.fields.scale
-    before = {
-        g["domain"]: g["level"]
-        for g in await Grade.select(Grade.domain, Grade.level).where((Grade.allocation == row["previous"]) & (Grade.phase == "final"))
-    }
-    after = {g["domain"]: g["level"] for g in view.grade_chain if g["phase"] == "final"}
+    before = await standing_grades.final_grades(row["previous"])
+    after = await standing_grades.final_grades(row["id"])
     labels = {lvl.key: lvl.label for lvl in scale.levels}
     out = []
     for domain, title in view.fields.domains():

@@ -5,6 +5,14 @@ queue's agreement rate and re-audit movement want only the latest auditor,
 moderated and final grade of each domain. ``refresh`` rewrites those rows
 for the audits whose grades just changed, in the caller's transaction, so the
 summary can never disagree with the chain it summarises.
+
+This is the one definition of "the final grade of an audit": the latest
+``final`` grade of each domain (``set_at``, then ``id``), so the amended grade
+once a dispute has amended it (HAR 2.11: "final (amended) audit report").
+Re-audit selection, the re-audit comparison and its escalations, the audit
+and re-audit pages, disputes and reports all read it here (``final_grades``,
+``final_grade``, ``FINAL_OVERALL_JOIN``), never the ``grade`` rows of phase
+``final``, of which an amended audit has more than one.
 """
 
 from __future__ import annotations
@@ -41,6 +49,28 @@ GROUP BY k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor
 """
 
 _COLUMNS = "(allocation, organisation, domain, due_at, previous, auditor, team, auditor_level, moderated_level, final_level, final_rank, final_grade)"
+
+
+async def final_grades(allocation_id: int) -> dict[str, str]:
+    """Domain (and ``overall``) -> the audit's final grade: the amended one
+    after a dispute. Empty until QA has made the audit's grades final."""
+    rows = await StandingGrade.select(StandingGrade.domain, StandingGrade.final_level).where(
+        (StandingGrade.allocation == allocation_id) & StandingGrade.final_level.is_not_null()
+    )
+    return {r["domain"]: r["final_level"] for r in rows}
+
+
+async def final_grade(allocation_id: int, domain: str = "overall") -> str | None:
+    """The audit's final grade of one domain (by default its overall grade)."""
+    row = await StandingGrade.select(StandingGrade.final_level).where(
+        (StandingGrade.allocation == allocation_id) & (StandingGrade.domain == domain)
+    ).first()  # one row at most: unique index standing_grade_allocation (allocation, domain)
+    return row["final_level"] if row else None
+
+
+# The same in SQL over ``allocation a``: ``f.final_level`` is the audit's final
+# overall grade (index standing_grade_allocation).
+FINAL_OVERALL_JOIN = " JOIN standing_grade f ON f.allocation = a.id AND f.domain = 'overall' AND f.final_level IS NOT NULL"
 
 
 def rebuild_statements() -> list[str]:
