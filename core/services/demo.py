@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from core.calendar import london_date
 from core.db.engine import transaction
 from core.db.tables import Agency, ChildCase, Organisation, Person, Service, Team
-from core.services import cycles, trail
+from core.services import cycles, trail, work
 from core.services.accounts import hash_password
 from core.services.context import Context
 
@@ -168,4 +168,6 @@ async def load_demo(ctx: Context, council_key: str) -> DemoResult:
     if council.cycles is not None:
         today = london_date(ctx.now)
         allocations = (await cycles.issue_cycle(ctx, org_id, today.year, today.month)).allocations
+    # And the programme's work whose period has opened, as the sweep would issue it.
+    await work.issue_due_work(ctx)
     return DemoResult(council_key, True, logins, allocations)
