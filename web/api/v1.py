@@ -14,6 +14,7 @@ from web.api import schemas
 from web.api.disputes_actions import ActionsController, DisputesController, PlansController
 from web.auth.guards import requires, signed_in
 from web.context import request_context
+from web.cycles.controller import CyclesApi
 
 
 def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
@@ -148,6 +149,6 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi],
     tags=["v1"],
 )
