@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -133,43 +134,74 @@ def cmd_token(args) -> int:
 
 
 def cmd_programme(args) -> int:
-    """Print a council's programme for a year and write it as CSV."""
-    import msgspec
+    """Print a council's programme for a year and write it as CSV.
 
-    from core.db.engine import bind, engine_for
+    Reads the organisation's staff if a migrated database is already there;
+    never creates or migrates one just to print a programme."""
     from core.plugins import load_plugins
     from core.programme import expand
     from core.services import programme as service
 
     settings = get_settings()
-    councils = tuple(dict.fromkeys((*settings.councils, args.council)))
-    plugins = load_plugins(msgspec.structs.replace(settings, councils=councils))
-    registry = plugins.registry
+    if args.council not in settings.councils:
+        print(
+            f"qaf: council {args.council!r} is not enabled; enabled councils (QAF_COUNCILS): {', '.join(settings.councils)}",
+            file=sys.stderr,
+        )
+        return 1
+    registry = load_plugins(settings).registry
 
-    async def staff():
-        bind(engine_for(settings.database_url))
-        await _migrate()
-        organisation = await service.organisation_for(args.council)
-        return await service.staff_of(organisation) if organisation else None
-
-    people = asyncio.run(staff())
+    people, why_not = asyncio.run(_staff_in_database(settings, args.council))
     source = "the organisation's staff"
     if not people:
         people = service.sample_staff(registry, args.council)
-        source = "a sample of one person per role (no organisation for this council yet)"
+        source = f"a sample of one person per role ({why_not})"
     items = expand(registry, args.council, args.year, people)
     council = registry.council(args.council)
+    # The CSV first: `qaf programme … | head` still writes it.
+    target = args.csv or settings.data_dir / f"programme-{args.council}-{args.year}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(service.to_csv(items))
     print(f"{council.name}: programme for the year starting {args.year}-{council.year_start_month:02d}, for {source}")
     for item in items:
         due = item.due.strftime("%a %d %b %Y") if item.due else "as required"
         extra = f" for {item.supervisee}" if item.supervisee else ""
         flag = " (up to)" if item.optional else ""
         print(f"  {due:<16} {item.person:<40} {item.count} x {item.activity}{extra}{flag}")
-    target = args.csv or settings.data_dir / f"programme-{args.council}-{args.year}.csv"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(service.to_csv(items))
     print(f"{len(items)} activities; CSV written to {target}")
     return 0
+
+
+async def _staff_in_database(settings, council: str) -> tuple[list | None, str]:
+    """The staff of ``council``'s organisation, only from a database that is
+    already there and migrated; otherwise None and why (read-only: opening
+    a SQLite file that does not exist would create it)."""
+    from core.db.engine import bind, engine_for, sqlite_path
+    from core.services import programme as service
+
+    if settings.is_sqlite and not sqlite_path(settings.database_url).exists():
+        return None, "no database yet"
+    bind(engine_for(settings.database_url))
+    if not await _schema_is_current():
+        return None, "the database is not migrated: run qaf migrate"
+    organisation = await service.organisation_for(council)
+    if organisation is None:
+        return None, "no organisation for this council yet"
+    return await service.staff_of(organisation), "no active staff in the organisation yet"
+
+
+async def _schema_is_current() -> bool:
+    """Every committed migration has run on the bound database."""
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+    from piccolo.apps.migrations.tables import Migration
+    from piccolo.conf.apps import Finder
+
+    if not await Migration.table_exists():
+        return False
+    manager = BaseMigrationManager()
+    folder = Finder().get_app_config("qaf").resolved_migrations_folder_path
+    wanted = set(manager.get_migration_ids(manager.get_migration_modules(folder)))
+    return wanted <= set(await Migration.get_migrations_which_ran(app_name="qaf"))
 
 
 def cmd_send_mail(args) -> int:
@@ -291,12 +323,42 @@ def main(argv: list[str] | None = None) -> int:
     from core.plugins import PluginError
     from core.settings import SettingsError
 
+    from core.services.errors import ServiceError
+
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        # A closed pipe shows on this flush, inside the try, not at exit.
+        sys.stdout.flush()
+        return code
     except (DefinitionError, PluginError, SettingsError) as error:
         print(f"qaf: {error}", file=sys.stderr)
         return 1
+    except ServiceError as refused:
+        # What a service refuses (`qaf cycle coventry`: no monthly cycles), in its words.
+        print(f"qaf: {refused.message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        # `qaf programme … | head`: the reader has gone. Stop quietly, as
+        # other tools do; output still buffered goes nowhere rather than
+        # raising again when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a tool killed by the signal reports
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (the broken pipe was
+    ours to print to, not a socket of the command's)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
 
 
 if __name__ == "__main__":

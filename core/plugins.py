@@ -2,7 +2,9 @@
 
 Built-in plugins (``plugins/``) are registered as defaults. Everything
 else comes from the ``qaf`` entry-point group, including the bundled
-councils, exactly as a third-party package would (CORE-1). A council
+councils, exactly as a third-party package would (CORE-1). A caller may name
+further groups: the test suite's example plugin registers in ``qaf.tests``,
+which only the tests that use it name, so no deployment ever loads it. A council
 module declares ``QAF_COUNCIL = "<key>"`` and is registered only when
 ``QAF_COUNCILS`` enables it; other plugins load unless ``QAF_PLUGINS_BLOCK``
 names them. ``QAF_PLUGINS_TRACE=1`` logs every hook call.
@@ -87,7 +89,9 @@ def _council_of(module: ModuleType) -> str | None:
     return getattr(module, "QAF_COUNCIL", None)
 
 
-def build_plugin_manager(settings: Settings) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
+def build_plugin_manager(
+    settings: Settings, groups: tuple[str, ...] = (ENTRY_POINT_GROUP,)
+) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     info: list[PluginInfo] = []
@@ -101,7 +105,7 @@ def build_plugin_manager(settings: Settings) -> tuple[pluggy.PluginManager, list
         info.append(PluginInfo(name, module.__name__, None, True))
 
     installed: dict[str, ModuleType] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    for entry in (entry for group in groups for entry in entry_points(group=group)):
         if entry.name in blocked or entry.name in installed:
             continue
         try:
@@ -132,13 +136,16 @@ def build_plugin_manager(settings: Settings) -> tuple[pluggy.PluginManager, list
     return pm, info
 
 
-def load_plugins(settings: Settings) -> Plugins:
+def load_plugins(settings: Settings, groups: tuple[str, ...] = (ENTRY_POINT_GROUP,)) -> Plugins:
     """Load every enabled plugin and build the checked registry.
+
+    ``groups``: the entry-point groups plugins are found in; only ``qaf``
+    unless a caller (the test suite) names more.
 
     Raises DefinitionError (naming plugin, file, definition and field) or
     PluginError: both must stop start-up.
     """
-    pm, info = build_plugin_manager(settings)
+    pm, info = build_plugin_manager(settings, groups)
     hooks = Hooks(pm)
     loaded = []
     for plugin, paths in hooks.definition_files():

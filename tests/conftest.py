@@ -69,10 +69,17 @@ def make_settings(tmp_path: Path, database_url: str, councils=("haringey",)) -> 
     )
 
 
+# The entry-point groups the suite loads plugins from: every deployment's
+# `qaf`, and `qaf.tests`, where tests/example_plugin (a plugin from outside
+# core, installed with the dev dependencies) registers. `qaf` commands and
+# servers the tests start load `qaf` alone, as a deployment does.
+TEST_PLUGIN_GROUPS = ("qaf", "qaf.tests")
+
+
 @pytest.fixture(scope="session")
 def plugins(tmp_path_factory):
     settings = make_settings(tmp_path_factory.mktemp("plugins"), "sqlite:///unused.sqlite3")
-    return load_plugins(settings)
+    return load_plugins(settings, groups=TEST_PLUGIN_GROUPS)
 
 
 @pytest.fixture(scope="session")

@@ -88,6 +88,10 @@ def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
     assert (tmp_path / "qaf.sqlite3").exists()
     # Running it again changes nothing and still prints the log-ins.
     assert "already loaded" in _run("demo", env=env).stdout
+    # With an organisation loaded, the programme is its staff's.
+    programme = _run("programme", "--council", "haringey", "--year", "2027", env=env)
+    assert programme.returncode == 0, programme.stderr
+    assert "programme for the year starting 2027-01, for the organisation's staff" in programme.stdout
     server, url = _serve(env)
     try:
         assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
@@ -126,3 +130,93 @@ def test_an_unsupported_database_url_is_refused(tmp_path, bad):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "qaf: QAF_DATABASE_URL must start with sqlite:/// or postgresql://" in result.stderr
+
+
+# ---------------------------------------------------------------- qaf programme
+
+
+def _programme(env: dict[str, str], council: str = "haringey", **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [QAF, "programme", "--council", council, "--year", "2027"], env=env, text=True, timeout=120, **kwargs
+    )
+
+
+def test_qaf_programme_into_a_pipe_closed_by_its_reader_stops_quietly(tmp_path):
+    """`qaf programme … | head`: head exits after its lines and the pipe
+    closes. Here the reader has gone before qaf writes anything, so every
+    run meets the closed pipe (head's timing would make it a race)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = _programme(_env(tmp_path), stdout=write, stderr=subprocess.PIPE)
+    finally:
+        os.close(write)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.stderr == ""
+    # 128 + SIGPIPE, as a tool the signal stopped: a script with pipefail sees the cut.
+    assert result.returncode == 141
+    # The CSV is written first, so it is there however little was read.
+    assert (tmp_path / "programme-haringey-2027.csv").read_text().startswith("person,role,post,activity,due")
+
+
+def test_qaf_programme_in_an_empty_data_directory_creates_no_database(tmp_path):
+    result = _programme(_env(tmp_path), capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert "for a sample of one person per role (no database yet)" in result.stdout
+    assert "Case audit" in result.stdout
+    assert not list(tmp_path.glob("qaf.sqlite3*"))
+
+
+def test_qaf_programme_leaves_an_empty_postgresql_database_unmigrated(tmp_path, postgres_server):
+    import asyncpg
+
+    from support.postgres import _run_sync
+
+    url = postgres_server.create_database_sync(prefix="programme")
+    result = _programme(_env(tmp_path, QAF_DATABASE_URL=url), capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert "(the database is not migrated: run qaf migrate)" in result.stdout
+
+    async def tables() -> list[str]:
+        connection = await asyncpg.connect(url)
+        try:
+            rows = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        finally:
+            await connection.close()
+        return [r["tablename"] for r in rows]
+
+    assert _run_sync(tables()) == []
+
+
+@pytest.mark.parametrize("council", ["coventry", "hackney"])
+def test_qaf_programme_for_a_council_that_is_not_enabled_says_so(tmp_path, council):
+    # Coventry is installed but not enabled here; Hackney is not installed at all.
+    result = _programme(_env(tmp_path, QAF_COUNCILS="haringey,bedford"), council=council, capture_output=True)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"qaf: council {council!r} is not enabled; enabled councils (QAF_COUNCILS): haringey, bedford"
+    assert result.stdout == ""
+    assert not list(tmp_path.glob("programme-*.csv"))
+
+
+def test_qaf_cycle_for_a_council_without_cycles_says_why(tmp_path):
+    env = _env(tmp_path, QAF_COUNCILS="coventry")
+    assert _run("demo", env=env).returncode == 0
+    result = _run("cycle", "coventry", env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("qaf: Coventry Children's Services does not run monthly audit cycles")
+
+
+# ---------------------------------------------------------------- qaf plugins
+
+
+def test_qaf_plugins_in_a_normal_run_lists_the_councils_but_not_the_test_suites_example_plugin(tmp_path):
+    """tests/example_plugin is installed with the dev dependencies, but it
+    registers in the test suite's own entry-point group: an operator's
+    `qaf plugins` never loads it (the suite's tests load it on purpose)."""
+    result = _run("plugins", env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines() if line and not line.startswith(" ")]
+    assert names == ["qaf.scales", "qaf.grading", "qaf.escalation_rules", "haringey"]
+    assert "example" not in result.stdout

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import councils.haringey
+from conftest import TEST_PLUGIN_GROUPS
 from core.cli import main as qaf
 from core.definitions.errors import DefinitionError
 from core.definitions.loader import load_file
@@ -38,7 +39,7 @@ def _broken_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
 def _load_with(monkeypatch, tmp_path, definitions: Path):
     """Load plugins with Haringey's hook pointed at a (broken) copy of its data."""
     monkeypatch.setattr(councils.haringey, "qaf_definition_files", hookimpl(lambda: [definitions]))
-    return load_plugins(_settings(tmp_path))
+    return load_plugins(_settings(tmp_path), groups=TEST_PLUGIN_GROUPS)
 
 
 @pytest.mark.req("CORE-1")
@@ -46,6 +47,8 @@ def test_haringey_loads_through_its_entry_point_with_everything_it_defines(tmp_p
     plugins = load_plugins(_settings(tmp_path))
     names = {info.name: info for info in plugins.info}
     assert names["haringey"].council == "haringey" and not names["haringey"].builtin
+    # The suite's example plugin is installed, but not in the group a deployment loads.
+    assert "example" not in names
     assert names["qaf.scales"].builtin
     supplied = plugins.registry.supplied_by()["haringey"]
     assert "role haringey:qa_officer" in supplied
@@ -193,8 +196,9 @@ def test_two_versions_of_a_form_are_both_kept_and_the_latest_is_default(tmp_path
 
 @pytest.mark.req("CORE-5")
 def test_a_grading_scheme_from_a_plugin_outside_core_governs_a_form(monkeypatch, tmp_path):
-    """tests/example_plugin is installed through its `qaf` entry point and its
-    qaf_grading_schemes hook adds `example:no_better_than_worst`."""
+    """tests/example_plugin is installed through its entry point (in the
+    suite's `qaf.tests` group) and its qaf_grading_schemes hook adds
+    `example:no_better_than_worst`."""
     from core.forms import fields_of, problems_for_submit
 
     definitions = _broken_copy(tmp_path, "forms.yaml", "scheme: qaf:auditor_judgement", "scheme: example:no_better_than_worst")

@@ -13,8 +13,10 @@ from __future__ import annotations
 import datetime as dt
 
 from core.calendar import end_of_london_day, london_date
-from core.db.engine import transaction
-from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, Person
+from piccolo.columns.combination import WhereRaw
+
+from core.db.engine import current, transaction
+from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, FollowUp, Person
 from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
 from core.services.errors import Invalid, NotFound
@@ -220,6 +222,27 @@ async def my_actions(ctx: Context) -> list[dict]:
     return sorted(rows, key=lambda r: r["status"] != "open")
 
 
+async def my_follow_ups(ctx: Context) -> list[dict]:
+    """Open follow-ups an escalation asked of the actor (HAR 2.13: "discuss the
+    case within 10 working days"), soonest due first. Each is recorded as
+    done on its audit's page; done, it leaves this list."""
+    assert ctx.actor
+    # ``assignees`` is a JSON list of person ids: membership in each engine's own terms.
+    if current().engine_type == "postgres":
+        mine = WhereRaw("follow_up.assignees::jsonb @> jsonb_build_array({}::integer)", ctx.actor.person_id)
+    else:
+        mine = WhereRaw("EXISTS (SELECT 1 FROM json_each(follow_up.assignees) WHERE json_each.value = {})", ctx.actor.person_id)
+    rows = await FollowUp.select(
+        FollowUp.id, FollowUp.allocation, FollowUp.action, FollowUp.due_at, FollowUp.status,
+        FollowUp.allocation.child_case.external_id.as_alias("case_external_id"),
+    ).where(
+        (FollowUp.organisation == ctx.actor.organisation_id) & (FollowUp.status == "open") & mine
+    ).order_by(FollowUp.due_at).order_by(FollowUp.id)
+    for r in rows:
+        r["overdue"] = r["due_at"] is not None and r["due_at"] < ctx.now
+    return rows
+
+
 # A director manages thousands: the page shows how many are overdue and the
 # longest overdue first, not every one (measured: 15,000 rows, 320 ms).
 TEAM_OVERDUE_SHOWN = 50
@@ -300,7 +323,7 @@ async def action_view(ctx: Context, action_id: int) -> dict:
     return (await _shape([action], ctx.now))[0] | {"updates": updates}
 
 
-__all__ = ["action_view", "create", "directions_to_review", "my_actions", "of_allocation", "of_previous_audit", "team_overdue", "team_overdue_count", "update"]
+__all__ = ["action_view", "create", "directions_to_review", "my_actions", "my_follow_ups", "of_allocation", "of_previous_audit", "team_overdue", "team_overdue_count", "update"]
 
 
 async def people_for(ctx: Context) -> list[dict]:

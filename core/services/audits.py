@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import msgspec
 
 from core import workflow as wf
+from core.calendar import to_london
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Deadline, Grade, Person, Review
 from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
@@ -280,11 +281,13 @@ async def _completed(ctx: Context, where: str, args: list, before: int | None, l
 
 
 async def my_open(ctx: Context) -> list[Summary]:
-    """The auditor's allocations still to do, soonest due first."""
+    """The auditor's allocations still to do, soonest due first: by the
+    current step's deadline where it has one (returned for revision: the
+    revision's), else the allocation's."""
     assert ctx.actor
     finals = sorted(_final_states(ctx))
     rows = await _rows(
-        f"WHERE a.auditor = {{}} AND a.state NOT IN ({_marks(finals)}) ORDER BY a.due_at, a.id",
+        f"WHERE a.auditor = {{}} AND a.state NOT IN ({_marks(finals)}) ORDER BY COALESCE(a.state_due_at, a.due_at), a.id",
         ctx.actor.person_id, *finals,
     )
     return [_summary(ctx, row) for row in rows]
@@ -696,15 +699,15 @@ async def _move(
                 created_at=ctx.now,
             )
         )
-    recipients = await _recipients(ctx, row, target.notify, people)
+    recipients = await _recipients(ctx, row, _told(ctx, row, workflow, chosen), people)
     if recipients:
         await notifications.notify(
             ctx,
             organisation_id=row["organisation"],
             recipients=recipients,
             kind=f"audit_{target.key}",
-            subject=f"Audit of case {row['case_external_id']}: {target.label.lower()}",
-            body=_message(row, workflow, chosen, target.label, reason),
+            subject=f"Audit of case {row['case_external_id']}: {_lower_first(target.label)}",
+            body=_message(row, workflow, chosen, target.label, reason, state_due),
             link=f"/audits/{row['id']}",
             allocation_id=row["id"],
         )
@@ -718,8 +721,56 @@ async def _move(
     )
 
 
-def _message(row: dict, workflow: Workflow, chosen: Transition, target_label: str, reason: str) -> str:
-    text = f"The {workflow.label.lower()} of case {row['case_external_id']} is now {target_label.lower()}."
+def _told(ctx: Context, row: dict, workflow: Workflow, chosen: Transition) -> tuple[str, ...]:
+    """Whom a step tells: those the new state's ``notify`` names, and always
+
+    - the auditor, when someone else's step hands the audit back to them to
+      revise (HAR 2.15: QA sends it "back to the auditor with clear details");
+    - QA, when the audit arrives where QA acts on it (the QA queue) and the
+      council's ``notify`` names none of them: the roles with the
+      ``qa_review`` capability that the workflow lets take the next step
+      (HAR 2.6: the report goes to the QA and Practice Improvement Team)."""
+    target = wf.state(workflow, chosen.to)
+    told = list(target.notify)
+    named = {ref.split(":")[-1] for ref in told}
+    editable = _editable_states(workflow)
+    if target.key in editable and "auditor" not in chosen.by:
+        told.append("auditor")
+    elif target.key not in editable:
+        reviewers = _reviewers(ctx, row, workflow, target.key)
+        if not named & set(reviewers):
+            told.extend(reviewers)
+    return tuple(dict.fromkeys(told))
+
+
+def _reviewers(ctx: Context, row: dict, workflow: Workflow, state_key: str) -> list[str]:
+    """The roles (not relations) with ``qa_review`` that may take a step out of ``state_key``."""
+    council = _namespace(row)
+    out: list[str] = []
+    for transition in workflow.transitions:
+        if state_key not in transition.from_:
+            continue
+        for ref in transition.by:
+            if ref in RELATIONS:
+                continue
+            role = ctx.registry.roles.get(f"{council}:{ref.split(':')[-1]}")
+            if role is not None and "qa_review" in role.value.capabilities:
+                out.append(ref)
+    return list(dict.fromkeys(out))
+
+
+def _lower_first(label: str) -> str:
+    """A state's label inside a sentence: "With QA" -> "with QA", "Returned
+    for revision" -> "returned for revision"; an acronym first stays as it is."""
+    first = label.split(" ", 1)[0]
+    return label if len(first) > 1 and first.isupper() else label[:1].lower() + label[1:]
+
+
+def _message(row: dict, workflow: Workflow, chosen: Transition, target_label: str, reason: str, due: dt.datetime | None = None) -> str:
+    text = f"The {workflow.label.lower()} of case {row['case_external_id']} is now {_lower_first(target_label)}."
+    if due is not None:
+        # The step's own deadline (HAR 2.6: QA within a working day; 2.15: revised within 2-3 days).
+        text += f" The next step is due by {to_london(due):%A %-d %B %Y}."
     if reason:
         text += f"\n\nReason given: {reason}"
     return text

@@ -278,7 +278,11 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     council = ctx.registry.council(organisation["council"])
     rules = council.cycles
     if rules is None:
-        raise ValueError(f"council {council.key!r} defines no audit cycles")
+        # Not every framework allocates audits monthly (Coventry's plan, the
+        # CSCP's programme): say so to whoever asked, rather than fail.
+        from core.services.errors import ServiceError
+
+        raise ServiceError(f"{council.name} does not run monthly audit cycles: its audits follow the programme, so there is no cycle to issue")
     form_key = ctx.registry.ref(council.key, rules.form, "forms")
     form = ctx.registry.form(form_key)
     workflow_key = ctx.registry.ref(council.key, form.workflow, "workflows")

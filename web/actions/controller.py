@@ -32,7 +32,8 @@ class ActionPages(Controller):
         ctx = request_context(request)
         return await page(
             request, "actions/mine.html", title="Actions",
-            mine=await actions.my_actions(ctx), team_overdue=await actions.team_overdue(ctx),
+            mine=await actions.my_actions(ctx), follow_ups=await actions.my_follow_ups(ctx),
+            team_overdue=await actions.team_overdue(ctx),
             team_overdue_count=await actions.team_overdue_count(ctx),
             directions=await actions.directions_to_review(ctx), plans_link=bool(action_plans.bodies_for(ctx)),
         )

@@ -15,6 +15,7 @@ from web.api.disputes_actions import ActionsController, DisputesController, Plan
 from web.api.work import WorkController
 from web.auth.guards import requires, signed_in
 from web.context import request_context
+from web.cycles.controller import CyclesApi
 
 
 def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
@@ -150,6 +151,6 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, WorkController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController],
     tags=["v1"],
 )
