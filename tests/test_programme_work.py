@@ -28,6 +28,8 @@ APRIL_OPENS = dt.datetime(2027, 4, 1, 8, 0, tzinfo=UTC)
 
 
 def _words(html: str) -> str:
+    # Visually hidden words read on with the link they belong to.
+    html = re.sub(r"</?(span|a|strong)\b[^>]*>", "", html)
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
@@ -83,7 +85,7 @@ async def test_a_month_of_coventrys_programme_is_issued_once_as_work_for_the_rig
     assert ("30 June 2027", "Case File", "1", "To do", "Record as done: Case File due 30 June 2027") in rows
     # Every team manager of the service owes one, each their own.
     owners = await Work.select(Work.owner.username.as_alias("who")).where(
-        (Work.activity == "Case File") & (Work.due_on == dt.date(2027, 6, 30))
+        (Work.schedule_key == "coventry:hp_tm_case_file") & (Work.due_on == dt.date(2027, 6, 30))
     )
     assert sorted(o["who"] for o in owners) == sorted(
         p["username"] for p in await _people("hp_team_manager")
@@ -106,9 +108,12 @@ async def test_work_without_a_form_is_recorded_as_done_with_every_error_shown_at
     client = coventry_client
     await sign_in(client, "coventry.hp_team_manager.1")
     tm = await person("coventry.hp_team_manager.1")
-    work_id = (await Work.select(Work.id).where((Work.owner == tm["id"]) & (Work.activity == "Case File")).first())["id"]
+    work_id = (await Work.select(Work.id).where(
+        (Work.owner == tm["id"]) & (Work.schedule_key == "coventry:hp_tm_case_file") & (Work.due_on == dt.date(2027, 6, 30))
+    ).first())["id"]
 
     clock.move_to(dt.datetime(2027, 5, 14, 11, 0, tzinfo=UTC))
+    await sign_in(client, "coventry.hp_team_manager.1")  # weeks later: a new session
     form = await client.get(f"/programme/work/{work_id}")
     assert form.status_code == 200
     text = _words(form.text)
@@ -142,7 +147,7 @@ async def test_work_without_a_form_is_recorded_as_done_with_every_error_shown_at
     assert "Status Done" in shown and "Done on 13 May 2027" in shown
     assert "Plan needs a review date; agreed with the worker" in shown
     assert "Record as done" not in shown  # no button whose action cannot succeed
-    row = next(r for r in _to_do((await client.get("/programme/mine")).text) if r[1] == "Case File")
+    row = next(r for r in _to_do((await client.get("/programme/mine")).text) if r[:2] == ("30 June 2027", "Case File"))
     assert row[3] == "Done"
     trail = await Trail.select(Trail.action).where((Trail.entity == "work") & (Trail.entity_id == work_id)).order_by(Trail.id)
     assert [t["action"] for t in trail] == ["issued", "completed"]
@@ -211,12 +216,19 @@ async def test_a_compliance_audit_for_each_supervisee_is_started_from_the_work_o
     assert [(w["supervisee"], w["count"], w["due_on"]) for w in work] == [
         (s["id"], 2, dt.date(2027, 3, 31)) for s in supervisees
     ]
-    item = work[0]
+    from core.db.tables import ChildCase
+
+    # The advanced practitioner (BED s.4) is supervised too, but holds no cases
+    # in the demo: no Start button, and the page says why.
+    holders = {c["allocated_worker"] for c in await ChildCase.select(ChildCase.allocated_worker)}
+    idle = next(w for w in work if w["supervisee"] not in holders)
+    idle_page = _words((await client.get(f"/programme/work/{idle['id']}")).text)
+    assert "Start audit" not in idle_page and "holds no open cases you may audit" in idle_page
+
+    item = next(w for w in work if w["supervisee"] in holders)
     worker = next(s for s in supervisees if s["id"] == item["supervisee"])
     page = await client.get(f"/programme/work/{item['id']}")
     assert page.status_code == 200 and f"A case held by {worker['display_name']}" in _words(page.text)
-
-    from core.db.tables import ChildCase
 
     theirs = await ChildCase.select(ChildCase.external_id).where(ChildCase.allocated_worker == worker["id"]).order_by(ChildCase.id)
     someone_elses = await ChildCase.select(ChildCase.external_id).where(ChildCase.allocated_worker != worker["id"]).order_by(ChildCase.id).first()
@@ -230,6 +242,8 @@ async def test_a_compliance_audit_for_each_supervisee_is_started_from_the_work_o
     assert (audit["work"], audit["form_key"]) == (item["id"], "bedford:compliance_audit")
     shown = _words((await client.get(f"/programme/work/{item['id']}")).text)
     assert "Status Started" in shown and f"Case {theirs[0]['external_id']}: in progress" in shown
+    suggested = shown.split("Cases you could choose", 1)[1].split("Start audit", 1)[0].split()
+    assert suggested == [c["external_id"] for c in theirs[1:]]  # not the one already being audited
     # One more may be started (two a month); the case already being audited may not be chosen again.
     again = await client.post(f"/programme/work/{item['id']}/start", data={"_csrf_token": csrf_from(page.text), "case": theirs[0]["external_id"]})
     assert again.status_code == 422 and "is already being audited" in again.text

@@ -362,17 +362,18 @@ async def _case_problem(ctx: Context, item: WorkItem, case: dict) -> str | None:
     if case["allocated_worker"] is None:
         return f"Case {case['external_id']} is closed"
     if item.supervisee:
+        # BED s.3: a compliance audit is of a case the supervisee holds, by their manager.
         supervisee = (await Work.select(Work.supervisee).where(Work.id == item.id).first())["supervisee"]
         if case["allocated_worker"] != supervisee:
             return f"Choose a case held by {item.supervisee}"
-        return None
-    if case["allocated_worker"] == item.owner_id:
-        return "You cannot audit a case you hold"
-    council = ctx.registry.council(ctx.actor.council)
-    allow_own_team = council.cycles.allow_own_team if council.cycles else False
-    owner = await Person.select(Person.team).where(Person.id == item.owner_id).first()
-    if not allow_own_team and owner["team"] is not None and case["team"] == owner["team"]:
-        return "You cannot audit a case held in your own team"
+    else:
+        if case["allocated_worker"] == item.owner_id:
+            return "You cannot audit a case you hold"
+        council = ctx.registry.council(ctx.actor.council)
+        allow_own_team = council.cycles.allow_own_team if council.cycles else False
+        owner = await Person.select(Person.team).where(Person.id == item.owner_id).first()
+        if not allow_own_team and owner["team"] is not None and case["team"] == owner["team"]:
+            return "You cannot audit a case held in your own team"
     if await Allocation.exists().where((Allocation.child_case == case["id"]) & Allocation.finalised_at.is_null()):
         return f"Case {case['external_id']} is already being audited"
     return None
