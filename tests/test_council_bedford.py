@@ -635,8 +635,15 @@ def test_the_council_its_year_and_the_case_categories_of_appendix_a(bedford, reg
     assert tuple(c.label for c in council.case_categories) == CATEGORIES
     choice = question(form(reg, "case_file_audit"), "section_1.category")
     assert [(o.value, o.label) for o in choice.options] == [(c.key, c.label) for c in council.case_categories]
-    assert council.cycles.form == "case_file_audit"
-    assert council.cycles.auditor_roles == ("team_manager", "advanced_practitioner")
+    # s.3: "All Team Managers will undertake one case file audit per month";
+    # "All Advanced Practitioners will undertake one case file audit per month":
+    # each draws one case a month, on the case file audit form.
+    drawing = {
+        s.value.role.split(":")[-1]: (s.value.form, s.value.cases.draw, s.value.cases.count)
+        for s in reg.schedules.values()
+        if s.value.key.startswith(("tm_", "ap_")) and s.value.cases is not None and s.plugin == "bedford"
+    }
+    assert drawing == {"team_manager": ("case_file_audit", "random", 1), "advanced_practitioner": ("case_file_audit", "random", 1)}
 
 
 def test_roles_and_the_escalation_ladder(reg):

@@ -238,6 +238,19 @@ class Frequency(Definition, kw_only=True):
     replaced_by: Literal["practice_week"] | None = None
 
 
+class CaseDraw(Definition, kw_only=True):
+    """The cases an activity is done on, drawn for each of its owners when its
+    month's work is issued (PLAT-1, CORE-9): ``random`` under the council's
+    sampling rules (``cycles``: never their own cases, own team only if
+    allowed, a category mix, a yearly share, cases already being audited
+    left out), or ``re_audit``: earlier final audits whose grade calls for a
+    re-audit, oldest first (HAR 1.4). Re-audits are drawn before the random
+    sample, which never takes a case due its re-audit."""
+
+    draw: Literal["random", "re_audit"] = "random"
+    count: Annotated[int, msgspec.Meta(ge=1)] = 1
+
+
 class Schedule(Definition, kw_only=True):
     key: Key
     version: Version = 1
@@ -248,6 +261,8 @@ class Schedule(Definition, kw_only=True):
     purpose: str = ""
     frequency: Frequency
     form: Ref | None = None
+    # Cases drawn for each owner when the work is issued (needs a form).
+    cases: CaseDraw | None = None
     # Whose records it audits, as a role ("their Advanced Practitioner's
     # supervision records", BED s.4): only holders of ``role`` who line-manage
     # someone in this role owe it.
@@ -318,12 +333,12 @@ class CaseNoteTemplate(Definition, kw_only=True):
 
 
 class CycleRules(Definition, kw_only=True):
-    # HAR 2: twelve monthly cycles; allocations go out on the first working day.
+    """The council's rules for drawing cases (CORE-9), applied when a month's
+    work with ``cases`` is issued. Who draws how many is the schedules' data
+    (``Schedule.cases``); the month's draw is recorded as its cycle."""
+
+    # HAR 2: twelve monthly cycles; the work goes out on the first working day.
     kind: Literal["monthly"] = "monthly"
-    form: Ref
-    # Which roles are allocated audits each cycle, and how many each.
-    auditor_roles: tuple[Ref, ...]
-    audits_per_auditor: int = 1
     # Never an auditor's own cases; own team only when the council allows it.
     allow_own_team: bool = False
     # HAR 2.3: one calendar month to complete.
@@ -333,9 +348,7 @@ class CycleRules(Definition, kw_only=True):
     # A yearly target share of open cases to audit (BED-10: "roughly 10% of
     # cases per year"): each month allocates at least a twelfth of it.
     yearly_share: Annotated[float, msgspec.Meta(gt=0, le=1)] | None = None
-    # HAR 1.4: re-audits, drawn from earlier final audits with these grades.
-    re_auditor_roles: tuple[Ref, ...] = ()
-    re_audits_per_auditor: int = 1
+    # HAR 1.4: re-audits are drawn from earlier final audits with these grades.
     re_audit_grades: tuple[str, ...] = ("requires_improvement", "inadequate")
 
 

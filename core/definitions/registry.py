@@ -275,12 +275,6 @@ def _cross_check(registry: Registry) -> None:
                 for placeholder in re.findall(r"{(\w*)}", getattr(council.case_note, name)):
                     if placeholder not in fields:
                         raise check.fail(f"case_note.{name}", f"unknown placeholder {{{placeholder}}}; use {', '.join(sorted(fields))}")
-        if council.cycles is not None:
-            check.ref("cycles.form", council.cycles.form, "forms")
-            for index, role in enumerate(council.cycles.auditor_roles):
-                check.ref(f"cycles.auditor_roles[{index}]", role, "roles")
-            for index, role in enumerate(council.cycles.re_auditor_roles):
-                check.ref(f"cycles.re_auditor_roles[{index}]", role, "roles")
 
 
 def _check_workflow(check: _Checker, workflow: Workflow) -> None:
@@ -379,6 +373,14 @@ def _check_schedule(check: _Checker, schedule: Schedule) -> None:
         raise check.fail("frequency.first_year", "every: two_years needs the first_year it falls in")
     if schedule.form is not None:
         check.ref("form", schedule.form, "forms")
+    if schedule.cases is not None:
+        if schedule.form is None:
+            raise check.fail("cases", "cases are drawn for an audit: the schedule needs a form")
+        supplied = check.registry.councils.get(check.supplied.plugin)
+        if supplied is not None and supplied.value.cycles is None:
+            raise check.fail("cases", f"council {check.supplied.plugin!r} has no sampling rules (cycles) to draw cases by")
+        if schedule.frequency.every != "month":
+            raise check.fail("cases", "cases are drawn month by month: the schedule needs every: month")
     frequency = schedule.frequency
     if frequency.every in ("n_weeks", "n_months") and not frequency.interval:
         raise check.fail("frequency.interval", f"'every: {frequency.every}' needs an interval")

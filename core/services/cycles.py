@@ -32,6 +32,39 @@ class Planned:
     reason: str
     kind: str = "audit"
     previous: int | None = None
+    form_key: str = ""
+
+
+async def month_drawers(ctx: Context, organisation_id: int, council, year: int, month: int) -> tuple[list[dict], list[dict]]:
+    """Who draws cases in a month, and how many, from the council's schedules
+    (``Schedule.cases``): the owners of the month's occurrences of each
+    schedule that draws cases, as the programme issues them (practice weeks
+    included). Returns (random drawers, re-auditors), each person a dict with
+    ``id``, ``display_name``, ``team``, ``count`` and ``form_key``, by id."""
+    from core.programme import expand
+    from core.services.programme import staff_of
+
+    year_start = year if month >= council.year_start_month else year - 1
+    items = expand(ctx.registry, council.key, year_start, await staff_of(organisation_id), await practice_weeks(organisation_id))
+    wanted: dict[str, dict[int, dict]] = {"random": {}, "re_audit": {}}
+    for item in items:
+        if item.due is None or (item.due.year, item.due.month) != (year, month):
+            continue
+        schedule = ctx.registry.schedules[f"{council.key}:{item.schedule}"].value
+        if schedule.cases is None:
+            continue
+        entry = wanted[schedule.cases.draw].setdefault(
+            item.person_id, {"count": 0, "form_key": ctx.registry.ref(council.key, schedule.form, "forms")}
+        )
+        entry["count"] += schedule.cases.count
+    ids = sorted({*wanted["random"], *wanted["re_audit"]})
+    people = {
+        p["id"]: p
+        for p in await Person.select(Person.id, Person.display_name, Person.team).where(Person.id.is_in(ids or [0]))
+    }
+    return tuple(
+        [people[i] | wanted[draw][i] for i in sorted(wanted[draw]) if i in people] for draw in ("random", "re_audit")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +84,12 @@ def _may_audit(rules, auditor: dict, case: dict) -> bool:
 _RE_AUDIT_PAGE = 100
 
 
-async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: dt.date, busy: set[int]) -> list[Planned]:
+async def _plan_re_audits(ctx: Context, organisation_id: int, rules, re_auditors: list[dict], starts_on: dt.date,
+                          busy: set[int]) -> list[Planned]:
     """HAR 1.4: re-audits drawn from earlier final audits whose final overall
     grade calls for one, oldest first, one re-audit per audit and per case.
     Planned before the month's random draw, which then leaves their cases
     alone (``_issue_cycle``)."""
-    if not rules.re_auditor_roles:
-        return []
-    roles = [ref.split(":")[-1] for ref in rules.re_auditor_roles]
-    re_auditors = (
-        await Person.select(Person.id, Person.display_name, Person.team)
-        .where((Person.organisation == organisation_id) & Person.role.is_in(roles) & (Person.active == True))  # noqa: E712
-        .order_by(Person.id)
-    )
     if not re_auditors:
         return []
     levels = list(rules.re_audit_grades) or [""]
@@ -114,7 +140,7 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
 
     planned: list[Planned] = []
     for re_auditor in re_auditors:
-        for _ in range(rules.re_audits_per_auditor):
+        for _ in range(re_auditor["count"]):
             checked = 0
             choice = None
             while choice is None:
@@ -133,7 +159,7 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, starts_on: 
                 f"Re-audit of audit {choice['allocation']} (final grade {choice['level'].replace('_', ' ')}, "
                 f"{choice['finalised_at']:%B %Y}): the oldest final audit awaiting a re-audit (HAR 1.4)."
             )
-            planned.append(Planned(re_auditor, case_of(choice), reason, kind, choice["allocation"]))
+            planned.append(Planned(re_auditor, case_of(choice), reason, kind, choice["allocation"], re_auditor["form_key"]))
     return planned
 
 
@@ -283,9 +309,6 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
         from core.services.errors import ServiceError
 
         raise ServiceError(f"{council.name} does not run monthly audit cycles: its audits follow the programme, so there is no cycle to issue")
-    form_key = ctx.registry.ref(council.key, rules.form, "forms")
-    form = ctx.registry.form(form_key)
-    workflow_key = ctx.registry.ref(council.key, form.workflow, "workflows")
     seed = cycle_seed(organisation_id, year, month)
     starts_on, ends_on = first_working_day(year, month), last_working_day(year, month)
     if council.practice_weeks_replace_cycle and await PracticeWeek.exists().where(
@@ -305,12 +328,9 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     # month to the last working day of the month": allocations are due then.
     due_at = end_of_london_day(ends_on)
 
-    auditor_roles = [ref.split(":")[-1] for ref in rules.auditor_roles]
-    auditors = (
-        await Person.select(Person.id, Person.display_name, Person.team, Person.team.name.as_alias("team_name"))
-        .where((Person.organisation == organisation_id) & Person.role.is_in(auditor_roles) & (Person.active == True))  # noqa: E712
-        .order_by(Person.id)
-    )
+    # Who draws, how many and on which form: the month's occurrences of the
+    # schedules that draw cases (the programme drives the work, issue 13).
+    auditors, re_auditors = await month_drawers(ctx, organisation_id, council, year, month)
     # Cases already being audited: open allocations, by index allocation_open.
     busy = {
         row[0]
@@ -321,7 +341,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     # HAR 1.4, 2.6: re-audits first. A case due its re-audit this month is
     # re-audited, not drawn at random as well: drawn first, it was left out of
     # the re-audits and its re-audit lost (issue 12).
-    re_audits = await _plan_re_audits(ctx, organisation_id, rules, starts_on, busy)
+    re_audits = await _plan_re_audits(ctx, organisation_id, rules, re_auditors, starts_on, busy)
     re_audited = {plan.case["id"] for plan in re_audits}
     # The open cases, four narrow columns in id order (the order the seeded
     # shuffle starts from), held as parallel lists rather than a dict per case.
@@ -349,18 +369,18 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     categories: dict[str, int] = {}
     exclusions = "the auditor's own cases" + ("" if rules.allow_own_team else " and own team")
     being = "cases already being audited" + (" or due a re-audit this month" if re_audits else "")
-    per_auditor = rules.audits_per_auditor
+    share_floor = 0
     share_note = ""
     if rules.yearly_share and auditors:
         monthly = math.ceil(rules.yearly_share * open_cases / 12)
-        per_auditor = max(per_auditor, math.ceil(monthly / len(auditors)))
+        share_floor = math.ceil(monthly / len(auditors))
         share_note = (
             f" Part of the yearly sample of {rules.yearly_share:.0%} of {open_cases} open cases"
             f" ({math.ceil(rules.yearly_share * open_cases)} a year, {monthly} this month)."
         )
     picks: list[tuple[dict, int, str]] = []
     for auditor in auditors:
-        for _ in range(per_auditor):
+        for _ in range(max(auditor["count"], share_floor)):
             eligible = sampler.eligible(auditor)
             if not eligible:
                 break
@@ -386,7 +406,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     for auditor, index, reason in picks:
         case = {"id": ids[index], "external_id": external[ids[index]], "category": categories_of[index], "team": teams[index],
                 "allocated_worker": workers[index]}
-        planned.append(Planned(auditor, case, reason))
+        planned.append(Planned(auditor, case, reason, form_key=auditor["form_key"]))
     planned.extend(re_audits)
     team_managers: dict[int, list[int]] = {}
     for tm in await Person.select(Person.id, Person.team).where(
@@ -423,16 +443,23 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
         ]
         # The whole list in a few INSERTs: allocations, their deadlines, trail
         # rows and notifications, written as create_allocation and notify would.
-        allocation_ids = await create_allocations(
-            ctx,
-            organisation_id=organisation_id,
-            planned=[(plan.case, plan.auditor, plan.kind, plan.reason, plan.previous) for plan in planned],
-            form_key=form_key,
-            workflow_key=workflow_key,
-            due_at=due_at,
-            cycle_id=cycle_id,
-            trail_rows=trail_rows,
-        )
+        # Each schedule names its form: one batch per form, in the list's order.
+        by_id: dict[int, int] = {}
+        for form_key in dict.fromkeys(plan.form_key for plan in planned):
+            indexes = [i for i, plan in enumerate(planned) if plan.form_key == form_key]
+            workflow_key = ctx.registry.ref(council.key, ctx.registry.form(form_key).workflow, "workflows")
+            ids_written = await create_allocations(
+                ctx,
+                organisation_id=organisation_id,
+                planned=[(p.case, p.auditor, p.kind, p.reason, p.previous) for p in (planned[i] for i in indexes)],
+                form_key=form_key,
+                workflow_key=workflow_key,
+                due_at=due_at,
+                cycle_id=cycle_id,
+                trail_rows=trail_rows,
+            )
+            by_id.update(zip(indexes, ids_written))
+        allocation_ids = [by_id[i] for i in range(len(planned))]
         outbox = notifications.Outbox(ctx)
         due_text = f"{ends_on:%A %-d %B %Y}"
         for plan, allocation_id in zip(planned, allocation_ids):

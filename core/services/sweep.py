@@ -1,5 +1,6 @@
-"""The periodic sweep (CORE-10, HAR-15): issue due cycles, then act once on
-every deadline that has passed.
+"""The periodic sweep (CORE-10, HAR-15, PLAT-1): issue what is due (each
+month's case draws, then the programme's work), then act once on every
+deadline that has passed.
 
 Each passed deadline is claimed by flipping it from ``open`` to ``missed`` in
 the same transaction that writes its escalations. Two qaf processes sweeping
@@ -17,7 +18,7 @@ from piccolo.query.functions.aggregate import Count
 from core.db.engine import transaction
 from core.db.tables import Action, Allocation, Deadline, Dispute, FollowUp, Organisation, Person
 from core.escalation import EscalationEvent
-from core.services import cycles, escalations, month_counts, notifications, trail, work
+from core.services import escalations, month_counts, notifications, trail, work
 from core.services.context import Context
 
 BATCH = 500
@@ -50,9 +51,7 @@ class SweepReport:
 
 async def sweep(ctx: Context) -> SweepReport:
     report = SweepReport()
-    report.cycles_issued = len(await cycles.issue_due_cycles(ctx))
-    # After the cycle, so the month's case audits count towards the month's work.
-    report.work_issued = await work.issue_due_work(ctx)
+    report.cycles_issued, report.work_issued = await work.issue_due(ctx)
     while True:
         # A batch of passed deadlines is claimed and acted on in one
         # transaction: the escalations commit with the claim or not at all.

@@ -91,6 +91,16 @@ def council_year(council, today: dt.date) -> int:
     return today.year if today.month >= council.year_start_month else today.year - 1
 
 
+async def issue_due(ctx: Context) -> tuple[int, int]:
+    """Issue what is due now: each month's case draws (a cycle per council
+    that draws cases), then the programme's work, which the drawn audits count
+    towards. Returns (draws made, work issued)."""
+    from core.services.cycles import issue_due_cycles
+
+    draws = len(await issue_due_cycles(ctx))
+    return draws, await issue_due_work(ctx)
+
+
 async def issue_due_work(ctx: Context) -> int:
     """Issue every occurrence whose period has opened and is not yet past due,
     for every organisation of an enabled council. Returns how many were issued."""
