@@ -361,11 +361,12 @@ class Floors:
     def _definitions(self, council_key: str):
         """Scale levels and domain titles of the council's cycle form (in memory)."""
         from core.forms import OVERALL, fields_of
+        from core.programme import drawn_form
 
         council = self.registry.council(council_key)
         levels, titles = (), {}
         if council.cycles is not None:
-            form = self.registry.form(self.registry.ref(council_key, council.cycles.form, "forms"))
+            form = self.registry.form(drawn_form(self.registry, council_key))
             ff = fields_of(self.registry, council_key, form)
             if ff.scale:
                 levels = tuple((lvl.key, lvl.label) for lvl in ff.scale.levels)

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 from core.calendar import UTC, end_of_london_day, first_working_day, last_working_day
+from core.programme import drawn_form
 from core.services.cycles import cycle_seed
 
 COUNCIL = "haringey"
@@ -320,7 +321,7 @@ class _Generator:
     def __init__(self, registry, sink: Sink, ids: Ids, org: int, people: list[dict], scale: float, seed: int,
                  as_of: dt.datetime, quiet: bool) -> None:
         council = registry.council(COUNCIL)
-        self.form_key = registry.ref(COUNCIL, council.cycles.form, "forms")
+        self.form_key = drawn_form(registry, COUNCIL)
         form = registry.form(self.form_key)
         self.form_version = form.version
         self.workflow_key = registry.ref(COUNCIL, form.workflow, "workflows")

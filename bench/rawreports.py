@@ -214,7 +214,7 @@ def counts_sql(periods: int, scope_kind: str = "org") -> str:
     allocations due in the whole span: four sums per period."""
     cols = []
     for i in range(periods):
-        inside = f"a.due_at >= {{}} AND a.due_at < {{}}"
+        inside = "a.due_at >= {} AND a.due_at < {}"
         cols += [
             f"COALESCE(SUM(CASE WHEN {inside} THEN 1 ELSE 0 END), 0) AS allocated_{i}",
             f"COALESCE(SUM(CASE WHEN {inside} AND a.finalised_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS completed_{i}",

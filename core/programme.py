@@ -218,3 +218,13 @@ def _note(schedule: Schedule) -> str:
     if frequency.look_back_months:
         parts.append(f"covers the past {frequency.look_back_months} months")
     return "; ".join(parts)
+
+
+def drawn_form(registry: Registry, council_key: str) -> str | None:
+    """The qualified key of the form a council's monthly case draw is done on
+    (the form of its first schedule that draws cases at random), or None."""
+    for key, supplied in registry.schedules.items():
+        schedule = supplied.value
+        if key.startswith(f"{council_key}:") and schedule.cases is not None and schedule.cases.draw == "random":
+            return registry.ref(council_key, schedule.form, "forms")
+    return None

@@ -177,6 +177,10 @@ class Work(Table, tablename="work"):
     outcome = Text(default="")
     done_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
     done_at = Timestamptz(null=True, default=None)
+    # When the owner was reminded that it falls due, and when its due date
+    # passed undone and it was chased: each once, whichever process claims it.
+    reminded_at = Timestamptz(null=True, default=None)
+    missed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
 
 

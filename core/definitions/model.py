@@ -393,6 +393,9 @@ class Council(Definition, kw_only=True):
     case_note: CaseNoteTemplate | None = None
     # HAR 2: practice weeks replace that month's cycle (usually twice a year).
     practice_weeks_replace_cycle: bool = False
+    # The programme's work: its owner is reminded this many working days
+    # before it is due (0: no reminder). Not in any framework; a council sets it.
+    work_reminder_working_days: Annotated[int, msgspec.Meta(ge=0, le=60)] = 5
     source: str = ""
 
 

@@ -575,11 +575,13 @@ async def _follow_ups(ctx: Context, scope: Scope, p: Period) -> FollowUps:
 
 async def _definitions(ctx: Context) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
     """The scale levels (best first) and domain titles of the council's audit
-    form: its cycles' form, else the form its latest allocation used."""
-    council = ctx.registry.council(ctx.actor.council)
+    form: the form its monthly draw is done on, else the form its latest
+    allocation used."""
+    from core.programme import drawn_form
+
     form = None
-    if council.cycles is not None:
-        form = ctx.registry.form(ctx.registry.ref(ctx.actor.council, council.cycles.form, "forms"))
+    if (drawn := drawn_form(ctx.registry, ctx.actor.council)) is not None:
+        form = ctx.registry.form(drawn)
     else:
         row = await Allocation.select(Allocation.form_key, Allocation.form_version).where(
             Allocation.organisation == ctx.actor.organisation_id

@@ -45,6 +45,8 @@ _ROW = (
 class SweepReport:
     cycles_issued: int = 0
     work_issued: int = 0
+    work_reminded: int = 0
+    work_chased: int = 0
     deadlines_missed: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
 
@@ -52,6 +54,7 @@ class SweepReport:
 async def sweep(ctx: Context) -> SweepReport:
     report = SweepReport()
     report.cycles_issued, report.work_issued = await work.issue_due(ctx)
+    report.work_reminded, report.work_chased = await work.chase(ctx)
     while True:
         # A batch of passed deadlines is claimed and acted on in one
         # transaction: the escalations commit with the claim or not at all.

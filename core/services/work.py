@@ -194,6 +194,90 @@ async def _link_issued_audits(ctx: Context, organisation_id: int, work_id: int, 
                            action="counted_towards_work", changes={"work": work_id})
 
 
+# -------------------------------------------------------------------- chasing
+async def chase(ctx: Context) -> tuple[int, int]:
+    """Remind owners of work that falls due soon, and chase work whose due
+    date has passed undone: the owner and their line manager are told, once
+    (the UPDATE that sets ``reminded_at``/``missed_at`` is the claim, so two
+    sweeping processes never both send). Work with a form whose audits have
+    started is left to the audits' own deadlines and escalations. Returns
+    (reminded, chased)."""
+    from core.calendar import add_working_days
+    from core.services import notifications
+
+    today = london_date(ctx.now)
+    reminded = chased = 0
+    outbox = notifications.Outbox(ctx)
+    async with transaction():
+        for organisation in await Organisation.select(Organisation.id, Organisation.council):
+            if organisation["council"] not in ctx.registry.councils:
+                continue
+            council = ctx.registry.council(organisation["council"])
+            # Open work due within the reminder window, not yet reminded.
+            horizon = add_working_days(today, council.work_reminder_working_days)
+            if council.work_reminder_working_days:
+                soon = await _claim(ctx, organisation["id"], Work.reminded_at, (Work.due_on >= today) & (Work.due_on <= horizon))
+                for row in soon:
+                    outbox.add(
+                        organisation_id=organisation["id"], recipients=[row["owner"]], kind="work_due_soon",
+                        subject=f"Due {row['due_on']:%A %-d %B}: {row['activity']}",
+                        body=f"{row['activity']}{_for(row)} is due by {row['due_on']:%A %-d %B %Y}.",
+                        link=f"/programme/work/{row['id']}",
+                    )
+                reminded += len(soon)
+            late = await _claim(ctx, organisation["id"], Work.missed_at, Work.due_on < today)
+            managers = {
+                p["id"]: p["line_manager"]
+                for p in await Person.select(Person.id, Person.line_manager).where(
+                    Person.id.is_in([row["owner"] for row in late] or [0])
+                )
+            }
+            for row in late:
+                outbox.add(
+                    organisation_id=organisation["id"], recipients=[row["owner"], managers.get(row["owner"])],
+                    kind="work_overdue",
+                    subject=f"Overdue: {row['activity']} by {row['owner_name']}",
+                    body=f"{row['activity']}{_for(row)}, owed by {row['owner_name']}, was due by "
+                    f"{row['due_on']:%A %-d %B %Y} and has not been done.",
+                    link=f"/programme/work/{row['id']}",
+                )
+                await trail.record(ctx, organisation_id=organisation["id"], entity="work", entity_id=row["id"],
+                                   action="missed", changes={"due_on": row["due_on"].isoformat()})
+            chased += len(late)
+        await outbox.flush()
+    return reminded, chased
+
+
+def _for(row: dict) -> str:
+    return f" for {row['supervisee_name']}" if row.get("supervisee_name") else ""
+
+
+async def _claim(ctx: Context, organisation_id: int, column, when) -> list[dict]:
+    """Open work matching ``when`` whose ``column`` is unset: set it now and
+    return the rows this process set (one that another process set first is no
+    longer unset)."""
+    candidates = await Work.select(Work.id).where(
+        (Work.organisation == organisation_id) & Work.done_on.is_null() & column.is_null() & Work.missed_at.is_null() & when
+    )
+    if not candidates:
+        return []
+    ids = [c["id"] for c in candidates]
+    # Work whose audits are under way is chased through the audits' own deadlines.
+    started = {
+        a["work"] for a in await Allocation.select(Allocation.work).where(Allocation.work.is_in(ids))
+    }
+    ids = [i for i in ids if i not in started]
+    if not ids:
+        return []
+    claimed = await Work.update({column: ctx.now}).where(Work.id.is_in(ids) & column.is_null()).returning(Work.id)
+    if not claimed:
+        return []
+    return await Work.select(
+        Work.id, Work.owner, Work.activity, Work.due_on, Work.owner.display_name.as_alias("owner_name"),
+        Work.supervisee.display_name.as_alias("supervisee_name"),
+    ).where(Work.id.is_in([c["id"] for c in claimed])).order_by(Work.id)
+
+
 # --------------------------------------------------------------------- reading
 def _may_see_all(ctx: Context) -> bool:
     return ctx.actor.can("administer") or ctx.actor.can("view_all_audits")

@@ -32,12 +32,16 @@ def _statements(engine_type: str) -> list[str]:
             outcome TEXT NOT NULL DEFAULT '',
             done_by INTEGER NULL REFERENCES person (id) ON DELETE RESTRICT,
             done_at {stamp} NULL,
+            reminded_at {stamp} NULL,
+            missed_at {stamp} NULL,
             created_at {stamp} NOT NULL
         )""",
         # Issued exactly once, whichever process gets there first.
         "CREATE UNIQUE INDEX work_occurrence ON work (organisation, occurrence)",
         "CREATE INDEX work_owner_due ON work (owner, due_on)",
         "CREATE INDEX work_organisation_due ON work (organisation, due_on)",
+        # The sweep's reminders and chases: open work by due date.
+        "CREATE INDEX work_open_due ON work (due_on) WHERE done_on IS NULL AND missed_at IS NULL",
         # The audits that count towards a piece of work.
         "ALTER TABLE allocation ADD COLUMN work INTEGER NULL REFERENCES work (id) ON DELETE RESTRICT",
         "CREATE INDEX allocation_work ON allocation (work)",
