@@ -152,6 +152,7 @@ def test_the_dispute_stages_and_their_deadlines(registry):
         ("informal_outcome", 2),  # outcome emailed within 2
         ("formal", 5),  # QA team with head of service QA/PSW within 5
         ("formal_response", 5),  # written response within 5
+        ("formal_response_sent", None),  # to the team manager, auditor and service manager
         ("head_of_service", 5),
         ("assistant_director", None),  # an independent view, no stated time
         ("resolved", None),
