@@ -290,6 +290,8 @@ def test_every_councils_deadline_rules_select_the_deadline_they_are_for(tmp_path
          "    event: grade_final\n    answered: [actions.smart]\n    notify: [practitioner, team_manager, case_chair]",
          "escalations.final_alert", "answered[0]", "unknown question 'actions.smart'"),
     ],
+    ids=["no-deadline", "bad-deadline", "unknown-state", "state-without-deadline", "unknown-rule", "rule-without-task",
+         "unknown-workflow", "stages-on-a-state", "repeat-on-a-deadline", "deadline-on-grade-final", "unknown-question"],
 )
 def test_a_bad_deadline_selector_stops_start_up_naming_plugin_file_definition_and_field(monkeypatch, tmp_path, old, new, definition, field, message):
     from core.definitions.errors import DefinitionError
