@@ -150,8 +150,11 @@ async def walk(live_server, page: Page, a11y: A11yTracker) -> None:
     await sign_in(page, a11y, base, QA_OFFICER)
     await a11y.goto(dispute_url)
     await record(page, a11y, "Agree the course of action")
-    # The written response within 5 working days.
+    # The written response within 5 working days, to the team manager, auditor and service manager.
     await stage_is(page, "Formal: written response", due_in(5))
+    await record(page, a11y, "Send the written response to the team manager, auditor and service manager",
+                 reason="The plan was reviewed but its actions were not SMART: the grade stands.")
+    await stage_is(page, "Formal: written response sent", None)
     await sign_out(page, a11y, base)
 
     # ------------------ still disputed: the service manager escalates to the HoS
@@ -205,8 +208,8 @@ async def walk(live_server, page: Page, a11y: A11yTracker) -> None:
 
     # Every stage is on the record, in order.
     history = page.locator("h2", has_text="Stages so far").locator("xpath=following-sibling::ul[1]/li")
-    await expect(history).to_have_count(7)
-    for index, step in enumerate(["Dispute raised", "Step: meeting held", "Step: go formal", "Step: agree course",
+    await expect(history).to_have_count(8)
+    for index, step in enumerate(["Dispute raised", "Step: meeting held", "Step: go formal", "Step: agree course", "Step: send response",
                                   "Step: escalate to head of service", "Step: escalate to assistant director",
                                   "Step: resolve at assistant director"]):
         await expect(history.nth(index)).to_contain_text(step)

@@ -94,8 +94,14 @@ def test_qa_within_one_working_day_and_revision_within_three(registry):
     workflow = registry.workflow("haringey:case_audit")
     states = {s.key: s for s in workflow.states}
     assert states["qa_review"].deadline.working_days == 1
+    # HAR 2.15: amended within 2-3 days (3-4 with a discussion offered): the
+    # later figure, in working days. The auditor is chased; escalations.yaml
+    # takes it to the service manager and head of service, then the AD.
     assert states["returned"].deadline.working_days == 3
-    assert states["returned"].deadline.escalate_to == ("service_manager", "head_of_service")
+    assert states["returned"].deadline.escalate_to == ("auditor",)
+    assert states["returned_discussion"].deadline.working_days == 4
+    offer = next(t for t in workflow.transitions if t.key == "offer_discussion")
+    assert (offer.from_, offer.to, set(offer.by)) == (("returned",), "returned_discussion", {"qa_officer", "head_of_qa"})
     accept = next(t for t in workflow.transitions if t.key == "accept")
     assert set(accept.by) == {"qa_officer", "head_of_qa"}
     assert next(t for t in workflow.transitions if t.key == "return").reason_required
@@ -146,6 +152,7 @@ def test_the_dispute_stages_and_their_deadlines(registry):
         ("informal_outcome", 2),  # outcome emailed within 2
         ("formal", 5),  # QA team with head of service QA/PSW within 5
         ("formal_response", 5),  # written response within 5
+        ("formal_response_sent", None),  # to the team manager, auditor and service manager
         ("head_of_service", 5),
         ("assistant_director", None),  # an independent view, no stated time
         ("resolved", None),

@@ -809,11 +809,13 @@ def test_agency_responses_have_a_deadline_that_is_chased(reg):
 def test_late_responses_are_chased_then_challenged(reg):
     rules = {k.split(":", 1)[1]: s.value for k, s in reg.escalations.items() if k.startswith(f"{NS}:")}
     first = rules["agency_response_overdue"]
-    assert first.event == "deadline_passed" and first.repeat is False
+    # The request's own deadline, and no other.
+    assert (first.event, first.deadline, first.workflows, first.states) == ("deadline_passed", "state", ("agency_response",), ("requested",))
     assert set(first.notify) == {"agency_lead", "qa_manager"}
-    assert "Chase" in first.action
+    assert "Chase" in first.action and first.within_working_days == 10
+    # Still not submitted when the chasing task falls due: the challenge.
     again = rules["agency_response_still_overdue"]
-    assert again.event == "deadline_passed" and again.repeat is True
+    assert (again.event, again.deadline, again.follow_ups, again.states) == ("deadline_passed", "follow_up", ("agency_response_overdue",), ("requested",))
     assert again.notify == ("audit_chair",)
     # The agency lead's ladder climbs to the Audit Chair.
     assert reg.role(f"{NS}:agency_lead").escalates_to == "audit_chair"

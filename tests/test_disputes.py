@@ -98,6 +98,7 @@ async def test_a_practitioner_disputes_grades_citing_the_criteria_with_dated_sta
     # Formal: the QA team with the head of QA/PSW, then the written response.
     qa = await _as(registry, "haringey.qa_officer", thursday)
     await disputes.take_step(qa, dispute_id, "agree_course")
+    await disputes.take_step(qa, dispute_id, "send_response", "The plan is not SMART: the grade stands.")
     # The service manager (who cannot see audits) sees the dispute and escalates it.
     sm = await _as(registry, "haringey.service_manager", thursday)
     view = await disputes.dispute_view(sm, dispute_id)
@@ -130,7 +131,7 @@ async def test_a_practitioner_disputes_grades_citing_the_criteria_with_dated_sta
     }
     steps = [t["action"] for t in await Trail.select(Trail.action).where((Trail.entity == "dispute") & (Trail.entity_id == dispute_id)).order_by(Trail.id)]
     assert steps == ["dispute_raised", "transition:meeting_held", "transition:go_formal", "transition:agree_course",
-                     "transition:escalate_to_head_of_service", "transition:resolve_at_head_of_service"]
+                     "transition:send_response", "transition:escalate_to_head_of_service", "transition:resolve_at_head_of_service"]
 
 
 @pytest.mark.req("HAR-11")

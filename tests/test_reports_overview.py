@@ -23,7 +23,7 @@ from core.services.context import Context
 from core.services.demo import load_demo
 from core.services.errors import Forbidden
 from core.services.sweep import complete_follow_up
-from helpers import acting, allocation_of, finalise, person, sign_in
+from helpers import acting, allocation_of, filled_answers, person, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -109,16 +109,24 @@ async def bedford_month(registry) -> dict:
     ids = {u: (await allocation_of(u))["id"] for u in ("bedford.team_manager.1", "bedford.team_manager.2")}
     first = await Allocation.select().where(Allocation.id == ids["bedford.team_manager.1"]).first()
     due_at = first["due_at"]
-    await finalise(registry, "bedford.team_manager.1", ids["bedford.team_manager.1"], "inadequate", qa="bedford.head_of_service")
-    await finalise(registry, "bedford.team_manager.2", ids["bedford.team_manager.2"], "good", qa="bedford.head_of_service")
-    # BED-3: TM1's remedial actions reach the worker within the hour; TM2's never.
+    # Both audits make recommendations (remedial actions, BED-3).
+    for auditor, grade in (("bedford.team_manager.1", "inadequate"), ("bedford.team_manager.2", "good")):
+        ctx = await acting(registry, auditor)
+        view = await audits.audit_view(ctx, ids[auditor])
+        answers = filled_answers(view, grade) | {"answer.section_5.recommendations.1.recommendation": "Update the chronology"}
+        revision = await audits.save_answers(ctx, ids[auditor], view.revision, answers)
+        await audits.submit(ctx, ids[auditor], revision)
+        await audits.review(await acting(registry, "bedford.head_of_service"), ids[auditor], "accept")
+    # BED-3: TM1 sends their remedial actions within the hour; TM2 never does.
     task = await FollowUp.select().where(
         (FollowUp.allocation == ids["bedford.team_manager.1"]) & (FollowUp.rule == "bedford:remedial_actions")
     ).output(load_json=True).first()
-    worker = await Person.select().where(Person.id == task["assignees"][0]).first()
-    done = await acting(registry, worker["username"])
+    assert task["assignees"] == [(await person("bedford.team_manager.1"))["id"]]
+    done = await acting(registry, "bedford.team_manager.1")
     done.now = done.now + HOUR
-    await complete_follow_up(done, task["id"], "Actions received by email and copied into Azeus.")
+    await complete_follow_up(done, task["id"], "Actions sent by email to the worker and manager and copied into Azeus.")
+    row = await Allocation.select(Allocation.child_case.allocated_worker.as_alias("worker")).where(Allocation.id == ids["bedford.team_manager.1"]).first()
+    worker = await Person.select().where(Person.id == row["worker"]).first()
     # Two SMART remedial actions on the inadequate audit: one done, one open past its date later.
     hos = await acting(registry, "bedford.head_of_service")
     today = london_date(hos.now)
@@ -152,7 +160,7 @@ async def test_the_monthly_overview_counts_all_qa_activity_by_type(bedford, bedf
     assert (audits_row.allocated, audits_row.completed, audits_row.on_time, audits_row.overdue) == (4, 2, 2, 2)
     assert audits_row.grades == {"bedford:four_point": {"outstanding": 0, "good": 1, "requires_improvement": 0, "inadequate": 1}}
     assert (audits_row.actions_raised, audits_row.actions_closed, audits_row.actions_overdue) == (2, 1, 1)
-    # BED-3: a remedial-actions task per final audit; one reached worker and manager in time.
+    # BED-3: a remedial-actions task per final audit with recommendations; one sent in time.
     assert (audits_row.follow_ups, audits_row.follow_ups_in_time, audits_row.follow_ups_overdue) == (2, 1, 1)
     remedial = next(r for r in ov.follow_up_rules if r.rule == "bedford:remedial_actions")
     assert (remedial.within, remedial.raised, remedial.in_time, remedial.late, remedial.open, remedial.overdue) == ("48 hours", 2, 1, 0, 1, 1)
@@ -296,7 +304,7 @@ async def test_the_overview_and_supervision_pages_and_their_exports(bedford, bed
     html = page.text
     assert f"{month.label}: whole council" in html
     assert "Case File Audit" in html and "Supervision Audit: case file supervision" in html
-    assert "Receive the remedial actions by email" in html
+    assert "Email the remedial actions to the worker and manager" in html
 
     rows = csv_rows(await client.get(f"/reports/overview/export.csv?{query}&table=activity"))
     assert rows[0] == [
@@ -314,7 +322,7 @@ async def test_the_overview_and_supervision_pages_and_their_exports(bedford, bed
     assert grades[0] == ["Activity", "Outstanding", "Good", "Requires Improvement", "Inadequate", "Total"]
     assert grades[1] == ["Case File Audit", "0", "1", "0", "1", "2"]
     follow = csv_rows(await client.get(f"/reports/overview/export.csv?{query}&table=follow_ups"))
-    remedial = next(r for r in follow[1:] if r[0].startswith("Receive the remedial actions"))
+    remedial = next(r for r in follow[1:] if r[0].startswith("Email the remedial actions"))
     assert remedial[1:] == ["48 hours", "2", "1", "0", "1", "0"]
     assert (await client.get(f"/reports/overview/export.csv?{query}&table=nope")).status_code == 404
 

@@ -288,6 +288,14 @@ EscalationEvent = Literal[
 ]
 
 
+# Which kind of deadline passed (a ``deadline_passed`` event): a workflow
+# state's, a follow-up task's (an escalation rule's ``within_*``), an action's
+# due date, or a dispute stage's.
+PassedDeadline = Literal["state", "follow_up", "action", "dispute"]
+# "section.question" of a form, or "section.question.column" of a table question.
+QuestionRef = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")]
+
+
 class EscalationRule(Definition, kw_only=True):
     """When ``event`` happens and the condition holds, tell ``notify`` and
     require ``action`` of them within the deadline."""
@@ -299,6 +307,21 @@ class EscalationRule(Definition, kw_only=True):
     movement: tuple[Literal["improved", "same", "downgraded"], ...] = ()
     # True: only for a repeat (a re-audit of a re-audit, a second missed allocation).
     repeat: bool | None = None
+    # grade_final / reaudit_compared: only when each of these questions of the
+    # audit has an answer (a table: at least one cell filled in; a table's
+    # column, "section.question.column": filled in on at least one row).
+    answered: tuple[QuestionRef, ...] = ()
+    # deadline_passed: which deadline passed. Required on a deadline_passed
+    # rule, so that no rule fires on every deadline (issue 12, defect 4).
+    deadline: PassedDeadline | None = None
+    # deadline: state or follow_up - the audit's workflow, and the state it is
+    # in when the deadline passes (for a state deadline: the state not done in time).
+    workflows: tuple[Ref, ...] = ()
+    states: tuple[Key, ...] = ()
+    # deadline: follow_up - the rules whose follow-up task was not done in time.
+    follow_ups: tuple[Key, ...] = ()
+    # deadline: dispute - the dispute stages not done in time.
+    stages: tuple[Key, ...] = ()
     notify: tuple[Ref, ...]
     action: str = ""
     within_working_days: int | None = None

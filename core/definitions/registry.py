@@ -254,6 +254,7 @@ def _cross_check(registry: Registry) -> None:
         check = _Checker(registry, supplied, f"escalations.{supplied.value.key}")
         for index, ref in enumerate(supplied.value.notify):
             check.actor(f"notify[{index}]", ref)
+        _check_escalation(check, supplied.value)
 
     for supplied in registry.councils.values():
         check = _Checker(registry, supplied, f"council.{supplied.value.key}")
@@ -275,6 +276,75 @@ def _cross_check(registry: Registry) -> None:
                 for placeholder in re.findall(r"{(\w*)}", getattr(council.case_note, name)):
                     if placeholder not in fields:
                         raise check.fail(f"case_note.{name}", f"unknown placeholder {{{placeholder}}}; use {', '.join(sorted(fields))}")
+
+
+# Which conditions each event can carry: a condition on something the event
+# never carries would silently never hold.
+_CONDITIONS = {
+    "grades": ("grade_final", "reaudit_compared"),
+    "movement": ("reaudit_compared",),
+    "repeat": ("reaudit_compared", "allocation_missed"),
+    "answered": ("grade_final", "reaudit_compared"),
+    "deadline": ("deadline_passed",),
+    "workflows": ("deadline_passed",),
+    "states": ("deadline_passed",),
+    "follow_ups": ("deadline_passed",),
+    "stages": ("deadline_passed",),
+}
+
+
+def _check_escalation(check: _Checker, rule: EscalationRule) -> None:
+    registry, namespace = check.registry, check.supplied.namespace
+    for name, events in _CONDITIONS.items():
+        value = getattr(rule, name)
+        if value not in (None, ()) and rule.event not in events:
+            raise check.fail(name, f"a {rule.event} event carries no {name}; only {' and '.join(events)} rules select on it")
+    if rule.event == "deadline_passed" and rule.deadline is None:
+        raise check.fail("deadline", "say which deadline passed: state, follow_up, action or dispute")
+    only = {"workflows": ("state", "follow_up"), "states": ("state", "follow_up"), "follow_ups": ("follow_up",), "stages": ("dispute",)}
+    for name, kinds in only.items():
+        if getattr(rule, name) and rule.deadline not in kinds:
+            raise check.fail(name, f"{name} only go with deadline: {' or '.join(kinds)}")
+    own = [s.value for (k, _), s in registry.workflows.items() if k.startswith(f"{namespace}:")]
+    workflows = own
+    if rule.workflows:
+        workflows = []
+        for index, ref in enumerate(rule.workflows):
+            found = check.ref(f"workflows[{index}]", ref, "workflows")
+            workflows += [s.value for (k, _), s in registry.workflows.items() if k == found]
+    for index, key in enumerate(rule.states):
+        holding = [w for w in workflows if any(state.key == key for state in w.states)]
+        if not holding:
+            raise check.fail(f"states[{index}]", f"unknown state {key!r}: no workflow {'named' if rule.workflows else 'of the council'} has it")
+        if rule.deadline == "state" and not any(st.key == key and st.deadline for w in holding for st in w.states):
+            raise check.fail(f"states[{index}]", f"state {key!r} has no deadline, so its deadline never passes")
+    for index, key in enumerate(rule.follow_ups):
+        other = registry.escalations.get(f"{namespace}:{key}")
+        if other is None:
+            raise check.fail(f"follow_ups[{index}]", f"unknown escalation rule {key!r}")
+        if other.value.within_working_days is None and not other.value.within_hours:
+            raise check.fail(f"follow_ups[{index}]", f"rule {key!r} sets no follow-up deadline (within_working_days or within_hours)")
+    if rule.stages:
+        dispute = registry.qualify(namespace, "dispute", registry.workflows)
+        if dispute is None:
+            raise check.fail("stages", "the council has no dispute workflow")
+        stages = [s.value for (k, _), s in registry.workflows.items() if k == dispute]
+        for index, key in enumerate(rule.stages):
+            if not any(st.key == key and st.deadline for w in stages for st in w.states):
+                raise check.fail(f"stages[{index}]", f"{key!r} is not a dispute stage with a deadline")
+    if rule.answered:
+        forms = [s.value for (k, _), s in registry.forms.items() if k.startswith(f"{namespace}:")]
+        known = {f"{section.key}.{q.key}" for form in forms for section in form.sections for q in section.questions}
+        known |= {
+            f"{section.key}.{q.key}.{column.key}"
+            for form in forms for section in form.sections for q in section.questions for column in q.columns
+        }
+        for index, ref in enumerate(rule.answered):
+            if ref not in known:
+                raise check.fail(
+                    f"answered[{index}]",
+                    f"unknown question {ref!r}: no form of the council has it (write section.question, or section.question.column of a table)",
+                )
 
 
 def _check_workflow(check: _Checker, workflow: Workflow) -> None:

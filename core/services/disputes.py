@@ -219,7 +219,9 @@ async def take_step(
     target = wf.state(workflow, chosen.to)
     errors: dict[str, str] = {}
     if chosen.reason_required and not reason:
-        errors["reason"] = "Say why the dispute could not be resolved at this stage"
+        # An escalation needs its reason; sending the written response (HAR
+        # 2.11, formal stage) needs the response itself.
+        errors["reason"] = "Write why the dispute goes on, or the written response you are sending"
     amended: dict[str, str] = {}
     form_fields = _form_fields(ctx, row)
     current = await latest_final_grades(row["id"])
@@ -271,7 +273,8 @@ async def take_step(
         if target.final:
             body += " Outcome: " + ("grades upheld." if outcome == "upheld" else "grades amended; the amended report is the final version.")
         if reason:
-            body += f"\n\nReason given: {reason}"
+            # The reason for the step, or the written response itself (HAR 2.11).
+            body += f"\n\n{ctx.actor.display_name} wrote: {reason}"
         await _notify(ctx, row, people, dispute_id, target.notify, f"Dispute about the audit of case {case}: {target.label.lower()}", body)
         changes: dict = {"state": [dispute["state"], target.key]}
         if reason:

@@ -7,12 +7,13 @@ not at all (CORE-11, CORE-13).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
 from core.calendar import to_london, working_deadline
-from core.db.tables import Deadline, FollowUp, Person
-from core.escalation import Escalation, EscalationEvent
+from core.db.tables import Allocation, Deadline, FollowUp, Person
+from core.escalation import Escalation, EscalationEvent, answered
 from core.services import month_counts, notifications, trail
 from core.services.context import Context
 
@@ -118,6 +119,18 @@ class Batch:
         await trail.record_many(rows)
 
 
+# Events about an audit's answers: fire() tells the plugins what was answered.
+ANSWERED_EVENTS = ("grade_final", "reaudit_compared")
+
+
+def by_when(due: dt.datetime, within_hours: int | None = None) -> str:
+    """"by Monday 4 January 2027", or for a deadline in clock hours (BED-3's
+    48 hours) "within 48 hours, by Saturday 2 January 2027 at 09:30", in London time."""
+    if within_hours:
+        return f"within {within_hours} hours, by {to_london(due):%A %-d %B %Y at %H:%M}"
+    return f"by {to_london(due):%A %-d %B %Y}"
+
+
 def _due(ctx: Context, escalation: Escalation) -> dt.datetime | None:
     if escalation.within_working_days is not None:
         return working_deadline(ctx.now, escalation.within_working_days)
@@ -144,6 +157,11 @@ async def fire(
     With ``batch`` the notifications and trail rows are queued on it for the
     caller to flush (still inside its transaction); without, written now."""
     hooks = ctx.registry.hooks
+    if event.answered is None and event.allocation_id is not None and event.kind in ANSWERED_EVENTS:
+        # What the audit answered, for rules that fire only when a question
+        # has an answer (BED-3: only where there are remedial actions to send).
+        row = await Allocation.select(Allocation.answers).where(Allocation.id == event.allocation_id).output(load_json=True).first()
+        event = dataclasses.replace(event, answered=answered(row["answers"] if row else None))
     escalations = hooks.escalations(ctx.registry, event) if hooks is not None else []
     own = batch is None
     if batch is None:
@@ -156,10 +174,10 @@ async def fire(
         line = subject
         body = f"{subject}.\n\n{escalation.action}" if escalation.action else f"{subject}."
         if due is not None and escalation.within_hours != 0:
-            when = f"{to_london(due):%A %-d %B %Y}"
+            when = by_when(due, escalation.within_hours)
             # A task, not only news: say what and by when in the subject.
-            line = f"Action by {when}: {escalation.action}" + (f" ({about})" if about else "")
-            body += f" by {when}."
+            line = f"Action {when}: {escalation.action}" + (f" ({about})" if about else "")
+            body += f" {when}."
         elif escalation.action:
             body += "."
         if detail:

@@ -104,4 +104,7 @@ async def follow_ups(ctx: Context, allocation_id: int) -> list[dict]:
     for r in rows:
         r["assignee_names"] = [names.get(a, "") for a in r["assignees"]]
         r["mine"] = ctx.actor is not None and ctx.actor.person_id in r["assignees"]
+        # A deadline in clock hours (BED-3's 48 hours) is shown with its time.
+        rule = ctx.registry.escalations.get(r["rule"])
+        r["within_hours"] = rule.value.within_hours if rule is not None else None
     return rows

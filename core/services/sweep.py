@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from piccolo.query.functions.aggregate import Count
 
+from core.calendar import to_london
 from core.db.engine import transaction
 from core.db.tables import Action, Allocation, Deadline, Dispute, FollowUp, Organisation, Person
 from core.escalation import EscalationEvent
@@ -30,6 +31,9 @@ _ROW = (
     Allocation.organisation,
     Allocation.auditor,
     Allocation.form_key,
+    Allocation.workflow_key,
+    Allocation.workflow_version,
+    Allocation.state,
     Allocation.due_at,
     Allocation.state_due_at,
     Allocation.child_case.external_id.as_alias("case_external_id"),
@@ -144,11 +148,11 @@ async def _load(ctx: Context, claimed: list[dict], batch: escalations.Batch) -> 
             ).order_by(Person.id):
                 loaded.team_managers.setdefault(tm["team"], tm["id"])
     loaded.follow_ups = await _by_id(
-        FollowUp.select(FollowUp.id, FollowUp.status, FollowUp.action), FollowUp.id,
+        FollowUp.select(FollowUp.id, FollowUp.status, FollowUp.action, FollowUp.rule), FollowUp.id,
         [d["follow_up"] for d in claimed if d["kind"] == "follow_up"],
     )
     loaded.disputes = await _by_id(
-        Dispute.select(Dispute.id), Dispute.id, [d["dispute"] for d in claimed if d["kind"].startswith("dispute:")]
+        Dispute.select(Dispute.id, Dispute.workflow_key), Dispute.id, [d["dispute"] for d in claimed if d["kind"].startswith("dispute:")]
     )
     loaded.councils = {
         o["id"]: o["council"]
@@ -241,23 +245,32 @@ async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batc
         )
     elif kind.startswith("state:"):
         # A workflow step not done in time: tell whoever the state names.
+        state = kind.split(":", 1)[1]
         who = await escalations.recipients(row["organisation"], tuple(deadline["escalate_to"] or ()), people, row["auditor"], batch.ladder)
+        label = _state_label(ctx, row, state)
         batch.outbox.add(
             organisation_id=row["organisation"],
             recipients=who,
             kind="deadline_passed",
-            subject=f"Overdue: the audit of case {case} is still {kind.split(':', 1)[1].replace('_', ' ')}",
-            body=f"The step due by {row['state_due_at']:%d %B %Y %H:%M} UTC has not been done.",
+            subject=f"Overdue: the audit of case {case} is still {label}",
+            body=f"The step was due by {to_london(deadline['due_at']):%-d %B %Y %H:%M} and has not been done.",
             link=link,
             allocation_id=row["id"],
         )
-        await _deadline_passed(ctx, row, people, row["auditor"], f"Overdue step on the audit of case {case}", link, batch)
+        # The state not done in time: its rules climb the auditor's ladder.
+        await _deadline_passed(
+            ctx, _passed(row, "state", state=state), row, people, row["auditor"], f"Overdue step on the audit of case {case}", link, batch
+        )
     elif kind == "follow_up" and deadline["follow_up"] is not None:
         task = loaded.follow_ups.get(deadline["follow_up"])
         if task is None or task["status"] != "open":
             return
-        # HAR 2.13: non-compliance escalates to the service manager.
-        await _deadline_passed(ctx, row, people, people.get("practitioner"), f"Not done in time on case {case}: {task['action']}", link, batch)
+        # The task's rule, and the audit's state now (HAR 2.15: "if amendments
+        # are not made", the audit is still returned when the task falls due).
+        event = _passed(row, "follow_up", state=row["state"], follow_up=task["rule"].split(":")[-1])
+        await _deadline_passed(
+            ctx, event, row, people, _follow_up_anchor(ctx, task, row, people), f"Not done in time on case {case}: {task['action']}", link, batch
+        )
     batch.trail_rows.append(
         trail.row(
             ctx,
@@ -270,11 +283,42 @@ async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batc
     )
 
 
-async def _deadline_passed(ctx: Context, row: dict, people: dict, anchor: int | None, subject: str, link: str, batch: escalations.Batch) -> None:
+def _state_label(ctx: Context, row: dict, state: str) -> str:
+    """A state's label in the audit's workflow, lower case ("returned for revision")."""
+    try:
+        workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
+    except KeyError:
+        return state.replace("_", " ")
+    return next((s.label.lower() for s in workflow.states if s.key == state), state.replace("_", " "))
+
+
+def _passed(row: dict, deadline: str, **what) -> EscalationEvent:
+    """The deadline_passed event for a deadline on this audit: what passed."""
+    return EscalationEvent(
+        kind="deadline_passed", council=row["council"], allocation_id=row["id"], form=row["form_key"],
+        deadline=deadline, workflow=what.pop("workflow", None) or row["workflow_key"], **what,
+    )
+
+
+def _follow_up_anchor(ctx: Context, task: dict, row: dict, people: dict) -> int | None:
+    """A follow-up task not done in time climbs the ladder the escalation that
+    set it climbed: the auditor's for a missed allocation or a state not done
+    in time (HAR 2.15's assistant director is the auditor's), otherwise the
+    practitioner's (HAR 2.13's service manager)."""
+    supplied = ctx.registry.escalations.get(task["rule"])
+    rule = supplied.value if supplied is not None else None
+    if rule is not None and (rule.event == "allocation_missed" or (rule.event == "deadline_passed" and rule.deadline == "state")):
+        return row["auditor"]
+    return people.get("practitioner")
+
+
+async def _deadline_passed(
+    ctx: Context, event: EscalationEvent, row: dict, people: dict, anchor: int | None, subject: str, link: str, batch: escalations.Batch
+) -> None:
     """Ask the plugins what a passed deadline on this audit requires (CORE-11)."""
     await escalations.fire(
         ctx,
-        EscalationEvent(kind="deadline_passed", council=row["council"], allocation_id=row["id"], form=row["form_key"]),
+        event,
         organisation_id=row["organisation"],
         people=people,
         anchor=anchor,
@@ -301,11 +345,14 @@ async def _act_on_dispute(ctx: Context, deadline: dict, loaded: _Loaded, batch: 
         recipients=who,
         kind="dispute_overdue",
         subject=f"Overdue: the dispute about the audit of case {case} is still at the {stage.replace('_', ' ')} stage",
-        body=f"The stage was due by {deadline['due_at']:%d %B %Y %H:%M} UTC and has not moved on.",
+        body=f"The stage was due by {to_london(deadline['due_at']):%-d %B %Y %H:%M} and has not moved on.",
         link=f"/disputes/{dispute['id']}",
         allocation_id=row["id"],
     )
-    await _deadline_passed(ctx, row, people, people.get("practitioner"), f"Overdue dispute stage on the audit of case {case}", f"/disputes/{dispute['id']}", batch)
+    event = _passed(row, "dispute", workflow=dispute["workflow_key"], stage=stage)
+    await _deadline_passed(
+        ctx, event, row, people, people.get("practitioner"), f"Overdue dispute stage on the audit of case {case}", f"/disputes/{dispute['id']}", batch
+    )
     batch.trail_rows.append(
         trail.row(
             ctx,
@@ -342,7 +389,7 @@ async def _act_on_action(ctx: Context, deadline: dict, loaded: _Loaded, batch: e
         council = loaded.councils[action["organisation"]]
     await escalations.fire(
         ctx,
-        EscalationEvent(kind="deadline_passed", council=council, allocation_id=action["allocation"]),
+        EscalationEvent(kind="deadline_passed", council=council, allocation_id=action["allocation"], deadline="action"),
         organisation_id=action["organisation"], people=people, anchor=action["owner"],
         subject=f"Action not done in time: {action['what']}", link=f"/actions/{action['id']}",
         batch=batch,
