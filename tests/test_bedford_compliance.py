@@ -68,6 +68,13 @@ async def test_compliance_audit_remedial_actions_become_a_management_direction_r
     started = await client.post("/compliance", data={"_csrf_token": csrf_from(listing.text), "case": str(case["id"])}, follow_redirects=False)
     assert started.status_code == 303
     allocation_id = int(started.headers["location"].rsplit("/", 1)[1])
+    # One path (issue 13): it counts towards this month's compliance audits for that worker.
+    from core.db.tables import Allocation as Audit, Work
+
+    counted = await Work.select(Work.schedule_key, Work.supervisee, Work.due_on).where(
+        Work.id == (await Audit.select(Audit.work).where(Audit.id == allocation_id).first())["work"]
+    ).first()
+    assert counted == {"schedule_key": "bedford:tm_compliance_audit", "supervisee": worker["id"], "due_on": dt.date(2026, 12, 31)}
     audit_page = await client.get(started.headers["location"])
     assert "Compliance Audit" in audit_page.text
 

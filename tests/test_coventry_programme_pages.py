@@ -210,7 +210,7 @@ def _grid(page: str) -> dict[tuple[str, str], tuple[int, list[int], int]]:
 
 def _mine(page: str) -> list[tuple[str, str, str, str]]:
     """My programme: (due, activity, how many, notes), row by row."""
-    year = page.split("My activities this year", 1)[1]
+    year = page.split("My activities, soonest first", 1)[1]
     body = year.split('<tbody class="govuk-table__body">', 1)[1].split("</tbody>", 1)[0]
     return [
         tuple(_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))

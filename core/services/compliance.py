@@ -19,7 +19,7 @@ from core.calendar import end_of_london_day, last_working_day, london_date
 from core.db.engine import transaction
 from core.db.tables import Action, ChildCase, Person
 from core.definitions.model import Schedule
-from core.services import actions, allocations, audits, trail
+from core.services import actions, allocations, audits, trail, work
 from core.services.context import Context
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -108,6 +108,9 @@ async def start(ctx: Context, case_id: int | None) -> int:
             reason=f"{schedule.activity} for {worker['display_name']}", form_key=form_key, workflow_key=workflow_key,
             due_at=end_of_london_day(last_working_day(today.year, today.month)),
         )
+        # One path: it counts towards this month's compliance audits for that supervisee.
+        await work.count_towards(ctx, allocation_id, owner=ctx.actor.person_id, schedule_key=f"{namespace}:{schedule.key}",
+                                 supervisee=worker["id"], on=today)
     return allocation_id
 
 

@@ -194,6 +194,25 @@ async def _link_issued_audits(ctx: Context, organisation_id: int, work_id: int, 
                            action="counted_towards_work", changes={"work": work_id})
 
 
+async def count_towards(ctx: Context, allocation_id: int, *, owner: int, schedule_key: str,
+                        supervisee: int | None, on: dt.date) -> int | None:
+    """An audit started elsewhere (the compliance page, BED-4) counts towards
+    the owner's issued work of that schedule whose period holds ``on``, while
+    it has fewer audits than it asks for. Inside the caller's transaction;
+    returns the work's id, or None when there is no such work."""
+    query = Work.select(Work.id, Work.count).where(
+        (Work.owner == owner) & (Work.schedule_key == schedule_key) & (Work.starts_on <= on) & (Work.due_on >= on)
+    )
+    query = query.where(Work.supervisee == supervisee) if supervisee is not None else query.where(Work.supervisee.is_null())
+    for row in await query.order_by(Work.due_on):
+        if await Allocation.count().where(Allocation.work == row["id"]) < row["count"]:
+            await Allocation.update({Allocation.work: row["id"]}).where(Allocation.id == allocation_id)
+            await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="allocation", entity_id=allocation_id,
+                               action="counted_towards_work", changes={"work": row["id"]})
+            return row["id"]
+    return None
+
+
 # -------------------------------------------------------------------- chasing
 async def chase(ctx: Context) -> tuple[int, int]:
     """Remind owners of work that falls due soon, and chase work whose due
