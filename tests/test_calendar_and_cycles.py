@@ -13,7 +13,6 @@ from core.services.cycles import issue_cycle, issue_due_cycles
 from core.workflow import add_calendar_months
 
 
-@pytest.mark.req("CORE-8")
 def test_five_working_days_from_tuesday_22_december_2026_is_thursday_31st():
     # Christmas Day (Fri 25th) and the Boxing Day substitute (Mon 28th) are not working days.
     assert add_working_days(dt.date(2026, 12, 22), 5) == dt.date(2026, 12, 31)
@@ -22,7 +21,6 @@ def test_five_working_days_from_tuesday_22_december_2026_is_thursday_31st():
     assert to_london(due).strftime("%H:%M") == "23:59"
 
 
-@pytest.mark.req("CORE-8")
 def test_deadlines_are_stored_in_utc_and_shown_in_london_summer_time():
     due = working_deadline(dt.datetime(2026, 6, 1, 9, 0, tzinfo=UTC), 1)
     assert due == dt.datetime(2026, 6, 2, 22, 59, 59, tzinfo=UTC)  # 23:59:59 BST
@@ -30,7 +28,6 @@ def test_deadlines_are_stored_in_utc_and_shown_in_london_summer_time():
 
 
 @pytest.mark.req("HAR-2")
-@pytest.mark.req("CORE-8")
 def test_a_cycle_runs_from_first_to_last_working_day():
     assert first_working_day(2027, 1) == dt.date(2027, 1, 4)  # New Year's Day Friday, then a weekend
     assert last_working_day(2026, 12) == dt.date(2026, 12, 31)

@@ -81,7 +81,6 @@ def test_each_domain_and_the_overall_case_are_graded_twice(registry):
     assert conversation == ["answer.conversation.held_on", "answer.conversation.notes"]
 
 
-@pytest.mark.req("HAR-5")
 def test_a_second_re_audit_requires_a_meeting_with_practitioner_and_team_manager(registry):
     form = registry.form("haringey:case_audit")
     first = {f.name for f in fields_of(registry, "haringey", form, "re_audit").fields}

@@ -42,7 +42,6 @@ def _load_with(monkeypatch, tmp_path, definitions: Path):
     return load_plugins(_settings(tmp_path), groups=TEST_PLUGIN_GROUPS)
 
 
-@pytest.mark.req("CORE-1")
 def test_haringey_loads_through_its_entry_point_with_everything_it_defines(tmp_path):
     plugins = load_plugins(_settings(tmp_path))
     names = {info.name: info for info in plugins.info}
@@ -64,7 +63,6 @@ def test_haringey_loads_through_its_entry_point_with_everything_it_defines(tmp_p
     assert ladder == ["team_manager", "service_manager", "head_of_service", "assistant_director", "director"]
 
 
-@pytest.mark.req("CORE-1")
 def test_an_unknown_council_in_settings_stops_start_up(tmp_path):
     from core.plugins import PluginError
 
@@ -72,7 +70,6 @@ def test_an_unknown_council_in_settings_stops_start_up(tmp_path):
         load_plugins(Settings(data_dir=tmp_path, database_url="sqlite:///x", councils=("hackney",), secret_key="k" * 40))
 
 
-@pytest.mark.req("CORE-1")
 def test_a_blocked_plugin_is_not_loaded(tmp_path):
     # Blocking the grading built-in leaves Haringey's form naming an unknown scheme.
     with pytest.raises(DefinitionError) as error:
@@ -80,8 +77,6 @@ def test_a_blocked_plugin_is_not_loaded(tmp_path):
     assert error.value.field == "grading.scheme"
 
 
-@pytest.mark.req("CORE-4")
-@pytest.mark.req("HAR-8")
 def test_haringey_grades_have_their_descriptors_and_compare(registry):
     scale = registry.scale("haringey:four_point")
     assert [(level.label, level.descriptor) for level in scale.levels] == [
@@ -96,7 +91,6 @@ def test_haringey_grades_have_their_descriptors_and_compare(registry):
     assert [level.key for level in registry.scale("qaf:yes_no").levels] == ["yes", "no"]
 
 
-@pytest.mark.req("CORE-5")
 def test_default_scheme_needs_overall_grade_and_rationale(registry):
     scale = registry.scale("haringey:four_point")
     scheme = registry.scheme("qaf:auditor_judgement")
@@ -178,7 +172,6 @@ def test_qaf_plugins_lists_haringey_with_roles_scales_form_and_workflow(monkeypa
         assert line in out
 
 
-@pytest.mark.req("CORE-3")
 def test_two_versions_of_a_form_are_both_kept_and_the_latest_is_default(tmp_path, registry):
     forms = HARINGEY / "forms.yaml"
     v2 = tmp_path / "v2.yaml"
@@ -194,7 +187,6 @@ def test_two_versions_of_a_form_are_both_kept_and_the_latest_is_default(tmp_path
     assert both.form("haringey:case_audit").version == 2
 
 
-@pytest.mark.req("CORE-5")
 def test_a_grading_scheme_from_a_plugin_outside_core_governs_a_form(monkeypatch, tmp_path):
     """tests/example_plugin is installed through its entry point (in the
     suite's `qaf.tests` group) and its qaf_grading_schemes hook adds
