@@ -3,6 +3,7 @@ Docker image's entrypoint, with the same QAF_ settings, outside Docker."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
