@@ -69,6 +69,9 @@ class ProgrammePages(Controller):
             year=year,
             months=[dt.date(2000, m, 1).strftime("%b") for m in months],
             rows=rows,
+            # PLAT-4: schedules for a post nobody holds are said, not dropped.
+            unheld=await programme.unheld_posts_of(ctx),
+            may_import=ctx.actor.can("administer"),
         )
 
     @get("/mine")
