@@ -178,6 +178,8 @@ class Work(Table, tablename="work"):
     done_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
     done_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
+    # C17-3: the council theme a themed activity started by hand is on ("" if none).
+    theme = Varchar(length=64, default="")
 
 
 class Grade(Table, tablename="grade"):
