@@ -163,11 +163,39 @@ def cmd_programme(args) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(service.to_csv(items))
     print(f"{council.name}: programme for the year starting {args.year}-{council.year_start_month:02d}, for {source}")
+    # Each schedule: who does it (role, post), whose records (subject) and the window it covers.
+    print("Schedules:")
+    for key, supplied in registry.schedules.items():
+        if not key.startswith(f"{args.council}:"):
+            continue
+        schedule = supplied.value
+        who = registry.role(registry.ref(args.council, schedule.role, "roles")).label
+        parts = [f"role: {who}"]
+        if schedule.post:
+            parts.append(f"post: {schedule.post}")
+        if schedule.subject:
+            parts.append(f"subject: {registry.role(registry.ref(args.council, schedule.subject, 'roles')).label}")
+        if schedule.frequency.look_back_months:
+            parts.append(f"window: the past {schedule.frequency.look_back_months} months")
+        print(f"  {schedule.activity} ({'; '.join(parts)})")
+    # PLAT-4: a post nobody holds is reported, never silently dropped.
+    unheld = service.unheld_posts(registry, args.council, people)
+    if unheld:
+        print("Not issued to anyone:")
+        for post in unheld:
+            print(f"  {post.message}")
+    print("Programme:")
     for item in items:
         due = item.due.strftime("%a %d %b %Y") if item.due else "as required"
         extra = f" for {item.supervisee}" if item.supervisee else ""
         flag = " (up to)" if item.optional else ""
         print(f"  {due:<16} {item.person:<40} {item.count} x {item.activity}{extra}{flag}")
+<<<<<<< HEAD
+=======
+    target = args.csv or settings.data_dir / f"programme-{args.council}-{args.year}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(service.to_csv(items, registry, args.council))
+>>>>>>> format
     print(f"{len(items)} activities; CSV written to {target}")
     return 0
 

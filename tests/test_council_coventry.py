@@ -153,6 +153,7 @@ ROWS = {
         ("Early Help Reflective (CAF)", "quarterly"),  # L50
         ("Visit LAC in Placement", "2/year"),  # L55-L59 "To complete 2 visits per year"
         ("Quality Assure Audit Process", "to be agreed"),  # L64
+        ("Thematic audit", "as required"),  # L211-L229 AUDIT THEMES (C17-3): started on a theme when needed
     ],
     "iro": IRO_CP,  # L66 "as per schedule" x2, "twice yearly"
     "cp_chair": IRO_CP,
@@ -283,7 +284,9 @@ def test_each_role_has_exactly_the_plans_task_rows_and_frequencies(registry):
         actual.setdefault(s.role, []).append((label, describe(s)))
     expected = {role: sorted(rows) for role, rows in ROWS.items()}
     assert {role: sorted(rows) for role, rows in actual.items()} == expected
-    assert len(schedules(registry)) == 80  # every task row of the plan, one per role it names
+    # Every task row of the plan, one per role it names, and the AUDIT THEMES
+    # page's thematic audit (C17-3).
+    assert len(schedules(registry)) == 81
 
 
 # --- The seed's task rows, as data ------------------------------------------
@@ -825,7 +828,7 @@ def test_haringey_and_coventry_load_together_without_collisions(tmp_path):
     assert both.role("coventry:iro").escalates_to == "iro_manager"
     supplied = both.supplied_by()
     assert "role coventry:iro" in supplied["coventry"] and "role haringey:iro" in supplied["haringey"]
-    assert len([k for k in both.schedules if k.startswith("coventry:")]) == 80
+    assert len([k for k in both.schedules if k.startswith("coventry:")]) == 81
     coventry_keys = {k.split(":", 1)[1] for k in both.schedules if k.startswith("coventry:")}
     staff = [StaffMember(1, "An IRO", "iro"), StaffMember(2, "A team manager", "team_manager")]
     items = expand(both, "coventry", 2017, staff)
@@ -1033,14 +1036,16 @@ def test_quality_assurance_of_the_audit_process_is_present_and_undated(registry)
 def test_as_required_tasks_are_present_once_and_undated(registry):
     as_required = [s for s in schedules(registry) if s.frequency.every == "as_required" and not s.to_be_agreed]
     # L118 ad-hoc, L120/L130 action plans, L123/L132/L139 complaints, L135 SARP,
-    # L104 designated officers, L153 Safeguarding Board audits.
-    assert len(as_required) == 9
+    # L104 designated officers, L153 Safeguarding Board audits, and L214-L229's
+    # thematic audits (C17-3), started on a theme when needed.
+    assert len(as_required) == 10
     complaints = [s for s in as_required if s.purpose == "As required responses to complaints and issues"]
     assert len(complaints) == 3
     staff = [
         StaffMember(1, "Commissioning", "commissioning"),
         StaffMember(2, "DO", "designated_officer"),
         StaffMember(3, "YOS CM", "yos_case_manager"),
+        StaffMember(4, "SLT", "senior_leader"),
     ]
     items = programme(registry, staff)
     for s in as_required:

@@ -100,6 +100,7 @@ EXPECTED = {
     (SLT, "Social Care Case File"): _row(1, QUARTERLY),  # L49 "as per schedule": quarterly
     (SLT, "Early Help Reflective (CAF)"): _row(1, QUARTERLY),  # L50 "as per schedule": quarterly
     (SLT, "Visit LAC in Placement"): _row(1, TWICE_YEARLY),  # L55-L59 "To complete 2 visits per year"
+    (SLT, "Thematic audit"): _row(1, AS_REQUIRED),  # L214-L229 AUDIT THEMES (C17-3): started on a theme when needed
     # QUALITY AND PERFORMANCE (L66-L104)
     (IRO, "Case File"): _row(1, QUARTERLY),  # L66 "To audit 4 x cases as per schedule" (2 IRO & 2 CP Chairs)
     (IRO, "Re-Audit"): _row(1, FEB_AUG),  # L66 "To re-audit 4 x cases as per schedule"
@@ -239,7 +240,9 @@ async def test_the_qa_lead_sees_every_role_of_the_plan_with_each_of_its_tasks(co
     # number of people doing them.
     assert {role for role, _ in grid} == {role for role, _ in EXPECTED}
     assert {key: row[0] for key, row in grid.items()} == {key: row[0] for key, row in EXPECTED.items()}
-    assert len(grid) == 79  # the plan's 80 rows but Neil Macdonald's, whose post nobody holds yet
+    # The plan's 80 rows and its thematic audits, but Neil Macdonald's, whose
+    # post nobody holds yet: the page says so (PLAT-4).
+    assert len(grid) == 80
     # Senior leaders visit looked-after children placed out of city, two a year each (L55-L59).
     assert grid[(SLT, "Visit LAC in Placement")][1].count(1) == 2
     # The external auditors' 150 case files, twice (L209).
@@ -291,10 +294,11 @@ async def test_as_required_and_to_be_agreed_tasks_are_listed_without_a_date(cove
     grid = await _programme(client)
     undated = {key: row for key, row in grid.items() if row[2]}
     # Seven commissioning tasks (L118, L120, L123, L130, L132, L135, L139), the
-    # designated officers' (L104), the Safeguarding Board audits (L153) and
-    # the YJB national standards to be agreed (L149): one each, in no month.
+    # designated officers' (L104), the Safeguarding Board audits (L153), the
+    # thematic audits (L214-L229) and the YJB national standards to be agreed
+    # (L149): one each, in no month.
     assert sorted(undated) == sorted(key for key, row in EXPECTED.items() if row[2])
-    assert len(undated) == 10
+    assert len(undated) == 11
     assert all(row[1] == [0] * 12 and row[2] == 1 for row in undated.values())
 
     # L64 "Neil Macdonald - Quality Assure Audit Process ... Process and

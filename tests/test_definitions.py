@@ -155,6 +155,109 @@ def test_qaf_plugins_check_exits_non_zero_naming_file_and_field(monkeypatch, tmp
     assert "definition 'scales.four_point', field 'levels[1].key'" in err
 
 
+# Haringey's data (councils/haringey/definitions) with one schedule, frequency
+# or council field made wrong. The first "frequency" line is the team
+# managers' monthly case audit (HAR 2), "{every: year, times: 2}" the
+# director's practice weeks, "{every: quarter}" the quarterly findings and
+# "{every: as_required}" the thematic audits (HAR 1.5).
+MONTHLY = "frequency: {every: month, replaced_by: practice_week, look_back_months: 6}"
+TM_AUDIT = "schedules.team_manager_case_audit"
+
+
+@pytest.mark.req("CORE-2")
+@pytest.mark.req("CORE-7")
+@pytest.mark.parametrize(
+    ("file", "old", "new", "definition", "field", "message"),
+    [
+        # --- field bounds (the model) ---
+        ("council.yaml", "year_start_month: 1", "year_start_month: 13", "council", "year_start_month", "Expected `int` <= 12"),
+        ("council.yaml", "year_start_month: 1", "year_start_month: 0", "council", "year_start_month", "Expected `int` >= 1"),
+        ("schedules.yaml", "look_back_months: 6", "look_back_months: -3", TM_AUDIT, "frequency.look_back_months", "Expected `int` >= 1"),
+        ("schedules.yaml", MONTHLY, "frequency: {every: n_months, interval: 0}", TM_AUDIT, "frequency.interval", "Expected `int` >= 1"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, times: 0}", "schedules.director_practice_week", "frequency.times", "Expected `int` >= 1"),
+        ("schedules.yaml", MONTHLY, "frequency: {every: month, count: 0}", TM_AUDIT, "frequency.count", "Expected `int` >= 1"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, at_most: 0}", "schedules.director_practice_week", "frequency.at_most", "Expected `int` >= 1"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: two_years, first_year: 223}", "schedules.director_practice_week", "frequency.first_year", "Expected `int` >= 2000"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, start_month: 13}", "schedules.director_practice_week", "frequency.start_month", "Expected `int` <= 12"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, months: [6, 0]}", "schedules.director_practice_week", "frequency.months[1]", "Expected `int` >= 1"),
+        ("schedules.yaml", "{every: as_required}", "{every: as_required, per: manager}", "schedules.thematic_audits", "frequency.per", "Invalid enum value 'manager'"),
+        ("schedules.yaml", "{every: quarter}", "{every: fortnight}", "schedules.quarterly_audit_findings", "frequency.every", "Invalid enum value 'fortnight'"),
+        ("schedules.yaml", 'activity: "Thematic audit"', 'activity: ""', "schedules.thematic_audits", "activity", "Expected `str` of length >= 1"),
+        ("council.yaml", "audits_per_auditor: 1", "audits_per_auditor: 0", "council", "cycles.audits_per_auditor", "Expected `int` >= 1"),
+        ("council.yaml", "due_calendar_months: 1", "due_calendar_months: 0", "council", "cycles.due_calendar_months", "Expected `int` >= 1"),
+        ("council.yaml", "re_audits_per_auditor: 1", "re_audits_per_auditor: 0", "council", "cycles.re_audits_per_auditor", "Expected `int` >= 1"),
+        # --- what fields mean together (the registry's checks) ---
+        ("schedules.yaml", MONTHLY, "frequency: {every: n_weeks}", TM_AUDIT, "frequency.interval", "'every: n_weeks' needs an interval"),
+        ("schedules.yaml", MONTHLY, "frequency: {every: n_months}", TM_AUDIT, "frequency.interval", "'every: n_months' needs an interval"),
+        ("schedules.yaml", MONTHLY, "frequency: {every: n_months, interval: 13}", TM_AUDIT, "frequency.interval", "interval of 1 to 12 months"),
+        ("schedules.yaml", MONTHLY, "frequency: {every: month, interval: 2}", TM_AUDIT, "frequency.interval", "only goes with every: n_weeks or n_months"),
+        ("schedules.yaml", MONTHLY, "frequency: {every: n_weeks, interval: 6, times: 2}", TM_AUDIT, "frequency.times", "say how many each time with count"),
+        ("schedules.yaml", "{every: quarter}", "{every: quarter, months: [3]}", "schedules.quarterly_audit_findings", "frequency.months", "named months go with every: year"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, months: [6, 6]}", "schedules.director_practice_week", "frequency.months", "a month is named twice"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, times: 3, months: [6, 12]}", "schedules.director_practice_week", "frequency.times", "times must match the number of named months"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, months: [3, 9], start_month: 6}", "schedules.director_practice_week", "frequency.months", "month 3 comes before the start_month 6"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, times: 13}", "schedules.director_practice_week", "frequency.times", "13 a year do not fit in the 12 months"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, times: 4, start_month: 10}", "schedules.director_practice_week", "frequency.times", "4 a year do not fit in the 3 months"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, times: 3, at_most: 2}", "schedules.director_practice_week", "frequency.at_most", "it cannot be below times"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: two_years}", "schedules.director_practice_week", "frequency.first_year", "needs the first_year it falls in"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, first_year: 2027}", "schedules.director_practice_week", "frequency.first_year", "first_year only goes with every: two_years"),
+        ("schedules.yaml", "{every: as_required}", "{every: as_required, months: [3]}", "schedules.thematic_audits", "frequency.months", "named months go with every: year"),
+        ("schedules.yaml", "{every: as_required}", "{every: as_required, start_month: 3}", "schedules.thematic_audits", "frequency.every", "an 'as required' task has no months"),
+        ("schedules.yaml", "{every: as_required}", "{every: as_required, times: 2}", "schedules.thematic_audits", "frequency.times", "say how many each time with count"),
+        ("schedules.yaml", "{every: as_required}", "{every: as_required, at_most: 4}", "schedules.thematic_audits", "frequency.at_most", "at_most needs a dated every"),
+        ("schedules.yaml", "{every: as_required}", "{every: as_required, per: supervisee}", "schedules.thematic_audits", "frequency.per", "not per supervisee"),
+        ("schedules.yaml", "{every: as_required}", "{every: as_required}\n    themed: true", "schedules.thematic_audits", "themed", "the council lists no themes"),
+        ("schedules.yaml", "{every: quarter}", "{every: quarter}\n    themed: true", "schedules.quarterly_audit_findings", "themed", "it needs every: as_required"),
+        ("schedules.yaml", "{every: quarter}", "{every: quarter}\n    to_be_agreed: true", "schedules.quarterly_audit_findings", "frequency.every", "write every: as_required"),
+        ("schedules.yaml", "{every: quarter}", "{every: quarter, replaced_by: practice_week}", "schedules.quarterly_audit_findings", "frequency.replaced_by", "replaced_by goes with every: month"),
+        ("council.yaml", "practice_weeks_replace_cycle: true", "practice_weeks_replace_cycle: false", TM_AUDIT, "frequency.replaced_by", "practice_weeks_replace_cycle"),
+        ("schedules.yaml", 'activity: "Thematic audit"', 'activity: "Thematic audit"\n    post: " Lead "', "schedules.thematic_audits", "post", "has spaces at its ends"),
+        ("council.yaml", "re_audit_grades: [requires_improvement, inadequate]", "re_audit_grades: [requires_improvement, poor]", "council.haringey", "cycles.re_audit_grades[1]", "'poor' is not a level of the form's scale"),
+    ],
+)
+def test_a_bad_schedule_or_council_field_stops_start_up_naming_plugin_file_definition_and_field(
+    monkeypatch, tmp_path, file, old, new, definition, field, message
+):
+    broken = _broken_copy(tmp_path, file, old, new)
+    with pytest.raises(DefinitionError) as error:
+        _load_with(monkeypatch, tmp_path, broken)
+    exc = error.value
+    assert (exc.plugin, exc.definition, exc.field) == ("haringey", definition, field)
+    # The file the faulty definition is in (a schedule's, when the council's change makes it wrong).
+    assert exc.file.endswith("definitions/" + ("schedules.yaml" if definition.startswith("schedules.") else "council.yaml"))
+    assert message in exc.message, exc.message
+    assert f"plugin 'haringey', file {exc.file}, definition {definition!r}, field {field!r}: " in str(exc)
+
+
+@pytest.mark.req("CORE-2")
+@pytest.mark.parametrize(
+    ("file", "old", "new", "named"),
+    [
+        # The two the issue names: both passed the check before.
+        ("council.yaml", "year_start_month: 1", "year_start_month: 13",
+         "definition 'council', field 'year_start_month': Expected `int` <= 12"),
+        ("schedules.yaml", "look_back_months: 6", "look_back_months: -3",
+         "definition 'schedules.team_manager_case_audit', field 'frequency.look_back_months': Expected `int` >= 1"),
+        ("schedules.yaml", "{every: year, times: 2}", "{every: year, months: [6, 6]}",
+         "definition 'schedules.director_practice_week', field 'frequency.months': a month is named twice"),
+    ],
+)
+def test_qaf_plugins_check_refuses_a_bad_schedule_or_council_field(monkeypatch, tmp_path, capsys, file, old, new, named):
+    broken = _broken_copy(tmp_path, file, old, new)
+    monkeypatch.setattr(councils.haringey, "qaf_definition_files", hookimpl(lambda: [broken]))
+    monkeypatch.setenv("QAF_DATA_DIR", str(tmp_path))
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert qaf(["plugins", "--check"]) == 1
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "Bad definition in plugin 'haringey', file " in err
+    assert f"definitions/{file}, {named}" in err
+
+
 @pytest.mark.req("CORE-2")
 def test_qaf_plugins_lists_haringey_with_roles_scales_form_and_workflow(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("QAF_DATA_DIR", str(tmp_path))

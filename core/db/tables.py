@@ -182,6 +182,8 @@ class Work(Table, tablename="work"):
     reminded_at = Timestamptz(null=True, default=None)
     missed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
+    # C17-3: the council theme a themed activity started by hand is on ("" if none).
+    theme = Varchar(length=64, default="")
 
 
 class Grade(Table, tablename="grade"):

@@ -206,6 +206,13 @@ class Workflow(Definition, kw_only=True):
 # --- role schedules (CORE-7) -------------------------------------------------
 
 Month = Annotated[int, msgspec.Meta(ge=1, le=12)]
+# At least one: how many times, how many of, an interval.
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+# A look-back window: at least a month, at most ten years.
+LookBack = Annotated[int, msgspec.Meta(ge=1, le=120)]
+# A year a framework could mean: not a typo ("223") nor a far future.
+Year = Annotated[int, msgspec.Meta(ge=2000, le=2100)]
+Every = Literal["month", "quarter", "year", "two_years", "n_weeks", "n_months", "as_required"]
 
 
 class Frequency(Definition, kw_only=True):
@@ -217,22 +224,28 @@ class Frequency(Definition, kw_only=True):
     names the months instead (``[1, 2, 9, 10]``); ``start_month`` is when it
     begins ("to commence in June"); ``per: supervisee`` repeats it for each
     person the role supervises; ``at_most`` marks a ceiling ("up to four a
-    year"), not a target; ``as_required`` has no dates at all (C17-4).
+    year"), not a target; ``as_required`` has no dates at all (C17-4): its
+    work is started by hand.
+
+    Field bounds are here; what fields mean together (an interval only with
+    n_weeks/n_months, named months only with a year...) is checked by the
+    registry (``_check_schedule``), which names the field at fault.
     """
 
-    every: Literal["month", "quarter", "year", "two_years", "n_weeks", "n_months", "as_required"]
-    times: int = 1
-    interval: int | None = None
+    every: Every
+    times: Annotated[int, msgspec.Meta(ge=1, le=52)] = 1
+    # Weeks for n_weeks (at most 52), months for n_months (at most 12).
+    interval: Annotated[int, msgspec.Meta(ge=1, le=52)] | None = None
     months: tuple[Month, ...] = ()
     start_month: Month | None = None
     per: Literal["supervisee"] | None = None
     # How many of the activity each occurrence means ("two compliance audits").
-    count: int = 1
-    at_most: int | None = None
+    count: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
+    at_most: Annotated[int, msgspec.Meta(ge=1, le=52)] | None = None
     # The period an activity looks back over ("the past six months").
-    look_back_months: int | None = None
+    look_back_months: LookBack | None = None
     # For every: two_years, a year in which it falls (then every other year).
-    first_year: int | None = None
+    first_year: Year | None = None
     # HAR 2: "When these [practice weeks] occur, they will replace the monthly
     # audit process for that month."
     replaced_by: Literal["practice_week"] | None = None
@@ -254,10 +267,12 @@ class CaseDraw(Definition, kw_only=True):
 class Schedule(Definition, kw_only=True):
     key: Key
     version: Version = 1
-    # Who does it: one of the council's roles, or a named post within one.
+    # Who does it: one of the council's roles, or a named post within one
+    # (a person's ``post``, up to 100 characters as the staff import allows).
     role: Ref
-    post: str = ""
-    activity: str
+    post: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    # The work's name on every list (Work.activity holds 300 characters).
+    activity: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
     purpose: str = ""
     frequency: Frequency
     form: Ref | None = None
@@ -269,6 +284,9 @@ class Schedule(Definition, kw_only=True):
     subject: Ref | None = None
     # CSCP-10: which lens this source of assurance looks through.
     lens: Key | None = None
+    # C17-3: done on one of the council's ``themes``; starting one by hand
+    # asks which (every: as_required only).
+    themed: bool = False
     # "Process and timescale to be agreed": kept, with no frequency invented.
     to_be_agreed: bool = False
     # What the source says, quoted, and how it was read where it is ambiguous.
@@ -365,7 +383,7 @@ class CycleRules(Definition, kw_only=True):
     # Never an auditor's own cases; own team only when the council allows it.
     allow_own_team: bool = False
     # HAR 2.3: one calendar month to complete.
-    due_calendar_months: int = 1
+    due_calendar_months: Annotated[int, msgspec.Meta(ge=1, le=12)] = 1
     # Spread each month's sample across the case categories (CORE-9).
     category_mix: bool = True
     # A yearly target share of open cases to audit (BED-10: "roughly 10% of
@@ -397,8 +415,10 @@ class Body(Definition, kw_only=True):
 class Council(Definition, kw_only=True):
     key: Key
     version: Version = 1
-    name: str
-    year_start_month: int = 1
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    # The month the council's QA year starts: 1 for January to December, 4
+    # for April to March.
+    year_start_month: Month = 1
     practitioner_role: Ref
     team_manager_role: Ref
     case_categories: tuple[CaseCategory, ...] = ()

@@ -276,6 +276,21 @@ def _cross_check(registry: Registry) -> None:
                 for placeholder in re.findall(r"{(\w*)}", getattr(council.case_note, name)):
                     if placeholder not in fields:
                         raise check.fail(f"case_note.{name}", f"unknown placeholder {{{placeholder}}}; use {', '.join(sorted(fields))}")
+        if council.cycles is not None:
+            # HAR 1.4: re-audits are drawn from final audits with these grades,
+            # so each must be a level of the scale of the form the council's
+            # cases are drawn for.
+            from core.programme import drawn_form
+
+            form_key = drawn_form(registry, council.key)
+            grading = registry.form(form_key).grading if form_key else None
+            if grading is not None:
+                scale_key = registry.qualify(form_key.split(":", 1)[0], grading.scale, registry.scales)
+                levels = [level.key for level in registry.scale(scale_key).levels] if scale_key else []
+                for index, grade in enumerate(council.cycles.re_audit_grades):
+                    if levels and grade not in levels:
+                        raise check.fail(f"cycles.re_audit_grades[{index}]",
+                                         f"{grade!r} is not a level of the form's scale; its levels are {', '.join(levels)}")
 
 
 # Which conditions each event can carry: a condition on something the event
@@ -435,12 +450,13 @@ def _check_lens(check: _Checker, lens: str | None) -> None:
 
 
 def _check_schedule(check: _Checker, schedule: Schedule) -> None:
+    """What a schedule's fields mean together (CORE-7). The model bounds each
+    field on its own; here every combination that would silently give no
+    work, or work on the wrong dates, is refused, naming the field."""
     check.ref("role", schedule.role, "roles")
     if schedule.subject is not None:
         check.ref("subject", schedule.subject, "roles")
     _check_lens(check, schedule.lens)
-    if schedule.frequency.every == "two_years" and schedule.frequency.first_year is None:
-        raise check.fail("frequency.first_year", "every: two_years needs the first_year it falls in")
     if schedule.form is not None:
         check.ref("form", schedule.form, "forms")
     if schedule.cases is not None:
@@ -451,16 +467,83 @@ def _check_schedule(check: _Checker, schedule: Schedule) -> None:
             raise check.fail("cases", f"council {check.supplied.plugin!r} has no sampling rules (cycles) to draw cases by")
         if schedule.frequency.every != "month":
             raise check.fail("cases", "cases are drawn month by month: the schedule needs every: month")
+    if schedule.post != schedule.post.strip() or (schedule.post and not schedule.post.strip()):
+        raise check.fail("post", f"{schedule.post!r} has spaces at its ends: write the post as the staff file names it")
+    council = check.registry.councils.get(check.supplied.namespace)
     frequency = schedule.frequency
-    if frequency.every in ("n_weeks", "n_months") and not frequency.interval:
-        raise check.fail("frequency.interval", f"'every: {frequency.every}' needs an interval")
-    if frequency.every not in ("n_weeks", "n_months") and frequency.interval is not None:
+    every = frequency.every
+    dated = every != "as_required"
+
+    if schedule.to_be_agreed and dated:
+        raise check.fail("frequency.every", "a task whose process and timescale are to be agreed has no dates: write every: as_required")
+    if schedule.themed:
+        if dated:
+            raise check.fail("themed", "a themed activity is started by hand on a theme: it needs every: as_required")
+        if council is None or not council.value.themes:
+            raise check.fail("themed", "the council lists no themes to choose from (council.themes)")
+
+    # An interval goes with every n weeks / n months, and only with them.
+    if every in ("n_weeks", "n_months") and not frequency.interval:
+        raise check.fail("frequency.interval", f"'every: {every}' needs an interval")
+    if every not in ("n_weeks", "n_months") and frequency.interval is not None:
         raise check.fail("frequency.interval", "an interval only goes with every: n_weeks or n_months")
-    if frequency.months and frequency.every not in ("year", "two_years"):
+    if every == "n_months" and frequency.interval > 12:
+        raise check.fail("frequency.interval", "every n_months takes an interval of 1 to 12 months")
+    if every in ("n_weeks", "n_months") and frequency.times != 1:
+        raise check.fail("frequency.times", f"every: {every} falls once each interval; say how many each time with count")
+
+    # The first year of a two-yearly activity, and only there.
+    if every == "two_years" and frequency.first_year is None:
+        raise check.fail("frequency.first_year", "every: two_years needs the first_year it falls in")
+    if every != "two_years" and frequency.first_year is not None:
+        raise check.fail("frequency.first_year", "first_year only goes with every: two_years")
+
+    # Named months: in a year (or two), each once, none before the start month.
+    if frequency.months and every not in ("year", "two_years"):
         raise check.fail("frequency.months", "named months go with every: year (or two_years)")
+    if len(set(frequency.months)) != len(frequency.months):
+        raise check.fail("frequency.months", "a month is named twice")
     if frequency.months and frequency.times not in (1, len(frequency.months)):
         raise check.fail("frequency.times", "times must match the number of named months")
     if frequency.times < 1 or frequency.count < 1:
         raise check.fail("frequency.times", "times and count must be at least 1")
-    if frequency.every == "as_required" and (frequency.months or frequency.start_month):
-        raise check.fail("frequency.every", "an 'as required' task has no months")
+    start_month = council.value.year_start_month if council else 1
+
+    def position(month: int) -> int:  # 0 for the first month of the council's year
+        return (month - start_month) % 12
+
+    if frequency.months and frequency.start_month is not None:
+        early = [m for m in frequency.months if position(m) < position(frequency.start_month)]
+        if early:
+            raise check.fail("frequency.months", f"month {early[0]} comes before the start_month {frequency.start_month} in the council's year")
+
+    # Spread over a year: no more occurrences than months left to put them in.
+    if every in ("year", "two_years") and not frequency.months:
+        times = frequency.at_most or frequency.times
+        left = 12 - (position(frequency.start_month) if frequency.start_month else 0)
+        if times > left:
+            field = "frequency.at_most" if frequency.at_most else "frequency.times"
+            raise check.fail(field, f"{times} a year do not fit in the {left} months from the start of the year"
+                             + (" (or start_month)" if frequency.start_month else ""))
+    if frequency.at_most is not None:
+        if not dated:
+            raise check.fail("frequency.at_most", "an 'as required' task has no yearly number: at_most needs a dated every")
+        if every in ("year", "two_years") and frequency.at_most < frequency.times:
+            raise check.fail("frequency.at_most", f"at_most ({frequency.at_most}) is a ceiling: it cannot be below times ({frequency.times})")
+
+    if not dated:
+        if frequency.months or frequency.start_month:
+            raise check.fail("frequency.every", "an 'as required' task has no months")
+        if frequency.times != 1:
+            raise check.fail("frequency.times", "an 'as required' task has no number per period: say how many each time with count")
+        if frequency.per is not None:
+            raise check.fail("frequency.per", "an 'as required' task is started by hand by the person doing it, not per supervisee")
+        if frequency.replaced_by is not None:
+            raise check.fail("frequency.replaced_by", "an 'as required' task has no month a practice week could replace")
+
+    # HAR 2: practice weeks replace a month's audits, where the council says so.
+    if frequency.replaced_by == "practice_week":
+        if every != "month":
+            raise check.fail("frequency.replaced_by", "a practice week replaces a month: replaced_by goes with every: month")
+        if council is None or not council.value.practice_weeks_replace_cycle:
+            raise check.fail("frequency.replaced_by", "the council does not say practice weeks replace its monthly work (practice_weeks_replace_cycle)")

@@ -111,6 +111,9 @@ class Outcome:
     teams_created: list[str] = field(default_factory=list)
     services_created: list[str] = field(default_factory=list)
     rows: list[RowResult] = field(default_factory=list)
+    # Nothing wrong with the file, but worth knowing (PLAT-4: a post the
+    # council's schedules name that nobody holds once the file is in).
+    warnings: list[str] = field(default_factory=list)
 
 
 class ImportRejected(Invalid):
@@ -622,13 +625,41 @@ async def import_staff(ctx: Context, data: bytes, *, dry_run: bool = False) -> O
     _check_actor(ctx)
     if dry_run:
         rows, teams, extra = await plan_staff(ctx, data)
-        return _finish(ctx, _count(_staff_outcome(rows, teams, extra, dry_run=True)))
+        outcome = _count(_staff_outcome(rows, teams, extra, dry_run=True))
+        outcome.warnings = await _unheld_posts_after(ctx, rows)
+        return _finish(ctx, outcome)
     async with transaction():
         # Planned inside the transaction: nobody changes the staff list between check and write.
         rows, teams, extra = await plan_staff(ctx, data)
         outcome = _count(_staff_outcome(rows, teams, extra, dry_run=False))
         await _write_staff(ctx, rows, teams, extra, outcome)
+        outcome.warnings = await _unheld_posts_after(ctx, rows)
     return _finish(ctx, outcome)
+
+
+async def _unheld_posts_after(ctx: Context, rows: list[_StaffRow]) -> list[str]:
+    """PLAT-4: the posts the council's schedules name that no active member of
+    staff holds once the file is imported (for a check: would hold), one line
+    each: "<activity>: nobody holds the post <post> (<role>)"."""
+    from core.programme import StaffMember
+    from core.services.programme import unheld_posts
+
+    assert ctx.actor
+    people = {
+        p["username"]: {"role": p["role"], "post": p["post"], "active": p["active"]}
+        for p in await Person.select(Person.username, Person.role, Person.post, Person.active).where(
+            Person.organisation == ctx.actor.organisation_id
+        )
+    }
+    for row in rows:  # the file as it is (or would be) imported
+        person = people.setdefault(row.username, {"role": None, "post": "", "active": True})
+        person.update({name: row.values[name] for name in ("role", "post", "active") if name in row.values})
+    staff = [
+        StaffMember(0, username, person["role"], person["post"])
+        for username, person in people.items()
+        if person["active"] and person["role"]
+    ]
+    return [u.message for u in unheld_posts(ctx.registry, ctx.actor.council, staff)]
 
 
 def _staff_outcome(rows: list[_StaffRow], teams: _Teams, extra: dict, *, dry_run: bool) -> Outcome:

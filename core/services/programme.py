@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, replace
 
 from core.db.tables import Organisation, Person
 from core.definitions.registry import Registry
@@ -11,7 +12,48 @@ from core.programme import ProgrammeItem, StaffMember, expand
 from core.services.context import Context
 from core.services.errors import NotFound
 
-CSV_COLUMNS = ("person", "role", "post", "activity", "due", "count", "supervisee", "optional", "note")
+# ``post``: the post the schedule names (or the person's own, when it names
+# none); ``subject``: the role whose records it audits; ``look_back_months``:
+# the window the activity covers.
+CSV_COLUMNS = (
+    "person", "role", "post", "activity", "due", "count", "supervisee", "optional", "note", "subject", "look_back_months",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnheldPost:
+    """A schedule for a named post nobody holds (PLAT-4): it gives nobody
+    any work until someone does, and the programme says so."""
+
+    schedule: str  # the council's local key
+    activity: str
+    role: str  # the role's label
+    post: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.activity}: nobody holds the post {self.post} ({self.role})"
+
+
+def unheld_posts(registry: Registry, council: str, staff: list[StaffMember]) -> list[UnheldPost]:
+    """The council's schedules whose named post no one in ``staff`` holds in
+    the schedule's role: ``expand`` gives them no one, so they are listed."""
+    held = {(member.role, member.post) for member in staff if member.post}
+    out = []
+    for key, supplied in registry.schedules.items():
+        schedule = supplied.value
+        if not key.startswith(f"{council}:") or not schedule.post:
+            continue
+        role_key = registry.ref(council, schedule.role, "roles")
+        if (role_key.split(":")[-1], schedule.post) not in held:
+            out.append(UnheldPost(schedule.key, schedule.activity, registry.role(role_key).label, schedule.post))
+    return sorted(out, key=lambda u: (u.post, u.activity))
+
+
+async def unheld_posts_of(ctx: Context) -> list[UnheldPost]:
+    """The actor's organisation's schedules for posts none of its active staff hold."""
+    assert ctx.actor
+    return unheld_posts(ctx.registry, ctx.actor.council, await staff_of(ctx.actor.organisation_id))
 
 
 async def staff_of(organisation_id: int) -> list[StaffMember]:
@@ -42,42 +84,57 @@ async def programme(ctx: Context, year: int, *, mine: bool = False) -> list[Prog
 
 
 def sample_staff(registry: Registry, council: str, supervisees: int = 2) -> list[StaffMember]:
-    """One person in every role of the council, each team manager with
-    ``supervisees`` practitioners: a programme's shape before staff are loaded."""
+    """One person in every role of the council, each line-managed by the
+    person in the role it escalates to, each team manager with
+    ``supervisees`` practitioners: a programme's shape before staff are loaded
+    (so schedules with a ``subject`` show too)."""
     definition = registry.council(council)
     practitioner = definition.practitioner_role.split(":")[-1]
     manager = definition.team_manager_role.split(":")[-1]
     staff: list[StaffMember] = []
+    holder: dict[str, int] = {}
     for role in registry.roles_of(council):
         if role.key == practitioner:
             continue
         staff.append(StaffMember(len(staff) + 1, f"{role.label} (sample)", role.key))
+        holder[role.key] = staff[-1].id
         if role.key == manager:
             manager_id = staff[-1].id
             for n in range(1, supervisees + 1):
                 staff.append(StaffMember(len(staff) + 1, f"Practitioner {n} (sample)", practitioner, line_manager=manager_id))
-    return staff
+    escalates = {role.key: (role.escalates_to or "").split(":")[-1] for role in registry.roles_of(council)}
+    return [
+        replace(member, line_manager=holder.get(escalates.get(member.role, "")))
+        if member.line_manager is None else member
+        for member in staff
+    ]
 
 
-def to_csv(items: list[ProgrammeItem]) -> str:
+def to_csv(items: list[ProgrammeItem], registry: Registry, council: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for item in items:
+        schedule = registry.schedules[f"{council}:{item.schedule}"].value
         writer.writerow(
             [
                 item.person,
                 item.role,
-                item.post,
+                schedule.post or item.post,
                 item.activity,
                 item.due.isoformat() if item.due else "as required",
                 item.count,
                 item.supervisee,
                 "up to" if item.optional else "",
                 item.note,
+                schedule.subject.split(":")[-1] if schedule.subject else "",
+                schedule.frequency.look_back_months or "",
             ]
         )
     return out.getvalue()
 
 
-__all__ = ["NotFound", "organisation_for", "programme", "sample_staff", "staff_of", "to_csv"]
+__all__ = [
+    "CSV_COLUMNS", "NotFound", "UnheldPost", "organisation_for", "programme", "sample_staff", "staff_of", "to_csv",
+    "unheld_posts", "unheld_posts_of",
+]

@@ -9,7 +9,8 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
 
-from core.services import work
+from core.calendar import london_date
+from core.services import work, work_by_hand
 from web.auth.guards import signed_in
 from web.context import request_context
 
@@ -37,6 +38,8 @@ class WorkOut(msgspec.Struct, kw_only=True):
     done_on: dt.date | None
     summary: str
     outcome: str
+    # C17-3: the theme of a themed activity started by hand, as the council names it.
+    theme: str = ""
 
 
 class Completion(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -49,18 +52,31 @@ class Start(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     case: str  # the case number (the council's case-record id)
 
 
+class StartByHand(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Start an "as required" activity as work the caller owes."""
+
+    schedule: str  # the schedule's key in the council's programme, e.g. thematic_audit
+    due_on: dt.date | None = None  # today or later; by default the last working day of this month
+    theme: str = ""  # one of the council's theme keys, where the activity is themed
+
+
 class Started(msgspec.Struct, kw_only=True):
     allocation_id: int
     work: WorkOut
 
 
-def work_out(item: work.WorkItem) -> WorkOut:
+def work_out(item: work.WorkItem, theme: str = "") -> WorkOut:
     return WorkOut(
         id=item.id, activity=item.activity, owner_id=item.owner_id, owner=item.owner, supervisee=item.supervisee,
         starts_on=item.starts_on, due_on=item.due_on, count=item.count, form=item.form_title, status=item.status,
         status_label=item.status_label, audits=[AuditOut(**a) for a in item.audits], done_on=item.done_on,
-        summary=item.summary, outcome=item.outcome,
+        summary=item.summary, outcome=item.outcome, theme=theme,
     )
+
+
+async def _out(ctx, items: list[work.WorkItem]) -> list[WorkOut]:
+    themes = await work_by_hand.themes_of(ctx, [item.id for item in items])
+    return [work_out(item, themes.get(item.id, "")) for item in items]
 
 
 class WorkController(Controller):
@@ -71,22 +87,33 @@ class WorkController(Controller):
     async def listing(
         self, request: Request, owner: int | None = None, due_from: dt.date | None = None, due_to: dt.date | None = None
     ) -> list[WorkOut]:
-        items = await work.list_work(request_context(request), owner=owner, due_from=due_from, due_to=due_to)
-        return [work_out(item) for item in items]
+        ctx = request_context(request)
+        return await _out(ctx, await work.list_work(ctx, owner=owner, due_from=due_from, due_to=due_to))
 
     @get("/{work_id:int}", summary="One piece of work with its audits")
     async def show(self, request: Request, work_id: FromPath[int]) -> WorkOut:
-        return work_out(await work.get_work(request_context(request), work_id))
+        ctx = request_context(request)
+        return (await _out(ctx, [await work.get_work(ctx, work_id)]))[0]
 
     @post("/{work_id:int}/completion", summary="Record work without a form as done", status_code=200)
     async def complete(self, request: Request, work_id: FromPath[int], data: JSONBody[Completion]) -> WorkOut:
-        item = await work.complete(
-            request_context(request), work_id, done_on=data.done_on, summary=data.summary, outcome=data.outcome
-        )
-        return work_out(item)
+        ctx = request_context(request)
+        item = await work.complete(ctx, work_id, done_on=data.done_on, summary=data.summary, outcome=data.outcome)
+        return (await _out(ctx, [item]))[0]
 
     @post("/{work_id:int}/audits", summary="Start an audit on the work's form, of the case chosen", status_code=201)
     async def start(self, request: Request, work_id: FromPath[int], data: JSONBody[Start]) -> Started:
         ctx = request_context(request)
         allocation_id = await work.start(ctx, work_id, data.case)
-        return Started(allocation_id=allocation_id, work=work_out(await work.get_work(ctx, work_id)))
+        return Started(allocation_id=allocation_id, work=(await _out(ctx, [await work.get_work(ctx, work_id)]))[0])
+
+    @post("", summary="Start an 'as required' activity (a thematic audit, a dip sample...) as work you owe",
+          status_code=201)
+    async def start_by_hand(self, request: Request, data: JSONBody[StartByHand]) -> WorkOut:
+        """The people whose role (and post) the activity is for start it; due
+        today or later; themed activities need one of the council's themes.
+        A 422 lists every field's problem as ``errors``."""
+        ctx = request_context(request)
+        due_on = data.due_on or work_by_hand.default_due(london_date(ctx.now))
+        item = await work_by_hand.start_by_hand(ctx, data.schedule, due_on=due_on, theme=data.theme)
+        return (await _out(ctx, [item]))[0]

@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
 from core.calendar import london_date, utcnow
-from core.services import programme, work
+from core.services import programme, work, work_by_hand
 from core.services.errors import Forbidden, Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
@@ -69,6 +69,9 @@ class ProgrammePages(Controller):
             year=year,
             months=[dt.date(2000, m, 1).strftime("%b") for m in months],
             rows=rows,
+            # PLAT-4: schedules for a post nobody holds are said, not dropped.
+            unheld=await programme.unheld_posts_of(ctx),
+            may_import=ctx.actor.can("administer"),
         )
 
     @get("/mine")
@@ -92,6 +95,9 @@ class ProgrammePages(Controller):
         return await page(
             request, "programme/mine.html", title=f"My programme {year}", year=year, items=items,
             to_do=to_do, coming=coming, today=today,
+            # "As required" activities the person may start (issue 13 item 3).
+            startable=await work_by_hand.startable(ctx),
+            themes=await work_by_hand.themes_of(ctx, [w.id for w in to_do]),
         )
 
     @get("/work/{work_id:int}")
@@ -104,9 +110,10 @@ class ProgrammePages(Controller):
         ctx = request_context(request)
         mine = item.owner_id == ctx.actor.person_id
         cases = await work.eligible_cases(ctx, item) if mine and item.may_start else []
+        theme = (await work_by_hand.themes_of(ctx, [item.id])).get(item.id, "")
         return await page(
             request, "programme/work.html", title=item.activity, w=item, mine=mine, cases=cases,
-            values=values, errors=errors, status_code=status_code, today=london_date(ctx.now),
+            values=values, errors=errors, status_code=status_code, today=london_date(ctx.now), theme=theme,
         )
 
     @post("/work/{work_id:int}/complete")
@@ -144,3 +151,40 @@ class ProgrammePages(Controller):
             return await self._work_page(request, item, values=data, errors=invalid.errors or {"case": str(invalid)}, status_code=422)
         flash(request, "Audit started")
         return see_other(request, f"/audits/{allocation_id}")
+
+    # ------------------------------------------------ "as required", by hand
+    @get("/start/{key:str}")
+    async def start_by_hand_page(self, request: Request, key: FromPath[str]) -> Template:
+        """Start an "as required" activity: when it is due, and its theme."""
+        ctx = request_context(request)
+        activity = await work_by_hand.startable_one(ctx, key)
+        due = work_by_hand.default_due(london_date(ctx.now))
+        values = {"due_on-day": str(due.day), "due_on-month": str(due.month), "due_on-year": str(due.year)}
+        return await self._start_page(request, activity, values, {})
+
+    async def _start_page(self, request: Request, activity: work_by_hand.Startable, values: dict, errors: dict,
+                          status_code: int = 200) -> Template:
+        today = london_date(request_context(request).now)
+        return await page(
+            request, "programme/start.html", title=("Error: " if errors else "") + f"Start {activity.activity}",
+            activity=activity, values=values, errors=errors, status_code=status_code, today=today,
+            default_due=work_by_hand.default_due(today),
+        )
+
+    @post("/start/{key:str}")
+    async def start_by_hand(self, request: Request, key: FromPath[str]) -> Template | Redirect | Response:
+        ctx = request_context(request)
+        activity = await work_by_hand.startable_one(ctx, key)
+        data = await form_data(request)
+        due_on, date_error = govuk_date(data, "due_on")
+        try:
+            item = await work_by_hand.start_by_hand(ctx, key, due_on=None if date_error else due_on,
+                                                    theme=data.get("theme", ""))
+        except Invalid as invalid:
+            # Every field's error at once: the date's own wording where it could not be read.
+            errors = dict(invalid.errors) or {"due_on": str(invalid)}
+            if date_error:
+                errors["due_on"] = date_error
+            return await self._start_page(request, activity, data, errors, status_code=422)
+        flash(request, f"{item.activity} started", f"Due {item.due_on:%-d %B %Y}")
+        return see_other(request, f"/programme/work/{item.id}")
