@@ -161,7 +161,7 @@ def cmd_programme(args) -> int:
     # The CSV first: `qaf programme … | head` still writes it.
     target = args.csv or settings.data_dir / f"programme-{args.council}-{args.year}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(service.to_csv(items))
+    target.write_text(service.to_csv(items, registry, args.council))
     print(f"{council.name}: programme for the year starting {args.year}-{council.year_start_month:02d}, for {source}")
     # Each schedule: who does it (role, post), whose records (subject) and the window it covers.
     print("Schedules:")
@@ -190,12 +190,6 @@ def cmd_programme(args) -> int:
         extra = f" for {item.supervisee}" if item.supervisee else ""
         flag = " (up to)" if item.optional else ""
         print(f"  {due:<16} {item.person:<40} {item.count} x {item.activity}{extra}{flag}")
-<<<<<<< HEAD
-=======
-    target = args.csv or settings.data_dir / f"programme-{args.council}-{args.year}.csv"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(service.to_csv(items, registry, args.council))
->>>>>>> format
     print(f"{len(items)} activities; CSV written to {target}")
     return 0
 
