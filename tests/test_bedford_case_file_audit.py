@@ -75,7 +75,7 @@ def asked(fragment: str) -> list[str]:
 
 def choices(fragment: str, name: str) -> list[str]:
     """The labels of the radio buttons called ``name``."""
-    pattern = rf'name="{re.escape(name)}" type="radio" value="[^"]*">\s*<label class="govuk-label govuk-radios__label"[^>]*>(.*?)</label>'
+    pattern = rf'name="{re.escape(name)}" type="radio" value="[^"]*"[^>]*>\s*<label class="govuk-label govuk-radios__label"[^>]*>(.*?)</label>'
     return [plain(label) for label in re.findall(pattern, fragment, re.S)]
 
 

@@ -777,9 +777,12 @@ def test_remedial_actions_reach_worker_manager_and_chair_within_48_hours(reg):
     # BED s.3 All Auditors will: "... notified to the Worker and Manager within 48 hours ..."
     assert r.within_hours == 48
     assert r.within_working_days is None
-    # "and copied to IRO/CP Chair as required": the case's own chair.
-    assert set(r.notify) == {"practitioner", "team_manager", "case_chair"}
-    assert quotes(r.source) == [REMEDIAL_ACTIONS]
+    # "All Auditors will: Ensure that Remedial Actions are notified ...": the
+    # task is the auditor's (to the worker, manager and, as required, the
+    # IRO/CP Chair), and only where remedial actions were written (s.5).
+    assert set(r.notify) == {"auditor"}
+    assert r.answered == ("section_5.recommendations.recommendation",)
+    assert REMEDIAL_ACTIONS in r.source
     # The workflow tells the same people the moment the audit is completed.
     done = wf.state(workflow(reg, "case_file_audit"), "qa_review")
     assert {"practitioner", "team_manager", "case_chair", "sqa_officer"} <= set(done.notify)

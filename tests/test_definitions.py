@@ -183,9 +183,7 @@ TM_AUDIT = "schedules.team_manager_case_audit"
         ("schedules.yaml", "{every: as_required}", "{every: as_required, per: manager}", "schedules.thematic_audits", "frequency.per", "Invalid enum value 'manager'"),
         ("schedules.yaml", "{every: quarter}", "{every: fortnight}", "schedules.quarterly_audit_findings", "frequency.every", "Invalid enum value 'fortnight'"),
         ("schedules.yaml", 'activity: "Thematic audit"', 'activity: ""', "schedules.thematic_audits", "activity", "Expected `str` of length >= 1"),
-        ("council.yaml", "audits_per_auditor: 1", "audits_per_auditor: 0", "council", "cycles.audits_per_auditor", "Expected `int` >= 1"),
         ("council.yaml", "due_calendar_months: 1", "due_calendar_months: 0", "council", "cycles.due_calendar_months", "Expected `int` >= 1"),
-        ("council.yaml", "re_audits_per_auditor: 1", "re_audits_per_auditor: 0", "council", "cycles.re_audits_per_auditor", "Expected `int` >= 1"),
         # --- what fields mean together (the registry's checks) ---
         ("schedules.yaml", MONTHLY, "frequency: {every: n_weeks}", TM_AUDIT, "frequency.interval", "'every: n_weeks' needs an interval"),
         ("schedules.yaml", MONTHLY, "frequency: {every: n_months}", TM_AUDIT, "frequency.interval", "'every: n_months' needs an interval"),
@@ -213,6 +211,12 @@ TM_AUDIT = "schedules.team_manager_case_audit"
         ("council.yaml", "practice_weeks_replace_cycle: true", "practice_weeks_replace_cycle: false", TM_AUDIT, "frequency.replaced_by", "practice_weeks_replace_cycle"),
         ("schedules.yaml", 'activity: "Thematic audit"', 'activity: "Thematic audit"\n    post: " Lead "', "schedules.thematic_audits", "post", "has spaces at its ends"),
         ("council.yaml", "re_audit_grades: [requires_improvement, inadequate]", "re_audit_grades: [requires_improvement, poor]", "council.haringey", "cycles.re_audit_grades[1]", "'poor' is not a level of the form's scale"),
+        # Cases drawn for each owner (issue 13): at least one, by a known draw,
+        # month by month, on a form, under the council's sampling rules.
+        ("schedules.yaml", "cases: {draw: random, count: 1}", "cases: {draw: random, count: 0}", TM_AUDIT, "cases.count", "Expected `int` >= 1"),
+        ("schedules.yaml", "cases: {draw: random, count: 1}", "cases: {draw: lucky, count: 1}", TM_AUDIT, "cases.draw", "Invalid enum value 'lucky'"),
+        ("schedules.yaml", "    form: case_audit\n    # HAR 1.2, 2", "    # HAR 1.2, 2", TM_AUDIT, "cases", "the schedule needs a form"),
+        ("schedules.yaml", MONTHLY, "frequency: {every: quarter}", TM_AUDIT, "cases", "the schedule needs every: month"),
     ],
 )
 def test_a_bad_schedule_or_council_field_stops_start_up_naming_plugin_file_definition_and_field(

@@ -478,7 +478,7 @@ async def test_the_report_goes_from_the_qa_manager_to_the_audit_chair_and_the_su
     assert "Presented at the Partnership Board meeting" in shown
     assert "Fathers were rarely seen by health and the police." in shown
     case = (await audits.load_row(report))["case_external_id"]
-    assert f"Audit of case {case}: presented at the partnership board meeting" in await inbox(client, "partnership.partnership_board")
+    assert f"Audit of case {case}: presented at the Partnership Board meeting" in await inbox(client, "partnership.partnership_board")
 
 
 # --- CSCP-2, CSCP-3, CSCP-7 (not yet met): what the programme shows ----------------------------

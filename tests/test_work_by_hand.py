@@ -57,7 +57,8 @@ async def coventry_client(coventry, database_url, tmp_path):
 
 
 async def _works() -> int:
-    return len(await Work.select(Work.id))  # (Work.count is a column: how many an occurrence asks for)
+    """Work started by hand (the dated work the demo issued is not counted)."""
+    return len(await Work.select(Work.id).where(Work.occurrence.like("%by hand%")))
 
 
 def _text(fragment: str) -> str:
@@ -108,7 +109,7 @@ async def test_a_qa_lead_starts_a_thematic_audit_on_a_theme_from_my_programme_an
     assert mine.status_code == 200
     # Their one "as required" activity; the QA process "to be agreed" (L64) is not started by hand.
     assert _start_buttons(mine.text) == ["Start Thematic audit"]
-    assert "You have nothing to do from the programme at the moment." in mine.text
+    assert "Thematic audit" not in mine.text.split("My work, soonest due first", 1)[-1].split("</table>", 1)[0]
 
     start = await client.get("/programme/start/thematic_audit")
     assert start.status_code == 200
@@ -143,7 +144,7 @@ async def test_a_qa_lead_starts_a_thematic_audit_on_a_theme_from_my_programme_an
     assert shown["How it is done"] == "A completion record: when it was done, a summary and the outcome"
 
     # On their to-do list, with its theme, to be recorded as done.
-    rows = _to_do((await client.get("/programme/mine")).text)
+    rows = [row for row in _to_do((await client.get("/programme/mine")).text) if row[1].startswith("Thematic audit")]
     assert [row[:4] for row in rows] == [("31 March 2027", "Thematic audit: Neglect", "1", "To do")]
     assert rows[0][4].startswith("Record as done")
 
@@ -210,7 +211,7 @@ async def test_the_api_starts_a_themed_activity_and_refuses_bad_input_and_other_
         "Thematic audit", "Young Carers", "2027-05-28", "2027-05-03", "to_do", ""
     )
     listed = (await client.get("/api/v1/work", headers=lead)).json()
-    assert [(w["id"], w["theme"]) for w in listed] == [(work["id"], "Young Carers")]
+    assert [(w["id"], w["theme"]) for w in listed if w["activity"] == "Thematic audit"] == [(work["id"], "Young Carers")]
     done = await client.post(f"/api/v1/work/{work['id']}/completion", headers=lead, json={
         "done_on": "2027-05-03", "summary": "Young carers' records read.", "outcome": "Carers' assessments offered in all."})
     assert done.status_code == 200 and (done.json()["status"], done.json()["theme"]) == ("done", "Young Carers")
@@ -223,5 +224,5 @@ async def test_the_api_starts_a_themed_activity_and_refuses_bad_input_and_other_
     assert themed.status_code == 422 and "theme" in themed.json()["errors"]
     own = await client.post("/api/v1/work", json={"schedule": "res_complaints", "due_on": "2027-05-04"}, headers=other)
     assert own.status_code == 201 and own.json()["theme"] == ""
-    assert [w["activity"] for w in (await client.get("/api/v1/work", headers=other)).json()] == [own.json()["activity"]]
+    assert own.json()["id"] in [w["id"] for w in (await client.get("/api/v1/work", headers=other)).json()]
     assert await _works() == 2

@@ -459,14 +459,6 @@ def _check_schedule(check: _Checker, schedule: Schedule) -> None:
     _check_lens(check, schedule.lens)
     if schedule.form is not None:
         check.ref("form", schedule.form, "forms")
-    if schedule.cases is not None:
-        if schedule.form is None:
-            raise check.fail("cases", "cases are drawn for an audit: the schedule needs a form")
-        supplied = check.registry.councils.get(check.supplied.plugin)
-        if supplied is not None and supplied.value.cycles is None:
-            raise check.fail("cases", f"council {check.supplied.plugin!r} has no sampling rules (cycles) to draw cases by")
-        if schedule.frequency.every != "month":
-            raise check.fail("cases", "cases are drawn month by month: the schedule needs every: month")
     if schedule.post != schedule.post.strip() or (schedule.post and not schedule.post.strip()):
         raise check.fail("post", f"{schedule.post!r} has spaces at its ends: write the post as the staff file names it")
     council = check.registry.councils.get(check.supplied.namespace)
@@ -547,3 +539,12 @@ def _check_schedule(check: _Checker, schedule: Schedule) -> None:
             raise check.fail("frequency.replaced_by", "a practice week replaces a month: replaced_by goes with every: month")
         if council is None or not council.value.practice_weeks_replace_cycle:
             raise check.fail("frequency.replaced_by", "the council does not say practice weeks replace its monthly work (practice_weeks_replace_cycle)")
+    # Checked last: a schedule's own frequency errors name their fields first.
+    if schedule.cases is not None:
+        if schedule.form is None:
+            raise check.fail("cases", "cases are drawn for an audit: the schedule needs a form")
+        supplied = check.registry.councils.get(check.supplied.plugin)
+        if supplied is not None and supplied.value.cycles is None:
+            raise check.fail("cases", f"council {check.supplied.plugin!r} has no sampling rules (cycles) to draw cases by")
+        if schedule.frequency.every != "month":
+            raise check.fail("cases", "cases are drawn month by month: the schedule needs every: month")

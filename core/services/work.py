@@ -50,6 +50,7 @@ class WorkItem:
     summary: str
     outcome: str
     schedule_key: str
+    theme: str = ""  # C17-3: the council's name for the theme, where it has one
 
     @property
     def status_label(self) -> str:
@@ -338,6 +339,7 @@ async def get_work(ctx: Context, work_id: int) -> WorkItem:
 
 async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
     today = london_date(ctx.now)
+    themes = {t.key: t.label for t in ctx.registry.council(ctx.actor.council).themes} if ctx.actor else {}
     audits: dict[int, list[dict]] = {}
     if rows:
         for audit in await Allocation.select(
@@ -369,6 +371,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 audits=tuple({"id": a["id"], "state": a["state"], "final": a["finalised_at"] is not None,
                               "case": a["case"]} for a in linked),
                 done_on=done_on, summary=row["summary"], outcome=row["outcome"], schedule_key=row["schedule_key"],
+                theme=themes.get(row["theme"], row["theme"]),
             )
         )
     return out

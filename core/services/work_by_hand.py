@@ -157,17 +157,4 @@ async def start_by_hand(ctx: Context, key: str, *, due_on: dt.date | None, theme
     return await get_work(ctx, work_id)
 
 
-async def themes_of(ctx: Context, work_ids: list[int]) -> dict[int, str]:
-    """The theme (its label, as the council names it) of each of these pieces
-    of work that has one."""
-    assert ctx.actor
-    if not work_ids:
-        return {}
-    labels = {theme.key: theme.label for theme in ctx.registry.council(ctx.actor.council).themes}
-    rows = await Work.select(Work.id, Work.theme).where(
-        Work.id.is_in(list(work_ids)) & (Work.organisation == ctx.actor.organisation_id) & (Work.theme != "")
-    )
-    return {row["id"]: labels.get(row["theme"], row["theme"]) for row in rows}
-
-
-__all__ = ["Startable", "default_due", "start_by_hand", "startable", "startable_one", "themes_of"]
+__all__ = ["Startable", "default_due", "start_by_hand", "startable", "startable_one"]

@@ -7,7 +7,7 @@ import datetime as dt
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.calendar import london_date
 from core.services import work, work_by_hand
@@ -65,47 +65,46 @@ class Started(msgspec.Struct, kw_only=True):
     work: WorkOut
 
 
-def work_out(item: work.WorkItem, theme: str = "") -> WorkOut:
+def work_out(item: work.WorkItem) -> WorkOut:
     return WorkOut(
         id=item.id, activity=item.activity, owner_id=item.owner_id, owner=item.owner, supervisee=item.supervisee,
         starts_on=item.starts_on, due_on=item.due_on, count=item.count, form=item.form_title, status=item.status,
         status_label=item.status_label, audits=[AuditOut(**a) for a in item.audits], done_on=item.done_on,
-        summary=item.summary, outcome=item.outcome, theme=theme,
+        summary=item.summary, outcome=item.outcome, theme=item.theme,
     )
-
-
-async def _out(ctx, items: list[work.WorkItem]) -> list[WorkOut]:
-    themes = await work_by_hand.themes_of(ctx, [item.id for item in items])
-    return [work_out(item, themes.get(item.id, "")) for item in items]
 
 
 class WorkController(Controller):
     path = "/work"
     guards = [signed_in]
 
-    @get("", summary="Work issued from the programme: my own, or (QA) everyone's or one person's")
+    @get("", summary="Work issued from the programme: my own; ?owner= one person's, ?everyone=true all (QA)")
     async def listing(
-        self, request: Request, owner: int | None = None, due_from: dt.date | None = None, due_to: dt.date | None = None
+        self, request: Request, owner: FromQuery[int | None] = None, everyone: FromQuery[bool] = False,
+        due_from: FromQuery[dt.date | None] = None, due_to: FromQuery[dt.date | None] = None,
     ) -> list[WorkOut]:
         ctx = request_context(request)
-        return await _out(ctx, await work.list_work(ctx, owner=owner, due_from=due_from, due_to=due_to))
+        if owner is None and not everyone:
+            owner = ctx.actor.person_id
+        items = await work.list_work(ctx, owner=owner, due_from=due_from, due_to=due_to)
+        return [work_out(item) for item in items]
 
     @get("/{work_id:int}", summary="One piece of work with its audits")
     async def show(self, request: Request, work_id: FromPath[int]) -> WorkOut:
         ctx = request_context(request)
-        return (await _out(ctx, [await work.get_work(ctx, work_id)]))[0]
+        return work_out(await work.get_work(ctx, work_id))
 
     @post("/{work_id:int}/completion", summary="Record work without a form as done", status_code=200)
     async def complete(self, request: Request, work_id: FromPath[int], data: JSONBody[Completion]) -> WorkOut:
         ctx = request_context(request)
         item = await work.complete(ctx, work_id, done_on=data.done_on, summary=data.summary, outcome=data.outcome)
-        return (await _out(ctx, [item]))[0]
+        return work_out(item)
 
     @post("/{work_id:int}/audits", summary="Start an audit on the work's form, of the case chosen", status_code=201)
     async def start(self, request: Request, work_id: FromPath[int], data: JSONBody[Start]) -> Started:
         ctx = request_context(request)
         allocation_id = await work.start(ctx, work_id, data.case)
-        return Started(allocation_id=allocation_id, work=(await _out(ctx, [await work.get_work(ctx, work_id)]))[0])
+        return Started(allocation_id=allocation_id, work=work_out(await work.get_work(ctx, work_id)))
 
     @post("", summary="Start an 'as required' activity (a thematic audit, a dip sample...) as work you owe",
           status_code=201)
@@ -116,4 +115,4 @@ class WorkController(Controller):
         ctx = request_context(request)
         due_on = data.due_on or work_by_hand.default_due(london_date(ctx.now))
         item = await work_by_hand.start_by_hand(ctx, data.schedule, due_on=due_on, theme=data.theme)
-        return (await _out(ctx, [item]))[0]
+        return work_out(item)

@@ -97,7 +97,6 @@ class ProgrammePages(Controller):
             to_do=to_do, coming=coming, today=today,
             # "As required" activities the person may start (issue 13 item 3).
             startable=await work_by_hand.startable(ctx),
-            themes=await work_by_hand.themes_of(ctx, [w.id for w in to_do]),
         )
 
     @get("/work/{work_id:int}")
@@ -110,10 +109,9 @@ class ProgrammePages(Controller):
         ctx = request_context(request)
         mine = item.owner_id == ctx.actor.person_id
         cases = await work.eligible_cases(ctx, item) if mine and item.may_start else []
-        theme = (await work_by_hand.themes_of(ctx, [item.id])).get(item.id, "")
         return await page(
             request, "programme/work.html", title=item.activity, w=item, mine=mine, cases=cases,
-            values=values, errors=errors, status_code=status_code, today=london_date(ctx.now), theme=theme,
+            values=values, errors=errors, status_code=status_code, today=london_date(ctx.now),
         )
 
     @post("/work/{work_id:int}/complete")
