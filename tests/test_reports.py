@@ -16,7 +16,6 @@ from core.services.errors import Forbidden
 from core.services.sweep import complete_follow_up, sweep
 from tests.helpers import acting, allocation_of, finalise, person
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def submit_with(registry, auditor: str, allocation_id: int, grade: str) -> None:
@@ -34,6 +33,13 @@ async def submit_with(registry, auditor: str, allocation_id: int, grade: str) ->
     revision = await audits.save_answers(ctx, allocation_id, view.revision, answers)
     await audits.submit(ctx, allocation_id, revision)
 
+
+
+# The scenario runs on Friday 20 November 2026: the inadequate audit's
+# follow-up (5 working days) falls due within the month, on Friday 27th, and
+# the requires-improvement discussion (10 working days) after it, on Friday
+# 4 December; the sweep after the month finds what the month left open.
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.clock("2026-11-20T10:00:00+00:00")]
 
 async def scenario(registry) -> dict:
     """Seven demo audits: three final as given, one moderated up by QA, one
