@@ -27,7 +27,9 @@ async def test_submitting_an_empty_audit_lists_every_missing_field_and_keeps_wha
     allocation, page = await _open(client)
     html = page.text
     assert "Voice and lived experience of the child" in html
-    assert "From " in html and "HAR 2.3" in html  # the six-month scope is shown
+    # HAR 2.3: the six-month scope is shown, in plain words (no section numbers).
+    assert "From " in html and "to the audit date (the preceding 6 months, or from when involvement began)" in html
+    assert "(HAR 2.3:" not in html
     response = await client.post(
         f"/audits/{allocation['id']}",
         data={

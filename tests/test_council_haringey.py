@@ -1,5 +1,5 @@
 """Haringey's framework as definitions, checked against the seed
-(../shared/seeds/003_7833d56b66ded6fb.txt), and its practice weeks."""
+(the Haringey QAF, May 2020, whose words the tests carry as data), and its practice weeks."""
 
 from __future__ import annotations
 

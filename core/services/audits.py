@@ -98,6 +98,7 @@ class AuditView:
     grade_chain: list[dict]
     reviews: list[dict]
     scope_from: dt.date | None
+    scope_months: int | None = None  # the form's look-back ("the preceding six months", HAR 2.3)
 
     @property
     def id(self) -> int:
@@ -392,6 +393,7 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
         grade_chain=grade_chain,
         reviews=reviews,
         scope_from=scope_from,
+        scope_months=form.scope_months,
     )
 
 

@@ -72,6 +72,7 @@ class ProgrammePages(Controller):
             # PLAT-4: schedules for a post nobody holds are said, not dropped.
             unheld=await programme.unheld_posts_of(ctx),
             may_import=ctx.actor.can("administer"),
+            practice_weeks=council.practice_weeks_replace_cycle,
         )
 
     @get("/mine")
