@@ -271,6 +271,15 @@ async def test_the_months_case_audits_count_towards_each_auditors_work_and_finis
     await sign_in(client, "haringey.cp_chair")
     row = next(r for r in _to_do((await client.get("/programme/mine")).text) if r[1] == "Case audit")
     assert row[3] == "Started"
+    # HAR 2.3: the audit looks back over the preceding six months.
+    shown = _words((await client.get(f"/programme/work/{work['id']}")).text)
+    assert "Looks back over 1 July 2026 to 31 December 2026" in shown
+    assert f"Case {(await _case_of(audit['id']))}: in progress" in shown
     await finalise(registry, "haringey.cp_chair", audit["id"], "good")
     row = next(r for r in _to_do((await client.get("/programme/mine")).text) if r[1] == "Case audit")
     assert row[3] == "Done"
+
+
+async def _case_of(allocation_id: int) -> str:
+    row = await Allocation.select(Allocation.child_case.external_id.as_alias("case")).where(Allocation.id == allocation_id).first()
+    return row["case"]

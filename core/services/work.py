@@ -51,6 +51,7 @@ class WorkItem:
     outcome: str
     schedule_key: str
     theme: str = ""  # C17-3: the council's name for the theme, where it has one
+    covers_from: dt.date | None = None  # the schedule's look-back window, to the due date (PLAT-3)
 
     @property
     def status_label(self) -> str:
@@ -372,9 +373,21 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                               "case": a["case"]} for a in linked),
                 done_on=done_on, summary=row["summary"], outcome=row["outcome"], schedule_key=row["schedule_key"],
                 theme=themes.get(row["theme"], row["theme"]),
+                covers_from=_covers_from(ctx, row["schedule_key"], row["due_on"]),
             )
         )
     return out
+
+
+def _covers_from(ctx: Context, schedule_key: str, due_on: dt.date) -> dt.date | None:
+    """The first day of what the work looks back over: ``look_back_months``
+    whole months up to the month it is due ("the past six months")."""
+    supplied = ctx.registry.schedules.get(schedule_key)
+    months = supplied.value.frequency.look_back_months if supplied else None
+    if not months:
+        return None
+    index = due_on.year * 12 + due_on.month - 1 - (months - 1)
+    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 # ---------------------------------------------------------------------- doing
