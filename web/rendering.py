@@ -57,9 +57,11 @@ def anchor(name: str) -> str:
     return name.replace(".", "-")
 
 
-def summary_items(errors: dict[str, str]) -> list[dict[str, str]]:
-    """A field-error mapping as GOV.UK error-summary items linking to each field."""
-    return [{"href": f"#{anchor(name)}", "text": text} for name, text in errors.items()]
+def summary_items(errors: dict[str, str], dates: tuple[str, ...] | list[str] = ()) -> list[dict[str, str]]:
+    """A field-error mapping as GOV.UK error-summary items linking to each field.
+    A GOV.UK date input named in ``dates`` is linked at its day field, as the
+    design system says: its own id is on a <div>, which cannot take focus."""
+    return [{"href": f"#{anchor(name)}{'-day' if name in dates else ''}", "text": text} for name, text in errors.items()]
 
 
 def radio_items(options) -> list[dict[str, str]]:
