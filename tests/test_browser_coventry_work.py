@@ -140,11 +140,11 @@ async def journey(base: str, page: Page, a11y: A11yTracker) -> None:
     await expect(summary.get_by_role("heading")).to_have_text("There is a problem")
     links = summary.locator(".govuk-error-summary__list a")
     await expect(links).to_have_text([
-        "Enter the date it was done, for example 27 3 2027",
+        "Enter the date it was done, for example 29 2 2028",
         "Enter a summary of what was done",
         "Enter the outcome: what was found and what happens next",
     ])
-    await expect(page.locator("#done_on-error")).to_have_text("Error: Enter the date it was done, for example 27 3 2027")
+    await expect(page.locator("#done_on-error")).to_have_text("Error: Enter the date it was done, for example 29 2 2028")
     await expect(page.locator("#summary-error")).to_have_text("Error: Enter a summary of what was done")
     await expect(page.locator("#outcome-error")).to_have_text("Error: Enter the outcome: what was found and what happens next")
     # Each field says, to a screen reader, what is wrong with it.
@@ -156,7 +156,7 @@ async def journey(base: str, page: Page, a11y: A11yTracker) -> None:
     for text, field in (
         ("Enter a summary of what was done", "#summary"),
         ("Enter the outcome: what was found and what happens next", "#outcome"),
-        ("Enter the date it was done, for example 27 3 2027", "#done_on-day"),
+        ("Enter the date it was done, for example 29 2 2028", "#done_on-day"),
     ):
         await links.filter(has_text=text).click()
         await expect(page.locator(field)).to_be_focused()

@@ -403,7 +403,7 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
     errors: dict[str, str] = {}
     today = london_date(ctx.now)
     if done_on is None:
-        errors["done_on"] = "Enter the date it was done, for example 27 3 2027"
+        errors["done_on"] = f"Enter the date it was done, for example {today.day} {today.month} {today.year}"
     elif done_on > today:
         errors["done_on"] = "The date it was done must be today or in the past"
     elif done_on < item.starts_on - dt.timedelta(days=366):

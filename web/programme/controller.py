@@ -111,7 +111,7 @@ class ProgrammePages(Controller):
         mine = item.owner_id == ctx.actor.person_id
         cases = await work.eligible_cases(ctx, item) if mine and item.may_start else []
         return await page(
-            request, "programme/work.html", title=item.activity, w=item, mine=mine, cases=cases,
+            request, "programme/work.html", title=("Error: " if errors else "") + item.activity, w=item, mine=mine, cases=cases,
             values=values, errors=errors, status_code=status_code, today=london_date(ctx.now),
         )
 
