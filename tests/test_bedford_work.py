@@ -170,7 +170,8 @@ async def test_a_team_managers_yearly_practice_observation_is_issued_started_on_
     assert mine.status_code == 200
     activity = f"Observation of practice for {worker['display_name']}"
     row = next(r for r in _to_do(mine.text) if r[1] == activity)
-    assert row == ("31 March 2027", activity, "1", "To do", "Start Observation of practice due 31 March 2027")
+    # Its link names the supervisee: the three observations' links would otherwise read alike.
+    assert row == ("31 March 2027", activity, "1", "To do", f"Start {activity} due 31 March 2027")
 
     work_page = _text((await client.get(f"/programme/work/{work_id}")).text)
     assert "Period 1 April 2026 to 31 March 2027" in work_page and "Due Wednesday 31 March 2027" in work_page
