@@ -487,7 +487,8 @@ async def eligible_cases(ctx: Context, item: WorkItem, limit: int = 20) -> list[
 async def _case_problem(ctx: Context, item: WorkItem, case: dict) -> str | None:
     """Why the owner may not audit this case for this work, or None (CORE-9:
     never their own case; never their own team's unless the council allows
-    it; a per-supervisee activity is of that supervisee's cases)."""
+    it, save where the activity audits a line report's records; a
+    per-supervisee activity is of that supervisee's cases)."""
     if case["allocated_worker"] is None:
         return f"Case {case['external_id']} is closed"
     if item.supervisee:
@@ -500,8 +501,14 @@ async def _case_problem(ctx: Context, item: WorkItem, case: dict) -> str | None:
             return "You cannot audit a case you hold"
         council = ctx.registry.council(ctx.actor.council)
         allow_own_team = council.cycles.allow_own_team if council.cycles else False
+        # BED s.4: a Team Manager audits "their Advanced Practitioner's case
+        # specific supervision": the cases that supervision is of are the
+        # team's own, so an activity auditing a line report's records
+        # (``subject``) is not held to the case draw's other-teams rule.
+        supplied = ctx.registry.schedules.get(item.schedule_key)
+        audits_a_report = supplied is not None and supplied.value.subject is not None
         owner = await Person.select(Person.team).where(Person.id == item.owner_id).first()
-        if not allow_own_team and owner["team"] is not None and case["team"] == owner["team"]:
+        if not allow_own_team and not audits_a_report and owner["team"] is not None and case["team"] == owner["team"]:
             return "You cannot audit a case held in your own team"
     if await Allocation.exists().where((Allocation.child_case == case["id"]) & Allocation.finalised_at.is_null()):
         return f"Case {case['external_id']} is already being audited"

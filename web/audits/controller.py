@@ -193,7 +193,7 @@ class AuditPages(Controller):
                       f"{len(directions)} remedial action{'s' if len(directions) != 1 else ''} sent to the worker"
                       " as a management direction, to be reviewed in supervision.")
             else:
-                flash(request, "Audit submitted to QA", "The QA team will review it within one working day.")
+                flash(request, *_submitted(await audits.audit_view(ctx, allocation_id)))
             return see_other(request, f"/audits/{allocation_id}")
         view = await audits.audit_view(ctx, allocation_id)
         return await self._render(request, view, view.answers, {}, message="Draft saved")
@@ -249,6 +249,34 @@ def _draft(data: dict[str, str]) -> tuple[int, dict[str, str]]:
     return revision, {k: v for k, v in data.items() if k.startswith(("answer.", "grade.", "evidence."))}
 
 
+def _submit_step(view):
+    """The workflow's submit step the form's main button takes, in the
+    council's words ("Submit to QA", Bedford's "Share with the worker"), or
+    None where the audit cannot be submitted from where it is (a practice
+    observation shared with the worker is still the auditor's to edit, but its
+    next step is another one): never a button whose action cannot succeed.
+    An untouched audit counts as started: its first save starts it."""
+    workflow = view.workflow
+    states = {view.row["state"]}
+    if view.row["state"] == workflow.initial:
+        states |= {t.to for t in workflow.transitions
+                   if workflow.initial in t.from_ and "auditor" in t.by and t.key != "submit"}
+    return next((t for t in workflow.transitions
+                 if t.key == "submit" and "auditor" in t.by and states & set(t.from_)), None)
+
+
+def _submitted(view) -> tuple[str, str]:
+    """What the auditor is told once the audit is submitted: QA's review where
+    it now waits for QA, else where it is now and the auditor's next step."""
+    if view.transitions:
+        steps = " or ".join(f"'{t.label}'" for t in view.transitions)
+        return view.state_label, f"Your next step: {steps}."
+    state = next(s for s in view.workflow.states if s.key == view.row["state"])
+    if state.final:
+        return "Audit complete", f"{view.form.title}: {view.state_label.lower()}."
+    return "Audit submitted to QA", "The QA team will review it within one working day."
+
+
 def _int(value: str | None) -> int:
     try:
         return int(value or "")
@@ -268,6 +296,7 @@ async def _around(ctx, view) -> dict:
         "action_errors": {},
         "action_values": {},
         "can_review": ctx.actor.can("qa_review") and not view.row["finalised_at"],
+        "submit_step": _submit_step(view),
     }
     if view.row["finalised_at"] and ("auditor" in view.relations or ctx.actor.can("view_all_audits")):
         try:
