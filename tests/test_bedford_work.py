@@ -622,13 +622,7 @@ async def test_a_chairs_serious_escalation_goes_to_the_manager_for_the_service_a
     assert "Status Done" in shown and "Done on 5 May 2027" in shown
 
 
-# Findings, pinned: each fails today for the reason given, and starts
-# passing (so fails as XPASS, strict) once the product is fixed.
-@pytest.mark.xfail(strict=True, reason=(
-    "BED-11 finding: the Team Manager told of a chair's escalation cannot open it. GET /audits/{id} is 404 "
-    "'There is no audit with that number that you can see' (core/services/audits.py _load_fresh lets a "
-    "team_manager relation see only final audits, and the role has no qa_review), so the workflow's "
-    "'resolve' step, by [team_manager, head_of_service], cannot be taken by the Team Manager"))
+@pytest.mark.req("BED-11")
 @pytest.mark.clock(dt.datetime(2027, 5, 5, 16, 0, tzinfo=UTC))
 async def test_the_team_manager_told_of_a_chairs_escalation_investigates_and_actions_it(bedford, bedford_client, clock):
     client = bedford_client
@@ -648,11 +642,7 @@ async def test_the_team_manager_told_of_a_chairs_escalation_investigates_and_act
     assert "Status Done" in _text((await client.get(f"/programme/work/{work_id}")).text)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BED-11 finding: a chair's monitoring form completed with no escalation never counts as done. Its "
-    "workflow's 'submit' (Complete) goes straight to the final state 'completed', but core/services/audits.py "
-    "submit() sets no finalised_at (only take_step and review do), so the work stays Started and the audit "
-    "is not counted as completed"))
+@pytest.mark.req("BED-11")
 @pytest.mark.clock(dt.datetime(2027, 5, 5, 16, 0, tzinfo=UTC))
 async def test_a_chairs_monitoring_form_with_no_concerns_is_completed_and_the_work_done(bedford, bedford_client, clock):
     client = bedford_client

@@ -197,6 +197,12 @@ async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str,
         # Managers up the practitioner's line (service manager, head of service,
         # AD) see a final audit their escalations point them to (HAR 2.14).
         or (is_final and ctx.actor.person_id in await escalations.Ladder().chain_above(people.get("practitioner")))
+        # Whoever the workflow hands the audit to now, by a relation they hold
+        # (BED-11: the case's team manager an Independent Chair escalates to).
+        or any(
+            t.key != "start"
+            for t in wf.available(workflow, row["state"], {r for r, who in people.items() if who == ctx.actor.person_id})
+        )
     )
     if not visible:
         raise NotFound("There is no audit with that number that you can see")
@@ -492,7 +498,12 @@ async def submit(ctx: Context, allocation_id: int, revision: int | None = None) 
         await Deadline.update({Deadline.status: "met", Deadline.closed_at: ctx.now}).where(
             (Deadline.allocation == row["id"]) & (Deadline.status == "open") & (Deadline.kind == "allocation_due")
         )
-        await _move(ctx, row, workflow, chosen, people, extra={Allocation.submitted_at: ctx.now})
+        extra = {Allocation.submitted_at: ctx.now}
+        if wf.state(workflow, chosen.to).final:
+            # A form whose submission ends it (a chair's monitoring form with no
+            # concerns, a dip sample) is final now, as a step into a final state is.
+            extra[Allocation.finalised_at] = ctx.now
+        await _move(ctx, row, workflow, chosen, people, extra=extra)
 
 
 def _grade_row(ctx: Context, row: dict, form_fields: FormFields, phase: str, domain: str, answers: dict, as_phase: str | None = None) -> Grade:
