@@ -159,7 +159,7 @@ async def test_a_team_managers_yearly_practice_observation_is_issued_started_on_
     # s.5: every worker the Team Manager supervises, once in the April-March
     # year, due on its last working day, Wednesday 31 March 2027.
     observations = await _work("bedford.team_manager.1", "tm_practice_observation")
-    assert [(w["supervisee"], w["starts_on"], w["due_on"], w["count"], w["form_key"]) for w in observations] == [
+    assert [(w["supervisee"], w["starts_on"], w["due_on"], w["needed"], w["form_key"]) for w in observations] == [
         (s["id"], dt.date(2026, 4, 1), dt.date(2027, 3, 31), 1, "bedford:practice_observation") for s in supervisees
     ]
     work_id = next(w["id"] for w in observations if w["supervisee"] == worker["id"])
@@ -341,7 +341,7 @@ async def test_a_head_of_services_meeting_observation_is_issued_twice_a_year_agr
     hos = await person("bedford.head_of_service")
     # "at least twice per year": due at the end of each half of the April-March year.
     first = await _work("bedford.head_of_service", "hos_meeting_observation")
-    assert [(w["starts_on"], w["due_on"], w["count"], w["form_key"]) for w in first] == [
+    assert [(w["starts_on"], w["due_on"], w["needed"], w["form_key"]) for w in first] == [
         (dt.date(2026, 4, 1), dt.date(2026, 9, 30), 1, "bedford:meeting_observation")
     ]
     work_id = first[0]["id"]
@@ -468,7 +468,7 @@ async def _crs_month(due: dt.date) -> dict[str, dict]:
 async def test_the_conference_and_review_services_monthly_audits_are_issued_each_month_and_one_is_done(bedford, bedford_client, clock):
     client = bedford_client
     april = await _crs_month(dt.date(2027, 4, 30))
-    assert {key: (w["activity"], w["form_key"], w["starts_on"], w["count"]) for key, w in april.items()} == {
+    assert {key: (w["activity"], w["form_key"], w["starts_on"], w["needed"]) for key, w in april.items()} == {
         key: (activity, form, dt.date(2027, 4, 1), 1) for key, (activity, form) in CRS_MONTHLY.items()
     }
 
@@ -719,7 +719,7 @@ async def test_a_head_of_services_monthly_supervision_audits_are_issued_done_and
     tm2 = await person("bedford.team_manager.2")
     # One of each a month, due on the month's last working day, Friday 30 October.
     october = {key: await _work("bedford.head_of_service", key) for key in SUPERVISION_AUDITS}
-    assert {key: [(w["activity"], w["form_key"], w["starts_on"], w["due_on"], w["count"], w["supervisee"]) for w in rows]
+    assert {key: [(w["activity"], w["form_key"], w["starts_on"], w["due_on"], w["needed"], w["supervisee"]) for w in rows]
             for key, rows in october.items()} == {
         key: [(activity, form, dt.date(2026, 10, 1), dt.date(2026, 10, 30), 1, None)]
         for key, (activity, form) in SUPERVISION_AUDITS.items()

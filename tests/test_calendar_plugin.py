@@ -290,4 +290,4 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
         assert {tuple(issued[who]) for who in team_managers} == {tuple(expected[TM])}
 
     # The post nobody holds: its July never came to anyone.
-    assert await Work.select(Work.id).where(Work.activity == "Safeguarding audit") == []  # (Work.count is a column)
+    assert await Work.select(Work.id).where(Work.activity == "Safeguarding audit") == []

@@ -208,12 +208,12 @@ async def test_a_compliance_audit_for_each_supervisee_is_started_from_the_work_o
     await sign_in(client, "bedford.team_manager.1")
     tm = await person("bedford.team_manager.1")
     supervisees = await _supervisees(tm["id"])
-    work = await Work.select(Work.id, Work.supervisee, Work.count, Work.due_on).where(
+    work = await Work.select(Work.id, Work.supervisee, Work.needed, Work.due_on).where(
         (Work.owner == tm["id"]) & (Work.schedule_key == "bedford:tm_compliance_audit")
     ).order_by(Work.supervisee)
     # BED s.3: two compliance audits a month for each person supervised, due
     # on the month's last working day, Wednesday 31 March 2027.
-    assert [(w["supervisee"], w["count"], w["due_on"]) for w in work] == [
+    assert [(w["supervisee"], w["needed"], w["due_on"]) for w in work] == [
         (s["id"], 2, dt.date(2027, 3, 31)) for s in supervisees
     ]
     from core.db.tables import ChildCase

@@ -170,7 +170,8 @@ class Work(Table, tablename="work"):
     supervisee = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
     starts_on = Date()
     due_on = Date()
-    count = SmallInt(default=1)
+    # How many the occurrence asks for (not `count`: that would hide Table.count()).
+    needed = SmallInt(default=1)
     form_key = Varchar(length=130, default="")  # qualified; "" for work without a form
     done_on = Date(null=True, default=None)
     summary = Text(default="")

@@ -158,7 +158,7 @@ async def _issue(ctx: Context, organisation_id: int, council_key: str, items: li
                         supervisee=item.supervisee_id,
                         starts_on=item.starts,
                         due_on=item.due,
-                        count=item.count,
+                        needed=item.count,
                         form_key=form_key,
                         created_at=ctx.now,
                     )
@@ -202,12 +202,12 @@ async def count_towards(ctx: Context, allocation_id: int, *, owner: int, schedul
     the owner's issued work of that schedule whose period holds ``on``, while
     it has fewer audits than it asks for. Inside the caller's transaction;
     returns the work's id, or None when there is no such work."""
-    query = Work.select(Work.id, Work.count).where(
+    query = Work.select(Work.id, Work.needed).where(
         (Work.owner == owner) & (Work.schedule_key == schedule_key) & (Work.starts_on <= on) & (Work.due_on >= on)
     )
     query = query.where(Work.supervisee == supervisee) if supervisee is not None else query.where(Work.supervisee.is_null())
     for row in await query.order_by(Work.due_on):
-        if await Allocation.count().where(Allocation.work == row["id"]) < row["count"]:
+        if await Allocation.count().where(Allocation.work == row["id"]) < row["needed"]:
             await Allocation.update({Allocation.work: row["id"]}).where(Allocation.id == allocation_id)
             await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="allocation", entity_id=allocation_id,
                                action="counted_towards_work", changes={"work": row["id"]})
@@ -353,7 +353,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
         linked = audits.get(row["id"], [])
         final = [a for a in linked if a["finalised_at"] is not None]
         done_on = row["done_on"]
-        if row["form_key"] and len(final) >= row["count"]:
+        if row["form_key"] and len(final) >= row["needed"]:
             done_on = max(london_date(a["finalised_at"]) for a in final)
         if done_on is not None:
             status = "done" if done_on <= row["due_on"] else "done_late"
@@ -368,7 +368,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
             WorkItem(
                 id=row["id"], activity=row["activity"], owner_id=row["owner"], owner=row["owner_name"],
                 supervisee=row["supervisee_name"] or "", starts_on=row["starts_on"], due_on=row["due_on"],
-                count=row["count"], form_key=row["form_key"], form_title=form_title, status=status,
+                count=row["needed"], form_key=row["form_key"], form_title=form_title, status=status,
                 audits=tuple({"id": a["id"], "state": a["state"], "final": a["finalised_at"] is not None,
                               "case": a["case"]} for a in linked),
                 done_on=done_on, summary=row["summary"], outcome=row["outcome"], schedule_key=row["schedule_key"],

@@ -142,7 +142,7 @@ async def start_by_hand(ctx: Context, key: str, *, due_on: dt.date | None, theme
                 supervisee=None,
                 starts_on=today,
                 due_on=due_on,
-                count=schedule.frequency.count,
+                needed=schedule.frequency.count,
                 form_key=form_key,
                 theme=theme,
                 created_at=ctx.now,

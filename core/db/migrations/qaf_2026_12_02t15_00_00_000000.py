@@ -25,7 +25,7 @@ def _statements(engine_type: str) -> list[str]:
             supervisee INTEGER NULL REFERENCES person (id) ON DELETE RESTRICT,
             starts_on DATE NOT NULL,
             due_on DATE NOT NULL,
-            count SMALLINT NOT NULL DEFAULT 1,
+            needed SMALLINT NOT NULL DEFAULT 1,
             form_key VARCHAR(130) NOT NULL DEFAULT '',
             done_on DATE NULL,
             summary TEXT NOT NULL DEFAULT '',
