@@ -211,7 +211,7 @@ async def test_by_role_and_activity_and_why_not_issued(quarter):
     year = await delivery.delivery(await _as(quarter, "coventry.hp_team_manager.1", AFTER_QUARTER), reports.period("year", dt.date(2027, 1, 1)), "activity")
     assert dict((r.label, r.reasons) for r in year.rows) == {
         # Q1 done; Q2's period opened this morning (the day's sweep issues it); Q3 and Q4 not open.
-        "Case File": (("Its period has not opened yet", 2), ("Its period has opened: the next daily run issues it", 1)),
+        "Case File": (("Its period has not opened yet", 2), ("Its period has opened: the next scheduled run issues it", 1)),
         "Re-Audit Case File": (("Its period has not opened yet", 1),),  # August (L214)
         # L19 "twice yearly": January to June was issued on 4 January; July to December not open.
         "Supervision Assessments Plans": (("Its period has not opened yet", 1),),
@@ -363,3 +363,27 @@ async def test_audits_count_towards_work_practice_weeks_and_roles_nobody_holds(r
     assert kept
     await work_counts.rebuild()
     assert await _work_month_rows() == kept
+
+
+# --------------------------------------------------------------------------
+# The Coventry Safeguarding Children Partnership (CSCP-10): every source of
+# assurance names its lens (4.0), and delivery can be cut by lens.
+
+PARTNERSHIP_YEAR_OPENS = dt.datetime(2027, 4, 1, 8, 0, tzinfo=UTC)  # Thursday 1 April 2027, 09:00 BST: its year starts in April
+
+
+@pytest.mark.req("PLAT-5")
+async def test_delivery_by_lens(partnership, partnership_demo):
+    await sweep.sweep(Context(registry=partnership, now=PARTNERSHIP_YEAR_OPENS))
+    qa = await _as(partnership, "partnership.qa_manager", PARTNERSHIP_YEAR_OPENS)
+    assert "lens" in delivery.groupings(qa)
+    april_to_june = reports.period("quarter", dt.date(2027, 4, 1))
+    by_lens = {r.label: r for r in (await delivery.delivery(qa, april_to_june, "lens")).rows}
+    # 5.1: the agency lead's quarterly scorecard return and the QA manager's
+    # scorecard, both the independent lens's (4.0), due at the end of June.
+    independent = by_lens["Independent Lens"]
+    assert (independent.due, independent.issued, independent.done, independent.overdue, independent.not_issued) == (2, 2, 0, 0, 0)
+    # Running the framework itself (governance) looks through no lens.
+    assert set(by_lens) <= {"Independent Lens", "Provider Lens", "Professional Lens", "Citizen Lens", "No lens"}
+    by_person = await delivery.delivery(qa, april_to_june, "person")
+    assert sum(r.due for r in by_lens.values()) == by_person.total.due

@@ -71,7 +71,7 @@ GROUPINGS = {
 # Why an occurrence due in the period has no work, in plain words.
 REASONS = {
     "not_open": "Its period has not opened yet",
-    "sweep": "Its period has opened: the next daily run issues it",
+    "sweep": "Its period has opened: the next scheduled run issues it",
     "before_programme": "It fell due before the programme began issuing work",
     "joined_later": "The person joined after it fell due",
     "missed": "It was not issued while its period was open",
@@ -101,15 +101,6 @@ class DeliveryRow:
     not_issued: int = 0
     # (reason, how many), most first
     reasons: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def done_late(self) -> int:
-        return self.done - self.on_time
-
-    @property
-    def open(self) -> int:
-        """Issued, not done, not yet past due."""
-        return self.issued - self.done - self.overdue
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +158,7 @@ async def _line(ctx: Context) -> set[int]:
     return {int(r["id"]) for r in rows}
 
 
-_LINE = "WITH RECURSIVE line(id) AS (SELECT {} UNION SELECT q.id FROM person q JOIN line l ON q.line_manager = l.id)"
+_LINE = "WITH RECURSIVE line(id) AS (SELECT CAST({} AS INTEGER) UNION SELECT q.id FROM person q JOIN line l ON q.line_manager = l.id)"
 
 
 def _in_line(column: str) -> str:
