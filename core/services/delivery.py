@@ -279,6 +279,7 @@ def _council_years(council, p: Period) -> range:
 # Why an occurrence was not issued, in the order an unexplained gap is put
 # down to them: what could never have been issued first, then what the next
 # run will issue, then what was missed.
+_NOTHING_DUE: tuple[int, Counter] = (0, Counter())  # read, never changed
 _ORDER = ("practice_week", "not_open", "joined_later", "before_programme", "sweep", "missed")
 
 
@@ -469,7 +470,7 @@ async def _delivery(ctx: Context, p: Period, by: str, everyone: bool) -> Deliver
         tally.done += int(row["done"])
         tally.on_time += int(row["on_time"])
         tally.overdue += int(row["past_open"]) + overdue_now[key]
-        n, reasons = expected.get(key, (0, Counter()))
+        n, reasons = expected.get(key, _NOTHING_DUE)
         tally.due += max(n, issued)
         _not_issued(tally, reasons, n - issued)
     # Due, with nothing issued.
