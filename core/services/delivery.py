@@ -266,10 +266,6 @@ async def _nothing():
     return None
 
 
-async def _none() -> list:
-    return []
-
-
 def _council_years(council, p: Period) -> range:
     return range(council_year(council, p.start), council_year(council, p.end - dt.timedelta(days=1)) + 1)
 
