@@ -42,6 +42,7 @@ from web.imports.controller import ImportPages
 from web.notifications.controller import NotificationPages
 from web.pages import accessibility, healthz, home
 from web.programme.controller import ProgrammePages
+from web.programme.delivery import DeliveryPages
 from web.qa.controller import QaPages
 from web.rendering import environment
 from web.reports.controller import AuditPdf, ReportPages
@@ -92,6 +93,7 @@ class QafInit(InitPluginProtocol):
                 CyclePages,
                 ImportPages,
                 ProgrammePages,
+                DeliveryPages,
                 DisputePages,
                 ActionPages,
                 PlanPages,

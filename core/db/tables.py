@@ -321,6 +321,22 @@ class FollowUpMonth(Table, tablename="follow_up_month"):
     closed = Integer(default=0)
 
 
+class WorkMonth(Table, tablename="work_month"):
+    """The programme's work by the month it falls due (PLAT-5): per owner and
+    schedule, how many pieces were issued, done, and done by their due date.
+    The delivery report adds these up instead of reading every piece of work
+    and its audits. Kept by ``core.services.work_counts`` in the transactions
+    that issue work, record it done, and make its last audit final."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    month = Varchar(length=7)  # YYYY-MM of the work's due date
+    owner = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    schedule_key = Varchar(length=130)  # qualified, as Work.schedule_key
+    issued = Integer(default=0)
+    done = Integer(default=0)
+    on_time = Integer(default=0)
+
+
 class EscalationMonth(Table, tablename="escalation_month"):
     """Escalations raised about audits, by rule and London month: one per
     rule, audit and instant, however many people it told. Kept by
@@ -527,6 +543,7 @@ TABLES: tuple[type[Table], ...] = (
     AllocationMonth,
     EscalationMonth,
     FollowUpMonth,
+    WorkMonth,
     Review,
     FollowUp,
     Dispute,

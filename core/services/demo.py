@@ -46,7 +46,7 @@ class DemoResult:
     allocations: int
 
 
-async def load_demo(ctx: Context, council_key: str) -> DemoResult:
+async def load_demo(ctx: Context, council_key: str, *, issue_work: bool = True) -> DemoResult:
     council = ctx.registry.council(council_key)
     existing = await Organisation.select(Organisation.id).where(Organisation.council == council_key).first()
     if existing:
@@ -168,6 +168,8 @@ async def load_demo(ctx: Context, council_key: str) -> DemoResult:
     if council.cycles is not None:
         today = london_date(ctx.now)
         allocations = (await cycles.issue_cycle(ctx, org_id, today.year, today.month)).allocations
-    # And the programme's work whose period has opened, as the sweep would issue it.
-    await work.issue_due_work(ctx)
+    # And the programme's work whose period has opened, as the sweep would
+    # issue it (``issue_work=False``: an organisation whose programme starts later).
+    if issue_work:
+        await work.issue_due_work(ctx)
     return DemoResult(council_key, True, logins, allocations)

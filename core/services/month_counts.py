@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from core.db.counts import add_counts
 from core.db.tables import AllocationMonth, EscalationMonth, FollowUpMonth
-from core.services import standing_grades
+from core.services import standing_grades, work_counts
 from core.services.standing_grades import month_of
 
 ESCALATION = "escalation:"
@@ -62,6 +62,8 @@ async def finalised(allocation_id: int) -> None:
     )
     for r in rows:
         await _add_allocations({(int(r["organisation"]), month_of(r["due_at"])): [0, 1, int(r["on_time"])]})
+    # The programme's work this audit counts towards may be done now (PLAT-5).
+    await work_counts.audit_final(allocation_id)
 
 
 async def notifications_written(rows: Iterable[tuple[int, str, int | None, object]]) -> None:
@@ -132,3 +134,4 @@ async def rebuild_all() -> None:
     await rebuild()
     await standing_grades.rebuild_agreement_years()
     await rebuild_follow_ups()
+    await work_counts.rebuild()

@@ -14,9 +14,10 @@ here names a council.
   The same rows summed by lens give the partnership's cut (CSCP-10).
 * :func:`question_summary` - for yes/no forms over a period (BED-7's
   quarterly supervision summary): required against done per auditor role,
-  from the council's schedules (where a schedule names whose records it
-  audits, only for holders who line-manage someone in that role), and the
-  yes/no/not answered count of every question.
+  required being what the programme says falls due in the period (the
+  delivery report's due, ``core.services.delivery``: where a schedule names
+  whose records it audits, only holders who line-manage someone in that role
+  owe it), and the yes/no/not answered count of every question.
 
 An allocation belongs to a period when it is due in it (as in
 ``core.services.reports``). Every figure is a GROUP BY over the period's
@@ -37,6 +38,7 @@ from core.db.engine import current
 from core.db.tables import Allocation
 from core.definitions.model import AuditForm
 from core.services.context import Context
+from core.services.delivery import due_by_schedule
 from core.services.errors import Forbidden, Invalid
 from core.services.reports import Period, Scope, scope_audits
 
@@ -395,22 +397,6 @@ def parse_forms(ctx: Context, values: list[str]) -> list[tuple[str, str]]:
     return chosen
 
 
-def _per_period(frequency, months: int) -> int | None:
-    """How many of a schedule's activity fall in a period of ``months`` months."""
-    if frequency.at_most is not None or frequency.every == "as_required":
-        return None  # a ceiling, or no dates: nothing is required
-    each = frequency.times * frequency.count
-    if frequency.months:
-        return None
-    if frequency.every == "month":
-        return months * each
-    if frequency.every == "quarter" and months % 3 == 0:
-        return months // 3 * each
-    if frequency.every == "year" and months % 12 == 0:
-        return months // 12 * each
-    return None
-
-
 async def question_summary(ctx: Context, p: Period, scope: Scope, forms: list[tuple[str, str]]) -> QuestionSummary:
     """BED-7 (s.4): per auditor role, the audits the schedules require in the
     period against those done; per question, how many said yes, no, or left
@@ -419,7 +405,6 @@ async def question_summary(ctx: Context, p: Period, scope: Scope, forms: list[tu
     council = ctx.actor.council
     keys = [key for key, _ in forms]
     titles = dict(forms)
-    months = (p.end.year * 12 + p.end.month) - (p.start.year * 12 + p.start.month)
 
     where, args = _in_period(ctx, scope, p, keys)
     done = await _raw(
@@ -438,20 +423,21 @@ async def question_summary(ctx: Context, p: Period, scope: Scope, forms: list[tu
             [ctx.actor.organisation_id, True],
         )
     }
-    # Active line reports by manager's role and report's role: how many, and
-    # how many managers have at least one (s.4: "their Advanced Practitioner").
-    supervisees: dict[str, int] = {}
-    reports_in: dict[tuple[str, str], tuple[int, int]] = {}
+    # How many managers in each role have at least one active line report in
+    # each role (s.4: "their Advanced Practitioner").
+    reports_in: dict[tuple[str, str], int] = {}
     for r in await _raw(
-        "SELECT m.role AS role, s.role AS subject, COUNT(*) AS n, COUNT(DISTINCT m.id) AS managers"
+        "SELECT m.role AS role, s.role AS subject, COUNT(DISTINCT m.id) AS managers"
         " FROM person s JOIN person m ON m.id = s.line_manager"
         " WHERE s.organisation = {} AND s.active = {} AND m.active = {} GROUP BY m.role, s.role",
         [ctx.actor.organisation_id, True, True],
     ):
-        supervisees[r["role"]] = supervisees.get(r["role"], 0) + _n(r["n"])
-        reports_in[(r["role"], r["subject"])] = (_n(r["n"]), _n(r["managers"]))
+        reports_in[(r["role"], r["subject"])] = _n(r["managers"])
     required: dict[tuple[str, str], int | None] = {}
     auditing: dict[tuple[str, str], int] = {}
+    # Required: what the programme says falls due in the period (PLAT-5's
+    # delivery report, per schedule), times the audits each occurrence asks for.
+    due = await due_by_schedule(ctx, p)
     for skey, supplied in ctx.registry.schedules.items():
         schedule = supplied.value
         if not skey.startswith(f"{council}:") or schedule.form is None:
@@ -460,20 +446,20 @@ async def question_summary(ctx: Context, p: Period, scope: Scope, forms: list[tu
         if form_key not in keys:
             continue
         role = schedule.role.split(":")[-1]
-        each = _per_period(schedule.frequency, months)
         slot = (form_key, role)
         if schedule.subject is not None:
             # BED s.4: a Team Manager with no Advanced Practitioner (a Head of
-            # Service with no Team Manager) has no one to audit, so owes none.
-            n, managers = reports_in.get((role, schedule.subject.split(":")[-1]), (0, 0))
-            holders = n if schedule.frequency.per == "supervisee" else managers
-            auditing[slot] = max(auditing.get(slot, 0), managers)
+            # Service with no Team Manager) has no one to audit, so owes none
+            # (the programme gives them no occurrence).
+            auditing[slot] = max(auditing.get(slot, 0), reports_in.get((role, schedule.subject.split(":")[-1]), 0))
+        frequency = schedule.frequency
+        if frequency.at_most is not None or frequency.every == "as_required" or schedule.to_be_agreed:
+            required.setdefault(slot, None)  # a ceiling, or no dates: nothing is required
         else:
-            holders = supervisees.get(role, 0) if schedule.frequency.per == "supervisee" else people.get(role, 0)
-        if each is None:
-            required.setdefault(slot, None)
-        else:
-            required[slot] = (required.get(slot) or 0) + each * holders
+            row = due.get(skey)
+            # Audits per occurrence: a monthly or quarterly one may ask for several at once.
+            each = frequency.count * (frequency.times if frequency.every in ("month", "quarter") else 1)
+            required[slot] = (required.get(slot) or 0) + (row.due if row else 0) * each
 
     counted = {(r["form_key"], r["role"]): r for r in done}
     lines = []

@@ -25,7 +25,7 @@ from core.calendar import end_of_london_day, is_working_day, london_date
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Organisation, Person, Work
 from core.programme import ProgrammeItem, expand
-from core.services import trail
+from core.services import trail, work_counts
 from core.services.context import Context
 from core.services.errors import Forbidden, Invalid, NotFound
 
@@ -171,6 +171,7 @@ async def _issue(ctx: Context, organisation_id: int, council_key: str, items: li
                 )
                 if form_key:
                     await _link_issued_audits(ctx, organisation_id, work_id, item.person_id, form_key, item.starts, item.due, item.count)
+                await work_counts.issued([work_id])  # PLAT-5: the delivery report's counts, in this transaction
     except Exception as error:
         if not is_unique_violation(error):
             raise
@@ -424,6 +425,7 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
                            action="completed", changes={"done_on": done_on.isoformat(), "summary": summary.strip(),
                                                         "outcome": outcome.strip()})
+        await work_counts.completed(work_id)
     return await get_work(ctx, work_id)
 
 
