@@ -5,7 +5,7 @@ schemes at submission (CORE-5), working-day deadlines on pages at named
 instants (CORE-8), and a second re-audit's meeting (HAR-5).
 
 Expected facts come from the seeds and are written here as data, citing the
-section: the tests never read ../shared.
+section: the tests read nothing outside the repository.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ class WorkItem:
     schedule_key: str
     theme: str = ""  # C17-3: the council's name for the theme, where it has one
     covers_from: dt.date | None = None  # the schedule's look-back window, to the due date (PLAT-3)
+    supervisee_id: int | None = None
 
     @property
     def status_label(self) -> str:
@@ -375,6 +376,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 done_on=done_on, summary=row["summary"], outcome=row["outcome"], schedule_key=row["schedule_key"],
                 theme=themes.get(row["theme"], row["theme"]),
                 covers_from=_covers_from(ctx, row["schedule_key"], row["due_on"]),
+                supervisee_id=row["supervisee"],
             )
         )
     return out
@@ -472,49 +474,58 @@ async def eligible_cases(ctx: Context, item: WorkItem, limit: int = 20) -> list[
                              ChildCase.allocated_worker).where(
         (ChildCase.organisation == ctx.actor.organisation_id) & ChildCase.allocated_worker.is_not_null()
     )
-    if item.supervisee:
-        supervisee = await Work.select(Work.supervisee).where(Work.id == item.id).first()
-        query = query.where(ChildCase.allocated_worker == supervisee["supervisee"])
+    if item.supervisee_id is not None:
+        query = query.where(ChildCase.allocated_worker == item.supervisee_id)
     else:
         query = query.where(ChildCase.allocated_worker != item.owner_id)
-    out = []
-    for case in await query.order_by(ChildCase.id).limit(limit * 3):
-        if await _case_problem(ctx, item, case) is None:
-            out.append(case)
-        if len(out) == limit:
-            break
-    return out
+    cases = await query.order_by(ChildCase.id).limit(limit * 3)
+    problems = await _case_problems(ctx, item, cases)
+    return [case for case, problem in zip(cases, problems) if problem is None][:limit]
 
 
 async def _case_problem(ctx: Context, item: WorkItem, case: dict) -> str | None:
-    """Why the owner may not audit this case for this work, or None (CORE-9:
+    return (await _case_problems(ctx, item, [case]))[0]
+
+
+async def _case_problems(ctx: Context, item: WorkItem, cases: list[dict]) -> list[str | None]:
+    """Why the owner may not audit each case for this work, or None (CORE-9:
     never their own case; never their own team's unless the council allows
     it, save where the activity audits a line report's records; a
-    per-supervisee activity is of that supervisee's cases)."""
-    if case["allocated_worker"] is None:
-        return f"Case {case['external_id']} is closed"
-    if item.supervisee:
-        # BED s.3: a compliance audit is of a case the supervisee holds, by their manager.
-        supervisee = (await Work.select(Work.supervisee).where(Work.id == item.id).first())["supervisee"]
-        if case["allocated_worker"] != supervisee:
-            return f"Choose a case held by {item.supervisee}"
-    else:
-        if case["allocated_worker"] == item.owner_id:
-            return "You cannot audit a case you hold"
-        council = ctx.registry.council(ctx.actor.council)
-        allow_own_team = council.cycles.allow_own_team if council.cycles else False
-        # BED s.4: a Team Manager audits "their Advanced Practitioner's case
-        # specific supervision": the cases that supervision is of are the
-        # team's own, so an activity auditing a line report's records
-        # (``subject``) is not held to the case draw's other-teams rule.
-        supplied = ctx.registry.schedules.get(item.schedule_key)
-        audits_a_report = supplied is not None and supplied.value.subject is not None
-        owner = await Person.select(Person.team).where(Person.id == item.owner_id).first()
-        if not allow_own_team and not audits_a_report and owner["team"] is not None and case["team"] == owner["team"]:
-            return "You cannot audit a case held in your own team"
-    if await Allocation.exists().where((Allocation.child_case == case["id"]) & Allocation.finalised_at.is_null()):
-        return f"Case {case['external_id']} is already being audited"
-    return None
+    per-supervisee activity is of that supervisee's cases; never a case
+    already being audited). Three reads, however many cases."""
+    council = ctx.registry.council(ctx.actor.council)
+    allow_own_team = council.cycles.allow_own_team if council.cycles else False
+    # BED s.4: a Team Manager audits "their Advanced Practitioner's case
+    # specific supervision": the cases that supervision is of are the team's
+    # own, so an activity auditing a line report's records (``subject``) is
+    # not held to the case draw's other-teams rule.
+    supplied = ctx.registry.schedules.get(item.schedule_key)
+    audits_a_report = supplied is not None and supplied.value.subject is not None
+    owner_team = (await Person.select(Person.team).where(Person.id == item.owner_id).first())["team"]
+    ids = [case["id"] for case in cases]
+    busy = {
+        row["child_case"]
+        for row in await Allocation.select(Allocation.child_case).where(
+            Allocation.child_case.is_in(ids or [0]) & Allocation.finalised_at.is_null()
+        )
+    }
+    problems: list[str | None] = []
+    for case in cases:
+        problem = None
+        if case["allocated_worker"] is None:
+            problem = f"Case {case['external_id']} is closed"
+        elif item.supervisee_id is not None:
+            # BED s.3: a compliance audit is of a case the supervisee holds, by their manager.
+            if case["allocated_worker"] != item.supervisee_id:
+                problem = f"Choose a case held by {item.supervisee}"
+        elif case["allocated_worker"] == item.owner_id:
+            problem = "You cannot audit a case you hold"
+        elif not allow_own_team and not audits_a_report and owner_team is not None and case["team"] == owner_team:
+            problem = "You cannot audit a case held in your own team"
+        if problem is None and case["id"] in busy:
+            problem = f"Case {case['external_id']} is already being audited"
+        problems.append(problem)
+    return problems
 
 
 async def _owned(ctx: Context, work_id: int) -> WorkItem:
