@@ -19,7 +19,7 @@ from core.db.engine import current, transaction
 from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, FollowUp, Person
 from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
-from core.services.errors import Invalid, NotFound
+from core.services.errors import Forbidden, Invalid, NotFound
 
 STATUSES = ("open", "done", "cancelled")
 
@@ -180,9 +180,39 @@ async def _load(ctx: Context, action_id: int) -> dict:
     raise NotFound("There is no action with that number that you can see")
 
 
+async def statuses_for(ctx: Context, action: dict) -> tuple[str, ...]:
+    """The statuses the actor may give an action they can see; empty when they
+    may only read it (least privilege, issue 16: seeing an action is not
+    owning it).
+
+    - whoever set it, the owner's line managers up the chain, and the body
+      monitoring its plan (CSCP 5.5: "monitor ... until completion") may
+      record progress, mark it done, cancel it or reopen it;
+    - the owner records progress and marks it done, but cannot cancel what
+      was set for them (nor reopen it once closed);
+    - everyone else who can see it (the audit's practitioner, a view-all
+      role) reads it only.
+    """
+    assert ctx.actor
+    me = ctx.actor.person_id
+    if me == action["created_by"] or me in await escalations.Ladder().chain_above(action["owner"]):
+        return STATUSES
+    if action["action_plan"] is not None:
+        from core.services import action_plans
+
+        if await action_plans.may_see(ctx, action["action_plan"]):
+            return STATUSES
+    if me == action["owner"]:
+        return ("open", "done") if action["status"] == "open" else (action["status"],)
+    return ()
+
+
 async def update(ctx: Context, action_id: int, text: str, status: str = "") -> None:
     """A progress update; ``status`` done or cancelled closes the action."""
     action = await _load(ctx, action_id)
+    allowed = await statuses_for(ctx, action)
+    if not allowed:
+        raise Forbidden("Only the action's owner, whoever set it and the owner's managers can record progress on it")
     text = (text or "").strip()
     status = status or ""
     errors = {}
@@ -190,6 +220,12 @@ async def update(ctx: Context, action_id: int, text: str, status: str = "") -> N
         errors["text"] = "Say what progress has been made"
     if status and status not in STATUSES:
         errors["status"] = "Choose open, done or cancelled"
+    elif status and status != action["status"] and status not in allowed:
+        errors["status"] = (
+            "Only whoever set the action or the owner's managers can cancel it"
+            if status == "cancelled"
+            else "Only whoever set the action or the owner's managers can reopen it"
+        )
     if errors:
         raise Invalid("The update could not be recorded", errors)
     async with transaction():
@@ -320,7 +356,7 @@ async def action_view(ctx: Context, action_id: int) -> dict:
     updates = await ActionUpdate.select(ActionUpdate.all_columns(), ActionUpdate.by.display_name.as_alias("by_name")).where(
         ActionUpdate.action == action_id
     ).order_by(ActionUpdate.at).order_by(ActionUpdate.id)
-    return (await _shape([action], ctx.now))[0] | {"updates": updates}
+    return (await _shape([action], ctx.now))[0] | {"updates": updates, "may_set": await statuses_for(ctx, action)}
 
 
 __all__ = ["action_view", "create", "directions_to_review", "my_actions", "my_follow_ups", "of_allocation", "of_previous_audit", "team_overdue", "team_overdue_count", "update"]
