@@ -235,6 +235,23 @@ async def base_context(request: Request, title: str) -> dict[str, Any]:
     return shell_context(request, title, unread)
 
 
+def local_path(target: str | None, default: str) -> str:
+    """``target`` if it is a path on this site, else ``default``: the one check
+    for every redirect a request names (sign-in's next, a form's back link).
+    Browsers read ``/\\host`` and ``//host`` as another site, and drop tabs and
+    newlines from URLs, so none of those pass."""
+    from urllib.parse import urlsplit
+
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
 def see_other(request: Request, url: str):
     """Send the browser on to ``url`` after a successful form post."""
     from litestar.response import Redirect, Response

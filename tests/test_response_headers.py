@@ -1,0 +1,71 @@
+"""Every response carries the security headers, errors included; nothing a
+signed-in person is shown may be kept by a browser or proxy; redirects named
+by a request stay on this site (issue 16)."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from litestar.testing import AsyncTestClient
+
+from helpers import csrf_from
+
+
+def _secured(response) -> None:
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_every_response_is_secured_errors_included_and_nothing_personal_is_cached(client):
+    page = await client.get("/login")
+    _secured(page)
+    assert page.headers["cache-control"] == "no-store"
+    # Errors are answered outside every route and middleware: still secured.
+    for response in (
+        await client.get("/no-such-page"),
+        await client.get("/api/v1/audits/99999999"),
+        await client.delete("/login"),
+        await client.get("/api/v1/allocations"),  # not signed in
+    ):
+        assert response.status_code in (401, 403, 404, 405), response.status_code
+        _secured(response)
+        assert response.headers["cache-control"] == "no-store"
+    assert "strict-transport-security" not in page.headers  # plain http here
+    # Static files name no one: browsers may keep them.
+    static = await client.get("/static/app.css")
+    assert static.status_code == 200 and static.headers.get("cache-control") != "no-store"
+    _secured(static)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sign_in_goes_on_only_to_a_page_of_this_site(client):
+    # Browsers read "/\\host" as "//host", and drop tabs from URLs.
+    for target, expected in (
+        ("/\\evil.example", "/audits"),
+        ("//evil.example", "/audits"),
+        ("https://evil.example/", "/audits"),
+        ("/\t/evil.example", "/audits"),
+        ("/programme", "/programme"),
+    ):
+        client.cookies.clear()
+        form = await client.get("/login")
+        signed = await client.post(
+            "/login",
+            data={"username": "haringey.cp_chair", "password": "qaf-demo-2026", "next": target, "_csrf_token": csrf_from(form.text)},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303, target
+        assert signed.headers["location"] == expected, target
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_https_site_tells_browsers_to_keep_to_https(settings, plugins, demo):
+    from web.app import create_app
+
+    https = msgspec.structs.replace(settings, base_url="https://qa.haringey.example")
+    async with AsyncTestClient(app=create_app(https, plugins), base_url="https://testserver.local") as client:
+        response = await client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.headers["strict-transport-security"].startswith("max-age=31536000")
