@@ -69,3 +69,28 @@ async def test_an_https_site_tells_browsers_to_keep_to_https(settings, plugins, 
         response = await client.get("/no-such-page")
     assert response.status_code == 404
     assert response.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+async def test_values_no_database_holds_are_refused_with_a_reason_not_a_server_error(client):
+    """Issue 16: ids beyond 2^63 or 2^31, NUL characters and far years gave 500s."""
+    from helpers import api_token
+
+    token = await api_token(client, "haringey.cp_chair")
+    huge = 2**63
+    for method, path, body in (
+        ("GET", f"/api/v1/audits/{huge}", None),
+        ("GET", f"/api/v1/audits/{2**31}", None),
+        ("GET", f"/api/v1/disputes/{huge}", None),
+        ("POST", f"/api/v1/actions/{huge}/updates", {"text": "x"}),
+        ("POST", "/api/v1/actions", {"what": "Call\x00back", "owner_id": huge, "due_on": "2027-01-15"}),
+        ("POST", "/api/v1/actions", {"what": "Call\x00back", "owner_id": 1, "due_on": "9999-12-31"}),
+    ):
+        response = await client.request(method, path, json=body, headers=token)
+        assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
+        assert response.json()["detail"]
+    # Before sign-in, and on a page: a page that says why.
+    client.cookies.clear()
+    for path in ("/login?next=/audits%00", "/api/v1/auth/token"):
+        response = await (client.get(path) if path.startswith("/login") else client.post(path, json={"username": "a\x00", "password": "b"}))
+        assert response.status_code == 400, (path, response.status_code)
+        assert "cannot be stored" in response.text

@@ -34,7 +34,7 @@ from web.audits.controller import AuditPages
 from web.auth.controller import LoginController
 from web.auth.middleware import authentication_middleware
 from web.auth.sessions import QafSessionConfig
-from web.context import request_id_middleware
+from web.context import nul_refusing_middleware, request_id_middleware
 from web.cycles.controller import CyclePages
 from web.disputes.controller import DisputePages
 from web.errors import HANDLERS
@@ -110,7 +110,7 @@ class QafInit(InitPluginProtocol):
         app_config.csrf_config = CSRFConfig(
             secret=settings.secret_key, exclude=["/api/"], cookie_secure=secure, cookie_samesite="lax"
         )
-        app_config.middleware = [request_id_middleware, session.middleware, authentication_middleware, *app_config.middleware]
+        app_config.middleware = [request_id_middleware, nul_refusing_middleware, session.middleware, authentication_middleware, *app_config.middleware]
         app_config.exception_handlers = {**HANDLERS, **app_config.exception_handlers}
         app_config.openapi_config = OpenAPIConfig(
             title="qaf API",

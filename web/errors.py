@@ -71,4 +71,34 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
-HANDLERS = {ServiceError: service_error, HTTPException: http_error, Exception: unexpected_error}
+def unstorable_value(request: Request, exc: Exception) -> Response:
+    """A value no database column can hold reached a query: an id beyond the
+    database's integers, a date beyond its calendar, a NUL character in text
+    (issue 16: these were 500s). The request is refused and nothing was
+    written: its transaction rolled back with the error."""
+    log.info("refused an unstorable value (%s)", type(exc).__name__)
+    message = "A value in the request is out of range or contains a character that cannot be stored."
+    if _is_api(request):
+        return Response({"status_code": 400, "detail": message}, status_code=400, media_type=MediaType.JSON)
+    return _error_page(request, 400, "Sorry, there is a problem", message)
+
+
+def _unstorable() -> dict[type[Exception], object]:
+    # SQLite: "Python int too large to convert to SQLite INTEGER".
+    from web.context import NulCharacter
+
+    found: dict[type[Exception], object] = {OverflowError: unstorable_value, NulCharacter: unstorable_value}
+    try:
+        import asyncpg
+        from asyncpg.exceptions import _base
+
+        # The server's (a NUL in text, a date beyond its calendar) and the
+        # driver's own (an argument beyond int64/int32).
+        found[asyncpg.exceptions.DataError] = unstorable_value
+        found[_base.DataError] = unstorable_value
+    except ImportError:  # the SQLite-only install
+        pass
+    return found
+
+
+HANDLERS = {ServiceError: service_error, HTTPException: http_error, **_unstorable(), Exception: unexpected_error}

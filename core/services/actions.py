@@ -79,6 +79,10 @@ async def create(
         errors["due_on"] = "Enter the date it is due by, for example 2027-01-15"
     elif day < london_date(ctx.now):
         errors["due_on"] = "The due date must be today or in the future"
+    elif day.year > london_date(ctx.now).year + 5:
+        # A SMART action is timely: no date beyond what anyone plans for
+        # (issue 16: year 9999 overflowed the deadline's end of day).
+        errors["due_on"] = "The due date must be within the next five years"
     if dispute_id is not None:
         dispute = await Dispute.select(Dispute.allocation, Dispute.organisation).where(Dispute.id == dispute_id).first()
         if dispute is None or dispute["organisation"] != ctx.actor.organisation_id:
