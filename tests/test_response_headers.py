@@ -94,3 +94,28 @@ async def test_values_no_database_holds_are_refused_with_a_reason_not_a_server_e
         response = await (client.get(path) if path.startswith("/login") else client.post(path, json={"username": "a\x00", "password": "b"}))
         assert response.status_code == 400, (path, response.status_code)
         assert "cannot be stored" in response.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_older_notification_beyond_the_inbox_page_is_marked_read(client, registry):
+    """Issue 16: marking a notification older than the inbox's newest 50 read gave a 500."""
+    from core.services import notifications
+    from helpers import acting, person, sign_in
+
+    ctx = await acting(registry, "haringey.head_of_qa")
+    me = await person("haringey.cp_chair")
+    for n in range(52):
+        await notifications.notify(
+            ctx, organisation_id=me["organisation"], recipients=[me["id"]], kind="action",
+            subject=f"Reminder {n + 1}", body="A reminder", link="/audits",
+        )
+    await sign_in(client, "haringey.cp_chair")
+    inbox = await client.get("/notifications")
+    assert "Reminder 52" in inbox.text and "Reminder 1<" not in inbox.text
+    from core.db.tables import Notification
+
+    oldest = await Notification.select(Notification.id).where(Notification.subject == "Reminder 1").first()
+    form = csrf_from(inbox.text)
+    read = await client.post(f"/notifications/{oldest['id']}/read", data={"_csrf_token": form}, headers={"HX-Request": "true"})
+    assert read.status_code == 200, read.text
+    assert "Reminder 1" in read.text
