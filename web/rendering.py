@@ -134,6 +134,9 @@ def environment(reload: bool = False) -> Environment:
     env.filters["london_day"] = london_day
     env.filters["long_date"] = long_date
     env.filters["long_month"] = long_month
+    from core import limits
+
+    env.globals["limits"] = limits
     return env
 
 

@@ -19,6 +19,7 @@ from core.db.engine import current, transaction
 from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, FollowUp, Person
 from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
+from core import limits
 from core.services.errors import Forbidden, Invalid, NotFound
 
 STATUSES = ("open", "done", "cancelled")
@@ -67,6 +68,8 @@ async def create(
     what = (what or "").strip()
     if not what:
         errors["what"] = "Say what is to be done"
+    elif message := limits.too_long(what, limits.ACTION_WHAT, "What is to be done"):
+        errors["what"] = message
     owner = None
     if owner_id:
         owner = await Person.select().where(
@@ -222,6 +225,8 @@ async def update(ctx: Context, action_id: int, text: str, status: str = "") -> N
     errors = {}
     if not text:
         errors["text"] = "Say what progress has been made"
+    elif message := limits.too_long(text, limits.ACTION_UPDATE, "The progress update"):
+        errors["text"] = message
     if status and status not in STATUSES:
         errors["status"] = "Choose open, done or cancelled"
     elif status and status != action["status"] and status not in allowed:

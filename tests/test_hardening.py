@@ -1,4 +1,4 @@
-"""Every response carries the security headers, errors included; nothing a
+"""Issue 16 hardening. Every response carries the security headers, errors included; nothing a
 signed-in person is shown may be kept by a browser or proxy; redirects named
 by a request stay on this site (issue 16)."""
 
@@ -119,3 +119,24 @@ async def test_an_older_notification_beyond_the_inbox_page_is_marked_read(client
     read = await client.post(f"/notifications/{oldest['id']}/read", data={"_csrf_token": form}, headers={"HX-Request": "true"})
     assert read.status_code == 200, read.text
     assert "Reminder 1" in read.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_free_text_is_capped_with_the_cap_shown_on_the_form(client):
+    """Issue 16: actions, updates and concerns took 1 MiB each, copied into
+    notifications, the trail and email."""
+    from helpers import api_token, person, sign_in
+
+    token = await api_token(client, "haringey.cp_chair")
+    me = await person("haringey.cp_chair")
+    long_what = await client.post("/api/v1/actions", json={"what": "x" * 501, "owner_id": me["id"], "due_on": "2027-01-15"}, headers=token)
+    assert long_what.status_code == 422
+    assert long_what.json()["errors"]["what"] == "What is to be done must be 500 characters or less"
+    made = await client.post("/api/v1/actions", json={"what": "x" * 500, "owner_id": me["id"], "due_on": "2027-01-15"}, headers=token)
+    assert made.status_code == 201
+    update = await client.post(f"/api/v1/actions/{made.json()['id']}/updates", json={"text": "y" * 5001}, headers=token)
+    assert update.status_code == 422
+    assert update.json()["errors"]["text"] == "The progress update must be 5000 characters or less"
+    await sign_in(client, "haringey.cp_chair")
+    page = await client.get(f"/actions/{made.json()['id']}")
+    assert "You can enter up to 5000 characters" in page.text
