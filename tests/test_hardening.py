@@ -33,6 +33,11 @@ async def test_every_response_is_secured_errors_included_and_nothing_personal_is
         _secured(response)
         assert response.headers["cache-control"] == "no-store"
     assert "strict-transport-security" not in page.headers  # plain http here
+    # A 405 says which methods the address takes.
+    for method, path in (("DELETE", "/login"), ("PUT", "/api/v1/actions")):
+        refused = await client.request(method, path)
+        assert refused.status_code == 405
+        assert set(refused.headers["allow"].split(", ")) >= {"GET", "POST"}
     # Static files name no one: browsers may keep them.
     static = await client.get("/static/app.css")
     assert static.status_code == 200 and static.headers.get("cache-control") != "no-store"

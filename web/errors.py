@@ -42,6 +42,14 @@ def service_error(request: Request, exc: ServiceError) -> Response:
 
 
 def http_error(request: Request, exc: HTTPException) -> Response:
+    response = _http_error(request, exc)
+    # What the framework says with the error stays said: a 405's Allow (issue 16).
+    for name, value in (exc.headers or {}).items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if _is_api(request):
         body = {"status_code": status, "detail": exc.detail}
