@@ -17,3 +17,9 @@ def too_long(text: str, limit: int, field: str) -> str | None:
     if len(text) > limit:
         return f"{field} must be {limit} characters or less"
     return None
+
+
+# Actions one person may set in an hour: a team manager setting a dozen after
+# a themed audit day is well within it; a script emailing the whole council
+# is not (issue 16: notification and email flooding).
+ACTIONS_PER_HOUR = 30

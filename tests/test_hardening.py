@@ -145,3 +145,10 @@ async def test_free_text_is_capped_with_the_cap_shown_on_the_form(client):
     await sign_in(client, "haringey.cp_chair")
     page = await client.get(f"/actions/{made.json()['id']}")
     assert "You can enter up to 5000 characters" in page.text
+    # ... and a person sets at most 30 actions an hour (notification and email flooding).
+    for n in range(29):
+        more = await client.post("/api/v1/actions", json={"what": f"Action {n}", "owner_id": me["id"], "due_on": "2027-01-15"}, headers=token)
+        assert more.status_code == 201, (n, more.text)
+    flood = await client.post("/api/v1/actions", json={"what": "One more", "owner_id": me["id"], "due_on": "2027-01-15"}, headers=token)
+    assert flood.status_code == 429
+    assert flood.json()["detail"] == "You have set 30 actions in the last hour, the most anyone may; try again later"

@@ -37,7 +37,7 @@ def service_error(request: Request, exc: ServiceError) -> Response:
         if getattr(exc, "errors", None):
             body["errors"] = exc.errors
         return Response(body, status_code=exc.status, media_type=MediaType.JSON)
-    titles = {404: "Page not found", 403: "You cannot do that", 409: "This changed elsewhere", 422: "Check your answers"}
+    titles = {404: "Page not found", 403: "You cannot do that", 409: "This changed elsewhere", 422: "Check your answers", 429: "Try again later"}
     return _error_page(request, exc.status, titles.get(exc.status, "Something is not right"), exc.message)
 
 

@@ -20,7 +20,7 @@ from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, 
 from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
 from core import limits
-from core.services.errors import Forbidden, Invalid, NotFound
+from core.services.errors import Forbidden, Invalid, NotFound, TooMany
 
 STATUSES = ("open", "done", "cancelled")
 
@@ -64,6 +64,11 @@ async def create(
 
         # Only the plan's body (or QA administrators) add to it, and not once complete.
         await action_plans.writable(ctx, action_plan_id)
+    recent = await Action.count().where(
+        (Action.created_by == ctx.actor.person_id) & (Action.created_at > ctx.now - dt.timedelta(hours=1))
+    )
+    if recent >= limits.ACTIONS_PER_HOUR:
+        raise TooMany(f"You have set {recent} actions in the last hour, the most anyone may; try again later")
     errors: dict[str, str] = {}
     what = (what or "").strip()
     if not what:
