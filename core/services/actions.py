@@ -57,7 +57,11 @@ async def create(
     action_plan_id: int | None = None,
     kind: str = "",
     review_on=None,
+    one_of_many: bool = False,
 ) -> int:
+    """Set a SMART action. ``one_of_many``: one row of a form that sets several
+    at once (a compliance audit's remedial actions), counted by its form, not
+    against the hourly limit."""
     assert ctx.actor
     if action_plan_id is not None:
         from core.services import action_plans
@@ -67,7 +71,7 @@ async def create(
     recent = await Action.count().where(
         (Action.created_by == ctx.actor.person_id) & (Action.created_at > ctx.now - dt.timedelta(hours=1))
     )
-    if recent >= limits.ACTIONS_PER_HOUR:
+    if recent >= limits.ACTIONS_PER_HOUR and not one_of_many:
         raise TooMany(f"You have set {recent} actions in the last hour, the most anyone may; try again later")
     errors: dict[str, str] = {}
     what = (what or "").strip()
