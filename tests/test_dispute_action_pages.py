@@ -55,7 +55,7 @@ async def test_a_practitioner_disputes_from_the_audit_page_and_the_team_manager_
     set_action = await client.post(
         "/actions",
         data={"_csrf_token": csrf_from(audit_page.text), "allocation_id": str(allocation["id"]), "back": f"/audits/{allocation['id']}",
-              "what": "Share the amended report with the family", "owner": str(practitioner["id"]), "due_on": "2099-01-15"},
+              "what": "Share the amended report with the family", "owner": str(practitioner["id"]), "due_on": "2027-01-15"},
     )
     assert set_action.status_code == 200 and "Share the amended report with the family" in set_action.text
     assert "Actions from this audit" in set_action.text
@@ -63,4 +63,4 @@ async def test_a_practitioner_disputes_from_the_audit_page_and_the_team_manager_
     await sign_in(client, practitioner["username"])
     mine = await client.get("/actions")
     assert "Actions</a>" in mine.text or 'href="/actions"' in mine.text
-    assert "Share the amended report with the family" in mine.text and "15 January 2099" in mine.text
+    assert "Share the amended report with the family" in mine.text and "15 January 2027" in mine.text

@@ -34,7 +34,7 @@ from web.audits.controller import AuditPages
 from web.auth.controller import LoginController
 from web.auth.middleware import authentication_middleware
 from web.auth.sessions import QafSessionConfig
-from web.context import request_id_middleware
+from web.context import nul_refusing_middleware, request_id_middleware
 from web.cycles.controller import CyclePages
 from web.disputes.controller import DisputePages
 from web.errors import HANDLERS
@@ -110,7 +110,7 @@ class QafInit(InitPluginProtocol):
         app_config.csrf_config = CSRFConfig(
             secret=settings.secret_key, exclude=["/api/"], cookie_secure=secure, cookie_samesite="lax"
         )
-        app_config.middleware = [request_id_middleware, session.middleware, authentication_middleware, *app_config.middleware]
+        app_config.middleware = [request_id_middleware, nul_refusing_middleware, session.middleware, authentication_middleware, *app_config.middleware]
         app_config.exception_handlers = {**HANDLERS, **app_config.exception_handlers}
         app_config.openapi_config = OpenAPIConfig(
             title="qaf API",
@@ -119,7 +119,9 @@ class QafInit(InitPluginProtocol):
             render_plugins=[SwaggerRenderPlugin()],
         )
         app_config.response_headers = [*app_config.response_headers]
-        app_config.after_request = _security_headers
+        # On every response, errors and static files included (issue 16): the
+        # app's own send hook, which runs outside every handler and middleware.
+        app_config.before_send = [*app_config.before_send, security_headers(settings)]
         app_config.lifespan = [*app_config.lifespan, self.lifespan]
         app_config.debug = settings.debug
         return app_config
@@ -164,10 +166,28 @@ class QafInit(InitPluginProtocol):
             await asyncio.sleep(self.settings.sweep_seconds)
 
 
-async def _security_headers(response):
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+def security_headers(settings: Settings):
+    """A ``before_send`` hook adding the security headers to every response.
+
+    Pages and API answers carry children's records: none may be kept by a
+    browser or a proxy (``Cache-Control: no-store``), except the static files,
+    which name no one. With an https base URL, browsers are told to keep to
+    https (HSTS)."""
+    fixed = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+    if settings.base_url.startswith("https://"):
+        fixed.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+
+    async def add(message, scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = list(message.get("headers") or [])
+        present = {name.lower() for name, _ in headers}
+        headers.extend((name, value) for name, value in fixed if name not in present)
+        if b"cache-control" not in present and not scope.get("path", "").startswith("/static/"):
+            headers.append((b"cache-control", b"no-store"))
+        message["headers"] = headers
+
+    return add
 
 
 def create_app(settings: Settings | None = None, plugins: Plugins | None = None) -> Litestar:

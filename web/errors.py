@@ -37,11 +37,19 @@ def service_error(request: Request, exc: ServiceError) -> Response:
         if getattr(exc, "errors", None):
             body["errors"] = exc.errors
         return Response(body, status_code=exc.status, media_type=MediaType.JSON)
-    titles = {404: "Page not found", 403: "You cannot do that", 409: "This changed elsewhere", 422: "Check your answers"}
+    titles = {404: "Page not found", 403: "You cannot do that", 409: "This changed elsewhere", 422: "Check your answers", 429: "Try again later"}
     return _error_page(request, exc.status, titles.get(exc.status, "Something is not right"), exc.message)
 
 
 def http_error(request: Request, exc: HTTPException) -> Response:
+    response = _http_error(request, exc)
+    # What the framework says with the error stays said: a 405's Allow (issue 16).
+    for name, value in (exc.headers or {}).items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if _is_api(request):
         body = {"status_code": status, "detail": exc.detail}
@@ -71,4 +79,34 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
-HANDLERS = {ServiceError: service_error, HTTPException: http_error, Exception: unexpected_error}
+def unstorable_value(request: Request, exc: Exception) -> Response:
+    """A value no database column can hold reached a query: an id beyond the
+    database's integers, a date beyond its calendar, a NUL character in text
+    (issue 16: these were 500s). The request is refused and nothing was
+    written: its transaction rolled back with the error."""
+    log.info("refused an unstorable value (%s)", type(exc).__name__)
+    message = "A value in the request is out of range or contains a character that cannot be stored."
+    if _is_api(request):
+        return Response({"status_code": 400, "detail": message}, status_code=400, media_type=MediaType.JSON)
+    return _error_page(request, 400, "Sorry, there is a problem", message)
+
+
+def _unstorable() -> dict[type[Exception], object]:
+    # SQLite: "Python int too large to convert to SQLite INTEGER".
+    from web.context import NulCharacter
+
+    found: dict[type[Exception], object] = {OverflowError: unstorable_value, NulCharacter: unstorable_value}
+    try:
+        import asyncpg
+        from asyncpg.exceptions import _base
+
+        # The server's (a NUL in text, a date beyond its calendar) and the
+        # driver's own (an argument beyond int64/int32).
+        found[asyncpg.exceptions.DataError] = unstorable_value
+        found[_base.DataError] = unstorable_value
+    except ImportError:  # the SQLite-only install
+        pass
+    return found
+
+
+HANDLERS = {ServiceError: service_error, HTTPException: http_error, **_unstorable(), Exception: unexpected_error}

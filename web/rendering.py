@@ -134,6 +134,9 @@ def environment(reload: bool = False) -> Environment:
     env.filters["london_day"] = london_day
     env.filters["long_date"] = long_date
     env.filters["long_month"] = long_month
+    from core import limits
+
+    env.globals["limits"] = limits
     return env
 
 
@@ -233,6 +236,23 @@ async def base_context(request: Request, title: str) -> dict[str, Any]:
     if request.scope.get("user") is not None:
         unread = await notifications.unread_count(request_context(request))
     return shell_context(request, title, unread)
+
+
+def local_path(target: str | None, default: str) -> str:
+    """``target`` if it is a path on this site, else ``default``: the one check
+    for every redirect a request names (sign-in's next, a form's back link).
+    Browsers read ``/\\host`` and ``//host`` as another site, and drop tabs and
+    newlines from URLs, so none of those pass."""
+    from urllib.parse import urlsplit
+
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 def see_other(request: Request, url: str):

@@ -19,7 +19,8 @@ from core.db.engine import current, transaction
 from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, FollowUp, Person
 from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
-from core.services.errors import Invalid, NotFound
+from core import limits
+from core.services.errors import Forbidden, Invalid, NotFound, TooMany
 
 STATUSES = ("open", "done", "cancelled")
 
@@ -56,17 +57,28 @@ async def create(
     action_plan_id: int | None = None,
     kind: str = "",
     review_on=None,
+    one_of_many: bool = False,
 ) -> int:
+    """Set a SMART action. ``one_of_many``: one row of a form that sets several
+    at once (a compliance audit's remedial actions), counted by its form, not
+    against the hourly limit."""
     assert ctx.actor
     if action_plan_id is not None:
         from core.services import action_plans
 
         # Only the plan's body (or QA administrators) add to it, and not once complete.
         await action_plans.writable(ctx, action_plan_id)
+    recent = await Action.count().where(
+        (Action.created_by == ctx.actor.person_id) & (Action.created_at > ctx.now - dt.timedelta(hours=1))
+    )
+    if recent >= limits.ACTIONS_PER_HOUR and not one_of_many:
+        raise TooMany(f"You have set {recent} actions in the last hour, the most anyone may; try again later")
     errors: dict[str, str] = {}
     what = (what or "").strip()
     if not what:
         errors["what"] = "Say what is to be done"
+    elif message := limits.too_long(what, limits.ACTION_WHAT, "What is to be done"):
+        errors["what"] = message
     owner = None
     if owner_id:
         owner = await Person.select().where(
@@ -79,6 +91,10 @@ async def create(
         errors["due_on"] = "Enter the date it is due by, for example 2027-01-15"
     elif day < london_date(ctx.now):
         errors["due_on"] = "The due date must be today or in the future"
+    elif day.year > london_date(ctx.now).year + 5:
+        # A SMART action is timely: no date beyond what anyone plans for
+        # (issue 16: year 9999 overflowed the deadline's end of day).
+        errors["due_on"] = "The due date must be within the next five years"
     if dispute_id is not None:
         dispute = await Dispute.select(Dispute.allocation, Dispute.organisation).where(Dispute.id == dispute_id).first()
         if dispute is None or dispute["organisation"] != ctx.actor.organisation_id:
@@ -180,16 +196,54 @@ async def _load(ctx: Context, action_id: int) -> dict:
     raise NotFound("There is no action with that number that you can see")
 
 
+async def statuses_for(ctx: Context, action: dict) -> tuple[str, ...]:
+    """The statuses the actor may give an action they can see; empty when they
+    may only read it (least privilege, issue 16: seeing an action is not
+    owning it).
+
+    - whoever set it, the owner's line managers up the chain, and the body
+      monitoring its plan (CSCP 5.5: "monitor ... until completion") may
+      record progress, mark it done, cancel it or reopen it;
+    - the owner records progress and marks it done, but cannot cancel what
+      was set for them (nor reopen it once closed);
+    - everyone else who can see it (the audit's practitioner, a view-all
+      role) reads it only.
+    """
+    assert ctx.actor
+    me = ctx.actor.person_id
+    if me == action["created_by"] or me in await escalations.Ladder().chain_above(action["owner"]):
+        return STATUSES
+    if action["action_plan"] is not None:
+        from core.services import action_plans
+
+        if await action_plans.may_see(ctx, action["action_plan"]):
+            return STATUSES
+    if me == action["owner"]:
+        return ("open", "done") if action["status"] == "open" else (action["status"],)
+    return ()
+
+
 async def update(ctx: Context, action_id: int, text: str, status: str = "") -> None:
     """A progress update; ``status`` done or cancelled closes the action."""
     action = await _load(ctx, action_id)
+    allowed = await statuses_for(ctx, action)
+    if not allowed:
+        raise Forbidden("Only the action's owner, whoever set it and the owner's managers can record progress on it")
     text = (text or "").strip()
     status = status or ""
     errors = {}
     if not text:
         errors["text"] = "Say what progress has been made"
+    elif message := limits.too_long(text, limits.ACTION_UPDATE, "The progress update"):
+        errors["text"] = message
     if status and status not in STATUSES:
         errors["status"] = "Choose open, done or cancelled"
+    elif status and status != action["status"] and status not in allowed:
+        errors["status"] = (
+            "Only whoever set the action or the owner's managers can cancel it"
+            if status == "cancelled"
+            else "Only whoever set the action or the owner's managers can reopen it"
+        )
     if errors:
         raise Invalid("The update could not be recorded", errors)
     async with transaction():
@@ -320,7 +374,7 @@ async def action_view(ctx: Context, action_id: int) -> dict:
     updates = await ActionUpdate.select(ActionUpdate.all_columns(), ActionUpdate.by.display_name.as_alias("by_name")).where(
         ActionUpdate.action == action_id
     ).order_by(ActionUpdate.at).order_by(ActionUpdate.id)
-    return (await _shape([action], ctx.now))[0] | {"updates": updates}
+    return (await _shape([action], ctx.now))[0] | {"updates": updates, "may_set": await statuses_for(ctx, action)}
 
 
 __all__ = ["action_view", "create", "directions_to_review", "my_actions", "my_follow_ups", "of_allocation", "of_previous_audit", "team_overdue", "team_overdue_count", "update"]

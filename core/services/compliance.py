@@ -156,7 +156,7 @@ async def complete(ctx: Context, allocation_id: int, revision: int | None = None
             created.append(
                 await actions.create(
                     ctx, what=what, owner_id=worker, due_on=when, allocation_id=allocation_id,
-                    kind="management_direction", review_on=review_on or when,
+                    kind="management_direction", review_on=review_on or when, one_of_many=True,
                 )
             )
         await trail.record(

@@ -8,6 +8,7 @@ from core.db.tables import Concern
 from core.escalation import EscalationEvent
 from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
+from core import limits
 from core.services.errors import Invalid
 
 
@@ -18,6 +19,8 @@ async def raise_concern(ctx: Context, allocation_id: int, description: str) -> i
     description = description.strip()
     if not description:
         raise Invalid("Describe the concern", {"description": "Describe what worries you about the child's safety"})
+    if message := limits.too_long(description, limits.CONCERN, "The concern"):
+        raise Invalid("Shorten the concern", {"description": message})
     case = row["case_external_id"]
     async with transaction():
         rows = await Concern.insert(

@@ -35,3 +35,9 @@ class Invalid(ServiceError):
     def __init__(self, message: str, errors: dict[str, str] | None = None):
         super().__init__(message)
         self.errors = errors or {}
+
+
+class TooMany(ServiceError):
+    """More of something in a short time than any person's work needs."""
+
+    status = 429

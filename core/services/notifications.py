@@ -119,6 +119,22 @@ async def inbox(ctx: Context, limit: int = 50) -> list[dict]:
     )
 
 
+async def one(ctx: Context, notification_id: int) -> dict:
+    """One of the actor's notifications, however old (the inbox lists the newest 50)."""
+    assert ctx.actor
+    row = (
+        await Notification.select(
+            Notification.id, Notification.kind, Notification.subject, Notification.body, Notification.link,
+            Notification.created_at, Notification.read_at,
+        )
+        .where((Notification.id == notification_id) & (Notification.recipient == ctx.actor.person_id))
+        .first()
+    )
+    if row is None:
+        raise NotFound("No such notification")
+    return row
+
+
 async def unread_count(ctx: Context) -> int:
     assert ctx.actor
     return await Notification.count().where(

@@ -12,7 +12,7 @@ from core.services.errors import Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
-from web.rendering import flash, page, see_other
+from web.rendering import flash, local_path, page, see_other
 
 
 def _int(value: str | None) -> int | None:
@@ -44,7 +44,7 @@ class ActionPages(Controller):
         ctx = request_context(request)
         data = await form_data(request)
         allocation_id, dispute_id = _int(data.get("allocation_id")), _int(data.get("dispute_id"))
-        back = data.get("back", "") if data.get("back", "").startswith("/") and not data.get("back", "").startswith("//") else "/actions"
+        back = local_path(data.get("back"), "/actions")
         try:
             await actions.create(
                 ctx, what=data.get("what", ""), owner_id=_int(data.get("owner")), due_on=data.get("due_on", ""),

@@ -68,6 +68,8 @@ class ActionOut(msgspec.Struct, kw_only=True):
     kind: str = ""
     review_on: dt.date | None = None
     action_plan_id: int | None = None
+    # The statuses the caller may set (empty: they may only read it).
+    may_set: list[str] = []
 
 
 class NewPlan(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -146,6 +148,7 @@ def _action_out(row: dict) -> ActionOut:
         kind=row.get("kind") or "",
         review_on=row.get("review_on"),
         action_plan_id=row.get("action_plan"),
+        may_set=list(row.get("may_set") or ()),
     )
 
 
@@ -217,6 +220,10 @@ class ActionsController(Controller):
             action_plan_id=data.action_plan_id,
         )
         return _action_out(await actions.action_view(ctx, action_id))
+
+    @get("/{action_id:int}", summary="An action and the statuses I may give it (none: I may only read it)")
+    async def detail(self, request: Request, action_id: FromPath[int]) -> ActionOut:
+        return _action_out(await actions.action_view(request_context(request), action_id))
 
     @post("/{action_id:int}/updates", summary="Record progress; status done or cancelled closes it", status_code=200)
     async def update(self, request: Request, action_id: FromPath[int], data: JSONBody[ActionUpdate]) -> ActionOut:

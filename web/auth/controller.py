@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
 
 from litestar.params import FromQuery
 from litestar import Controller, Request, get, post
@@ -13,17 +12,12 @@ from web.auth.guards import signed_in
 from web.auth.middleware import SESSION_PERSON
 from web.context import request_context
 from web.forms import form_data
-from web.rendering import page
+from web.rendering import local_path, page
 
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: never an open redirect to another host.
-    if not target:
-        return "/audits"
-    parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/audits"
-    return target
+    return local_path(target, "/audits")
 
 
 class LoginController(Controller):

@@ -26,7 +26,8 @@ class NotificationPages(Controller):
         ctx = request_context(request)
         await notifications.mark_read(ctx, notification_id)
         if is_htmx(request):
-            item = next(i for i in await notifications.inbox(ctx) if i["id"] == notification_id)
+            # Not from the inbox's first page: an older one is marked read too (issue 16: a 500).
+            item = await notifications.one(ctx, notification_id)
             unread = await notifications.unread_count(ctx)  # for the navigation's badge
             return await page(
                 request, "notifications/inbox.html", fragment="notifications/_item.html", title="", item=item, unread=unread
