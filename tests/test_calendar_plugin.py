@@ -129,6 +129,10 @@ EXPECTED: dict[str, list[tuple[dt.date, str, dt.date, dt.date]]] = {
         (D(2027, 10, 1), "Case file audit", D(2027, 10, 1), D(2027, 12, 31)),
         (D(2028, 1, 4), "Case file audit", D(2028, 1, 1), D(2028, 3, 31)),
     ],
+    # PLAT-3 (tests/test_calendar_criteria.py): the director's audits of cases
+    # chosen by criteria, monthly from June, and a case chosen in February.
+    DIRECTOR: [(issued, "Child protection plans over 18 months", starts, due) for issued, starts, due in MONTHS[2:]]
+    + [(D(2028, 2, 1), "Young people in care", D(2028, 2, 1), D(2028, 2, 29))],
 }
 
 
@@ -241,6 +245,8 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
     teams = await Person.count().where(Person.role == "team_manager")
     assert grid(page.text) == {
         "Case file audit": ["Team manager", str(teams), "", "", str(teams), "", "", str(teams), "", "", str(teams), "", "", str(teams), ""],
+        "Child protection plans over 18 months": ["Director", "1", "", "", *["1"] * 10, ""],
+        "Young people in care": ["Director", "1", *[""] * 10, "1", "", ""],
         "Performance meeting": ["Senior manager", "3", *["3"] * 12, ""],
         "Practice learning review": ["Senior manager", "1", "", "", "", "", "", "1", "", "", "", "", "", "1", ""],
         "Practice observation": ["Senior manager", "1", "", "1", "1", "", "1", "1", "1", "", "1", "1", "", "1", ""],
