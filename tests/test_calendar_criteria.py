@@ -35,6 +35,7 @@ from pypdf import PdfReader
 from core.calendar import london_date
 from core.db.tables import Allocation, ChildCase, Person, Work
 from core.services import sweep
+from core.services.case_attributes import loaded
 from core.services.context import Context
 from core.services.demo import load_demo
 from helpers import api_token, csrf_from, sign_in
@@ -109,6 +110,9 @@ def page_text(html: str) -> str:
 
 
 @pytest.mark.req("PLAT-3")
+# SQLite only, to keep the suite's time: the same draws run on PostgreSQL in
+# tests/test_calendar_plugin.py, which checks the director's cases qualify.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_cases_chosen_by_attributes_and_a_window_month_by_month(calendarshire, calendarshire_client, clock):
     registry = calendarshire.registry
     client = calendarshire_client
@@ -120,6 +124,12 @@ async def test_cases_chosen_by_attributes_and_a_window_month_by_month(calendarsh
     token = await api_token(client, DIRECTOR)
     headers = {**token, "content-type": "text/csv"}
     before = {r["external_id"]: r["attributes"] for r in await ChildCase.select(ChildCase.external_id, ChildCase.attributes)}
+    # The demo filled in the attributes Calendarshire records, for most cases.
+    recorded = [loaded(a) for a in before.values() if loaded(a)]
+    assert len(before) > len(recorded) >= len(before) * 3 // 4
+    assert {a["cp_plan_number"] for a in recorded} == {1, 2, 3} and {a["looked_after"] for a in recorded} == {True, False}
+    assert {a["plan_category"] for a in recorded} <= {"neglect", "emotional", "physical", "sexual"}
+    assert all(D.fromisoformat(a["date_of_birth"]) < D(2027, 4, 1) for a in recorded)
     refused = await client.post("/api/v1/imports/cases", content=BAD_FILE, headers=headers)
     assert refused.status_code == 422, refused.text
     assert refused.json()["detail"].startswith("Nothing was imported: the file has 5 problems")

@@ -99,7 +99,9 @@ class AuditView:
     reviews: list[dict]
     scope_from: dt.date | None
     scope_months: int | None = None  # the form's look-back ("the preceding six months", HAR 2.3)
-    window: str = ""  # PLAT-3: the window its work looks back over, in words with its dates
+    # PLAT-3: the window its work looks back over, in words with its dates
+    # (shown where the form sets no scope of its own, ``scope_from``).
+    window: str = ""
 
     @property
     def id(self) -> int:

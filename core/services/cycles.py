@@ -425,7 +425,8 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
         )
     picks: list[tuple[dict, int, str]] = []
     for auditor in auditors:
-        for _ in range(max(auditor["count"], share_floor)):
+        # PLAT-3: an activity narrowed to cases meeting its criteria draws its own count only.
+        for _ in range(auditor["count"] if auditor.get("narrowed_by") else max(auditor["count"], share_floor)):
             eligible = sampler.eligible(auditor)
             if not eligible:
                 break

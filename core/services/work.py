@@ -388,7 +388,8 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
 
 def _covers_from(ctx: Context, schedule_key: str, due_on: dt.date) -> dt.date | None:
     """The first day of what the work looks back over: ``look_back_months``
-    whole months up to the month it is due ("the past six months")."""
+    whole months up to the month it is due ("the past six months"), or
+    ending ``look_back_ends_months_before`` months before it (PLAT-3)."""
     span = _window(ctx, schedule_key, due_on)
     return span[0] if span else None
 
@@ -503,6 +504,7 @@ async def eligible_cases(ctx: Context, item: WorkItem, limit: int = 20) -> list[
         council = ctx.registry.council(ctx.actor.council)
         qualifying = await case_attributes.qualifying(ctx.actor.organisation_id, council, supplied.value,
                                                       item.starts_on, item.due_on)
+        # A few thousand ids at most in one IN (...): the page suggests twenty.
         query = query.where(ChildCase.id.is_in(sorted(qualifying)[:5000] or [0]))
     cases = await query.order_by(ChildCase.id).limit(limit * 3)
     problems = await _case_problems(ctx, item, cases)
