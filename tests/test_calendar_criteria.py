@@ -279,3 +279,24 @@ def test_qaf_programme_shows_the_window_and_the_cases_chosen(calendarshire_path,
     assert f"  {YOUNG} (role: Director; cases: Looked after: yes; Date of birth: 16 or more years ago)\n" in out
     rows = [r for r in csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text())) if r["activity"] == LONG]
     assert len(rows) == 10 and {r["note"] for r in rows} == {"covers the 3 months ending 2 months before the month it is due"}
+
+
+def test_whole_months_and_windows_are_counted_as_the_calendar_counts_them():
+    """Months after a day the month does not have fall on the 1st of the next
+    (a child born on 29 February is 16 on 29 February 2028, a leap year, and
+    17 on 1 March 2029); a window ending months before the due month crosses
+    the year's end."""
+    import msgspec
+
+    from core.case_criteria import add_months, window, window_words
+    from core.definitions.model import Frequency
+
+    assert add_months(D(2026, 8, 31), 18) == D(2028, 3, 1)
+    assert add_months(D(2012, 2, 29), 16 * 12) == D(2028, 2, 29)
+    assert add_months(D(2012, 2, 29), 17 * 12) == D(2029, 3, 1)
+    assert add_months(D(2027, 12, 31), -10) == D(2027, 3, 1)
+    ending = msgspec.convert({"every": "month", "look_back_months": 3, "look_back_ends_months_before": 2}, Frequency)
+    assert window(ending, D(2028, 1, 31)) == (D(2027, 9, 1), D(2027, 11, 30))
+    assert window(ending, D(2028, 4, 28)) == (D(2027, 12, 1), D(2028, 2, 29))
+    past = msgspec.convert({"every": "month", "look_back_months": 6}, Frequency)
+    assert window_words(past, D(2026, 12, 31)) == "1 July 2026 to 31 December 2026 (the past six months)"
