@@ -175,8 +175,17 @@ def cmd_programme(args) -> int:
             parts.append(f"post: {schedule.post}")
         if schedule.subject:
             parts.append(f"subject: {registry.role(registry.ref(args.council, schedule.subject, 'roles')).label}")
-        if schedule.frequency.look_back_months:
+        if schedule.frequency.look_back_ends_months_before:
+            parts.append(f"window: the {schedule.frequency.look_back_months} months ending "
+                         f"{schedule.frequency.look_back_ends_months_before} months before the month it is due")
+        elif schedule.frequency.look_back_months:
             parts.append(f"window: the past {schedule.frequency.look_back_months} months")
+        # PLAT-3: the cases it is done on.
+        from core.services.case_attributes import criteria_words
+
+        chosen = criteria_words(registry, key)
+        if chosen:
+            parts.append(f"cases: {'; '.join(chosen)}")
         print(f"  {schedule.activity} ({'; '.join(parts)})")
     # PLAT-4: a post nobody holds is reported, never silently dropped.
     unheld = service.unheld_posts(registry, args.council, people)

@@ -215,7 +215,11 @@ def _note(schedule: Schedule) -> str:
         parts.append("as required")
     if frequency.at_most:
         parts.append(f"up to {frequency.at_most} a year")
-    if frequency.look_back_months:
+    if frequency.look_back_ends_months_before:
+        # PLAT-3: "covers the 3 months ending 2 months before the month it is due".
+        parts.append(f"covers the {frequency.look_back_months} months ending {frequency.look_back_ends_months_before} "
+                     "months before the month it is due")
+    elif frequency.look_back_months:
         parts.append(f"covers the past {frequency.look_back_months} months")
     return "; ".join(parts)
 

@@ -18,8 +18,9 @@ of every month of the year, to Wednesday 1 March 2028, and on the bank
 holidays just before two of them. After each sweep the work each person owes
 is exactly what the calendar says, issued on the day it should be.
 
-Not covered, because core does not build them yet: joint audits, peer pairs
-and case criteria.
+Not covered, because core does not build them yet: joint audits and peer
+pairs. The director's audits of cases chosen by criteria (PLAT-3) are
+issued here too; which cases they are given is tests/test_calendar_criteria.py.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ from litestar.testing import AsyncTestClient
 
 from conftest import make_settings
 from core.calendar import london_date
-from core.db.tables import Person, Work
+from core.db.tables import Allocation, Person, Work
 from core.plugins import load_plugins
 from core.services import sweep
+from core.services.case_attributes import loaded
 from core.services.context import Context
 from core.services.demo import load_demo
 from helpers import api_token, person, process_env, sign_in
@@ -129,6 +131,10 @@ EXPECTED: dict[str, list[tuple[dt.date, str, dt.date, dt.date]]] = {
         (D(2027, 10, 1), "Case file audit", D(2027, 10, 1), D(2027, 12, 31)),
         (D(2028, 1, 4), "Case file audit", D(2028, 1, 1), D(2028, 3, 31)),
     ],
+    # PLAT-3 (tests/test_calendar_criteria.py): the director's audits of cases
+    # chosen by criteria, monthly from June, and a case chosen in February.
+    DIRECTOR: [(issued, "Child protection plans over 18 months", starts, due) for issued, starts, due in MONTHS[2:]]
+    + [(D(2028, 2, 1), "Young people in care", D(2028, 2, 1), D(2028, 2, 29))],
 }
 
 
@@ -241,6 +247,8 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
     teams = await Person.count().where(Person.role == "team_manager")
     assert grid(page.text) == {
         "Case file audit": ["Team manager", str(teams), "", "", str(teams), "", "", str(teams), "", "", str(teams), "", "", str(teams), ""],
+        "Child protection plans over 18 months": ["Director", "1", "", "", *["1"] * 10, ""],
+        "Young people in care": ["Director", "1", *[""] * 10, "1", "", ""],
         "Performance meeting": ["Senior manager", "3", *["3"] * 12, ""],
         "Practice learning review": ["Senior manager", "1", "", "", "", "", "", "1", "", "", "", "", "", "1", ""],
         "Practice observation": ["Senior manager", "1", "", "1", "1", "", "1", "1", "1", "", "1", "1", "", "1", ""],
@@ -291,3 +299,9 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
 
     # The post nobody holds: its July never came to anyone.
     assert await Work.select(Work.id).where(Work.activity == "Safeguarding audit") == []
+    # PLAT-3: the director's monthly cases were drawn from the demo's cases
+    # recording a second or later plan (tests/test_calendar_criteria.py
+    # proves which case each month, on cases of its own).
+    drawn = await Allocation.select(Allocation.child_case.attributes.as_alias("attributes")).where(
+        (Allocation.auditor.username == DIRECTOR) & Allocation.cycle.is_not_null())
+    assert drawn and all(loaded(row["attributes"])["cp_plan_number"] >= 2 for row in drawn)

@@ -162,6 +162,23 @@ def test_qaf_plugins_check_exits_non_zero_naming_file_and_field(monkeypatch, tmp
 # "{every: as_required}" the thematic audits (HAR 1.5).
 MONTHLY = "frequency: {every: month, replaced_by: practice_week, look_back_months: 6}"
 TM_AUDIT = "schedules.team_manager_case_audit"
+_CYCLE = "  practice_weeks_replace_cycle: true\n"
+
+
+def _attributes(*entries: str) -> str:
+    """Haringey's council given case attributes (PLAT-3), as YAML lines."""
+    return "  case_attributes:\n" + "".join(f"    - {entry}\n" for entry in entries)
+
+
+# PLAT-3: Haringey given four case attributes, then its team managers' draw
+# given criteria (``cases``) that do not fit them.
+ATTRIBUTES = _attributes(
+    '{key: cp_plan_started_on, label: "Child protection plan started on", type: date}',
+    '{key: cp_plan_number, label: "Plan number", type: number}',
+    '{key: looked_after, label: "Looked after", type: yes_no}',
+    '{key: legal_status, label: "Legal status", type: choice, options: [{value: s31, label: "Care order"}, {value: s20, label: "Accommodated"}]}',
+)
+CASES = "cases: {draw: random, count: 1}"
 
 
 @pytest.mark.req("CORE-2")
@@ -217,6 +234,25 @@ TM_AUDIT = "schedules.team_manager_case_audit"
         ("schedules.yaml", "cases: {draw: random, count: 1}", "cases: {draw: lucky, count: 1}", TM_AUDIT, "cases.draw", "Invalid enum value 'lucky'"),
         ("schedules.yaml", "    form: case_audit\n    # HAR 1.2, 2", "    # HAR 1.2, 2", TM_AUDIT, "cases", "the schedule needs a form"),
         ("schedules.yaml", MONTHLY, "frequency: {every: quarter}", TM_AUDIT, "cases", "the schedule needs every: month"),
+        # PLAT-3: a window that ends before the due month needs its length, and is bounded.
+        ("schedules.yaml", "look_back_months: 6", "look_back_ends_months_before: 2", TM_AUDIT,
+         "frequency.look_back_ends_months_before", "say how many months the window covers (look_back_months)"),
+        ("schedules.yaml", "look_back_months: 6", "look_back_months: 3, look_back_ends_months_before: 25", TM_AUDIT,
+         "frequency.look_back_ends_months_before", "Expected `int` <= 24"),
+        # PLAT-3: the council's case attributes: a known type, options for a
+        # choice only, keys of their own.
+        ("council.yaml", _CYCLE, _CYCLE + _attributes("{key: status, label: Status, type: text}"), "council",
+         "case_attributes[0].type", "Invalid enum value 'text'"),
+        ("council.yaml", _CYCLE, _CYCLE + _attributes("{key: status, label: Status, type: choice}"), "council.haringey",
+         "case_attributes[0].options", "a choice attribute needs options"),
+        ("council.yaml", _CYCLE, _CYCLE + _attributes("{key: age, label: Age, type: number, options: [{value: a, label: A}]}"),
+         "council.haringey", "case_attributes[0].options", "only a choice attribute has options"),
+        ("council.yaml", _CYCLE, _CYCLE + _attributes("{key: team, label: Team, type: yes_no}"), "council.haringey",
+         "case_attributes[0].key", "a column the case import already has"),
+        ("council.yaml", _CYCLE, _CYCLE + _attributes("{key: cla, label: CLA, type: yes_no}", "{key: cla, label: LAC, type: yes_no}"),
+         "council.haringey", "case_attributes[1].key", "duplicate key 'cla'"),
+        ("council.yaml", _CYCLE, _CYCLE + _attributes("{key: Looked After, label: LAC, type: yes_no}"), "council",
+         "case_attributes[0].key", "Expected `str` matching regex"),
     ],
 )
 def test_a_bad_schedule_or_council_field_stops_start_up_naming_plugin_file_definition_and_field(
@@ -231,6 +267,56 @@ def test_a_bad_schedule_or_council_field_stops_start_up_naming_plugin_file_defin
     assert exc.file.endswith("definitions/" + ("schedules.yaml" if definition.startswith("schedules.") else "council.yaml"))
     assert message in exc.message, exc.message
     assert f"plugin 'haringey', file {exc.file}, definition {definition!r}, field {field!r}: " in str(exc)
+
+
+@pytest.mark.req("CORE-2")
+@pytest.mark.parametrize(
+    ("cases", "field", "message"),
+    [
+        ("{draw: random, criteria: [{attribute: cp_plan_begun, at_least: 2}]}", "cases.criteria[0].attribute",
+         "unknown case attribute 'cp_plan_begun'; the council's case attributes are cp_plan_number, cp_plan_started_on, "
+         "legal_status, looked_after"),
+        ("{draw: random, criteria: [{attribute: looked_after, at_least: 2}]}", "cases.criteria[0].at_least",
+         "'Looked after' is a yes/no attribute: compare it with is"),
+        ("{draw: random, criteria: [{attribute: cp_plan_number, months_ago_at_least: 18}]}",
+         "cases.criteria[0].months_ago_at_least", "'Plan number' is a number attribute: compare it with at_least or at_most"),
+        ("{draw: random, criteria: [{attribute: cp_plan_started_on, is: true}]}", "cases.criteria[0].is",
+         "compare it with months_ago_at_least or months_ago_less_than or years_ago_at_least or years_ago_less_than"),
+        ("{draw: random, criteria: [{attribute: cp_plan_number, at_least: 2, at_most: 3}]}", "cases.criteria[0]",
+         "give exactly one comparison for 'Plan number': at_least or at_most"),
+        ("{draw: random, criteria: [{attribute: cp_plan_number}]}", "cases.criteria[0]", "give exactly one comparison"),
+        ("{draw: random, criteria: [{attribute: legal_status, one_of: [s31, s47]}]}", "cases.criteria[0].one_of[1]",
+         "'s47' is not an option of 'Legal status'; its options are s31, s20"),
+        ("{draw: random, criteria: [{attribute: cp_plan_started_on, months_ago_at_least: -18}]}",
+         "cases.criteria[0].months_ago_at_least", "Expected `int` >= 0"),
+        ("{draw: random, criteria: [{attribute: looked_after, equals: true}]}", "cases.criteria[0].equals",
+         "Object contains unknown field `equals`"),
+        ("{draw: random, criteria: [{attribute: looked_after, is: maybe}]}", "cases.criteria[0].is", "Expected `bool | null`, got `str`"),
+    ],
+)
+def test_bad_case_criteria_stop_start_up_naming_the_field(monkeypatch, tmp_path, cases, field, message):
+    """PLAT-3: a schedule's case criteria name one of the council's case
+    attributes and one comparison that fits its type."""
+    broken = _broken_copy(tmp_path, "council.yaml", _CYCLE, _CYCLE + ATTRIBUTES)
+    schedules = broken / "schedules.yaml"
+    schedules.write_text(schedules.read_text().replace(CASES, f"cases: {cases}", 1))
+    with pytest.raises(DefinitionError) as error:
+        _load_with(monkeypatch, tmp_path, broken)
+    exc = error.value
+    assert (exc.plugin, exc.definition, exc.field) == ("haringey", TM_AUDIT, field)
+    assert exc.file.endswith("definitions/schedules.yaml")
+    assert message in exc.message, exc.message
+
+
+def test_a_window_narrowing_cases_needs_a_window(monkeypatch, tmp_path):
+    """PLAT-3: ``in_window`` narrows cases by the schedule's window: without one it is refused."""
+    broken = _broken_copy(tmp_path, "schedules.yaml", MONTHLY, "frequency: {every: month, replaced_by: practice_week}")
+    schedules = broken / "schedules.yaml"
+    schedules.write_text(schedules.read_text().replace(CASES, "cases: {draw: random, in_window: true}", 1))
+    with pytest.raises(DefinitionError) as error:
+        _load_with(monkeypatch, tmp_path, broken)
+    assert (error.value.definition, error.value.field) == (TM_AUDIT, "cases.in_window")
+    assert "the schedule has no window to narrow cases by: set frequency.look_back_months" in error.value.message
 
 
 @pytest.mark.req("CORE-2")

@@ -96,6 +96,8 @@ class ChildCase(Table, tablename="child_case"):
     # HAR 2.3: the audit covers six months, or less when involvement began later.
     involvement_started_on = Date(null=True, default=None)
     created_at = Timestamptz()
+    # PLAT-3: the council's case attributes (``Council.case_attributes``), by key.
+    attributes = JSON(default="{}")
 
 
 class Cycle(Table, tablename="cycle"):

@@ -244,6 +244,10 @@ class Frequency(Definition, kw_only=True):
     at_most: Annotated[int, msgspec.Meta(ge=1, le=52)] | None = None
     # The period an activity looks back over ("the past six months").
     look_back_months: LookBack | None = None
+    # PLAT-3: the window ends this many whole months before the month the
+    # work is due ("the three months ending two months before": 3 and 2);
+    # without it the window runs to the due date.
+    look_back_ends_months_before: Annotated[int, msgspec.Meta(ge=1, le=24)] | None = None
     # For every: two_years, a year in which it falls (then every other year).
     first_year: Year | None = None
     # HAR 2: "When these [practice weeks] occur, they will replace the monthly
@@ -260,8 +264,40 @@ class CaseDraw(Definition, kw_only=True):
     re-audit, oldest first (HAR 1.4). Re-audits are drawn before the random
     sample, which never takes a case due its re-audit."""
 
-    draw: Literal["random", "re_audit"] = "random"
+    draw: Literal["random", "re_audit", "chosen"] = "random"
     count: Annotated[int, msgspec.Meta(ge=1)] = 1
+    # PLAT-3: only cases meeting every criterion are drawn, or may be chosen
+    # (``draw: chosen``: nothing is drawn; the owner chooses the case when
+    # starting the audit from the work, under these criteria).
+    criteria: tuple[CaseCriterion, ...] = ()
+    # PLAT-3: only cases with involvement in the schedule's look-back window
+    # (begun by its last day; the case is open, so it ran through the window).
+    in_window: bool = False
+
+
+class CaseCriterion(Definition, kw_only=True):
+    """One condition on a council's case attribute (``Council.case_attributes``),
+    judged on the first day of the work's period. Exactly one comparison:
+
+    - a date: ``months_ago_at_least`` / ``months_ago_less_than`` (whole months
+      before the period starts: "plan started 18 or more months ago"), or
+      ``years_ago_at_least`` / ``years_ago_less_than`` (an age from a date of
+      birth: "aged 16 or over");
+    - a whole number: ``at_least`` / ``at_most`` ("second or later plan");
+    - yes/no: ``is`` (true or false);
+    - one of a list: ``one_of`` (option values).
+
+    A case whose attribute is not recorded does not meet the criterion."""
+
+    attribute: Key
+    months_ago_at_least: Annotated[int, msgspec.Meta(ge=0, le=1200)] | None = None
+    months_ago_less_than: Annotated[int, msgspec.Meta(ge=1, le=1200)] | None = None
+    years_ago_at_least: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    years_ago_less_than: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+    at_least: int | None = None
+    at_most: int | None = None
+    is_: bool | None = msgspec.field(default=None, name="is")
+    one_of: tuple[Key, ...] = ()
 
 
 class Schedule(Definition, kw_only=True):
@@ -398,6 +434,23 @@ class CaseCategory(Definition, kw_only=True):
     label: str
 
 
+# PLAT-3: what a council records about its cases beyond the category.
+CaseAttributeType = Literal["date", "yes_no", "number", "choice"]
+
+
+class CaseAttribute(Definition, kw_only=True):
+    """A fact a council records about each case ("child protection plan
+    started on", "looked after"): a column of the case import named by its
+    ``key``, and what a schedule's case criteria select on. ``number`` is a
+    whole number; ``choice`` takes one of ``options``."""
+
+    key: Key
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    type: CaseAttributeType
+    options: tuple[Choice, ...] = ()
+    description: str = ""
+
+
 class Body(Definition, kw_only=True):
     """A group that monitors action plans to completion (CSCP 5.5: the A&P
     subgroup; Bedford s.7: DMT), who sits on it, and the ways it shares
@@ -422,6 +475,8 @@ class Council(Definition, kw_only=True):
     practitioner_role: Ref
     team_manager_role: Ref
     case_categories: tuple[CaseCategory, ...] = ()
+    # PLAT-3: what the case import records, and schedules' criteria select on.
+    case_attributes: tuple[CaseAttribute, ...] = ()
     cycles: CycleRules | None = None
     # CSCP-1: partner agencies; CSCP-10: the four lenses; C17-3: audit themes;
     # CSCP-2: scorecard indicators.

@@ -264,6 +264,7 @@ def _cross_check(registry: Registry) -> None:
         for name in ("case_categories", "agencies", "lenses", "themes", "indicators", "grading_criteria"):
             check.unique(f"{name}[{{index}}].key", [c.key for c in getattr(council, name)])
         check.unique("bodies[{index}].key", [b.key for b in council.bodies])
+        _check_case_attributes(check, council)
         for index, body in enumerate(council.bodies):
             if not body.roles:
                 raise check.fail(f"bodies[{index}].roles", "a body needs at least one role that sits on it")
@@ -544,7 +545,61 @@ def _check_schedule(check: _Checker, schedule: Schedule) -> None:
         if schedule.form is None:
             raise check.fail("cases", "cases are drawn for an audit: the schedule needs a form")
         supplied = check.registry.councils.get(check.supplied.plugin)
-        if supplied is not None and supplied.value.cycles is None:
+        if supplied is not None and supplied.value.cycles is None and schedule.cases.draw != "chosen":
             raise check.fail("cases", f"council {check.supplied.plugin!r} has no sampling rules (cycles) to draw cases by")
-        if schedule.frequency.every != "month":
+        if schedule.frequency.every != "month" and schedule.cases.draw != "chosen":
             raise check.fail("cases", "cases are drawn month by month: the schedule needs every: month")
+        _check_case_criteria(check, schedule, council.value if council else None)
+    if frequency.look_back_ends_months_before is not None and not frequency.look_back_months:
+        raise check.fail("frequency.look_back_ends_months_before",
+                         "say how many months the window covers (look_back_months) before where it ends")
+
+
+# The case import's own columns: an attribute of the same name would be ambiguous.
+_CASE_COLUMNS = {"external_id", "category", "team", "allocated_worker_username", "chair_username", "involvement_started_on"}
+
+
+def _check_case_attributes(check: _Checker, council: Council) -> None:
+    """PLAT-3: what a council records of its cases, each a column of the case import."""
+    check.unique("case_attributes[{index}].key", [a.key for a in council.case_attributes])
+    for index, attribute in enumerate(council.case_attributes):
+        where = f"case_attributes[{index}]"
+        if attribute.key in _CASE_COLUMNS:
+            raise check.fail(f"{where}.key", f"{attribute.key!r} is a column the case import already has; choose another key")
+        if attribute.type == "choice" and not attribute.options:
+            raise check.fail(f"{where}.options", "a choice attribute needs options")
+        if attribute.type != "choice" and attribute.options:
+            raise check.fail(f"{where}.options", "only a choice attribute has options")
+        check.unique(f"{where}.options[{{index}}].value", [o.value for o in attribute.options])
+
+
+def _check_case_criteria(check: _Checker, schedule: Schedule, council: Council | None) -> None:
+    """PLAT-3: each criterion names one of the council's case attributes and
+    exactly one comparison that fits its type; a window narrows cases only
+    where the schedule has one."""
+    from core.case_criteria import OPERATORS, WRITTEN, given
+
+    draw = schedule.cases
+    declared = {a.key: a for a in council.case_attributes} if council else {}
+    for index, criterion in enumerate(draw.criteria):
+        where = f"cases.criteria[{index}]"
+        attribute = declared.get(criterion.attribute)
+        if attribute is None:
+            raise check.fail(f"{where}.attribute", f"unknown case attribute {criterion.attribute!r}; the council's case "
+                             f"attributes are {', '.join(sorted(declared)) or 'none (council.case_attributes)'}")
+        fits = OPERATORS[attribute.type]
+        ops = given(criterion)
+        if len(ops) != 1:
+            raise check.fail(where, f"give exactly one comparison for {attribute.label!r}: "
+                             f"{' or '.join(WRITTEN[o] for o in fits)}")
+        if ops[0] not in fits:
+            raise check.fail(f"{where}.{WRITTEN[ops[0]]}", f"{attribute.label!r} is a {attribute.type.replace('_', '/')} "
+                             f"attribute: compare it with {' or '.join(WRITTEN[o] for o in fits)}")
+        if ops[0] == "one_of":
+            values = {o.value for o in attribute.options}
+            for number, value in enumerate(criterion.one_of):
+                if value not in values:
+                    raise check.fail(f"{where}.one_of[{number}]", f"{value!r} is not an option of {attribute.label!r}; "
+                                     f"its options are {', '.join(o.value for o in attribute.options)}")
+    if draw.in_window and not schedule.frequency.look_back_months:
+        raise check.fail("cases.in_window", "the schedule has no window to narrow cases by: set frequency.look_back_months")

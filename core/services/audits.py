@@ -99,6 +99,9 @@ class AuditView:
     reviews: list[dict]
     scope_from: dt.date | None
     scope_months: int | None = None  # the form's look-back ("the preceding six months", HAR 2.3)
+    # PLAT-3: the window its work looks back over, in words with its dates
+    # (shown where the form sets no scope of its own, ``scope_from``).
+    window: str = ""
 
     @property
     def id(self) -> int:
@@ -400,7 +403,19 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
         reviews=reviews,
         scope_from=scope_from,
         scope_months=form.scope_months,
+        window=await _work_window(ctx, row),
     )
+
+
+async def _work_window(ctx: Context, row: dict) -> str:
+    """PLAT-3: the look-back window of the work the audit counts towards."""
+    if not row.get("work"):
+        return ""
+    from core.db.tables import Work
+    from core.services.work import window_words
+
+    found = await Work.select(Work.schedule_key, Work.due_on).where(Work.id == row["work"]).first()
+    return window_words(ctx.registry, found["schedule_key"], found["due_on"]) if found else ""
 
 
 async def save_answers(ctx: Context, allocation_id: int, revision: int, submitted: dict[str, object]) -> int:

@@ -46,24 +46,30 @@ async def month_drawers(ctx: Context, organisation_id: int, council, year: int, 
 
     year_start = year if month >= council.year_start_month else year - 1
     items = expand(ctx.registry, council.key, year_start, await staff_of(organisation_id), await practice_weeks(organisation_id))
-    wanted: dict[str, dict[int, dict]] = {"random": {}, "re_audit": {}}
+    from core.services.case_attributes import narrows
+
+    # By person, and apart for each schedule whose criteria or window narrow
+    # its cases (PLAT-3: ``narrowed_by``, the schedule's key, and its period).
+    wanted: dict[str, dict[tuple[int, str], dict]] = {"random": {}, "re_audit": {}}
     for item in items:
         if item.due is None or (item.due.year, item.due.month) != (year, month):
             continue
         schedule = ctx.registry.schedules[f"{council.key}:{item.schedule}"].value
-        if schedule.cases is None:
+        if schedule.cases is None or schedule.cases.draw == "chosen":
             continue
+        narrowed_by = f"{council.key}:{item.schedule}" if narrows(schedule) else ""
         entry = wanted[schedule.cases.draw].setdefault(
-            item.person_id, {"count": 0, "form_key": ctx.registry.ref(council.key, schedule.form, "forms")}
+            (item.person_id, narrowed_by), {"count": 0, "form_key": ctx.registry.ref(council.key, schedule.form, "forms"),
+                                            "narrowed_by": narrowed_by, "period": (item.starts, item.due)}
         )
         entry["count"] += schedule.cases.count
-    ids = sorted({*wanted["random"], *wanted["re_audit"]})
+    ids = sorted({i for draw in wanted.values() for i, _ in draw})
     people = {
         p["id"]: p
         for p in await Person.select(Person.id, Person.display_name, Person.team).where(Person.id.is_in(ids or [0]))
     }
     return tuple(
-        [people[i] | wanted[draw][i] for i in sorted(wanted[draw]) if i in people] for draw in ("random", "re_audit")
+        [people[i] | wanted[draw][(i, n)] for i, n in sorted(wanted[draw]) if i in people] for draw in ("random", "re_audit")
     )
 
 
@@ -75,8 +81,11 @@ class Issued:
 
 
 def _may_audit(rules, auditor: dict, case: dict) -> bool:
-    """Never the auditor's own case; never their own team unless the council allows it."""
+    """Never the auditor's own case; never their own team unless the council
+    allows it; only a case meeting the schedule's criteria (PLAT-3)."""
     if case["allocated_worker"] == auditor["id"]:
+        return False
+    if auditor.get("qualifies") is not None and case["id"] not in auditor["qualifies"]:
         return False
     return rules.allow_own_team or auditor["team"] is None or case["team"] != auditor["team"]
 
@@ -177,8 +186,13 @@ class _Sampler:
 
     CHUNK = 4096
 
-    def __init__(self, rules, order: list[int], categories: list[str], teams: list, workers: list[int], auditor_ids: set[int]):
+    def __init__(self, rules, order: list[int], categories: list[str], teams: list, workers: list[int], auditor_ids: set[int],
+                 case_ids: list[int] | None = None):
         self.rules = rules
+        # PLAT-3: an auditor whose schedule narrows its cases (``qualifies``:
+        # the case ids that qualify) draws only among those.
+        self.case_ids = case_ids
+        self.index_of = {case_id: index for index, case_id in enumerate(case_ids)} if case_ids is not None else {}
         self.order = order
         self.teams = teams
         self.workers = workers
@@ -214,10 +228,16 @@ class _Sampler:
         return not self.rules.allow_own_team and auditor["team"] is not None and self.teams[index] == auditor["team"]
 
     def _may(self, auditor: dict, index: int) -> bool:
+        qualifies = auditor.get("qualifies")
+        if qualifies is not None and self.case_ids[index] not in qualifies:
+            return False
         return self.workers[index] != auditor["id"] and not self._team_excluded(auditor, index)
 
     def eligible(self, auditor: dict) -> int:
         """How many untaken cases ``auditor`` may audit."""
+        if auditor.get("qualifies") is not None:
+            indexes = (self.index_of.get(case_id) for case_id in auditor["qualifies"])
+            return sum(1 for i in indexes if i is not None and not self.taken[i] and self._may(auditor, i))
         count = self.remaining
         if not self.rules.allow_own_team and auditor["team"] is not None:
             count -= self.untaken_in_team.get(auditor["team"], 0)
@@ -263,6 +283,21 @@ class _Sampler:
         self.taken[index] = True
         self.remaining -= 1
         self.untaken_in_team[self.teams[index]] -= 1
+
+
+def _narrowed_note(ctx: Context, council, auditor: dict) -> str:
+    """PLAT-3: what narrowed the cases drawn from, in words."""
+    key = auditor.get("narrowed_by")
+    if not key:
+        return ""
+    from core.case_criteria import describe, window_rule
+
+    schedule = ctx.registry.schedules[key].value
+    declared = {a.key: a for a in council.case_attributes}
+    parts = [describe(declared[c.attribute], c) for c in schedule.cases.criteria]
+    if schedule.cases.in_window:
+        parts.append(f"involvement in {window_rule(schedule.frequency)}")
+    return f" Only cases meeting the activity's criteria: {'; '.join(parts)}."
 
 
 def cycle_seed(organisation_id: int, year: int, month: int) -> int:
@@ -341,6 +376,16 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     # HAR 1.4, 2.6: re-audits first. A case due its re-audit this month is
     # re-audited, not drawn at random as well: drawn first, it was left out of
     # the re-audits and its re-audit lost (issue 12).
+    # PLAT-3: the cases each narrowing schedule lets through, judged on its period.
+    from core.services.case_attributes import qualifying
+
+    narrowed: dict[str, set[int]] = {}
+    for drawer in [*auditors, *re_auditors]:
+        key = drawer.get("narrowed_by")
+        if key:
+            if key not in narrowed:
+                narrowed[key] = await qualifying(organisation_id, council, ctx.registry.schedules[key].value, *drawer["period"])
+            drawer["qualifies"] = narrowed[key]
     re_audits = await _plan_re_audits(ctx, organisation_id, rules, re_auditors, starts_on, busy)
     re_audited = {plan.case["id"] for plan in re_audits}
     # The open cases, four narrow columns in id order (the order the seeded
@@ -364,7 +409,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     # The same permutation rng.shuffle(cases) gives: shuffled[i] = cases[order[i]].
     order = list(range(len(ids)))
     rng.shuffle(order)
-    sampler = _Sampler(rules, order, categories_of, teams, workers, {a["id"] for a in auditors})
+    sampler = _Sampler(rules, order, categories_of, teams, workers, {a["id"] for a in auditors}, ids if narrowed else None)
     planned: list[Planned] = []
     categories: dict[str, int] = {}
     exclusions = "the auditor's own cases" + ("" if rules.allow_own_team else " and own team")
@@ -380,7 +425,8 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
         )
     picks: list[tuple[dict, int, str]] = []
     for auditor in auditors:
-        for _ in range(max(auditor["count"], share_floor)):
+        # PLAT-3: an activity narrowed to cases meeting its criteria draws its own count only.
+        for _ in range(auditor["count"] if auditor.get("narrowed_by") else max(auditor["count"], share_floor)):
             eligible = sampler.eligible(auditor)
             if not eligible:
                 break
@@ -393,7 +439,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
             reason = (
                 f"Sampled at random (seed {seed}) from {eligible} eligible open cases for the "
                 f"{dt.date(year, month, 1):%B %Y} cycle, excluding {exclusions} and {being}{mix}."
-                + share_note
+                + share_note + _narrowed_note(ctx, council, auditor)
             )
             picks.append((auditor, index, reason))
     chosen = [ids[i] for _, i, _ in picks]

@@ -6,6 +6,7 @@ Names are invented. Every demo account shares one password, printed by
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from dataclasses import dataclass
 
@@ -150,18 +151,21 @@ async def load_demo(ctx: Context, council_key: str, *, issue_work: bool = True) 
         categories = [c.key for c in council.case_categories] or ["general"]
         category = itertools.cycle(categories)
         case_number = itertools.count(1001)
+        case_index = itertools.count(0)
         for worker, team_id in practitioner_ids:
             for _ in range(CASES_PER_PRACTITIONER):
-                case = await ChildCase.insert(
-                    ChildCase(
-                        organisation=org_id,
-                        external_id=f"{council_key[:3].upper()}-{next(case_number)}",
-                        category=next(category),
-                        team=team_id,
-                        allocated_worker=worker,
-                        created_at=ctx.now,
-                    )
-                ).returning(ChildCase.id)
+                # Only the columns every release has (a Piccolo insert names
+                # them all): the demo also populates a database migrated only
+                # to an earlier release (tests/test_migrate_work.py).
+                case = await ChildCase.raw(
+                    "INSERT INTO child_case (organisation, external_id, category, team, allocated_worker, created_at)"
+                    " VALUES ({}, {}, {}, {}, {}, {}) RETURNING id",
+                    org_id, f"{council_key[:3].upper()}-{next(case_number)}", next(category), team_id, worker, ctx.now,
+                )
+                attributes = _demo_attributes(council, next(case_index), london_date(ctx.now))
+                if attributes:
+                    await ChildCase.update({getattr(ChildCase, k): v for k, v in attributes.items()}).where(
+                        ChildCase.id == case[0]["id"])
                 await trail.record(ctx, organisation_id=org_id, entity="child_case", entity_id=case[0]["id"], action="created")
 
     allocations = 0
@@ -173,3 +177,28 @@ async def load_demo(ctx: Context, council_key: str, *, issue_work: bool = True) 
     if issue_work:
         await work.issue_due_work(ctx)
     return DemoResult(council_key, True, logins, allocations)
+
+
+def _demo_attributes(council, index: int, today: dt.date) -> dict:
+    """PLAT-3: plausible case attributes for a council that declares some
+    (none otherwise): a spread of dates, numbers and answers, every seventh
+    case with none recorded, and when involvement began, so that schedules'
+    criteria and windows have cases to choose from."""
+    if not council.case_attributes or index % 7 == 6:
+        return {}
+    from core.case_criteria import add_months
+
+    values: dict[str, object] = {}
+    for number, attribute in enumerate(council.case_attributes):
+        spread = index * 5 + number * 3
+        if attribute.type == "date":
+            # A date of birth is years back (0 to 17); any other date months back (0 to 35).
+            months = 12 * (spread % 18) + index % 12 if "birth" in attribute.key else spread % 36
+            values[attribute.key] = add_months(today.replace(day=1), -(months + 1)).replace(day=1 + index % 28).isoformat()
+        elif attribute.type == "yes_no":
+            values[attribute.key] = spread % 3 == 0
+        elif attribute.type == "number":
+            values[attribute.key] = 1 + spread % 3
+        else:
+            values[attribute.key] = attribute.options[spread % len(attribute.options)].value
+    return {"attributes": values, "involvement_started_on": add_months(today, -(1 + index * 3 % 30))}

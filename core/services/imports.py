@@ -750,6 +750,7 @@ class _CaseRow:
     shown: dict[str, object]  # the same, people by username and teams by name, for the trail
     existing: dict | None = None
     before: dict[str, object] | None = None  # ``existing`` as ``shown`` would show it
+    attribute_changes: dict[str, list] = field(default_factory=dict)  # PLAT-3: {key: [before, after]}
 
 
 async def plan_cases(ctx: Context, data: bytes) -> list[_CaseRow]:
@@ -759,7 +760,10 @@ async def plan_cases(ctx: Context, data: bytes) -> list[_CaseRow]:
     assert ctx.actor
     organisation_id, council_key = ctx.actor.organisation_id, ctx.actor.council
     council = ctx.registry.council(council_key)
-    rows, header = read_rows(decode(data), CASE_COLUMNS)
+    from core.services import case_attributes
+
+    # PLAT-3: a column per case attribute the council records.
+    rows, header = read_rows(decode(data), case_attributes.columns(council))
     categories: dict[str, str] = {}
     for category in council.case_categories:
         categories.setdefault(category.label.strip().casefold(), category.key)
@@ -776,7 +780,7 @@ async def plan_cases(ctx: Context, data: bytes) -> list[_CaseRow]:
         c["external_id"]: c
         for c in await ChildCase.select(
             ChildCase.id, ChildCase.external_id, ChildCase.category, ChildCase.team, ChildCase.allocated_worker,
-            ChildCase.chair, ChildCase.involvement_started_on,
+            ChildCase.chair, ChildCase.involvement_started_on, ChildCase.attributes,
         ).where(ChildCase.organisation == organisation_id)
     }
     today = london_date(ctx.now)
@@ -838,7 +842,12 @@ async def plan_cases(ctx: Context, data: bytes) -> list[_CaseRow]:
                         problems.append(Problem(line, "involvement_started_on", f"{started:%-d %B %Y} is in the future"))
             values["involvement_started_on"] = started
             shown["involvement_started_on"] = started.isoformat() if started else None
-        parsed.append(_CaseRow(line, external_id, values, shown, existing_cases.get(external_id)))
+        existing = existing_cases.get(external_id)
+        attribute_changes: dict[str, list] = {}
+        if council.case_attributes:
+            values["attributes"], attribute_changes = case_attributes.parse_row(
+                council, problems, line, raw, header, existing, today)
+        parsed.append(_CaseRow(line, external_id, values, shown, existing, attribute_changes=attribute_changes))
     if problems:
         raise ImportRejected(sorted(problems, key=lambda p: p.line))
     for row in parsed:
@@ -865,6 +874,7 @@ def _case_changes(row: _CaseRow) -> dict[str, list]:
                 changes[name] = [None, after]
         elif row.existing[name] != row.values[name]:
             changes[name] = [row.before[name], after]
+    changes.update(row.attribute_changes)
     return changes
 
 
@@ -913,6 +923,12 @@ async def _write_cases(ctx: Context, rows: list[_CaseRow], outcome: Outcome) -> 
 # --- what the page shows ----------------------------------------------------------
 
 
+def _case_columns(council) -> tuple[Column, ...]:
+    from core.services import case_attributes
+
+    return case_attributes.columns(council)
+
+
 def guide(ctx: Context) -> dict:
     """The columns, roles and categories the import page documents."""
     assert ctx.actor
@@ -920,7 +936,7 @@ def guide(ctx: Context) -> dict:
     return {
         "council": council.name,
         "staff_columns": STAFF_COLUMNS,
-        "case_columns": CASE_COLUMNS,
+        "case_columns": _case_columns(council),
         "roles": [(role.key, role.label) for role in ctx.registry.roles_of(ctx.actor.council)],
         "categories": [(category.key, category.label) for category in council.case_categories],
         # CSCP-1: a partnership's agencies, for the staff file's agency column.

@@ -53,6 +53,8 @@ class WorkItem:
     theme: str = ""  # C17-3: the council's name for the theme, where it has one
     covers_from: dt.date | None = None  # the schedule's look-back window, to the due date (PLAT-3)
     supervisee_id: int | None = None
+    covers_to: dt.date | None = None  # the window's last day (PLAT-3)
+    window: str = ""  # the window in words, with its dates (PLAT-3)
 
     @property
     def status_label(self) -> str:
@@ -377,6 +379,8 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 theme=themes.get(row["theme"], row["theme"]),
                 covers_from=_covers_from(ctx, row["schedule_key"], row["due_on"]),
                 supervisee_id=row["supervisee"],
+                covers_to=(_window(ctx, row["schedule_key"], row["due_on"]) or (None, None))[1],
+                window=window_words(ctx.registry, row["schedule_key"], row["due_on"]),
             )
         )
     return out
@@ -384,13 +388,27 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
 
 def _covers_from(ctx: Context, schedule_key: str, due_on: dt.date) -> dt.date | None:
     """The first day of what the work looks back over: ``look_back_months``
-    whole months up to the month it is due ("the past six months")."""
+    whole months up to the month it is due ("the past six months"), or
+    ending ``look_back_ends_months_before`` months before it (PLAT-3)."""
+    span = _window(ctx, schedule_key, due_on)
+    return span[0] if span else None
+
+
+def _window(ctx: Context, schedule_key: str, due_on: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The days the work looks back over (PLAT-3, ``core.case_criteria.window``)."""
+    from core.case_criteria import window
+
     supplied = ctx.registry.schedules.get(schedule_key)
-    months = supplied.value.frequency.look_back_months if supplied else None
-    if not months:
-        return None
-    index = due_on.year * 12 + due_on.month - 1 - (months - 1)
-    return dt.date(index // 12, index % 12 + 1, 1)
+    return window(supplied.value.frequency, due_on) if supplied else None
+
+
+def window_words(registry, schedule_key: str, due_on: dt.date) -> str:
+    """PLAT-3: the work's look-back window in words, with its London dates
+    (the work page, the audit page and the audit's PDF show it)."""
+    from core.case_criteria import window_words as words
+
+    supplied = registry.schedules.get(schedule_key)
+    return words(supplied.value.frequency, due_on) if supplied else ""
 
 
 # ---------------------------------------------------------------------- doing
@@ -478,6 +496,16 @@ async def eligible_cases(ctx: Context, item: WorkItem, limit: int = 20) -> list[
         query = query.where(ChildCase.allocated_worker == item.supervisee_id)
     else:
         query = query.where(ChildCase.allocated_worker != item.owner_id)
+    supplied = ctx.registry.schedules.get(item.schedule_key)
+    from core.services import case_attributes
+
+    if supplied is not None and case_attributes.narrows(supplied.value):
+        # PLAT-3: suggest only cases meeting the schedule's criteria and window.
+        council = ctx.registry.council(ctx.actor.council)
+        qualifying = await case_attributes.qualifying(ctx.actor.organisation_id, council, supplied.value,
+                                                      item.starts_on, item.due_on)
+        # A few thousand ids at most in one IN (...): the page suggests twenty.
+        query = query.where(ChildCase.id.is_in(sorted(qualifying)[:5000] or [0]))
     cases = await query.order_by(ChildCase.id).limit(limit * 3)
     problems = await _case_problems(ctx, item, cases)
     return [case for case, problem in zip(cases, problems) if problem is None][:limit]
@@ -525,7 +553,31 @@ async def _case_problems(ctx: Context, item: WorkItem, cases: list[dict]) -> lis
         if problem is None and case["id"] in busy:
             problem = f"Case {case['external_id']} is already being audited"
         problems.append(problem)
+    if supplied is not None and any(p is None for p in problems):
+        await _criteria_problems(ctx, council, supplied.value, item, cases, problems)
     return problems
+
+
+async def _criteria_problems(ctx: Context, council, schedule, item: WorkItem, cases: list[dict],
+                             problems: list[str | None]) -> None:
+    """PLAT-3: a case that fails the schedule's criteria or window, with the
+    reason, judged on the work's period (one more read, only when it narrows)."""
+    from core.services import case_attributes
+
+    if not case_attributes.narrows(schedule):
+        return
+    ids = [case["id"] for case, problem in zip(cases, problems) if problem is None]
+    rows = {
+        row["id"]: row
+        for row in await ChildCase.select(ChildCase.id, ChildCase.attributes, ChildCase.involvement_started_on).where(
+            ChildCase.id.is_in(ids or [0])
+        )
+    }
+    for index, case in enumerate(cases):
+        if problems[index] is None and case["id"] in rows:
+            why = case_attributes.problem(council, schedule, rows[case["id"]], item.starts_on, item.due_on)
+            if why:
+                problems[index] = f"Case {case['external_id']} cannot be chosen for {item.activity}: {why}"
 
 
 async def _owned(ctx: Context, work_id: int) -> WorkItem:

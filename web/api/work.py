@@ -40,6 +40,10 @@ class WorkOut(msgspec.Struct, kw_only=True):
     outcome: str
     # C17-3: the theme of a themed activity started by hand, as the council names it.
     theme: str = ""
+    # PLAT-3: the window the work looks back over, its days and in words.
+    looks_back_from: dt.date | None = None
+    looks_back_to: dt.date | None = None
+    window: str = ""
 
 
 class Completion(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -71,6 +75,7 @@ def work_out(item: work.WorkItem) -> WorkOut:
         starts_on=item.starts_on, due_on=item.due_on, count=item.count, form=item.form_title, status=item.status,
         status_label=item.status_label, audits=[AuditOut(**a) for a in item.audits], done_on=item.done_on,
         summary=item.summary, outcome=item.outcome, theme=item.theme,
+        looks_back_from=item.covers_from, looks_back_to=item.covers_to, window=item.window,
     )
 
 

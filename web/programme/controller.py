@@ -11,6 +11,7 @@ from litestar.response import Redirect, Response, Template
 
 from core.calendar import london_date, utcnow
 from core.services import programme, work, work_by_hand
+from core.services import case_attributes
 from core.services.errors import Forbidden, Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
@@ -113,6 +114,7 @@ class ProgrammePages(Controller):
         return await page(
             request, "programme/work.html", title=("Error: " if errors else "") + item.activity, w=item, mine=mine, cases=cases,
             values=values, errors=errors, status_code=status_code, today=london_date(ctx.now),
+            criteria=case_attributes.criteria_words(ctx.registry, item.schedule_key),
         )
 
     @post("/work/{work_id:int}/complete")
