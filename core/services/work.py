@@ -53,9 +53,18 @@ class WorkItem:
     theme: str = ""  # C17-3: the council's name for the theme, where it has one
     covers_from: dt.date | None = None  # the schedule's look-back window, to the due date (PLAT-3)
     supervisee_id: int | None = None
+    # PLAT-2: the date the completion record gives, even while its workflow
+    # is under way (``done_on`` is set only once it is done).
+    recorded_on: dt.date | None = None
+    workflow_key: str = ""  # the completion record's workflow, where the schedule names one
+    state: str = ""
+    state_label: str = ""
 
     @property
     def status_label(self) -> str:
+        # A completion record going through its workflow shows where it is.
+        if self.status == "started" and self.state_label:
+            return self.state_label
         return STATUS_LABELS[self.status]
 
     @property
@@ -335,9 +344,45 @@ async def get_work(ctx: Context, work_id: int) -> WorkItem:
         Work.all_columns(), Work.owner.display_name.as_alias("owner_name"),
         Work.supervisee.display_name.as_alias("supervisee_name"),
     ).where((Work.id == work_id) & (Work.organisation == ctx.actor.organisation_id))
-    if not rows or (rows[0]["owner"] != ctx.actor.person_id and not _may_see_all(ctx)):
+    if not rows or not await _may_see(ctx, rows[0]):
         raise NotFound("No such work")
     return (await _items(ctx, rows))[0]
+
+
+async def _may_see(ctx: Context, row: dict) -> bool:
+    """The one policy for a piece of work and its evidence (PLAT-6): its
+    owner, the QA team, the owner's line managers up the line, and the people
+    its completion workflow names (who must see what they sign off)."""
+    from core.services.escalations import Ladder
+
+    if row["owner"] == ctx.actor.person_id or _may_see_all(ctx):
+        return True
+    if ctx.actor.person_id in await Ladder().chain_above(row["owner"]):
+        return True
+    if row["workflow_key"]:
+        workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
+        held = await held_on_work(ctx, row)
+        return any(held.intersection(t.by) for t in workflow.transitions)
+    return False
+
+
+async def work_relations(row: dict) -> dict[str, int | None]:
+    """Who a completion workflow's relations mean on a piece of work:
+    ``auditor`` is the owner (who does it), ``team_manager`` the owner's line
+    manager, ``practitioner`` the supervisee it is for, if any."""
+    manager = await Person.select(Person.line_manager).where(Person.id == row["owner"]).first()
+    return {"auditor": row["owner"], "team_manager": manager["line_manager"] if manager else None,
+            "practitioner": row["supervisee"], "case_chair": None}
+
+
+async def held_on_work(ctx: Context, row: dict) -> set[str]:
+    from core.definitions.model import RELATIONS
+
+    held = {relation for relation, who in (await work_relations(row)).items() if who == ctx.actor.person_id}
+    # As on audits: a role key that is also a relation's name means the relation.
+    if ctx.actor.role not in RELATIONS:
+        held.add(ctx.actor.role)
+    return held
 
 
 async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
@@ -355,10 +400,14 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
         linked = audits.get(row["id"], [])
         final = [a for a in linked if a["finalised_at"] is not None]
         done_on = row["done_on"]
+        # PLAT-2: recorded, but done only when its workflow reaches a final state.
+        awaiting = bool(row["workflow_key"]) and row["final_at"] is None and row["recorded_on"] is not None
         if row["form_key"] and len(final) >= row["needed"]:
             done_on = max(london_date(a["finalised_at"]) for a in final)
         if done_on is not None:
             status = "done" if done_on <= row["due_on"] else "done_late"
+        elif awaiting:
+            status = "started"
         elif row["due_on"] < today:
             status = "overdue"
         elif linked:
@@ -377,9 +426,28 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 theme=themes.get(row["theme"], row["theme"]),
                 covers_from=_covers_from(ctx, row["schedule_key"], row["due_on"]),
                 supervisee_id=row["supervisee"],
+                recorded_on=row["recorded_on"] or (row["done_on"] if not row["form_key"] else None), workflow_key=row["workflow_key"], state=row["state"],
+                state_label=_state_label(ctx, row),
             )
         )
     return out
+
+
+def _state_label(ctx: Context, row: dict) -> str:
+    if not row["workflow_key"]:
+        return ""
+    from core import workflow as wf
+
+    return wf.state(ctx.registry.workflow(row["workflow_key"], row["workflow_version"]), row["state"]).label
+
+
+def completion_workflow(ctx: Context, schedule_key: str):
+    """The workflow a schedule's completion records go through (PLAT-2), or None."""
+    supplied = ctx.registry.schedules.get(schedule_key)
+    if supplied is None or not supplied.value.workflow:
+        return None
+    key = ctx.registry.ref(supplied.namespace, supplied.value.workflow, "workflows")
+    return key, ctx.registry.workflow(key)
 
 
 def _covers_from(ctx: Context, schedule_key: str, due_on: dt.date) -> dt.date | None:
@@ -401,8 +469,8 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
     item = await _owned(ctx, work_id)
     if item.form_key:
         raise Invalid(f"{item.activity} is done by completing its {item.form_title}, not by a completion record")
-    if item.finished:
-        raise Invalid(f"{item.activity} was already recorded as done on {item.done_on:%-d %B %Y}")
+    if item.finished or item.recorded_on is not None:
+        raise Invalid(f"{item.activity} was already recorded as done on {(item.recorded_on or item.done_on):%-d %B %Y}")
     errors: dict[str, str] = {}
     today = london_date(ctx.now)
     if done_on is None:
@@ -419,15 +487,79 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
         raise Invalid("Check the completion record", errors)
     if check_only:
         return item
+    found = completion_workflow(ctx, item.schedule_key)
+    workflow = found[1] if found else None
+    flow: dict = {}
+    if found is not None:
+        # PLAT-2: the record enters the workflow's initial state; the work is
+        # done when a final state is reached (``take_step``).
+        from core import workflow as wf
+
+        flow = {Work.workflow_key: found[0],
+                Work.workflow_version: workflow.version, Work.state: workflow.initial}
+        if wf.state(workflow, workflow.initial).final:
+            flow[Work.final_at] = ctx.now
+        else:
+            flow[Work.done_on] = None  # set when a final state is reached
     async with transaction():
         await Work.update(
-            {Work.done_on: done_on, Work.summary: summary.strip(), Work.outcome: outcome.strip(),
-             Work.done_by: ctx.actor.person_id, Work.done_at: ctx.now}
+            {Work.done_on: done_on, Work.recorded_on: done_on, Work.summary: summary.strip(), Work.outcome: outcome.strip(),
+             Work.done_by: ctx.actor.person_id, Work.done_at: ctx.now, **flow}
         ).where(Work.id == work_id)
+        changes = {"done_on": done_on.isoformat(), "summary": summary.strip(), "outcome": outcome.strip()}
+        if workflow is not None:
+            changes["state"] = workflow.initial
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
-                           action="completed", changes={"done_on": done_on.isoformat(), "summary": summary.strip(),
-                                                        "outcome": outcome.strip()})
+                           action="completed", changes=changes)
         await work_counts.completed(work_id)
+    return await get_work(ctx, work_id)
+
+
+async def steps(ctx: Context, item: WorkItem) -> list:
+    """The workflow steps the actor may take on this completion record now."""
+    from core import workflow as wf
+
+    if not item.workflow_key or item.finished:
+        return []
+    row = await Work.select().where(Work.id == item.id).first()
+    workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
+    return wf.available(workflow, row["state"], await held_on_work(ctx, row))
+
+
+async def take_step(ctx: Context, work_id: int, step: str, reason: str = "") -> WorkItem:
+    """Move a completion record on through its workflow (PLAT-2), by one
+    of the people the step names; done when it reaches a final state."""
+    from core import workflow as wf
+
+    await get_work(ctx, work_id)  # NotFound for those who may not see it
+    async with transaction():
+        row = await Work.select().where(Work.id == work_id).first()
+        if not row["workflow_key"] or row["recorded_on"] is None:
+            raise Invalid(f"{row['activity']} has no completion record going through a workflow")
+        workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
+        if row["final_at"] is not None:
+            raise Invalid(f"{row['activity']} is already done: {wf.state(workflow, row['state']).label.lower()}")
+        try:
+            chosen = wf.check(workflow, row["state"], step, await held_on_work(ctx, row))
+        except wf.TransitionRefused as refused:
+            raise Forbidden(str(refused).replace("while the audit is", "while it is")) from None
+        if chosen.reason_required and not reason.strip():
+            raise Invalid("Give a reason", {"reason": f"Enter the reason to '{chosen.label.lower()}'"})
+        target = wf.state(workflow, chosen.to)
+        # The UPDATE names the state it moves from: two people taking a step
+        # at once cannot both move it.
+        moved = await Work.update(
+            {Work.state: chosen.to, Work.final_at: ctx.now if target.final else None,
+             # Done now, on the date the record gives (PLAT-5 counts read done_on).
+             Work.done_on: row["recorded_on"] if target.final else None}
+        ).where((Work.id == work_id) & (Work.state == row["state"])).returning(Work.id)
+        if not moved:
+            raise Invalid("Someone else moved this on first: look again")
+        await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
+                           action=f"transition:{chosen.key}", changes={"from": row["state"], "to": chosen.to,
+                                                                  "reason": reason.strip()})
+        if target.final:
+            await work_counts.completed(work_id)  # PLAT-5: counted done only now
     return await get_work(ctx, work_id)
 
 
@@ -537,5 +669,5 @@ async def _owned(ctx: Context, work_id: int) -> WorkItem:
 
 __all__ = [
     "STATUS_LABELS", "WorkItem", "complete", "council_year", "eligible_cases", "get_work", "issue_due_work",
-    "list_work", "start",
+    "list_work", "start", "steps", "take_step",
 ]
