@@ -51,6 +51,9 @@ def _docx() -> bytes:
     return out.getvalue()
 
 
+DOCX = _docx()  # once: a zip records when each part was written
+
+
 def _words(html: str) -> str:
     html = re.sub(r"</?(span|a|strong)\b[^>]*>", "", html)
     return html_lib.unescape(" ".join(re.sub(r"<[^>]+>", " ", html).split()))
@@ -173,6 +176,7 @@ async def test_a_completion_record_carries_evidence_files_that_only_those_who_ma
 
 
 @pytest.mark.req("PLAT-6")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the bytes' round trip on PostgreSQL: the page test
 async def test_the_api_takes_evidence_files_from_the_owner_with_a_reason_for_each_refusal(coventry_work):
     client, work_id, tm = coventry_work
     owner = await api_token(client, "coventry.hp_team_manager.1")
@@ -181,14 +185,14 @@ async def test_the_api_takes_evidence_files_from_the_owner_with_a_reason_for_eac
     assert recorded.status_code == 200 and recorded.json()["evidence"] == []
 
     sent = await client.post(f"/api/v1/work/{work_id}/evidence", headers=owner,
-                             files=[("file", ("minutes.docx", _docx(), "application/octet-stream"))])
+                             files=[("file", ("minutes.docx", DOCX, "application/octet-stream"))])
     assert sent.status_code == 201, sent.text
     [listed] = sent.json()["evidence"]
     assert listed["filename"] == "minutes.docx" and listed["uploaded_by"] == tm["display_name"]
     assert listed["media_type"] == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     shown = (await client.get(f"/api/v1/work/{work_id}", headers=owner)).json()
     assert [e["filename"] for e in shown["evidence"]] == ["minutes.docx"]
-    assert (await client.get(listed["download"], headers=owner)).content == _docx()
+    assert (await client.get(listed["download"], headers=owner)).content == DOCX
 
     # Not an Excel file at all, though named and sent as one.
     wrong = await client.post(f"/api/v1/work/{work_id}/evidence", headers=owner,
@@ -214,6 +218,7 @@ async def test_the_api_takes_evidence_files_from_the_owner_with_a_reason_for_eac
 # Assurance Manager, to the Partnership Board." The partnership's year starts
 # in April: the first quarter's scorecard is due Wednesday 30 June 2027.
 @pytest.mark.req("PLAT-2")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the suite's time: PostgreSQL once, in the page test
 async def test_a_completion_record_is_done_only_when_its_workflow_is_signed_off_by_the_people_it_names(
     partnership, database_url, tmp_path, clock
 ):
