@@ -279,3 +279,47 @@ async def test_a_completion_record_is_done_only_when_its_workflow_is_signed_off_
         chair = await person("partnership.audit_chair")
         assert [(t["action"], t["actor"]) for t in trail if t["action"].startswith("transition:")] == [
             ("transition:submit", qa["id"]), ("transition:refine", chair["id"]), ("transition:present", qa["id"])]
+
+
+@pytest.mark.req("PLAT-6")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL's bytes: the page test above
+async def test_an_audit_carries_evidence_for_its_answers_seen_only_by_those_who_may_see_the_audit(client):
+    """Haringey's demo: the CP chair's audit this month (HAR 2: the monthly
+    cycle). The auditor adds evidence while the answers can change; the QA
+    officer downloads it; the case's practitioner, before the audit is final,
+    may not (CORE-10: they see it once final)."""
+    from core.db.tables import Allocation, Person
+    from helpers import allocation_of
+
+    audit = await allocation_of("haringey.cp_chair")
+    await sign_in(client, "haringey.cp_chair")
+    page = await client.get(f"/audits/{audit['id']}")
+    assert "Upload evidence for your answers" in page.text
+    fake = await client.post(f"/audits/{audit['id']}/evidence", data={"_csrf_token": csrf_from(page.text)},
+                             files=[("audit_evidence", ("genogram.jpg", b"<html>not a picture</html>", "image/jpeg"))])
+    assert fake.status_code == 422
+    assert "The selected file is not a real JPEG image: its name says it is, but its contents are not" in _words(fake.text)
+    added = await client.post(f"/audits/{audit['id']}/evidence", data={"_csrf_token": csrf_from(page.text)},
+                              files=[("audit_evidence", ("chronology.pdf", PDF, "application/pdf"))], follow_redirects=False)
+    assert added.status_code == 303
+    page = await client.get(f"/audits/{audit['id']}")
+    [link] = re.findall(rf'href="(/audits/{audit["id"]}/evidence/\d+)"', page.text)
+    assert "chronology.pdf PDF" in _words(page.text)
+
+    await sign_in(client, "haringey.qa_officer")
+    got = await client.get(link)
+    assert got.status_code == 200 and got.content == PDF and got.headers["content-disposition"].startswith("attachment;")
+    row = await Allocation.select(Allocation.child_case.allocated_worker.as_alias("worker")).where(
+        Allocation.id == audit["id"]).first()
+    worker = await Person.select(Person.username).where(Person.id == row["worker"]).first()
+    await sign_in(client, worker["username"])
+    assert (await client.get(link)).status_code == 404
+    assert [t["action"] for t in await Trail.select(Trail.action).where(Trail.entity == "evidence_file")] == ["download_refused"]
+    # Only the auditor adds evidence: the QA officer, who sees the audit, may not.
+    await sign_in(client, "haringey.qa_officer")
+    page = await client.get(f"/audits/{audit['id']}")
+    assert "Upload evidence for your answers" not in page.text
+    refused = await client.post(f"/audits/{audit['id']}/evidence", data={"_csrf_token": csrf_from(page.text)},
+                                files=[("audit_evidence", ("x.txt", b"x", "text/plain"))])
+    assert refused.status_code == 403 and "Only the auditor adds evidence" in refused.text
+    assert await EvidenceFile.count().where(EvidenceFile.allocation == audit["id"]) == 1

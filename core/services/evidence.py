@@ -273,5 +273,69 @@ async def download(ctx: Context, work_id: int, file_id: int) -> dict:
     return {**row, "content": bytes(content) if not isinstance(content, bytes) else content}
 
 
+# ------------------------------------------------------------------ audits
+async def add_to_audit(ctx: Context, allocation_id: int, files: list[Checked]) -> list[int]:
+    """Evidence for an audit's answers, added by its auditor while they may
+    still change the answers (never after it is submitted or final)."""
+    from core.services.audits import audit_view
+
+    assert ctx.actor
+    if not files:
+        return []
+    view = await audit_view(ctx, allocation_id)  # NotFound for those who may not see it
+    if not view.editable:
+        raise Forbidden("Only the auditor adds evidence, while the audit can still be changed")
+    ids = []
+    async with transaction():
+        for file in files:
+            digest = hashlib.sha256(file.data).hexdigest()
+            rows = await EvidenceFile.insert(
+                EvidenceFile(
+                    organisation=ctx.actor.organisation_id, allocation=allocation_id, filename=file.filename,
+                    media_type=file.media_type, size=len(file.data), sha256=digest, content=file.data,
+                    uploaded_by=ctx.actor.person_id, uploaded_at=ctx.now,
+                )
+            ).returning(EvidenceFile.id)
+            ids.append(rows[0]["id"])
+            await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="allocation", entity_id=allocation_id,
+                               action="evidence_added", changes={"file": rows[0]["id"], "filename": file.filename,
+                                                                 "media_type": file.media_type, "size": len(file.data),
+                                                                 "sha256": digest})
+    return ids
+
+
+async def of_audit(ctx: Context, allocation_id: int) -> list[EvidenceItem]:
+    """An audit's evidence as listed on its page (its visibility already checked)."""
+    return [
+        EvidenceItem(id=row["id"], filename=row["filename"], media_type=row["media_type"], size=row["size"],
+                     size_words=size_words(row["size"]), uploaded_by=row["who"], uploaded_at=row["uploaded_at"])
+        for row in await EvidenceFile.select(
+            EvidenceFile.id, EvidenceFile.filename, EvidenceFile.media_type, EvidenceFile.size,
+            EvidenceFile.uploaded_at, EvidenceFile.uploaded_by.display_name.as_alias("who"),
+        ).where(EvidenceFile.allocation == allocation_id).order_by(EvidenceFile.id)
+    ]
+
+
+async def download_from_audit(ctx: Context, allocation_id: int, file_id: int) -> dict:
+    """A file on an audit, for those who may see the audit (the audits'
+    own policy, ``audits.visible``); anyone else: NotFound, in the trail."""
+    from core.services.audits import visible
+
+    assert ctx.actor
+    row = await EvidenceFile.select(
+        EvidenceFile.id, EvidenceFile.filename, EvidenceFile.media_type, EvidenceFile.size, EvidenceFile.content,
+    ).where((EvidenceFile.id == file_id) & (EvidenceFile.allocation == allocation_id)).first()
+    if row is None:
+        raise NotFound("There is no such file")
+    try:
+        await visible(ctx, allocation_id)
+    except NotFound:
+        await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="evidence_file", entity_id=file_id,
+                           action="download_refused", changes={"allocation": allocation_id})
+        raise NotFound("There is no such file") from None
+    content = row["content"]
+    return {**row, "content": bytes(content) if not isinstance(content, bytes) else content}
+
+
 __all__ = ["ALLOWED", "Checked", "EvidenceItem", "Upload", "add_to_work", "check", "check_all", "download",
-           "of_work", "size_limit_words", "sniff"]
+           "of_work", "size_limit_words", "sniff", "add_to_audit", "of_audit", "download_from_audit"]
