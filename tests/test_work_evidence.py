@@ -21,7 +21,7 @@ import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from conftest import make_settings
-from core.db.tables import EvidenceFile, Trail, Work, WorkMonth
+from core.db.tables import EvidenceFile, Notification, Trail, Work, WorkMonth
 from core.plugins import load_plugins
 from core.services import sweep, work_counts
 from core.services.context import Context
@@ -147,6 +147,12 @@ async def test_a_completion_record_carries_evidence_files_that_only_those_who_ma
     assert got.headers["x-content-type-options"] == "nosniff" and got.headers["cache-control"] == "no-store"
     await sign_in(client, "coventry.senior_leader")
     assert (await client.get(links[1])).content == CSV
+    # So does the owner's line manager, who has no right to see everyone's work.
+    from core.db.tables import Person
+
+    manager = await Person.select(Person.username).where(Person.id == tm["line_manager"]).first()
+    await sign_in(client, manager["username"])
+    assert (await client.get(links[0])).content == PDF
     # Another practitioner: no such file, and the refusal is in the trail.
     await sign_in(client, "coventry.practitioner.11")
     refused = await client.get(links[0])
@@ -259,7 +265,13 @@ async def test_a_completion_record_is_done_only_when_its_workflow_is_signed_off_
         assert refused.status_code == 403
         assert refused.json()["detail"] == "You are not one of the people who may 'consider and refine'"
 
-        # The Audit Chair sees the record and its evidence, and refines it.
+        # The Audit Chair is told (the state's notify), sees the record and its evidence, and refines it.
+        chair = await person("partnership.audit_chair")
+        told = await Notification.select(Notification.subject, Notification.link).where(
+            (Notification.recipient == chair["id"]) & (Notification.kind == "work_step"))
+        assert told == [{"subject": "Populate the Performance Scorecard, take it to the A&P subgroup and present it "
+                                    "to the Partnership Board: With the A&P subgroup for consideration and refinement",
+                         "link": f"/programme/work/{work_id}"}]
         await sign_in(client, "partnership.audit_chair")
         page = await client.get(f"/programme/work/{work_id}")
         assert "scorecard.csv" in page.text and "Consider and refine" in page.text
@@ -276,7 +288,6 @@ async def test_a_completion_record_is_done_only_when_its_workflow_is_signed_off_
         assert await done_count() == 1
         trail = await Trail.select(Trail.action, Trail.actor).where(
             (Trail.entity == "work") & (Trail.entity_id == work_id)).order_by(Trail.id)
-        chair = await person("partnership.audit_chair")
         assert [(t["action"], t["actor"]) for t in trail if t["action"].startswith("transition:")] == [
             ("transition:submit", qa["id"]), ("transition:refine", chair["id"]), ("transition:present", qa["id"])]
 

@@ -362,8 +362,35 @@ async def _may_see(ctx: Context, row: dict) -> bool:
     if row["workflow_key"]:
         workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
         held = await held_on_work(ctx, row)
-        return any(held.intersection(t.by) for t in workflow.transitions)
+        # Those who take its steps, and those its states tell.
+        return any(held.intersection(t.by) for t in workflow.transitions) or any(
+            held.intersection(s.notify) for s in workflow.states)
     return False
+
+
+async def _tell(ctx: Context, work_id: int, state_key: str, reason: str = "") -> None:
+    """Tell whom the state's ``notify`` names (relations on the work, or
+    the nearest holder of a role up the owner's line) that the completion
+    record is now in it; never the person who just moved it. In the
+    caller's transaction."""
+    from core import workflow as wf
+    from core.services import escalations, notifications
+
+    row = await Work.select().where(Work.id == work_id).first()
+    workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
+    target = wf.state(workflow, state_key)
+    if not target.notify:
+        return
+    who = await escalations.recipients(row["organisation"], tuple(target.notify), await work_relations(row), row["owner"])
+    who = [p for p in who if p != ctx.actor.person_id]
+    if not who:
+        return
+    body = f"{row['activity']} (due {row['due_on']:%-d %B %Y}) is now: {target.label}."
+    if reason.strip():
+        body += f"\n\nReason given: {reason.strip()}"
+    await notifications.notify(ctx, organisation_id=row["organisation"], recipients=who, kind="work_step",
+                               subject=f"{row['activity']}: {target.label}"[:200], body=body,
+                               link=f"/programme/work/{work_id}")
 
 
 async def work_relations(row: dict) -> dict[str, int | None]:
@@ -511,6 +538,8 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
             changes["state"] = workflow.initial
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
                            action="completed", changes=changes)
+        if workflow is not None:
+            await _tell(ctx, work_id, workflow.initial)
         await work_counts.completed(work_id)
     return await get_work(ctx, work_id)
 
@@ -558,6 +587,7 @@ async def take_step(ctx: Context, work_id: int, step: str, reason: str = "") -> 
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
                            action=f"transition:{chosen.key}", changes={"from": row["state"], "to": chosen.to,
                                                                   "reason": reason.strip()})
+        await _tell(ctx, work_id, chosen.to, reason)
         if target.final:
             await work_counts.completed(work_id)  # PLAT-5: counted done only now
     return await get_work(ctx, work_id)
