@@ -183,7 +183,7 @@ async def test_a_completion_record_carries_evidence_files_that_only_those_who_ma
 
 @pytest.mark.req("PLAT-6")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the bytes' round trip on PostgreSQL: the page test
-async def test_the_api_takes_evidence_files_from_the_owner_with_a_reason_for_each_refusal(coventry_work):
+async def test_the_api_takes_evidence_files_from_the_owner_with_a_reason_for_each_refusal(coventry_work, database_url, tmp_path):
     client, work_id, tm = coventry_work
     owner = await api_token(client, "coventry.hp_team_manager.1")
     recorded = await client.post(f"/api/v1/work/{work_id}/completion", headers=owner,
@@ -199,6 +199,15 @@ async def test_the_api_takes_evidence_files_from_the_owner_with_a_reason_for_eac
     shown = (await client.get(f"/api/v1/work/{work_id}", headers=owner)).json()
     assert [e["filename"] for e in shown["evidence"]] == ["minutes.docx"]
     assert (await client.get(listed["download"], headers=owner)).content == DOCX
+    # A backup of the database holds the file itself (SQLite's online backup, as the README says to take one).
+    import sqlite3
+
+    live = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+    copy = sqlite3.connect(tmp_path / "backup.sqlite3")
+    live.backup(copy)
+    live.close()
+    assert copy.execute("SELECT filename, content FROM evidence_file").fetchall() == [("minutes.docx", DOCX)]
+    copy.close()
 
     # Not an Excel file at all, though named and sent as one.
     wrong = await client.post(f"/api/v1/work/{work_id}/evidence", headers=owner,
