@@ -10,7 +10,9 @@ a second process issuing the same period inserts nothing). Work is done:
   case audits, linked to the owner's work of that month); it is done when
   as many audits as the occurrence asks for are final;
 - without a form: by a completion record (``complete``): the date it was
-  done, a summary and the outcome.
+  done, a summary, the outcome and evidence files (``core.services.evidence``);
+  where the schedule names a workflow, done only when that reaches a final
+  state (``core.services.work_workflow``).
 
 What a person sees of it is ``status``: to do, started, done, done late or
 overdue, against the London date.
@@ -352,64 +354,15 @@ async def get_work(ctx: Context, work_id: int) -> WorkItem:
 async def _may_see(ctx: Context, row: dict) -> bool:
     """The one policy for a piece of work and its evidence (PLAT-6): its
     owner, the QA team, the owner's line managers up the line, and the people
-    its completion workflow names (who must see what they sign off)."""
+    its completion workflow names (``work_workflow.names``)."""
+    from core.services import work_workflow
     from core.services.escalations import Ladder
 
     if row["owner"] == ctx.actor.person_id or _may_see_all(ctx):
         return True
     if ctx.actor.person_id in await Ladder().chain_above(row["owner"]):
         return True
-    if row["workflow_key"]:
-        workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
-        held = await held_on_work(ctx, row)
-        # Those who take its steps, and those its states tell.
-        return any(held.intersection(t.by) for t in workflow.transitions) or any(
-            held.intersection(s.notify) for s in workflow.states)
-    return False
-
-
-async def _tell(ctx: Context, work_id: int, state_key: str, reason: str = "") -> None:
-    """Tell whom the state's ``notify`` names (relations on the work, or
-    the nearest holder of a role up the owner's line) that the completion
-    record is now in it; never the person who just moved it. In the
-    caller's transaction."""
-    from core import workflow as wf
-    from core.services import escalations, notifications
-
-    row = await Work.select().where(Work.id == work_id).first()
-    workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
-    target = wf.state(workflow, state_key)
-    if not target.notify:
-        return
-    who = await escalations.recipients(row["organisation"], tuple(target.notify), await work_relations(row), row["owner"])
-    who = [p for p in who if p != ctx.actor.person_id]
-    if not who:
-        return
-    body = f"{row['activity']} (due {row['due_on']:%-d %B %Y}) is now: {target.label}."
-    if reason.strip():
-        body += f"\n\nReason given: {reason.strip()}"
-    await notifications.notify(ctx, organisation_id=row["organisation"], recipients=who, kind="work_step",
-                               subject=f"{row['activity']}: {target.label}"[:200], body=body,
-                               link=f"/programme/work/{work_id}")
-
-
-async def work_relations(row: dict) -> dict[str, int | None]:
-    """Who a completion workflow's relations mean on a piece of work:
-    ``auditor`` is the owner (who does it), ``team_manager`` the owner's line
-    manager, ``practitioner`` the supervisee it is for, if any."""
-    manager = await Person.select(Person.line_manager).where(Person.id == row["owner"]).first()
-    return {"auditor": row["owner"], "team_manager": manager["line_manager"] if manager else None,
-            "practitioner": row["supervisee"], "case_chair": None}
-
-
-async def held_on_work(ctx: Context, row: dict) -> set[str]:
-    from core.definitions.model import RELATIONS
-
-    held = {relation for relation, who in (await work_relations(row)).items() if who == ctx.actor.person_id}
-    # As on audits: a role key that is also a relation's name means the relation.
-    if ctx.actor.role not in RELATIONS:
-        held.add(ctx.actor.role)
-    return held
+    return await work_workflow.names(ctx, row)
 
 
 async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
@@ -468,15 +421,6 @@ def _state_label(ctx: Context, row: dict) -> str:
     return wf.state(ctx.registry.workflow(row["workflow_key"], row["workflow_version"]), row["state"]).label
 
 
-def completion_workflow(ctx: Context, schedule_key: str):
-    """The workflow a schedule's completion records go through (PLAT-2), or None."""
-    supplied = ctx.registry.schedules.get(schedule_key)
-    if supplied is None or not supplied.value.workflow:
-        return None
-    key = ctx.registry.ref(supplied.namespace, supplied.value.workflow, "workflows")
-    return key, ctx.registry.workflow(key)
-
-
 def _covers_from(ctx: Context, schedule_key: str, due_on: dt.date) -> dt.date | None:
     """The first day of what the work looks back over: ``look_back_months``
     whole months up to the month it is due ("the past six months")."""
@@ -514,20 +458,11 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
         raise Invalid("Check the completion record", errors)
     if check_only:
         return item
-    found = completion_workflow(ctx, item.schedule_key)
-    workflow = found[1] if found else None
-    flow: dict = {}
-    if found is not None:
-        # PLAT-2: the record enters the workflow's initial state; the work is
-        # done when a final state is reached (``take_step``).
-        from core import workflow as wf
+    from core.services import work_workflow
 
-        flow = {Work.workflow_key: found[0],
-                Work.workflow_version: workflow.version, Work.state: workflow.initial}
-        if wf.state(workflow, workflow.initial).final:
-            flow[Work.final_at] = ctx.now
-        else:
-            flow[Work.done_on] = None  # set when a final state is reached
+    # PLAT-2: where the schedule names a workflow, the record enters its
+    # initial state and the work is done when a final one is reached.
+    workflow, flow = work_workflow.entering(ctx, item.schedule_key)
     async with transaction():
         await Work.update(
             {Work.done_on: done_on, Work.recorded_on: done_on, Work.summary: summary.strip(), Work.outcome: outcome.strip(),
@@ -539,57 +474,8 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
                            action="completed", changes=changes)
         if workflow is not None:
-            await _tell(ctx, work_id, workflow.initial)
+            await work_workflow.tell(ctx, work_id, workflow.initial)
         await work_counts.completed(work_id)
-    return await get_work(ctx, work_id)
-
-
-async def steps(ctx: Context, item: WorkItem) -> list:
-    """The workflow steps the actor may take on this completion record now."""
-    from core import workflow as wf
-
-    if not item.workflow_key or item.finished:
-        return []
-    row = await Work.select().where(Work.id == item.id).first()
-    workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
-    return wf.available(workflow, row["state"], await held_on_work(ctx, row))
-
-
-async def take_step(ctx: Context, work_id: int, step: str, reason: str = "") -> WorkItem:
-    """Move a completion record on through its workflow (PLAT-2), by one
-    of the people the step names; done when it reaches a final state."""
-    from core import workflow as wf
-
-    await get_work(ctx, work_id)  # NotFound for those who may not see it
-    async with transaction():
-        row = await Work.select().where(Work.id == work_id).first()
-        if not row["workflow_key"] or row["recorded_on"] is None:
-            raise Invalid(f"{row['activity']} has no completion record going through a workflow")
-        workflow = ctx.registry.workflow(row["workflow_key"], row["workflow_version"])
-        if row["final_at"] is not None:
-            raise Invalid(f"{row['activity']} is already done: {wf.state(workflow, row['state']).label.lower()}")
-        try:
-            chosen = wf.check(workflow, row["state"], step, await held_on_work(ctx, row))
-        except wf.TransitionRefused as refused:
-            raise Forbidden(str(refused).replace("while the audit is", "while it is")) from None
-        if chosen.reason_required and not reason.strip():
-            raise Invalid("Give a reason", {"reason": f"Enter the reason to '{chosen.label.lower()}'"})
-        target = wf.state(workflow, chosen.to)
-        # The UPDATE names the state it moves from: two people taking a step
-        # at once cannot both move it.
-        moved = await Work.update(
-            {Work.state: chosen.to, Work.final_at: ctx.now if target.final else None,
-             # Done now, on the date the record gives (PLAT-5 counts read done_on).
-             Work.done_on: row["recorded_on"] if target.final else None}
-        ).where((Work.id == work_id) & (Work.state == row["state"])).returning(Work.id)
-        if not moved:
-            raise Invalid("Someone else moved this on first: look again")
-        await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
-                           action=f"transition:{chosen.key}", changes={"from": row["state"], "to": chosen.to,
-                                                                  "reason": reason.strip()})
-        await _tell(ctx, work_id, chosen.to, reason)
-        if target.final:
-            await work_counts.completed(work_id)  # PLAT-5: counted done only now
     return await get_work(ctx, work_id)
 
 
@@ -699,5 +585,5 @@ async def _owned(ctx: Context, work_id: int) -> WorkItem:
 
 __all__ = [
     "STATUS_LABELS", "WorkItem", "complete", "council_year", "eligible_cases", "get_work", "issue_due_work",
-    "list_work", "start", "steps", "take_step",
+    "list_work", "start",
 ]

@@ -15,7 +15,7 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Response
 
 from core.calendar import london_date
-from core.services import evidence, work, work_by_hand
+from core.services import evidence, work, work_by_hand, work_workflow
 from core.services.errors import Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
@@ -185,7 +185,7 @@ class WorkController(Controller):
         """By one of the people the step names (403 otherwise, with the reason);
         a 422 when the step needs a reason and has none."""
         ctx = request_context(request)
-        item = await work.take_step(ctx, work_id, data.step, data.reason)
+        item = await work_workflow.take_step(ctx, work_id, data.step, data.reason)
         return (await with_files(ctx, [item]))[0]
 
     @post("/{work_id:int}/audits", summary="Start an audit on the work's form, of the case chosen", status_code=201)

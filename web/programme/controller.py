@@ -11,7 +11,7 @@ from litestar.response import Redirect, Response, Template
 
 from core.calendar import london_date, utcnow
 from core.db.engine import transaction
-from core.services import evidence, programme, work, work_by_hand
+from core.services import evidence, programme, work, work_by_hand, work_workflow
 from core.services.errors import Forbidden, Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
@@ -148,7 +148,7 @@ class ProgrammePages(Controller):
         return await page(
             request, "programme/work.html", title=("Error: " if errors else "") + item.activity, w=item, mine=mine, cases=cases,
             values=values, errors=errors, status_code=status_code, today=london_date(ctx.now),
-            files=files, size_limit=evidence.size_limit_words(limit), steps=await work.steps(ctx, item),
+            files=files, size_limit=evidence.size_limit_words(limit), steps=await work_workflow.steps(ctx, item),
         )
 
     @post("/work/{work_id:int}/complete")
@@ -206,7 +206,7 @@ class ProgrammePages(Controller):
         ctx = request_context(request)
         data = await form_data(request)
         try:
-            item = await work.take_step(ctx, work_id, data.get("step", ""), data.get("reason", ""))
+            item = await work_workflow.take_step(ctx, work_id, data.get("step", ""), data.get("reason", ""))
         except Invalid as invalid:
             item = await work.get_work(ctx, work_id)
             return await self._work_page(request, item, values=data, errors=invalid.errors or {"reason": str(invalid)},
