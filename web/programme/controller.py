@@ -209,7 +209,10 @@ class ProgrammePages(Controller):
             item = await work_workflow.take_step(ctx, work_id, data.get("step", ""), data.get("reason", ""))
         except Invalid as invalid:
             item = await work.get_work(ctx, work_id)
-            return await self._work_page(request, item, values=data, errors=invalid.errors or {"reason": str(invalid)},
+            # Each step has its own reason box: the error goes to the one used.
+            step = data.get("step", "")
+            errors = {f"reason-{step}" if key == "reason" else key: message for key, message in invalid.errors.items()}
+            return await self._work_page(request, item, values=data, errors=errors or {f"reason-{step}": str(invalid)},
                                          status_code=422)
         flash(request, "Done" if item.finished else item.state_label)
         return see_other(request, f"/programme/work/{work_id}")
