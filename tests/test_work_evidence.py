@@ -343,3 +343,14 @@ async def test_an_audit_carries_evidence_for_its_answers_seen_only_by_those_who_
                                 files=[("audit_evidence", ("x.txt", b"x", "text/plain"))])
     assert refused.status_code == 403 and "Only the auditor adds evidence" in refused.text
     assert await EvidenceFile.count().where(EvidenceFile.allocation == audit["id"]) == 1
+
+    # The API: the auditor adds and lists; the case's practitioner is told there is no such audit.
+    auditor = await api_token(client, "haringey.cp_chair")
+    sent = await client.post(f"/api/v1/allocations/{audit['id']}/evidence", headers=auditor,
+                             files=[("file", ("visits.csv", CSV, "text/csv"))])
+    assert sent.status_code == 201, sent.text
+    assert [(f["filename"], f["media_type"]) for f in sent.json()] == [("chronology.pdf", "application/pdf"),
+                                                                      ("visits.csv", "text/csv")]
+    assert (await client.get(sent.json()[1]["download"], headers=auditor)).content == CSV
+    theirs = await api_token(client, worker["username"])
+    assert (await client.get(f"/api/v1/allocations/{audit['id']}/evidence", headers=theirs)).status_code == 404
