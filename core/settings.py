@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     debug: bool = False
     # PostgreSQL connection pool size; 0 opens a connection per query.
     database_pool_size: int = 10
+    # PLAT-6: the largest evidence file accepted, in bytes (10 MiB).
+    evidence_max_bytes: int = 10 * 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:
@@ -52,6 +54,15 @@ def _list(value: str) -> tuple[str, ...]:
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a whole number of bytes above 0, not {raw!r}")
+    return int(raw)
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -88,6 +99,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         sweep_seconds=int(env.get("QAF_SWEEP_SECONDS", "60")),
         debug=_flag(env.get("QAF_DEBUG", "")),
         database_pool_size=int(env.get("QAF_DATABASE_POOL_SIZE", "10")),
+        evidence_max_bytes=_positive(env, "QAF_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
     )
 
 

@@ -178,8 +178,11 @@ async def journey(base: str, page: Page, a11y: A11yTracker) -> None:
     await expect(page.get_by_role("group", name="When was it done?").get_by_label("Day")).to_have_value("30")
     await a11y.check()
 
-    # Today, the leap day: recorded.
+    # Today, the leap day: recorded, with a file of evidence (PLAT-6).
     await page.get_by_role("group", name="When was it done?").get_by_label("Day").fill("29")
+    await page.get_by_label("Evidence (optional)").set_input_files(
+        [{"name": "case notes.txt", "mimeType": "text/plain", "buffer": b"Plan, visits and chronology read together.\n"}]
+    )
     await page.get_by_role("button", name="Record as done").click()
     await page.wait_for_url(work_url)
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Recorded as done")
@@ -187,6 +190,10 @@ async def journey(base: str, page: Page, a11y: A11yTracker) -> None:
     await expect(summary_value(page, "Done on")).to_have_text("29 February 2028")
     await expect(summary_value(page, "Summary")).to_have_text(summary_text)
     await expect(summary_value(page, "Outcome")).to_have_text(outcome_text)
+    evidence = page.get_by_role("table").filter(has=page.get_by_role("link", name="case notes.txt"))
+    await expect(evidence.locator("tbody tr")).to_have_count(1)
+    await expect(evidence.locator("tbody tr td").nth(1)).to_have_text("43 bytes")
+    await expect(evidence.locator("tbody tr td").nth(3)).to_have_text("29 February 2028 at 10:00am")
     # Done once: no button whose action cannot succeed.
     await expect(page.get_by_role("button", name="Record as done")).to_have_count(0)
     await expect(page.locator(".govuk-error-summary[data-module]")).to_have_count(0)

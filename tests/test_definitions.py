@@ -224,6 +224,9 @@ CASES = "cases: {draw: random, count: 1}"
         ("schedules.yaml", "{every: as_required}", "{every: as_required}\n    themed: true", "schedules.thematic_audits", "themed", "the council lists no themes"),
         ("schedules.yaml", "{every: quarter}", "{every: quarter}\n    themed: true", "schedules.quarterly_audit_findings", "themed", "it needs every: as_required"),
         ("schedules.yaml", "{every: quarter}", "{every: quarter}\n    to_be_agreed: true", "schedules.quarterly_audit_findings", "frequency.every", "write every: as_required"),
+        # PLAT-2: a completion record's workflow is one the council has, and only without a form.
+        ("schedules.yaml", "{every: quarter}", "{every: quarter}\n    workflow: findings_sign_off", "schedules.quarterly_audit_findings", "workflow", "unknown workflow 'findings_sign_off'"),
+        ("schedules.yaml", MONTHLY, MONTHLY + "\n    workflow: case_audit", TM_AUDIT, "workflow", "name a workflow only without a form"),
         ("schedules.yaml", "{every: quarter}", "{every: quarter, replaced_by: practice_week}", "schedules.quarterly_audit_findings", "frequency.replaced_by", "replaced_by goes with every: month"),
         ("council.yaml", "practice_weeks_replace_cycle: true", "practice_weeks_replace_cycle: false", TM_AUDIT, "frequency.replaced_by", "practice_weeks_replace_cycle"),
         ("schedules.yaml", 'activity: "Thematic audit"', 'activity: "Thematic audit"\n    post: " Lead "', "schedules.thematic_audits", "post", "has spaces at its ends"),

@@ -193,4 +193,10 @@ def security_headers(settings: Settings):
 def create_app(settings: Settings | None = None, plugins: Plugins | None = None) -> Litestar:
     settings = settings or get_settings()
     plugins = plugins or load_plugins(settings)
-    return Litestar(plugins=[QafInit(settings, plugins)])
+    from core.services.evidence import MAX_FILES
+
+    # PLAT-6: a form may carry a few evidence files, each up to the limit
+    # (one past it is refused with a message, not a bare 413). Given here:
+    # Litestar takes the limit from its constructor, not from on_app_init.
+    return Litestar(plugins=[QafInit(settings, plugins)],
+                    request_max_body_size=MAX_FILES * settings.evidence_max_bytes + 1024 * 1024)

@@ -14,6 +14,7 @@ import core.db  # noqa: F401  (sets PICCOLO_CONF before Piccolo looks for it)
 from piccolo.columns import (
     JSON,
     Boolean,
+    Bytea,
     Date,
     ForeignKey,
     Integer,
@@ -187,6 +188,15 @@ class Work(Table, tablename="work"):
     created_at = Timestamptz()
     # C17-3: the council theme a themed activity started by hand is on ("" if none).
     theme = Varchar(length=64, default="")
+    # PLAT-2: the workflow a completion record goes through where its schedule
+    # names one (``Schedule.workflow``): done only once ``final_at`` is set.
+    workflow_key = Varchar(length=130, default="")
+    workflow_version = SmallInt(null=True, default=None)
+    state = Varchar(length=64, default="")
+    final_at = Timestamptz(null=True, default=None)
+    # The completion record's date; ``done_on`` is set from it only when the
+    # workflow is final, so what counts work done never sees it before.
+    recorded_on = Date(null=True, default=None)
 
 
 class Grade(Table, tablename="grade"):
@@ -510,6 +520,23 @@ class Notification(Table, tablename="notification"):
     email_sent_at = Timestamptz(null=True, default=None)
 
 
+class EvidenceFile(Table, tablename="evidence_file"):
+    """A file of evidence on a completion record or an audit (PLAT-6). The
+    bytes live here, so a database backup holds them; the type is the one its
+    content was checked to be (``core.services.evidence``)."""
+
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    work = ForeignKey(Work, null=True, index=True, on_delete=OnDelete.restrict)
+    allocation = ForeignKey(Allocation, null=True, index=True, on_delete=OnDelete.restrict)
+    filename = Varchar(length=255)
+    media_type = Varchar(length=100)
+    size = Integer()
+    sha256 = Varchar(length=64)
+    content = Bytea()
+    uploaded_by = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    uploaded_at = Timestamptz()
+
+
 class Trail(Table, tablename="trail"):
     """Append-only record of every change (CORE-14). Never updated or deleted:
     database triggers refuse both."""
@@ -556,5 +583,6 @@ TABLES: tuple[type[Table], ...] = (
     Deadline,
     Concern,
     Notification,
+    EvidenceFile,
     Trail,
 )

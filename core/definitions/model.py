@@ -312,6 +312,11 @@ class Schedule(Definition, kw_only=True):
     purpose: str = ""
     frequency: Frequency
     form: Ref | None = None
+    # PLAT-2: without a form, the workflow its completion record goes through
+    # (a report the A&P subgroup considers, a line manager signs off): done
+    # when a final state is reached. On work, ``auditor`` is the owner,
+    # ``team_manager`` the owner's line manager, ``practitioner`` the supervisee.
+    workflow: Ref | None = None
     # Cases drawn for each owner when the work is issued (needs a form).
     cases: CaseDraw | None = None
     # Whose records it audits, as a role ("their Advanced Practitioner's

@@ -460,6 +460,10 @@ def _check_schedule(check: _Checker, schedule: Schedule) -> None:
     _check_lens(check, schedule.lens)
     if schedule.form is not None:
         check.ref("form", schedule.form, "forms")
+    if schedule.workflow is not None:
+        if schedule.form is not None:
+            raise check.fail("workflow", "an activity with a form goes through its form's workflow; name a workflow only without a form")
+        check.ref("workflow", schedule.workflow, "workflows")
     if schedule.post != schedule.post.strip() or (schedule.post and not schedule.post.strip()):
         raise check.fail("post", f"{schedule.post!r} has spaces at its ends: write the post as the staff file names it")
     council = check.registry.councils.get(check.supplied.namespace)

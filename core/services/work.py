@@ -10,7 +10,9 @@ a second process issuing the same period inserts nothing). Work is done:
   case audits, linked to the owner's work of that month); it is done when
   as many audits as the occurrence asks for are final;
 - without a form: by a completion record (``complete``): the date it was
-  done, a summary and the outcome.
+  done, a summary, the outcome and evidence files (``core.services.evidence``);
+  where the schedule names a workflow, done only when that reaches a final
+  state (``core.services.work_workflow``).
 
 What a person sees of it is ``status``: to do, started, done, done late or
 overdue, against the London date.
@@ -55,9 +57,18 @@ class WorkItem:
     supervisee_id: int | None = None
     covers_to: dt.date | None = None  # the window's last day (PLAT-3)
     window: str = ""  # the window in words, with its dates (PLAT-3)
+    # PLAT-2: the date the completion record gives, even while its workflow
+    # is under way (``done_on`` is set only once it is done).
+    recorded_on: dt.date | None = None
+    workflow_key: str = ""  # the completion record's workflow, where the schedule names one
+    state: str = ""
+    state_label: str = ""
 
     @property
     def status_label(self) -> str:
+        # A completion record going through its workflow shows where it is.
+        if self.status == "started" and self.state_label:
+            return self.state_label
         return STATUS_LABELS[self.status]
 
     @property
@@ -337,9 +348,23 @@ async def get_work(ctx: Context, work_id: int) -> WorkItem:
         Work.all_columns(), Work.owner.display_name.as_alias("owner_name"),
         Work.supervisee.display_name.as_alias("supervisee_name"),
     ).where((Work.id == work_id) & (Work.organisation == ctx.actor.organisation_id))
-    if not rows or (rows[0]["owner"] != ctx.actor.person_id and not _may_see_all(ctx)):
+    if not rows or not await _may_see(ctx, rows[0]):
         raise NotFound("No such work")
     return (await _items(ctx, rows))[0]
+
+
+async def _may_see(ctx: Context, row: dict) -> bool:
+    """The one policy for a piece of work and its evidence (PLAT-6): its
+    owner, the QA team, the owner's line managers up the line, and the people
+    its completion workflow names (``work_workflow.names``)."""
+    from core.services import work_workflow
+    from core.services.escalations import Ladder
+
+    if row["owner"] == ctx.actor.person_id or _may_see_all(ctx):
+        return True
+    if ctx.actor.person_id in await Ladder().chain_above(row["owner"]):
+        return True
+    return await work_workflow.names(ctx, row)
 
 
 async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
@@ -357,10 +382,14 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
         linked = audits.get(row["id"], [])
         final = [a for a in linked if a["finalised_at"] is not None]
         done_on = row["done_on"]
+        # PLAT-2: recorded, but done only when its workflow reaches a final state.
+        awaiting = bool(row["workflow_key"]) and row["final_at"] is None and row["recorded_on"] is not None
         if row["form_key"] and len(final) >= row["needed"]:
             done_on = max(london_date(a["finalised_at"]) for a in final)
         if done_on is not None:
             status = "done" if done_on <= row["due_on"] else "done_late"
+        elif awaiting:
+            status = "started"
         elif row["due_on"] < today:
             status = "overdue"
         elif linked:
@@ -381,9 +410,19 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 supervisee_id=row["supervisee"],
                 covers_to=(_window(ctx, row["schedule_key"], row["due_on"]) or (None, None))[1],
                 window=window_words(ctx.registry, row["schedule_key"], row["due_on"]),
+                recorded_on=row["recorded_on"] or (row["done_on"] if not row["form_key"] else None), workflow_key=row["workflow_key"], state=row["state"],
+                state_label=_state_label(ctx, row),
             )
         )
     return out
+
+
+def _state_label(ctx: Context, row: dict) -> str:
+    if not row["workflow_key"]:
+        return ""
+    from core import workflow as wf
+
+    return wf.state(ctx.registry.workflow(row["workflow_key"], row["workflow_version"]), row["state"]).label
 
 
 def _covers_from(ctx: Context, schedule_key: str, due_on: dt.date) -> dt.date | None:
@@ -419,8 +458,8 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
     item = await _owned(ctx, work_id)
     if item.form_key:
         raise Invalid(f"{item.activity} is done by completing its {item.form_title}, not by a completion record")
-    if item.finished:
-        raise Invalid(f"{item.activity} was already recorded as done on {item.done_on:%-d %B %Y}")
+    if item.finished or item.recorded_on is not None:
+        raise Invalid(f"{item.activity} was already recorded as done on {(item.recorded_on or item.done_on):%-d %B %Y}")
     errors: dict[str, str] = {}
     today = london_date(ctx.now)
     if done_on is None:
@@ -437,14 +476,23 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
         raise Invalid("Check the completion record", errors)
     if check_only:
         return item
+    from core.services import work_workflow
+
+    # PLAT-2: where the schedule names a workflow, the record enters its
+    # initial state and the work is done when a final one is reached.
+    workflow, flow = work_workflow.entering(ctx, item.schedule_key)
     async with transaction():
         await Work.update(
-            {Work.done_on: done_on, Work.summary: summary.strip(), Work.outcome: outcome.strip(),
-             Work.done_by: ctx.actor.person_id, Work.done_at: ctx.now}
+            {Work.done_on: done_on, Work.recorded_on: done_on, Work.summary: summary.strip(), Work.outcome: outcome.strip(),
+             Work.done_by: ctx.actor.person_id, Work.done_at: ctx.now, **flow}
         ).where(Work.id == work_id)
+        changes = {"done_on": done_on.isoformat(), "summary": summary.strip(), "outcome": outcome.strip()}
+        if workflow is not None:
+            changes["state"] = workflow.initial
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
-                           action="completed", changes={"done_on": done_on.isoformat(), "summary": summary.strip(),
-                                                        "outcome": outcome.strip()})
+                           action="completed", changes=changes)
+        if workflow is not None:
+            await work_workflow.tell(ctx, work_id, workflow.initial)
         await work_counts.completed(work_id)
     return await get_work(ctx, work_id)
 

@@ -12,6 +12,7 @@ from litestar.exceptions import NotAuthorizedException
 from core.services import accounts, audits, compliance, imports, notifications
 from web.api import schemas
 from web.api.delivery import DeliveryController
+from web.api.evidence import AuditEvidenceController
 from web.api.disputes_actions import ActionsController, DisputesController, PlansController
 from web.api.work import WorkController
 from web.auth.guards import requires, signed_in
@@ -152,6 +153,6 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController],
     tags=["v1"],
 )

@@ -4,15 +4,34 @@ the same services as the My programme pages."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, JSONBody
+from litestar.response import Response
 
 from core.calendar import london_date
-from core.services import work, work_by_hand
+from core.services import evidence, work, work_by_hand, work_workflow
+from core.services.errors import Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
+from web.state import qaf_state
+
+
+class EvidenceOut(msgspec.Struct, kw_only=True):
+    """A file of evidence on a completion record (PLAT-6); its content is at ``download``."""
+
+    id: int
+    filename: str
+    media_type: str  # the type its content was checked to be
+    size: int  # bytes
+    uploaded_by: str
+    uploaded_at: dt.datetime
+    download: str  # the path to GET it from, with the same bearer token
 
 
 class AuditOut(msgspec.Struct, kw_only=True):
@@ -44,6 +63,23 @@ class WorkOut(msgspec.Struct, kw_only=True):
     looks_back_from: dt.date | None = None
     looks_back_to: dt.date | None = None
     window: str = ""
+    # PLAT-2: where its completion record's workflow has it ("" without one);
+    # done_on stays empty until a final state is reached, recorded_on is the record's date.
+    stage: str = ""
+    recorded_on: dt.date | None = None
+    evidence: list[EvidenceOut] = []
+
+
+@dataclass
+class EvidenceUpload:
+    """One or more files, each in a part named ``file`` (multipart/form-data)."""
+
+    file: list[UploadFile]
+
+
+class Step(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    step: str  # the workflow transition's key, e.g. refine
+    reason: str = ""  # required by some steps
 
 
 class Completion(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -69,14 +105,23 @@ class Started(msgspec.Struct, kw_only=True):
     work: WorkOut
 
 
-def work_out(item: work.WorkItem) -> WorkOut:
+def work_out(item: work.WorkItem, files: list[evidence.EvidenceItem] = ()) -> WorkOut:
     return WorkOut(
         id=item.id, activity=item.activity, owner_id=item.owner_id, owner=item.owner, supervisee=item.supervisee,
         starts_on=item.starts_on, due_on=item.due_on, count=item.count, form=item.form_title, status=item.status,
         status_label=item.status_label, audits=[AuditOut(**a) for a in item.audits], done_on=item.done_on,
-        summary=item.summary, outcome=item.outcome, theme=item.theme,
+        summary=item.summary, outcome=item.outcome, theme=item.theme, stage=item.state_label,
         looks_back_from=item.covers_from, looks_back_to=item.covers_to, window=item.window,
+        recorded_on=item.recorded_on,
+        evidence=[EvidenceOut(id=f.id, filename=f.filename, media_type=f.media_type, size=f.size,
+                              uploaded_by=f.uploaded_by, uploaded_at=f.uploaded_at,
+                              download=f"/api/v1/work/{item.id}/evidence/{f.id}") for f in files],
     )
+
+
+async def with_files(ctx, items: list[work.WorkItem]) -> list[WorkOut]:
+    files = await evidence.of_work(ctx, [i.id for i in items])
+    return [work_out(i, files.get(i.id, [])) for i in items]
 
 
 class WorkController(Controller):
@@ -92,24 +137,67 @@ class WorkController(Controller):
         if owner is None and not everyone:
             owner = ctx.actor.person_id
         items = await work.list_work(ctx, owner=owner, due_from=due_from, due_to=due_to)
-        return [work_out(item) for item in items]
+        return await with_files(ctx, items)
 
-    @get("/{work_id:int}", summary="One piece of work with its audits")
+    @get("/{work_id:int}", summary="One piece of work with its audits and evidence files")
     async def show(self, request: Request, work_id: FromPath[int]) -> WorkOut:
         ctx = request_context(request)
-        return work_out(await work.get_work(ctx, work_id))
+        return (await with_files(ctx, [await work.get_work(ctx, work_id)]))[0]
 
     @post("/{work_id:int}/completion", summary="Record work without a form as done", status_code=200)
     async def complete(self, request: Request, work_id: FromPath[int], data: JSONBody[Completion]) -> WorkOut:
+        """Where the schedule names a workflow, the record enters its first
+        stage and the work is done when a final stage is reached (``/steps``)."""
         ctx = request_context(request)
         item = await work.complete(ctx, work_id, done_on=data.done_on, summary=data.summary, outcome=data.outcome)
-        return work_out(item)
+        return (await with_files(ctx, [item]))[0]
+
+    @post("/{work_id:int}/evidence", summary="Add evidence files to a completion record (the owner)", status_code=201)
+    async def add_evidence(
+        self, request: Request, work_id: FromPath[int],
+        data: Annotated[EvidenceUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> WorkOut:
+        """Each file in a part named ``file``: a PDF, Word (.docx), Excel
+        (.xlsx), PowerPoint (.pptx), PNG, JPEG, text or CSV file, its type
+        checked from its content and its name agreeing, each no larger than
+        the deployment's QAF_EVIDENCE_MAX_BYTES. A 422 says which file is
+        wrong and why (too big, not the type its name says, a type not
+        accepted); a 403 when the work is not yours; nothing is stored unless
+        every file is accepted."""
+        ctx = request_context(request)
+        limit = qaf_state(request.app.state).settings.evidence_max_bytes
+        uploads = []
+        for part in data.file if isinstance(data.file, list) else [data.file]:
+            content = await part.read(limit + 1)
+            uploads.append(evidence.Upload(filename=part.filename or "", data=content, too_big=len(content) > limit))
+        files, problem = evidence.check_all(uploads, limit, required=True)
+        if problem:
+            raise Invalid(problem, {"file": problem})
+        await evidence.add_to_work(ctx, work_id, files)
+        return (await with_files(ctx, [await work.get_work(ctx, work_id)]))[0]
+
+    @get("/{work_id:int}/evidence/{file_id:int}", summary="Download an evidence file (whoever may see the work)",
+         media_type="application/octet-stream")
+    async def evidence_file(self, request: Request, work_id: FromPath[int], file_id: FromPath[int]) -> Response:
+        """The file as an attachment, with the media type its content was
+        checked to be; 404 for anyone who may not see the work."""
+        from web.programme.controller import evidence_response
+
+        return evidence_response(await evidence.download(request_context(request), work_id, file_id))
+
+    @post("/{work_id:int}/steps", summary="Take a step of a completion record's workflow", status_code=200)
+    async def step(self, request: Request, work_id: FromPath[int], data: JSONBody[Step]) -> WorkOut:
+        """By one of the people the step names (403 otherwise, with the reason);
+        a 422 when the step needs a reason and has none."""
+        ctx = request_context(request)
+        item = await work_workflow.take_step(ctx, work_id, data.step, data.reason)
+        return (await with_files(ctx, [item]))[0]
 
     @post("/{work_id:int}/audits", summary="Start an audit on the work's form, of the case chosen", status_code=201)
     async def start(self, request: Request, work_id: FromPath[int], data: JSONBody[Start]) -> Started:
         ctx = request_context(request)
         allocation_id = await work.start(ctx, work_id, data.case)
-        return Started(allocation_id=allocation_id, work=work_out(await work.get_work(ctx, work_id)))
+        return Started(allocation_id=allocation_id, work=(await with_files(ctx, [await work.get_work(ctx, work_id)]))[0])
 
     @post("", summary="Start an 'as required' activity (a thematic audit, a dip sample...) as work you owe",
           status_code=201)

@@ -6,13 +6,14 @@ from litestar.params import FromPath
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Response, Template
 
-from core.services import allocations, audits, compliance, concerns, reports_of_audit
+from core.services import allocations, audits, compliance, concerns, evidence, reports_of_audit
 from core.services.errors import Conflict, Forbidden, Invalid, ServiceError
 from core.services.sweep import complete_follow_up
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
 from web.rendering import flash, is_htmx, london, page, see_other
+from web.state import qaf_state
 
 
 class AuditPages(Controller):
@@ -74,8 +75,32 @@ class AuditPages(Controller):
             errors=errors,
             message=message,
             status_code=status_code,
+            # PLAT-6: the audit's evidence files, and the limit the upload states.
+            audit_files=await evidence.of_audit(request_context(request), view.id),
+            evidence_limit=evidence.size_limit_words(qaf_state(request.app.state).settings.evidence_max_bytes),
             **((await _around(request_context(request), view)) | extra),
         )
+
+    @post("/{allocation_id:int}/evidence")
+    async def add_evidence(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
+        """Evidence files for the audit's answers, from its auditor (PLAT-6)."""
+        from web.programme.controller import uploads
+
+        ctx = request_context(request)
+        files, problem = evidence.check_all(await uploads(request, "audit_evidence"),
+                                            qaf_state(request.app.state).settings.evidence_max_bytes, required=True)
+        if problem:
+            view = await audits.audit_view(ctx, allocation_id)
+            return await self._render(request, view, view.answers, {}, status_code=422, evidence_error=problem)
+        await evidence.add_to_audit(ctx, allocation_id, files)
+        flash(request, "Evidence added" if len(files) == 1 else f"{len(files)} files of evidence added")
+        return see_other(request, f"/audits/{allocation_id}")
+
+    @get("/{allocation_id:int}/evidence/{file_id:int}")
+    async def evidence_file(self, request: Request, allocation_id: FromPath[int], file_id: FromPath[int]) -> Response:
+        from web.programme.controller import evidence_response
+
+        return evidence_response(await evidence.download_from_audit(request_context(request), allocation_id, file_id))
 
     async def _action(self, request: Request, allocation_id: int, form: str, act, done: str) -> Template | Redirect | Response:
         """Run one of the audit page's small forms; on a refusal, re-render the

@@ -10,14 +10,46 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
 from core.calendar import london_date, utcnow
-from core.services import programme, work, work_by_hand
-from core.services import case_attributes
+from core.db.engine import transaction
+from core.services import case_attributes, evidence, programme, work, work_by_hand, work_workflow
 from core.services.errors import Forbidden, Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data, govuk_date
 from web.rendering import flash, page, see_other
 from web.state import qaf_state
+
+
+async def uploads(request: Request, name: str = "evidence") -> list[evidence.Upload]:
+    """The files sent in a multipart form field, each read to one byte past
+    the limit (what is larger is refused without reading it all)."""
+    limit = qaf_state(request.app.state).settings.evidence_max_bytes
+    form = await request.form()
+    out = []
+    for key, value in form.multi_items():
+        if key != name or isinstance(value, str):
+            continue
+        data = await value.read(limit + 1)
+        out.append(evidence.Upload(filename=value.filename or "", data=data, too_big=len(data) > limit))
+    return out
+
+
+def evidence_response(row: dict) -> Response:
+    """A stored file, as a download: the type its content was checked to be,
+    never sniffed by the browser, never cached."""
+    from urllib.parse import quote
+
+    fallback = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\;' else "_" for ch in row["filename"])
+    return Response(
+        content=row["content"], media_type=row["media_type"], status_code=200,
+        headers={
+            # Lower case, as the app's own security headers are (it adds
+            # what is missing): each header once.
+            "content-disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(row['filename'])}",
+            "x-content-type-options": "nosniff",
+            "cache-control": "no-store",
+        },
+    )
 
 
 def _year_of(request: Request, year: int | None) -> int:
@@ -111,10 +143,13 @@ class ProgrammePages(Controller):
         ctx = request_context(request)
         mine = item.owner_id == ctx.actor.person_id
         cases = await work.eligible_cases(ctx, item) if mine and item.may_start else []
+        files = (await evidence.of_work(ctx, [item.id])).get(item.id, [])
+        limit = qaf_state(request.app.state).settings.evidence_max_bytes
         return await page(
             request, "programme/work.html", title=("Error: " if errors else "") + item.activity, w=item, mine=mine, cases=cases,
             values=values, errors=errors, status_code=status_code, today=london_date(ctx.now),
             criteria=case_attributes.criteria_words(ctx.registry, item.schedule_key),
+            files=files, size_limit=evidence.size_limit_words(limit), steps=await work_workflow.steps(ctx, item),
         )
 
     @post("/work/{work_id:int}/complete")
@@ -122,23 +157,65 @@ class ProgrammePages(Controller):
         ctx = request_context(request)
         data = await form_data(request)
         done_on, date_error = govuk_date(data, "done_on")
+        # PLAT-6: the evidence files, checked from their content before anything is written.
+        files, file_error = evidence.check_all(await uploads(request), qaf_state(request.app.state).settings.evidence_max_bytes)
         try:
-            if date_error:
-                # Every field's error at once: the date's own, and the others'.
-                errors = {"done_on": date_error}
+            if date_error or file_error:
+                # Every field's error at once: the date's own, the files', and the others'.
+                errors = {}
                 try:
-                    await work.complete(ctx, work_id, done_on=london_date(ctx.now), summary=data.get("summary", ""),
+                    await work.complete(ctx, work_id, done_on=done_on or london_date(ctx.now), summary=data.get("summary", ""),
                                         outcome=data.get("outcome", ""), check_only=True)
                 except Invalid as invalid:
-                    errors = {**invalid.errors, "done_on": date_error}
+                    errors = dict(invalid.errors)
+                if date_error:
+                    errors["done_on"] = date_error
+                if file_error:
+                    errors["evidence"] = file_error
                 raise Invalid("Check the completion record", errors)
-            await work.complete(ctx, work_id, done_on=done_on, summary=data.get("summary", ""), outcome=data.get("outcome", ""))
+            async with transaction():
+                await work.complete(ctx, work_id, done_on=done_on, summary=data.get("summary", ""), outcome=data.get("outcome", ""))
+                await evidence.add_to_work(ctx, work_id, files)
         except Invalid as invalid:
             item = await work.get_work(ctx, work_id)
             if not invalid.errors:
                 invalid.errors = {"summary": str(invalid)}
             return await self._work_page(request, item, values=data, errors=invalid.errors, status_code=422)
         flash(request, "Recorded as done")
+        return see_other(request, f"/programme/work/{work_id}")
+
+    @post("/work/{work_id:int}/evidence")
+    async def add_evidence(self, request: Request, work_id: FromPath[int]) -> Template | Redirect | Response:
+        """More evidence on a completion record, by its owner, after it was recorded."""
+        ctx = request_context(request)
+        files, problem = evidence.check_all(await uploads(request, "more_evidence"), qaf_state(request.app.state).settings.evidence_max_bytes,
+                                            required=True)
+        if problem:
+            item = await work.get_work(ctx, work_id)
+            return await self._work_page(request, item, values={}, errors={"more_evidence": problem}, status_code=422)
+        await evidence.add_to_work(ctx, work_id, files)
+        flash(request, "Evidence added" if len(files) == 1 else f"{len(files)} files of evidence added")
+        return see_other(request, f"/programme/work/{work_id}")
+
+    @get("/work/{work_id:int}/evidence/{file_id:int}")
+    async def evidence_file(self, request: Request, work_id: FromPath[int], file_id: FromPath[int]) -> Response:
+        return evidence_response(await evidence.download(request_context(request), work_id, file_id))
+
+    @post("/work/{work_id:int}/step")
+    async def step(self, request: Request, work_id: FromPath[int]) -> Template | Redirect | Response:
+        """A step of the completion record's workflow (PLAT-2)."""
+        ctx = request_context(request)
+        data = await form_data(request)
+        try:
+            item = await work_workflow.take_step(ctx, work_id, data.get("step", ""), data.get("reason", ""))
+        except Invalid as invalid:
+            item = await work.get_work(ctx, work_id)
+            # Each step has its own reason box: the error goes to the one used.
+            step = data.get("step", "")
+            errors = {f"reason-{step}" if key == "reason" else key: message for key, message in invalid.errors.items()}
+            return await self._work_page(request, item, values=data, errors=errors or {f"reason-{step}": str(invalid)},
+                                         status_code=422)
+        flash(request, "Done" if item.finished else item.state_label)
         return see_other(request, f"/programme/work/{work_id}")
 
     @post("/work/{work_id:int}/start")

@@ -1,0 +1,62 @@
+"""/api/v1/allocations/{id}/evidence: an audit's evidence files (PLAT-6),
+through the same service and policy as the audit page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.response import Response
+
+from core.services import audits, evidence
+from core.services.errors import Invalid
+from web.api.work import EvidenceOut, EvidenceUpload
+from web.auth.guards import signed_in
+from web.context import request_context
+from web.state import qaf_state
+
+
+def _out(allocation_id: int, files: list[evidence.EvidenceItem]) -> list[EvidenceOut]:
+    return [EvidenceOut(id=f.id, filename=f.filename, media_type=f.media_type, size=f.size, uploaded_by=f.uploaded_by,
+                        uploaded_at=f.uploaded_at, download=f"/api/v1/allocations/{allocation_id}/evidence/{f.id}")
+            for f in files]
+
+
+class AuditEvidenceController(Controller):
+    path = "/allocations/{allocation_id:int}/evidence"
+    guards = [signed_in]
+
+    @get("", summary="An audit's evidence files (whoever may see the audit)")
+    async def listing(self, request: Request, allocation_id: FromPath[int]) -> list[EvidenceOut]:
+        ctx = request_context(request)
+        await audits.visible(ctx, allocation_id)
+        return _out(allocation_id, await evidence.of_audit(ctx, allocation_id))
+
+    @post("", summary="Add evidence files to an audit (its auditor, while the answers can change)", status_code=201)
+    async def add(
+        self, request: Request, allocation_id: FromPath[int],
+        data: Annotated[EvidenceUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> list[EvidenceOut]:
+        """Each file in a part named ``file``, checked as on completion
+        records (``POST /api/v1/work/{id}/evidence``): a 422 says which file
+        is wrong and why, a 403 when you are not the auditor or the audit can
+        no longer change; nothing is stored unless every file is accepted."""
+        ctx = request_context(request)
+        limit = qaf_state(request.app.state).settings.evidence_max_bytes
+        uploads = []
+        for part in data.file if isinstance(data.file, list) else [data.file]:
+            content = await part.read(limit + 1)
+            uploads.append(evidence.Upload(filename=part.filename or "", data=content, too_big=len(content) > limit))
+        files, problem = evidence.check_all(uploads, limit, required=True)
+        if problem:
+            raise Invalid(problem, {"file": problem})
+        await evidence.add_to_audit(ctx, allocation_id, files)
+        return _out(allocation_id, await evidence.of_audit(ctx, allocation_id))
+
+    @get("/{file_id:int}", summary="Download an audit's evidence file", media_type="application/octet-stream")
+    async def download(self, request: Request, allocation_id: FromPath[int], file_id: FromPath[int]) -> Response:
+        from web.programme.controller import evidence_response
+
+        return evidence_response(await evidence.download_from_audit(request_context(request), allocation_id, file_id))
