@@ -40,6 +40,12 @@ class WorkOut(msgspec.Struct, kw_only=True):
     outcome: str
     # C17-3: the theme of a themed activity started by hand, as the council names it.
     theme: str = ""
+    # PLAT-4: a joint activity's co-auditors (the owner leads); who else does
+    # it as the caller reads it ("with Ann Lead" for a co-auditor); and the
+    # peer whose cases the owner audits in a peer pair.
+    co_auditors: list[str] = []
+    with_: str = msgspec.field(default="", name="with")
+    peer: str = ""
 
 
 class Completion(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -65,12 +71,13 @@ class Started(msgspec.Struct, kw_only=True):
     work: WorkOut
 
 
-def work_out(item: work.WorkItem) -> WorkOut:
+def work_out(item: work.WorkItem, viewer: int | None = None) -> WorkOut:
     return WorkOut(
         id=item.id, activity=item.activity, owner_id=item.owner_id, owner=item.owner, supervisee=item.supervisee,
         starts_on=item.starts_on, due_on=item.due_on, count=item.count, form=item.form_title, status=item.status,
         status_label=item.status_label, audits=[AuditOut(**a) for a in item.audits], done_on=item.done_on,
         summary=item.summary, outcome=item.outcome, theme=item.theme,
+        co_auditors=list(item.co_auditors), with_=item.with_for(viewer), peer=item.peer,
     )
 
 
@@ -87,12 +94,12 @@ class WorkController(Controller):
         if owner is None and not everyone:
             owner = ctx.actor.person_id
         items = await work.list_work(ctx, owner=owner, due_from=due_from, due_to=due_to)
-        return [work_out(item) for item in items]
+        return [work_out(item, ctx.actor.person_id) for item in items]
 
     @get("/{work_id:int}", summary="One piece of work with its audits")
     async def show(self, request: Request, work_id: FromPath[int]) -> WorkOut:
         ctx = request_context(request)
-        return work_out(await work.get_work(ctx, work_id))
+        return work_out(await work.get_work(ctx, work_id), ctx.actor.person_id)
 
     @post("/{work_id:int}/completion", summary="Record work without a form as done", status_code=200)
     async def complete(self, request: Request, work_id: FromPath[int], data: JSONBody[Completion]) -> WorkOut:
