@@ -162,6 +162,7 @@ def test_qaf_plugins_check_exits_non_zero_naming_file_and_field(monkeypatch, tmp
 # "{every: as_required}" the thematic audits (HAR 1.5).
 MONTHLY = "frequency: {every: month, replaced_by: practice_week, look_back_months: 6}"
 TM_AUDIT = "schedules.team_manager_case_audit"
+THEMATIC = 'activity: "Thematic audit"'
 
 
 @pytest.mark.req("CORE-2")
@@ -217,6 +218,19 @@ TM_AUDIT = "schedules.team_manager_case_audit"
         ("schedules.yaml", "cases: {draw: random, count: 1}", "cases: {draw: lucky, count: 1}", TM_AUDIT, "cases.draw", "Invalid enum value 'lucky'"),
         ("schedules.yaml", "    form: case_audit\n    # HAR 1.2, 2", "    # HAR 1.2, 2", TM_AUDIT, "cases", "the schedule needs a form"),
         ("schedules.yaml", MONTHLY, "frequency: {every: quarter}", TM_AUDIT, "cases", "the schedule needs every: month"),
+        # Who does it (PLAT-4): co-auditors by a known role (and post), not the
+        # lead's own, each once; peer pairs on dated work whose cases the peers choose.
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: [{role: auditor_general}]", "schedules.thematic_audits", "co_auditors[0].role", "unknown role 'auditor_general'"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: [{role: iro, grade: 3}]", "schedules.thematic_audits", "co_auditors[0].grade", "unknown field"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: iro", "schedules.thematic_audits", "co_auditors", "Expected `array`"),
+        ("schedules.yaml", THEMATIC, THEMATIC + '\n    co_auditors: [{role: iro, post: " Lead IRO"}]', "schedules.thematic_audits", "co_auditors[0].post", "has spaces at its ends"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: [{role: qa_officer}]", "schedules.thematic_audits", "co_auditors[0]", "the lead's own role and post"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: [{role: iro}, {role: iro}]", "schedules.thematic_audits", "co_auditors[1]", "named twice"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    peer_pairs: 2", "schedules.thematic_audits", "peer_pairs", "Expected `bool`"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    peer_pairs: true", "schedules.thematic_audits", "peer_pairs", "needs a dated every"),
+        ("schedules.yaml", MONTHLY, MONTHLY + "\n    peer_pairs: true", TM_AUDIT, "peer_pairs", "leave out cases"),
+        ("schedules.yaml", "{every: quarter}", "{every: quarter}\n    peer_pairs: true\n    co_auditors: [{role: iro}]", "schedules.quarterly_audit_findings", "peer_pairs", "not both"),
+        ("schedules.yaml", "{every: quarter}", "{every: quarter, per: supervisee}\n    peer_pairs: true", "schedules.quarterly_audit_findings", "peer_pairs", "not a supervisee's"),
     ],
 )
 def test_a_bad_schedule_or_council_field_stops_start_up_naming_plugin_file_definition_and_field(
