@@ -26,8 +26,10 @@ Not covered, because core does not build them yet: case criteria.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import html
+import io
 import os
 import re
 import subprocess
@@ -308,6 +310,11 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
         ("Wed 30 Jun 2027", "1 x Joint practice audit with Pat Sowerby"),
         ("Fri 31 Dec 2027", "1 x Joint practice audit with Pat Sowerby"),
     ]
+    # The CSV names them too (PLAT-4): the co-auditors, and each peer.
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text())))
+    assert {(r["person"], r["with"]) for r in rows if r["activity"] == "Joint practice audit"} == {("Hana Quill", "Pat Sowerby")}
+    peers = {r["person"]: r["peer"] for r in rows if r["activity"] == "Peer audit"}
+    assert len(peers) == 3 and sorted(peers.values()) == sorted(peers) and all(p != q for p, q in peers.items())
     assert [r for r in printed["Sam Hale"]] == [(f"{due:%a %d %b %Y}", "1 x Performance meeting") for _, _, due in MONTHS]
     assert not [who for who, rows in printed.items() if any("Safeguarding" in r[1] for r in rows)]
 

@@ -35,7 +35,8 @@ from core.plugins import load_plugins
 from core.services import accounts, programme, work
 from core.services.context import Context
 from core.services.demo import load_demo
-from helpers import acting, csrf_from, person, sign_in
+from helpers import acting, csrf_from, finalise, person, sign_in
+from test_report_pdf import pdf_text
 
 APRIL_OPENS = dt.datetime(2027, 4, 1, 8, 0, tzinfo=dt.timezone.utc)  # 09:00 BST
 EXTRA_SCHEDULES = """
@@ -46,6 +47,12 @@ EXTRA_SCHEDULES = """
     co_auditors:
       - {role: iro, post: "Lead IRO"}
     frequency: {every: month}
+  - key: joint_dip_sample
+    role: head_of_service
+    activity: "Joint dip sample"
+    co_auditors:
+      - {role: iro, post: "Lead IRO"}
+    frequency: {every: as_required}
   - key: peer_case_audit
     role: team_manager
     activity: "Peer case audit"
@@ -97,7 +104,7 @@ def _to_do(page: str) -> list[str]:
 
 @pytest.mark.req("PLAT-4")
 async def test_a_joint_audit_is_issued_to_its_lead_and_seen_edited_but_not_submitted_by_its_co_auditor(
-    joint_haringey, joint_client, clock
+    joint_haringey, joint_client, database_url, clock
 ):
     registry, client = joint_haringey.registry, joint_client
     lead, co, other = await person(LEAD), await person(CO), await person(OTHER)
@@ -190,8 +197,28 @@ async def test_a_joint_audit_is_issued_to_its_lead_and_seen_edited_but_not_submi
     assert f"Co auditor added co-auditor: {co['display_name']}; how: added by the lead" in history
     assert other["id"] not in [m["person"] for m in await WorkMember.select(WorkMember.person)]
 
+    # Started by hand, an "as required" joint activity names its co-auditors too.
+    by_hand = await client.post("/api/v1/work", json={"schedule": "joint_dip_sample"}, headers=lead_api)
+    assert by_hand.status_code == 201 and by_hand.json()["with"] == f"with {co['display_name']}", by_hand.text
+
+    # The co-auditor endpoints are in the API's schema.
+    paths = (await client.get("/api/schema/openapi.json")).json()["paths"]
+    assert "post" in paths["/api/v1/allocations/{allocation_id}/co-auditors"]
+    assert "delete" in paths["/api/v1/allocations/{allocation_id}/co-auditors/{person_id}"]
+
+    # The lead submits; once QA accepts, the PDF for the case record names
+    # both. (On one database: the PDF is the same HTML whichever it came from.)
+    if database_url.startswith("sqlite"):
+        await finalise(registry, LEAD, audit_id, "good")
+        await sign_in(client, CO)
+        assert f"Audited by {lead['display_name']} with {co['display_name']}" in pdf_text(
+            await client.get(f"/audits/{audit_id}/report.pdf"))
+
 
 @pytest.mark.req("PLAT-4")
+# SQLite only: the joint audit above runs the same tables on PostgreSQL too,
+# and pairing and case choice are the same reads on either (the suite's time).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_peers_are_paired_and_each_audits_only_the_others_cases(joint_haringey, joint_client, clock):
     registry, client = joint_haringey.registry, joint_client
     assert await work.issue_due_work(Context(registry=registry)) > 0

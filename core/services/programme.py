@@ -17,6 +17,7 @@ from core.services.errors import NotFound
 # the window the activity covers.
 CSV_COLUMNS = (
     "person", "role", "post", "activity", "due", "count", "supervisee", "optional", "note", "subject", "look_back_months",
+    "with", "peer",  # PLAT-4: a joint activity's co-auditors; the peer whose cases it audits
 )
 
 
@@ -161,6 +162,8 @@ def to_csv(items: list[ProgrammeItem], registry: Registry, council: str) -> str:
                 item.note,
                 schedule.subject.split(":")[-1] if schedule.subject else "",
                 schedule.frequency.look_back_months or "",
+                "; ".join(item.co_auditors),
+                item.peer,
             ]
         )
     return out.getvalue()
