@@ -6,8 +6,12 @@ who pairs with whom, and no bundled council names a joint audit, so this
 module adds two schedules to a copy of Haringey's definitions, as a council
 would write them from docs/plugins.md:
 
-- a joint MASH audit led by the head of service with the IRO who holds the
-  post "Lead IRO" (a post nobody holds until the staff record says so);
+- a joint safeguarding audit led by the head of service with the IRO who
+  holds the post "Lead IRO" (a post nobody holds until the staff record says
+  so), its cases chosen; a joint case audit, its case drawn by the month's
+  cycle (a drawn audit counts towards the first of its owner's work on its
+  form, by activity: "Joint case audit" comes first); and an "as required"
+  joint dip sample;
 - a monthly peer case audit by the team managers in peer pairs. The demo has
   three team managers: paired by name, the odd one out makes a trio that
   audits round the ring.
@@ -29,7 +33,7 @@ from litestar.testing import AsyncTestClient
 
 import councils.haringey
 from conftest import make_settings
-from core.db.tables import ChildCase, Notification, Person, Work, WorkMember
+from core.db.tables import Allocation, ChildCase, Notification, Person, Work, WorkMember
 from core.hookspecs import hookimpl
 from core.plugins import load_plugins
 from core.services import accounts, programme, work
@@ -42,8 +46,16 @@ APRIL_OPENS = dt.datetime(2027, 4, 1, 8, 0, tzinfo=dt.timezone.utc)  # 09:00 BST
 EXTRA_SCHEDULES = """
   - key: joint_mash_audit
     role: head_of_service
-    activity: "Joint MASH audit"
+    activity: "Joint safeguarding audit"
     form: case_audit
+    co_auditors:
+      - {role: iro, post: "Lead IRO"}
+    frequency: {every: month}
+  - key: joint_drawn_audit
+    role: head_of_service
+    activity: "Joint case audit"
+    form: case_audit
+    cases: {draw: random, count: 1}
     co_auditors:
       - {role: iro, post: "Lead IRO"}
     frequency: {every: month}
@@ -113,7 +125,7 @@ async def test_a_joint_audit_is_issued_to_its_lead_and_seen_edited_but_not_submi
     # QA programme page, `qaf programme` and the staff import show:
     # tests/test_calendar_plugin.py).
     unheld = programme.unheld_posts(registry, "haringey", await programme.staff_of(lead["organisation"]))
-    assert ("Joint MASH audit: nobody holds the post Lead IRO (Independent reviewing officer), "
+    assert ("Joint safeguarding audit: nobody holds the post Lead IRO (Independent reviewing officer), "
             "so it is led without that co-auditor") in [u.message for u in unheld]
     await Person.update({Person.post: "Lead IRO"}).where(Person.id == co["id"])
     assert await work.issue_due_work(Context(registry=registry)) > 0
@@ -127,7 +139,7 @@ async def test_a_joint_audit_is_issued_to_its_lead_and_seen_edited_but_not_submi
     # the lead, with no Start of their own (the lead starts it).
     await sign_in(client, LEAD)
     mine = _to_do((await client.get("/programme/mine")).text)
-    assert any(f"Joint MASH audit with {co['display_name']}" in r and "Start" in r for r in mine), mine
+    assert any(f"Joint safeguarding audit with {co['display_name']}" in r and "Start" in r for r in mine), mine
     co_api = await _token(CO)
     listed = (await client.get("/api/v1/work", headers=co_api)).json()
     joint_out = next(w for w in listed if w["id"] == work_id)
@@ -146,15 +158,15 @@ async def test_a_joint_audit_is_issued_to_its_lead_and_seen_edited_but_not_submi
     audit_id = started.json()["allocation_id"]
     told = await Notification.select(Notification.subject).where(
         (Notification.recipient == co["id"]) & (Notification.kind == "joint_audit"))
-    assert [n["subject"] for n in told] == [f"Joint audit of case {case} with {lead['display_name']}"]
+    assert f"Joint audit of case {case} with {lead['display_name']}" in [n["subject"] for n in told]
 
     # The co-auditor has it on My programme, "with" the lead (no Start: the
     # lead starts); opens the audit, sees both names, edits it; only the lead submits.
     await sign_in(client, CO)
     mine = _to_do((await client.get("/programme/mine")).text)
-    joint_row = next(r for r in mine if "Joint MASH audit" in r)
-    assert joint_row == (f"30 April 2027 Joint MASH audit with {lead['display_name']} 1 Started "
-                         "View Joint MASH audit due 30 April 2027")
+    joint_row = next(r for r in mine if "Joint safeguarding audit" in r)
+    assert joint_row == (f"30 April 2027 Joint safeguarding audit with {lead['display_name']} 1 Started "
+                         "View Joint safeguarding audit due 30 April 2027")
     page = await client.get(f"/audits/{audit_id}")
     assert page.status_code == 200
     assert f"Audited by {lead['display_name']} with {co['display_name']}" in _words(page.text)
@@ -200,6 +212,16 @@ async def test_a_joint_audit_is_issued_to_its_lead_and_seen_edited_but_not_submi
     # Started by hand, an "as required" joint activity names its co-auditors too.
     by_hand = await client.post("/api/v1/work", json={"schedule": "joint_dip_sample"}, headers=lead_api)
     assert by_hand.status_code == 201 and by_hand.json()["with"] == f"with {co['display_name']}", by_hand.text
+
+    # The month's draw gave the lead a case for the joint case audit: issued
+    # with its work, it is a joint audit too, and the IRO was told of it.
+    drawn = await Allocation.select(Allocation.id, Allocation.child_case.external_id.as_alias("case")).where(
+        Allocation.work == (await Work.select(Work.id).where(Work.schedule_key == "haringey:joint_drawn_audit").first())["id"])
+    assert len(drawn) == 1
+    assert (await client.get(f"/api/v1/allocations/{drawn[0]['id']}", headers=co_api)).json()["audited_by"] == (
+        f"{lead['display_name']} with {co['display_name']}")
+    assert f"Joint audit of case {drawn[0]['case']} with {lead['display_name']}" in [
+        n["subject"] for n in await Notification.select(Notification.subject).where(Notification.recipient == co["id"])]
 
     # The co-auditor endpoints are in the API's schema.
     paths = (await client.get("/api/schema/openapi.json")).json()["paths"]

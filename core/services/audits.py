@@ -820,6 +820,9 @@ async def _recipients(ctx: Context, row: dict, refs: tuple[str, ...], people: di
     """Whom a state's ``notify`` names: relations, or roles found up the
     practitioner's ladder (the same rule escalations use)."""
     out = await escalations.recipients(row["organisation"], refs, people, people.get("practitioner"))
+    if "auditor" in refs:
+        # PLAT-4: what the workflow tells the auditor, a joint audit's co-auditors are told too.
+        out += [c["id"] for c in await _co_auditors(row["id"]) if c["id"] not in out]
     if ctx.actor:
         # Nobody needs telling about what they just did themselves.
         out = [p for p in out if p != ctx.actor.person_id]
