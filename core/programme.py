@@ -182,14 +182,14 @@ def expand(
         subject = schedule.subject.split(":")[-1] if schedule.subject else None
         dates = schedule_periods(schedule, council, year, practice_weeks)
         note = _note(schedule)
-        holders = [
-            member for member in staff
-            if member.role == role and not (schedule.post and member.post != schedule.post)
-            # nobody of the audited role reports to them (BED s.4: "their Advanced Practitioner's")
-            and (subject is None or any(r.role == subject for r in reports.get(member.id, [])))
-        ]
-        peers = peer_pairs(holders) if schedule.peer_pairs else {}
-        for member in holders:
+        # PLAT-4: peers are paired among the holders (a peer-paired schedule has no subject).
+        peers = peer_pairs([m for m in staff if m.role == role and (not schedule.post or m.post == schedule.post)]
+                           ) if schedule.peer_pairs else {}
+        for member in staff:
+            if member.role != role or (schedule.post and member.post != schedule.post):
+                continue
+            if subject is not None and not any(r.role == subject for r in reports.get(member.id, [])):
+                continue  # nobody of the audited role reports to them (BED s.4: "their Advanced Practitioner's")
             if schedule.peer_pairs and member.id not in peers:
                 continue  # a lone holder has nobody to pair with: reported (unpaired)
             co = co_auditors_of(schedule, staff, member.id)

@@ -288,3 +288,23 @@ async def test_peers_are_paired_and_each_audits_only_the_others_cases(joint_hari
     assert choices and {c["team"] for c in choices} == {second["team"]}
     started = await client.post(f"/api/v1/work/{work_id}/audits", json={"case": choices[0]["external_id"]}, headers=headers)
     assert started.status_code == 201, started.text
+
+
+def test_peers_pair_by_name_then_record_and_an_odd_one_out_makes_a_trio():
+    """docs/plugins.md's pairing rule on its own: pairs in name order (ties by
+    record order), the odd one out in a trio round the ring, nobody alone."""
+    from core.programme import StaffMember, peer_pairs
+
+    def people(*names: str) -> list[StaffMember]:
+        return [StaffMember(number, name, "team_manager") for number, name in enumerate(names, start=1)]
+
+    def pairs(staff: list[StaffMember]) -> dict[str, str]:
+        return {next(m.name for m in staff if m.id == who): peer.name for who, peer in peer_pairs(staff).items()}
+
+    assert pairs(people("Cat", "Ann")) == {"Ann": "Cat", "Cat": "Ann"}
+    assert pairs(people("Dan", "Bob", "Ann", "Cat")) == {"Ann": "Bob", "Bob": "Ann", "Cat": "Dan", "Dan": "Cat"}
+    assert pairs(people("Eve", "Dan", "Bob", "Ann", "Cat")) == {
+        "Ann": "Bob", "Bob": "Ann", "Cat": "Dan", "Dan": "Eve", "Eve": "Cat"}
+    assert pairs(people("Ann")) == {}
+    twins = [StaffMember(7, "Ann", "team_manager"), StaffMember(3, "Ann", "team_manager"), StaffMember(5, "Bob", "team_manager")]
+    assert {who: peer.id for who, peer in peer_pairs(twins).items()} == {3: 7, 7: 5, 5: 3}

@@ -557,7 +557,8 @@ async def _case_problems(ctx: Context, item: WorkItem, cases: list[dict]) -> lis
             # PLAT-4: a peer audits its peer's cases (held by the peer or by
             # those the peer line-manages), whatever their team.
             if case["allocated_worker"] not in peer_holders:
-                problem = f"In a peer audit you audit your peer's cases: choose a case held by {item.peer} or their team"
+                problem = (f"In a peer audit you audit your peer's cases: choose a case held by {item.peer}"
+                           + (" or their team" if len(peer_holders) > 1 else ""))
         elif not allow_own_team and not audits_a_report and owner_team is not None and case["team"] == owner_team:
             problem = "You cannot audit a case held in your own team"
         if problem is None and case["id"] in busy:
