@@ -171,6 +171,9 @@ async def test_a_joint_audit_is_issued_to_its_lead_and_seen_edited_but_not_submi
     assert page.status_code == 200
     assert f"Audited by {lead['display_name']} with {co['display_name']}" in _words(page.text)
     assert 'value="save"' in page.text and 'value="submit"' not in page.text
+    concern = await client.post(f"/audits/{audit_id}/concern", follow_redirects=False, data={
+        "description": "The child was left alone overnight.", "_csrf_token": csrf_from(page.text)})
+    assert concern.status_code == 303, concern.text  # a co-auditor reads the file too (HAR 2.16)
     detail = (await client.get(f"/api/v1/allocations/{audit_id}", headers=co_api)).json()
     assert detail["editable"] is True and detail["audited_by"] == f"{lead['display_name']} with {co['display_name']}"
     saved = await client.put(f"/api/v1/allocations/{audit_id}/answers", headers=co_api,
