@@ -186,6 +186,11 @@ def cmd_programme(args) -> int:
         chosen = criteria_words(registry, key)
         if chosen:
             parts.append(f"cases: {'; '.join(chosen)}")
+        for co in schedule.co_auditors:  # PLAT-4
+            label = registry.role(registry.ref(args.council, co.role, "roles")).label
+            parts.append(f"with: {co.post} ({label})" if co.post else f"with: {label}")
+        if schedule.peer_pairs:
+            parts.append("in peer pairs")
         print(f"  {schedule.activity} ({'; '.join(parts)})")
     # PLAT-4: a post nobody holds is reported, never silently dropped.
     unheld = service.unheld_posts(registry, args.council, people)
@@ -197,6 +202,8 @@ def cmd_programme(args) -> int:
     for item in items:
         due = item.due.strftime("%a %d %b %Y") if item.due else "as required"
         extra = f" for {item.supervisee}" if item.supervisee else ""
+        extra += f" with {', '.join(item.co_auditors)}" if item.co_auditors else ""
+        extra += f" (peer: {item.peer})" if item.peer else ""
         flag = " (up to)" if item.optional else ""
         print(f"  {due:<16} {item.person:<40} {item.count} x {item.activity}{extra}{flag}")
     print(f"{len(items)} activities; CSV written to {target}")

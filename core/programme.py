@@ -41,6 +41,12 @@ class ProgrammeItem:
     starts: dt.date | None = None  # the first day of the occurrence's period
     supervisee_id: int | None = None
     form: str = ""  # the schedule's form, as the council wrote it (unqualified)
+    # PLAT-4: a joint activity's co-auditors (this person leads), and the
+    # peer whose cases this person audits in a peer pair.
+    co_auditor_ids: tuple[int, ...] = ()
+    co_auditors: tuple[str, ...] = ()
+    peer_id: int | None = None
+    peer: str = ""
 
     @property
     def month(self) -> str:
@@ -176,11 +182,17 @@ def expand(
         subject = schedule.subject.split(":")[-1] if schedule.subject else None
         dates = schedule_periods(schedule, council, year, practice_weeks)
         note = _note(schedule)
+        # PLAT-4: peers are paired among the holders (a peer-paired schedule has no subject).
+        peers = peer_pairs([m for m in staff if m.role == role and (not schedule.post or m.post == schedule.post)]
+                           ) if schedule.peer_pairs else {}
         for member in staff:
             if member.role != role or (schedule.post and member.post != schedule.post):
                 continue
             if subject is not None and not any(r.role == subject for r in reports.get(member.id, [])):
                 continue  # nobody of the audited role reports to them (BED s.4: "their Advanced Practitioner's")
+            if schedule.peer_pairs and member.id not in peers:
+                continue  # a lone holder has nobody to pair with: reported (unpaired)
+            co = co_auditors_of(schedule, staff, member.id)
             supervisees = reports.get(member.id, []) if schedule.frequency.per == "supervisee" else [None]
             for supervisee in supervisees:
                 for starts, due, count in dates:
@@ -200,10 +212,46 @@ def expand(
                             supervisee=supervisee.name if supervisee else "",
                             optional=schedule.frequency.at_most is not None,
                             note=note,
+                            co_auditor_ids=tuple(c.id for c in co),
+                            co_auditors=tuple(c.name for c in co),
+                            peer_id=peers[member.id].id if member.id in peers else None,
+                            peer=peers[member.id].name if member.id in peers else "",
                         )
                     )
     items.sort(key=lambda i: (i.person, i.due or dt.date.max, i.activity, i.supervisee))
     return items
+
+
+def co_auditors_of(schedule: Schedule, staff: list[StaffMember], lead: int) -> list[StaffMember]:
+    """A joint activity's co-auditors for one lead (PLAT-4): every holder of
+    each co-auditor's role (and post, where it names one) other than the lead,
+    in a stable order."""
+    out: list[StaffMember] = []
+    for co in schedule.co_auditors:
+        role = co.role.split(":")[-1]
+        out += [m for m in staff if m.role == role and (not co.post or m.post == co.post) and m.id != lead and m not in out]
+    return sorted(out, key=lambda m: (m.name, m.id))
+
+
+def peer_pairs(holders: list[StaffMember]) -> dict[int, StaffMember]:
+    """Peer pairs (PLAT-4): whose cases each holder audits. Holders are
+    paired in a stable order, by name then id: the first with the second, the
+    third with the fourth, and so on, each auditing the other's cases. An odd
+    one out joins the last pair as a trio that audits round the ring (A the
+    cases of B, B of C, C of A), so nobody audits alone and nobody audits
+    their own cases. A lone holder has nobody to pair with (not in the result:
+    ``core.services.programme.unheld_posts`` reports them)."""
+    ordered = sorted(holders, key=lambda m: (m.name, m.id))
+    if len(ordered) < 2:
+        return {}
+    groups = [ordered[i:i + 2] for i in range(0, len(ordered) - len(ordered) % 2, 2)]
+    if len(ordered) % 2:
+        groups[-1] = groups[-1] + [ordered[-1]]
+    out: dict[int, StaffMember] = {}
+    for group in groups:
+        for index, member in enumerate(group):
+            out[member.id] = group[(index + 1) % len(group)]
+    return out
 
 
 def _note(schedule: Schedule) -> str:

@@ -9,7 +9,10 @@ The Head of Quality leads a review in May and November (`months: [5, 11]`),
 the Principal Social Worker a learning review in September and March and an
 observation every six weeks, every senior manager meets monthly, every team
 manager audits a case file each quarter, and a safeguarding audit belongs to
-a Head of Safeguarding whom nobody is.
+a Head of Safeguarding whom nobody is. The Head of Quality leads a joint
+practice audit in June and December with the Principal Social Worker (and
+the Head of Safeguarding, whom nobody is: reported, and it goes ahead without
+them), and the team managers audit in peer pairs each October (PLAT-4).
 
 The organisation is set up on Thursday 1 April 2027 (the demo, then a staff
 file giving the posts); the programme is read on the QA programme page and
@@ -18,15 +21,17 @@ of every month of the year, to Wednesday 1 March 2028, and on the bank
 holidays just before two of them. After each sweep the work each person owes
 is exactly what the calendar says, issued on the day it should be.
 
-Not covered, because core does not build them yet: joint audits and peer
-pairs. The director's audits of cases chosen by criteria (PLAT-3) are
-issued here too; which cases they are given is tests/test_calendar_criteria.py.
+The director's audits of cases chosen by criteria (PLAT-3) are issued here
+too; which cases they are given is tests/test_calendar_criteria.py. Joint
+audits and peer pairs (PLAT-4) are issued and named here.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import html
+import io
 import os
 import re
 import subprocess
@@ -40,13 +45,14 @@ from litestar.testing import AsyncTestClient
 
 from conftest import make_settings
 from core.calendar import london_date
-from core.db.tables import Allocation, Person, Work
+from core.db.tables import Allocation, Person, Work, WorkMember
 from core.plugins import load_plugins
 from core.services import sweep
 from core.services.case_attributes import loaded
 from core.services.context import Context
 from core.services.demo import load_demo
-from helpers import api_token, person, process_env, sign_in
+from core.services.work import list_work
+from helpers import acting, api_token, person, process_env, sign_in
 
 QAF = str(Path(sys.executable).with_name("qaf"))
 PLUGIN_DIR = Path(__file__).parent / "calendar_plugin"
@@ -65,6 +71,8 @@ STAFF_FILE = (
     f"{HOS},Sam Hale,senior_manager,,{DIRECTOR}\n"
 ).encode()
 UNHELD = "Safeguarding audit: nobody holds the post Head of Safeguarding (Senior manager)"
+UNHELD_CO = ("Joint practice audit: nobody holds the post Head of Safeguarding (Senior manager), "
+             "so it is led without that co-auditor")
 
 
 def at(day: dt.date, hour: int = 9, minute: int = 0) -> dt.datetime:
@@ -103,6 +111,9 @@ EXPECTED: dict[str, list[tuple[dt.date, str, dt.date, dt.date]]] = {
         # months: [5, 11]: each named month is its own period, due its last working day.
         (D(2027, 5, 4), "Practice quality review", D(2027, 5, 1), D(2027, 5, 28)),
         (D(2027, 11, 1), "Practice quality review", D(2027, 11, 1), D(2027, 11, 30)),
+        # PLAT-4: the joint audit is the lead's work (it names the co-auditors).
+        (D(2027, 6, 1), "Joint practice audit", D(2027, 6, 1), D(2027, 6, 30)),
+        (D(2027, 12, 1), "Joint practice audit", D(2027, 12, 1), D(2027, 12, 31)),
     ],
     PSW: MEETINGS + [
         # months: [9, 3]: March is the year's last month, March 2028.
@@ -130,6 +141,8 @@ EXPECTED: dict[str, list[tuple[dt.date, str, dt.date, dt.date]]] = {
         (D(2027, 7, 1), "Case file audit", D(2027, 7, 1), D(2027, 9, 30)),
         (D(2027, 10, 1), "Case file audit", D(2027, 10, 1), D(2027, 12, 31)),
         (D(2028, 1, 4), "Case file audit", D(2028, 1, 1), D(2028, 3, 31)),
+        # PLAT-4: in peer pairs, in October.
+        (D(2027, 10, 1), "Peer audit", D(2027, 10, 1), D(2027, 10, 29)),
     ],
     # PLAT-3 (tests/test_calendar_criteria.py): the director's audits of cases
     # chosen by criteria, monthly from June, and a case chosen in February.
@@ -199,6 +212,18 @@ async def owed() -> dict[str, list[tuple[dt.date, str, dt.date, dt.date]]]:
     return {who: sorted(items) for who, items in out.items()}
 
 
+async def others() -> dict[tuple[str, str, dt.date], dict[str, list[str]]]:
+    """Who else each piece of work names (PLAT-4), by (owner, activity, due):
+    {"co_auditor": [usernames]} or {"peer": [username]}."""
+    out: dict = {}
+    for row in await WorkMember.select(
+        WorkMember.work.owner.username.as_alias("who"), WorkMember.work.activity.as_alias("activity"),
+        WorkMember.work.due_on.as_alias("due"), WorkMember.part, WorkMember.person.username.as_alias("person"),
+    ).order_by(WorkMember.id):
+        out.setdefault((row["who"], row["activity"], row["due"]), {}).setdefault(row["part"], []).append(row["person"])
+    return out
+
+
 def expected_by(day: dt.date) -> dict[str, list]:
     return {who: sorted(i for i in items if i[0] <= day) for who, items in EXPECTED.items()}
 
@@ -221,10 +246,14 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
     before = await client.get("/programme?year=2027")
     assert before.status_code == 200
     assert unheld_on_page(before.text) == [
+        "Joint practice audit: nobody holds the post Head of Quality (Senior manager)",
         "Practice quality review: nobody holds the post Head of Quality (Senior manager)",
         UNHELD,
         "Practice learning review: nobody holds the post Principal Social Worker (Senior manager)",
         "Practice observation: nobody holds the post Principal Social Worker (Senior manager)",
+        # PLAT-4: co-auditors' posts nobody holds, after the leads'.
+        "Joint practice audit: nobody holds the post Principal Social Worker (Senior manager), so it is led without that co-auditor",
+        UNHELD_CO,
     ]
 
     # 08:30: the staff file gives the posts; the one nobody holds is warned of.
@@ -232,7 +261,7 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
     headers = {**await api_token(client, DIRECTOR), "content-type": "text/csv"}
     imported = await client.post("/api/v1/imports/staff", content=STAFF_FILE, headers=headers)
     assert imported.status_code == 200, imported.text
-    assert imported.json()["warnings"] == [UNHELD]
+    assert imported.json()["warnings"] == [UNHELD, UNHELD_CO]
     assert (await person(HOQ))["post"] == "Head of Quality"
 
     # The QA programme page: the year from April, each post's activity given
@@ -241,7 +270,7 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
     page = await client.get("/programme?year=2027")
     assert page.status_code == 200
     assert "QA programme 2027" in page.text
-    assert unheld_on_page(page.text) == [UNHELD]
+    assert unheld_on_page(page.text) == [UNHELD, UNHELD_CO]
     months = re.findall(r'<th scope="col" class="govuk-table__header govuk-table__header--numeric">(\w{3})</th>', page.text)
     assert months == ["Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar"]
     teams = await Person.count().where(Person.role == "team_manager")
@@ -249,6 +278,8 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
         "Case file audit": ["Team manager", str(teams), "", "", str(teams), "", "", str(teams), "", "", str(teams), "", "", str(teams), ""],
         "Child protection plans over 18 months": ["Director", "1", "", "", *["1"] * 10, ""],
         "Young people in care": ["Director", "1", *[""] * 10, "1", "", ""],
+        "Joint practice audit": ["Senior manager", "1", "", "", "1", "", "", "", "", "", "1", "", "", "", ""],
+        "Peer audit": ["Team manager", str(teams), "", "", "", "", "", "", str(teams), "", "", "", "", "", ""],
         "Performance meeting": ["Senior manager", "3", *["3"] * 12, ""],
         "Practice learning review": ["Senior manager", "1", "", "", "", "", "", "1", "", "", "", "", "", "1", ""],
         "Practice observation": ["Senior manager", "1", "", "1", "1", "", "1", "1", "1", "", "1", "1", "", "1", ""],
@@ -266,7 +297,10 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
     assert out.startswith("Calendarshire Children's Services: programme for the year starting 2027-04, for the organisation's staff\n")
     assert "  Practice quality review (role: Senior manager; post: Head of Quality)\n" in out
     assert "  Practice observation (role: Senior manager; post: Principal Social Worker)\n" in out
-    assert f"Not issued to anyone:\n  {UNHELD}\nProgramme:\n" in out
+    assert ("  Joint practice audit (role: Senior manager; post: Head of Quality; with: Principal Social Worker "
+            "(Senior manager); with: Head of Safeguarding (Senior manager))\n") in out
+    assert "  Peer audit (role: Team manager; in peer pairs)\n" in out
+    assert f"Not issued to anyone:\n  {UNHELD}\n  {UNHELD_CO}\nProgramme:\n" in out
     printed: dict[str, list[tuple[str, str]]] = {}
     for line in out.split("Programme:\n", 1)[1].splitlines()[:-1]:
         due, who, rest = line[2:18].strip(), line[19:59].strip(), line[60:]
@@ -281,6 +315,15 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
         ("Wed 08 Dec 2027", "1 x Practice observation"), ("Wed 19 Jan 2028", "1 x Practice observation"),
         ("Wed 01 Mar 2028", "1 x Practice observation"), ("Fri 31 Mar 2028", "1 x Practice learning review"),
     ]
+    assert [r for r in printed["Hana Quill"] if "Joint" in r[1]] == [
+        ("Wed 30 Jun 2027", "1 x Joint practice audit with Pat Sowerby"),
+        ("Fri 31 Dec 2027", "1 x Joint practice audit with Pat Sowerby"),
+    ]
+    # The CSV names them too (PLAT-4): the co-auditors, and each peer.
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text())))
+    assert {(r["person"], r["with"]) for r in rows if r["activity"] == "Joint practice audit"} == {("Hana Quill", "Pat Sowerby")}
+    peers = {r["person"]: r["peer"] for r in rows if r["activity"] == "Peer audit"}
+    assert len(peers) == 3 and sorted(peers.values()) == sorted(peers) and all(p != q for p, q in peers.items())
     assert [r for r in printed["Sam Hale"]] == [(f"{due:%a %d %b %Y}", "1 x Performance meeting") for _, _, due in MONTHS]
     assert not [who for who, rows in printed.items() if any("Safeguarding" in r[1] for r in rows)]
 
@@ -305,3 +348,25 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
     drawn = await Allocation.select(Allocation.child_case.attributes.as_alias("attributes")).where(
         (Allocation.auditor.username == DIRECTOR) & Allocation.cycle.is_not_null())
     assert drawn and all(loaded(row["attributes"])["cp_plan_number"] >= 2 for row in drawn)
+
+    # PLAT-4: who else each piece of work names. The joint audits name the
+    # Principal Social Worker (the Head of Safeguarding is nobody); the team
+    # managers, paired by name, are three: a trio auditing round the ring.
+    named = await others()
+    assert named[(HOQ, "Joint practice audit", D(2027, 6, 30))] == {"co_auditor": [PSW]}
+    assert named[(HOQ, "Joint practice audit", D(2027, 12, 31))] == {"co_auditor": [PSW]}
+    managers = [p["username"] for p in await Person.select(Person.username, Person.display_name, Person.id)
+                .where(Person.role == "team_manager").order_by(Person.display_name).order_by(Person.id)]
+    assert len(managers) == 3
+    assert {who: named[(who, "Peer audit", D(2027, 10, 29))] for who in managers} == {
+        managers[0]: {"peer": [managers[1]]}, managers[1]: {"peer": [managers[2]]}, managers[2]: {"peer": [managers[0]]},
+    }
+    assert {key for key in named} == {
+        (HOQ, "Joint practice audit", D(2027, 6, 30)), (HOQ, "Joint practice audit", D(2027, 12, 31)),
+        *((who, "Peer audit", D(2027, 10, 29)) for who in managers),
+    }
+    # The co-auditor's work includes the joint audit, "with" its lead.
+    psw = await acting(registry, PSW)
+    joint = [w for w in await list_work(psw, owner=psw.actor.person_id) if w.activity == "Joint practice audit"]
+    assert [(w.due_on, w.owner, w.with_for(psw.actor.person_id)) for w in joint] == [
+        (D(2027, 6, 30), "Hana Quill", "with Hana Quill"), (D(2027, 12, 31), "Hana Quill", "with Hana Quill")]

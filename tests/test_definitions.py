@@ -180,6 +180,8 @@ ATTRIBUTES = _attributes(
 )
 CASES = "cases: {draw: random, count: 1}"
 
+THEMATIC = 'activity: "Thematic audit"'
+
 
 @pytest.mark.req("CORE-2")
 @pytest.mark.req("CORE-7")
@@ -256,6 +258,19 @@ CASES = "cases: {draw: random, count: 1}"
          "council.haringey", "case_attributes[1].key", "duplicate key 'cla'"),
         ("council.yaml", _CYCLE, _CYCLE + _attributes("{key: Looked After, label: LAC, type: yes_no}"), "council",
          "case_attributes[0].key", "Expected `str` matching regex"),
+        # Who does it (PLAT-4): co-auditors by a known role (and post), not the
+        # lead's own, each once; peer pairs on dated work whose cases the peers choose.
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: [{role: auditor_general}]", "schedules.thematic_audits", "co_auditors[0].role", "unknown role 'auditor_general'"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: [{role: iro, grade: 3}]", "schedules.thematic_audits", "co_auditors[0].grade", "unknown field"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: iro", "schedules.thematic_audits", "co_auditors", "Expected `array`"),
+        ("schedules.yaml", THEMATIC, THEMATIC + '\n    co_auditors: [{role: iro, post: " Lead IRO"}]', "schedules.thematic_audits", "co_auditors[0].post", "has spaces at its ends"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: [{role: qa_officer}]", "schedules.thematic_audits", "co_auditors[0]", "the lead's own role and post"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    co_auditors: [{role: iro}, {role: iro}]", "schedules.thematic_audits", "co_auditors[1]", "named twice"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    peer_pairs: 2", "schedules.thematic_audits", "peer_pairs", "Expected `bool`"),
+        ("schedules.yaml", THEMATIC, THEMATIC + "\n    peer_pairs: true", "schedules.thematic_audits", "peer_pairs", "needs a dated every"),
+        ("schedules.yaml", MONTHLY, MONTHLY + "\n    peer_pairs: true", TM_AUDIT, "peer_pairs", "leave out cases"),
+        ("schedules.yaml", "{every: quarter}", "{every: quarter}\n    peer_pairs: true\n    co_auditors: [{role: iro}]", "schedules.quarterly_audit_findings", "peer_pairs", "not both"),
+        ("schedules.yaml", "{every: quarter}", "{every: quarter, per: supervisee}\n    peer_pairs: true", "schedules.quarterly_audit_findings", "peer_pairs", "not a supervisee's"),
     ],
 )
 def test_a_bad_schedule_or_council_field_stops_start_up_naming_plugin_file_definition_and_field(

@@ -156,7 +156,7 @@ def test_qaf_programme_shows_each_schedules_window_subject_and_post(tmp_path, mo
     assert "  Observation of a newly qualified worker (AYSE): nobody holds the post Academy (Team Manager)\n" in out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text())))
     assert list(rows[0]) == ["person", "role", "post", "activity", "due", "count", "supervisee", "optional", "note",
-                             "subject", "look_back_months"]
+                             "subject", "look_back_months", "with", "peer"]
     audits = [r for r in rows if r["activity"] == "Audit of a Team Manager's professional supervision records"]
     assert audits and {(r["subject"], r["look_back_months"]) for r in audits} == {("team_manager", "6")}
     case_file = [r for r in rows if r["activity"] == "Case file audit"]

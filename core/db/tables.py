@@ -199,6 +199,26 @@ class Work(Table, tablename="work"):
     recorded_on = Date(null=True, default=None)
 
 
+class WorkMember(Table, tablename="work_member"):
+    """Who else a piece of work names (PLAT-4): a joint activity's
+    co-auditors (``part`` "co_auditor"), or the peer whose cases its owner
+    audits (``part`` "peer"). Written when the work is issued."""
+
+    work = ForeignKey(Work, null=False, index=True, on_delete=OnDelete.restrict)
+    person = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    part = Varchar(length=16)  # co_auditor | peer
+
+
+class AllocationAuditor(Table, tablename="allocation_co_auditor"):
+    """A joint audit's co-auditors (PLAT-4): they see and edit it as its
+    auditor does; the auditor (the lead) alone submits it."""
+
+    allocation = ForeignKey(Allocation, null=False, index=True, on_delete=OnDelete.restrict)
+    person = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    part = Varchar(length=16, default="co_auditor")
+    added_at = Timestamptz()
+
+
 class Grade(Table, tablename="grade"):
     """One grade of one domain (or ``overall``) in one phase: the grade chain.
 
@@ -563,6 +583,8 @@ TABLES: tuple[type[Table], ...] = (
     PracticeWeek,
     Allocation,
     Work,
+    WorkMember,
+    AllocationAuditor,
     Grade,
     StandingGrade,
     GradeMonth,

@@ -300,6 +300,15 @@ class CaseCriterion(Definition, kw_only=True):
     one_of: tuple[Key, ...] = ()
 
 
+class CoAuditor(Definition, kw_only=True):
+    """Who does a joint activity with its lead (PLAT-4): every holder of
+    ``role``, or of the named ``post`` within it (a head of service leading
+    with the QA officer)."""
+
+    role: Ref
+    post: Annotated[str, msgspec.Meta(max_length=100)] = ""
+
+
 class Schedule(Definition, kw_only=True):
     key: Key
     version: Version = 1
@@ -330,6 +339,12 @@ class Schedule(Definition, kw_only=True):
     themed: bool = False
     # "Process and timescale to be agreed": kept, with no frequency invented.
     to_be_agreed: bool = False
+    # PLAT-4: a joint activity: each holder of ``role``/``post`` leads it (owns
+    # the work and submits), with these co-auditors, who see and edit its audits.
+    co_auditors: tuple[CoAuditor, ...] = ()
+    # PLAT-4, HAR 2.15 ("case audits and peer audits"): the holders audit in
+    # peer pairs, each the cases its partner holds (core.services.joint).
+    peer_pairs: bool = False
     # What the source says, quoted, and how it was read where it is ambiguous.
     source: str = ""
     reading: str = ""

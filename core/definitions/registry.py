@@ -557,6 +557,7 @@ def _check_schedule(check: _Checker, schedule: Schedule) -> None:
     if frequency.look_back_ends_months_before is not None and not frequency.look_back_months:
         raise check.fail("frequency.look_back_ends_months_before",
                          "say how many months the window covers (look_back_months) before where it ends")
+    _check_who(check, schedule)
 
 
 # The case import's own columns: an attribute of the same name would be ambiguous.
@@ -607,3 +608,29 @@ def _check_case_criteria(check: _Checker, schedule: Schedule, council: Council |
                                      f"its options are {', '.join(o.value for o in attribute.options)}")
     if draw.in_window and not schedule.frequency.look_back_months:
         raise check.fail("cases.in_window", "the schedule has no window to narrow cases by: set frequency.look_back_months")
+
+
+def _check_who(check: _Checker, schedule: Schedule) -> None:
+    """PLAT-4: a joint activity's co-auditors, and peer pairs."""
+    lead = (check.registry.qualify(check.supplied.namespace, schedule.role, check.registry.roles), schedule.post)
+    seen: set[tuple[str | None, str]] = set()
+    for index, co in enumerate(schedule.co_auditors):
+        field = f"co_auditors[{index}]"
+        role = check.ref(f"{field}.role", co.role, "roles")
+        if co.post != co.post.strip() or (co.post and not co.post.strip()):
+            raise check.fail(f"{field}.post", f"{co.post!r} has spaces at its ends: write the post as the staff file names it")
+        if (role, co.post) == lead:
+            raise check.fail(field, "the co-auditors are the lead's own role and post: name a different post or role")
+        if (role, co.post) in seen:
+            raise check.fail(field, "this co-auditor is named twice")
+        seen.add((role, co.post))
+    if schedule.peer_pairs:
+        # Peers audit each other's cases, chosen from the work: no other subject.
+        if schedule.co_auditors:
+            raise check.fail("peer_pairs", "an activity is done in peer pairs or with co-auditors, not both")
+        if schedule.frequency.every == "as_required" or schedule.to_be_agreed:
+            raise check.fail("peer_pairs", "peers are paired when dated work is issued: peer_pairs needs a dated every")
+        if schedule.frequency.per is not None or schedule.subject is not None:
+            raise check.fail("peer_pairs", "peers audit each other's cases, not a supervisee's or a line report's records")
+        if schedule.cases is not None:
+            raise check.fail("peer_pairs", "peers choose their partner's cases from the work: leave out cases")

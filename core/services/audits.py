@@ -1,7 +1,8 @@
 """The audit lifecycle: my audits, filling in, submitting, QA moderation.
 
 Visibility is least privilege: the allocated auditor sees their own
-allocation; the practitioner and team manager of the case see it once it is
+allocation, as do a joint audit's co-auditors (PLAT-4: they edit it too;
+the lead alone submits); the practitioner and team manager of the case see it once it is
 final (HAR 2.6: the report goes to them after QA); roles with
 ``view_all_audits`` see every audit of their organisation. Anything else is
 "not found", so nobody learns that an allocation exists.
@@ -102,6 +103,15 @@ class AuditView:
     # PLAT-3: the window its work looks back over, in words with its dates
     # (shown where the form sets no scope of its own, ``scope_from``).
     window: str = ""
+    co_auditors: tuple[dict, ...] = ()  # PLAT-4: a joint audit's co-auditors, {id, name}
+
+    @property
+    def audited_by(self) -> str:
+        """ "Ann Lead", or "Ann Lead with Bob Co and Cat Co" for a joint audit."""
+        from core.services.joint import names
+
+        lead = self.row["auditor_name"]
+        return f"{lead} with {names([c['name'] for c in self.co_auditors])}" if self.co_auditors else lead
 
     @property
     def id(self) -> int:
@@ -187,10 +197,16 @@ async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str,
         raise NotFound("There is no audit with that number that you can see")
     people = await _relations(ctx, row)
     held = _held(ctx, people)
+    if "auditor" not in held:
+        from core.services.joint import is_co_auditor
+
+        if await is_co_auditor(allocation_id, ctx.actor.person_id):
+            held.add("co_auditor")  # PLAT-4: not "auditor": no workflow step of the lead's is theirs
     _, workflow = _definitions(ctx, row)
     is_final = wf.state(workflow, row["state"]).final
     visible = (
         "auditor" in held
+        or "co_auditor" in held
         or ctx.actor.can("view_all_audits")
         # By relation, not role: ``held`` also holds the role key, and every
         # practitioner's role is "practitioner".
@@ -290,6 +306,10 @@ async def _completed(ctx: Context, where: str, args: list, before: int | None, l
     return CompletedPage(items=items, older=items[-1].id if len(rows) > limit else None)
 
 
+# The actor's audits: those they lead, and joint audits they co-audit (PLAT-4).
+_MINE = "(a.auditor = {} OR a.id IN (SELECT aa.allocation FROM allocation_co_auditor aa WHERE aa.person = {}))"
+
+
 async def my_open(ctx: Context) -> list[Summary]:
     """The auditor's allocations still to do, soonest due first: by the
     current step's deadline where it has one (returned for revision: the
@@ -297,8 +317,8 @@ async def my_open(ctx: Context) -> list[Summary]:
     assert ctx.actor
     finals = sorted(_final_states(ctx))
     rows = await _rows(
-        f"WHERE a.auditor = {{}} AND a.state NOT IN ({_marks(finals)}) ORDER BY COALESCE(a.state_due_at, a.due_at), a.id",
-        ctx.actor.person_id, *finals,
+        f"WHERE {_MINE} AND a.state NOT IN ({_marks(finals)}) ORDER BY COALESCE(a.state_due_at, a.due_at), a.id",
+        ctx.actor.person_id, ctx.actor.person_id, *finals,
     )
     return [_summary(ctx, row) for row in rows]
 
@@ -369,7 +389,7 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
     row, people, held = await _load(ctx, allocation_id)
     form, workflow = _definitions(ctx, row)
     state = wf.state(workflow, row["state"])
-    editable = "auditor" in held and row["state"] in _editable_states(workflow)
+    editable = bool({"auditor", "co_auditor"} & held) and row["state"] in _editable_states(workflow)
     grade_chain = (
         await Grade.select(
             Grade.phase, Grade.domain, Grade.level, Grade.evidence, Grade.set_at, Grade.set_by.display_name.as_alias("set_by_name")
@@ -404,6 +424,7 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
         scope_from=scope_from,
         scope_months=form.scope_months,
         window=await _work_window(ctx, row),
+        co_auditors=tuple(await _co_auditors(allocation_id)),
     )
 
 
@@ -418,12 +439,18 @@ async def _work_window(ctx: Context, row: dict) -> str:
     return window_words(ctx.registry, found["schedule_key"], found["due_on"]) if found else ""
 
 
+async def _co_auditors(allocation_id: int) -> list[dict]:
+    from core.services.joint import co_auditors
+
+    return await co_auditors(allocation_id)
+
+
 async def save_answers(ctx: Context, allocation_id: int, revision: int, submitted: dict[str, object]) -> int:
     """Save a draft. Returns the new revision. A save that did not start from
     the latest revision is refused (Conflict), never silently merged."""
     row, people, held = await _load(ctx, allocation_id)
     form, workflow = _definitions(ctx, row)
-    if "auditor" not in held:
+    if not {"auditor", "co_auditor"} & held:
         raise Forbidden("Only the allocated auditor can fill in this audit")
     if row["state"] not in _editable_states(workflow):
         raise Conflict(f"This audit is {wf.state(workflow, row['state']).label.lower()} and can no longer be changed")
@@ -552,7 +579,7 @@ async def review(
     if decision not in ("accept", "return"):
         raise Invalid("Choose accept or return", {"decision": "Choose accept or return for revision"})
     chosen = _check(workflow, row, decision, held)
-    if "auditor" in held:
+    if {"auditor", "co_auditor"} & held:
         raise Forbidden("You cannot quality-assure an audit you wrote")
     reason = reason.strip()
     if chosen.reason_required and not reason:
@@ -808,6 +835,9 @@ async def _recipients(ctx: Context, row: dict, refs: tuple[str, ...], people: di
     """Whom a state's ``notify`` names: relations, or roles found up the
     practitioner's ladder (the same rule escalations use)."""
     out = await escalations.recipients(row["organisation"], refs, people, people.get("practitioner"))
+    if "auditor" in refs:
+        # PLAT-4: what the workflow tells the auditor, a joint audit's co-auditors are told too.
+        out += [c["id"] for c in await _co_auditors(row["id"]) if c["id"] not in out]
     if ctx.actor:
         # Nobody needs telling about what they just did themselves.
         out = [p for p in out if p != ctx.actor.person_id]

@@ -17,6 +17,7 @@ from core.services.errors import NotFound
 # the window the activity covers.
 CSV_COLUMNS = (
     "person", "role", "post", "activity", "due", "count", "supervisee", "optional", "note", "subject", "look_back_months",
+    "with", "peer",  # PLAT-4: a joint activity's co-auditors; the peer whose cases it audits
 )
 
 
@@ -29,10 +30,20 @@ class UnheldPost:
     activity: str
     role: str  # the role's label
     post: str
+    # PLAT-4: what is missing when it is not the lead's post: "co_auditor"
+    # (the lead does it without them) or "peer" (a lone holder of a peer-paired
+    # activity, with nobody to pair with).
+    part: str = ""
+    person: str = ""  # the lone peer
 
     @property
     def message(self) -> str:
-        return f"{self.activity}: nobody holds the post {self.post} ({self.role})"
+        if self.part == "peer":
+            return f"{self.activity}: {self.person} is the only {self.post or self.role}, with nobody to pair with"
+        holder = f"the post {self.post} ({self.role})" if self.post else f"the role {self.role}"
+        if self.part == "co_auditor":
+            return f"{self.activity}: nobody holds {holder}, so it is led without that co-auditor"
+        return f"{self.activity}: nobody holds {holder}"
 
 
 def unheld_posts(registry: Registry, council: str, staff: list[StaffMember]) -> list[UnheldPost]:
@@ -47,7 +58,28 @@ def unheld_posts(registry: Registry, council: str, staff: list[StaffMember]) -> 
         role_key = registry.ref(council, schedule.role, "roles")
         if (role_key.split(":")[-1], schedule.post) not in held:
             out.append(UnheldPost(schedule.key, schedule.activity, registry.role(role_key).label, schedule.post))
-    return sorted(out, key=lambda u: (u.post, u.activity))
+    return sorted(out, key=lambda u: (u.post, u.activity)) + _who_else_missing(registry, council, staff)
+
+
+def _who_else_missing(registry: Registry, council: str, staff: list[StaffMember]) -> list[UnheldPost]:
+    """PLAT-4: co-auditors nobody is, and peer-paired holders with nobody to pair with."""
+    out = []
+    for key, supplied in registry.schedules.items():
+        schedule = supplied.value
+        if not key.startswith(f"{council}:") or not (schedule.co_auditors or schedule.peer_pairs):
+            continue
+        for co in schedule.co_auditors:
+            role_key = registry.ref(council, co.role, "roles")
+            role = role_key.split(":")[-1]
+            if not any(m.role == role and (not co.post or m.post == co.post) for m in staff):
+                out.append(UnheldPost(schedule.key, schedule.activity, registry.role(role_key).label, co.post, "co_auditor"))
+        if schedule.peer_pairs:
+            role_key = registry.ref(council, schedule.role, "roles")
+            holders = [m for m in staff if m.role == role_key.split(":")[-1] and (not schedule.post or m.post == schedule.post)]
+            if len(holders) == 1:
+                out.append(UnheldPost(schedule.key, schedule.activity, registry.role(role_key).label, schedule.post,
+                                      "peer", holders[0].name))
+    return out
 
 
 async def unheld_posts_of(ctx: Context) -> list[UnheldPost]:
@@ -79,7 +111,8 @@ async def programme(ctx: Context, year: int, *, mine: bool = False) -> list[Prog
     weeks = await practice_weeks(ctx.actor.organisation_id)
     items = expand(ctx.registry, ctx.actor.council, year, staff, weeks)
     if mine:
-        items = [i for i in items if i.person_id == ctx.actor.person_id]
+        # PLAT-4: a joint activity is on each co-auditor's programme too.
+        items = [i for i in items if i.person_id == ctx.actor.person_id or ctx.actor.person_id in i.co_auditor_ids]
     return items
 
 
@@ -129,6 +162,8 @@ def to_csv(items: list[ProgrammeItem], registry: Registry, council: str) -> str:
                 item.note,
                 schedule.subject.split(":")[-1] if schedule.subject else "",
                 schedule.frequency.look_back_months or "",
+                "; ".join(item.co_auditors),
+                item.peer,
             ]
         )
     return out.getvalue()

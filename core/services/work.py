@@ -27,7 +27,7 @@ from core.calendar import end_of_london_day, is_working_day, london_date
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Organisation, Person, Work
 from core.programme import ProgrammeItem, expand
-from core.services import trail, work_counts
+from core.services import joint, trail, work_counts
 from core.services.context import Context
 from core.services.errors import Forbidden, Invalid, NotFound
 
@@ -63,6 +63,22 @@ class WorkItem:
     workflow_key: str = ""  # the completion record's workflow, where the schedule names one
     state: str = ""
     state_label: str = ""
+    # PLAT-4: a joint activity's co-auditors (the owner leads), and the peer
+    # whose cases the owner audits in a peer pair.
+    co_auditors: tuple[str, ...] = ()
+    co_auditor_ids: tuple[int, ...] = ()
+    peer: str = ""
+    peer_id: int | None = None
+
+    def with_for(self, person_id: int | None) -> str:
+        """Who else does it, as the person looking at it reads it: the lead
+        sees "with" their co-auditors, a co-auditor "with" the lead."""
+        from core.services.joint import names
+
+        if person_id in self.co_auditor_ids:
+            others = [self.owner] + [n for i, n in zip(self.co_auditor_ids, self.co_auditors) if i != person_id]
+            return f"with {names(others)}"
+        return f"with {names(self.co_auditors)}" if self.co_auditors else ""
 
     @property
     def status_label(self) -> str:
@@ -181,8 +197,11 @@ async def _issue(ctx: Context, organisation_id: int, council_key: str, items: li
                 await trail.record(
                     ctx, organisation_id=organisation_id, entity="work", entity_id=work_id, action="issued",
                     changes={"schedule": schedule_key, "owner": item.person_id, "due_on": item.due.isoformat(),
-                             "count": item.count},
+                             "count": item.count,
+                             **({"co_auditors": list(item.co_auditor_ids)} if item.co_auditor_ids else {}),
+                             **({"peer": item.peer_id} if item.peer_id else {})},
                 )
+                await joint.issue_members(work_id, item.co_auditor_ids, item.peer_id)  # PLAT-4
                 if form_key:
                     await _link_issued_audits(ctx, organisation_id, work_id, item.person_id, form_key, item.starts, item.due, item.count)
                 await work_counts.issued([work_id])  # PLAT-5: the delivery report's counts, in this transaction
@@ -209,6 +228,7 @@ async def _link_issued_audits(ctx: Context, organisation_id: int, work_id: int, 
         await Allocation.update({Allocation.work: work_id}).where(Allocation.id == row["id"])
         await trail.record(ctx, organisation_id=organisation_id, entity="allocation", entity_id=row["id"],
                            action="counted_towards_work", changes={"work": work_id})
+        await joint.from_work(ctx, row["id"], work_id)  # PLAT-4: a drawn audit of joint work is a joint audit
 
 
 async def count_towards(ctx: Context, allocation_id: int, *, owner: int, schedule_key: str,
@@ -226,6 +246,7 @@ async def count_towards(ctx: Context, allocation_id: int, *, owner: int, schedul
             await Allocation.update({Allocation.work: row["id"]}).where(Allocation.id == allocation_id)
             await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="allocation", entity_id=allocation_id,
                                action="counted_towards_work", changes={"work": row["id"]})
+            await joint.from_work(ctx, allocation_id, row["id"])
             return row["id"]
     return None
 
@@ -333,7 +354,9 @@ async def list_work(ctx: Context, *, owner: int | None = None, due_from: dt.date
         Work.supervisee.display_name.as_alias("supervisee_name"),
     ).where(Work.organisation == ctx.actor.organisation_id)
     if owner is not None:
-        query = query.where(Work.owner == owner)
+        # PLAT-4: a person's work is what they owe and joint work they co-audit.
+        joint_ids = await joint.joint_work_of(owner)
+        query = query.where((Work.owner == owner) | Work.id.is_in(joint_ids)) if joint_ids else query.where(Work.owner == owner)
     if due_from is not None:
         query = query.where(Work.due_on >= due_from)
     if due_to is not None:
@@ -348,7 +371,7 @@ async def get_work(ctx: Context, work_id: int) -> WorkItem:
         Work.all_columns(), Work.owner.display_name.as_alias("owner_name"),
         Work.supervisee.display_name.as_alias("supervisee_name"),
     ).where((Work.id == work_id) & (Work.organisation == ctx.actor.organisation_id))
-    if not rows or not await _may_see(ctx, rows[0]):
+    if not rows or not (await _may_see(ctx, rows[0]) or await joint.is_co_auditor_of_work(work_id, ctx.actor.person_id)):
         raise NotFound("No such work")
     return (await _items(ctx, rows))[0]
 
@@ -377,6 +400,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
             Allocation.child_case.external_id.as_alias("case"),
         ).where(Allocation.work.is_in([r["id"] for r in rows])).order_by(Allocation.id):
             audits.setdefault(audit["work"], []).append(audit)
+    members = await joint.members_of([r["id"] for r in rows])
     out = []
     for row in rows:
         linked = audits.get(row["id"], [])
@@ -412,6 +436,10 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 window=window_words(ctx.registry, row["schedule_key"], row["due_on"]),
                 recorded_on=row["recorded_on"] or (row["done_on"] if not row["form_key"] else None), workflow_key=row["workflow_key"], state=row["state"],
                 state_label=_state_label(ctx, row),
+                co_auditors=tuple(n for _, n in members.get(row["id"], {}).get("co_auditor", [])),
+                co_auditor_ids=tuple(i for i, _ in members.get(row["id"], {}).get("co_auditor", [])),
+                peer=next((n for _, n in members.get(row["id"], {}).get("peer", [])), ""),
+                peer_id=next((i for i, _ in members.get(row["id"], {}).get("peer", [])), None),
             )
         )
     return out
@@ -531,6 +559,7 @@ async def start(ctx: Context, work_id: int, case_number: str) -> int:
         await Allocation.update({Allocation.work: work_id}).where(Allocation.id == allocation_id)
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
                            action="audit_started", changes={"allocation": allocation_id, "case": number})
+        await joint.from_work(ctx, allocation_id, work_id)  # PLAT-4: a joint audit, its co-auditors told
     return allocation_id
 
 
@@ -542,6 +571,8 @@ async def eligible_cases(ctx: Context, item: WorkItem, limit: int = 20) -> list[
     )
     if item.supervisee_id is not None:
         query = query.where(ChildCase.allocated_worker == item.supervisee_id)
+    elif item.peer_id is not None:
+        query = query.where(ChildCase.allocated_worker.is_in(await joint.peer_caseholders(item.peer_id)))  # PLAT-4
     else:
         query = query.where(ChildCase.allocated_worker != item.owner_id)
     supplied = ctx.registry.schedules.get(item.schedule_key)
@@ -578,6 +609,7 @@ async def _case_problems(ctx: Context, item: WorkItem, cases: list[dict]) -> lis
     supplied = ctx.registry.schedules.get(item.schedule_key)
     audits_a_report = supplied is not None and supplied.value.subject is not None
     owner_team = (await Person.select(Person.team).where(Person.id == item.owner_id).first())["team"]
+    peer_holders = set(await joint.peer_caseholders(item.peer_id)) if item.peer_id is not None else set()
     ids = [case["id"] for case in cases]
     busy = {
         row["child_case"]
@@ -596,6 +628,12 @@ async def _case_problems(ctx: Context, item: WorkItem, cases: list[dict]) -> lis
                 problem = f"Choose a case held by {item.supervisee}"
         elif case["allocated_worker"] == item.owner_id:
             problem = "You cannot audit a case you hold"
+        elif item.peer_id is not None:
+            # PLAT-4: a peer audits its peer's cases (held by the peer or by
+            # those the peer line-manages), whatever their team.
+            if case["allocated_worker"] not in peer_holders:
+                problem = (f"In a peer audit you audit your peer's cases: choose a case held by {item.peer}"
+                           + (" or their team" if len(peer_holders) > 1 else ""))
         elif not allow_own_team and not audits_a_report and owner_team is not None and case["team"] == owner_team:
             problem = "You cannot audit a case held in your own team"
         if problem is None and case["id"] in busy:

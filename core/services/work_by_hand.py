@@ -154,6 +154,13 @@ async def start_by_hand(ctx: Context, key: str, *, due_on: dt.date | None, theme
             changes={"schedule": schedule_key, "owner": ctx.actor.person_id, "due_on": due_on.isoformat(),
                      "count": schedule.frequency.count} | ({"theme": theme} if theme else {}),
         )
+        if schedule.co_auditors:  # PLAT-4: a joint activity started by its lead names its co-auditors
+            from core.programme import co_auditors_of
+            from core.services.joint import issue_members
+            from core.services.programme import staff_of
+
+            co = co_auditors_of(schedule, await staff_of(ctx.actor.organisation_id), ctx.actor.person_id)
+            await issue_members(work_id, tuple(c.id for c in co), None)
     return await get_work(ctx, work_id)
 
 

@@ -48,6 +48,17 @@ class GradeOut(msgspec.Struct, kw_only=True):
     set_by_name: str | None
 
 
+class CoAuditorOut(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+
+
+class CoAuditorIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Add a co-auditor to a joint audit: a person's id (from /api/v1/allocations/{id}/co-auditors/candidates)."""
+
+    person_id: int
+
+
 class AllocationDetail(msgspec.Struct, kw_only=True):
     id: int
     case_external_id: str
@@ -64,6 +75,9 @@ class AllocationDetail(msgspec.Struct, kw_only=True):
     transitions: list[TransitionOut]
     editable: bool
     grade_chain: list[GradeOut]
+    # PLAT-4: "Ann Lead", or "Ann Lead with Bob Co" for a joint audit, and its co-auditors.
+    audited_by: str = ""
+    co_auditors: list[CoAuditorOut] = []
 
 
 class SaveAnswers(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -14,6 +14,7 @@ from web.api import schemas
 from web.api.delivery import DeliveryController
 from web.api.evidence import AuditEvidenceController
 from web.api.disputes_actions import ActionsController, DisputesController, PlansController
+from web.api.joint import JointAuditsController
 from web.api.work import WorkController
 from web.auth.guards import requires, signed_in
 from web.context import request_context
@@ -49,6 +50,8 @@ def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
         transitions=[schemas.TransitionOut(key=t.key, label=t.label, reason_required=t.reason_required) for t in view.transitions],
         editable=view.editable,
         grade_chain=[msgspec.convert(g, schemas.GradeOut) for g in view.grade_chain],
+        audited_by=view.audited_by,
+        co_auditors=[schemas.CoAuditorOut(id=c["id"], name=c["name"]) for c in view.co_auditors],
     )
 
 
@@ -153,6 +156,6 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController],
     tags=["v1"],
 )

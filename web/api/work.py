@@ -68,6 +68,12 @@ class WorkOut(msgspec.Struct, kw_only=True):
     stage: str = ""
     recorded_on: dt.date | None = None
     evidence: list[EvidenceOut] = []
+    # PLAT-4: a joint activity's co-auditors (the owner leads); who else does
+    # it as the caller reads it ("with Ann Lead" for a co-auditor); and the
+    # peer whose cases the owner audits in a peer pair.
+    co_auditors: list[str] = []
+    with_: str = msgspec.field(default="", name="with")
+    peer: str = ""
 
 
 @dataclass
@@ -105,7 +111,7 @@ class Started(msgspec.Struct, kw_only=True):
     work: WorkOut
 
 
-def work_out(item: work.WorkItem, files: list[evidence.EvidenceItem] = ()) -> WorkOut:
+def work_out(item: work.WorkItem, files: list[evidence.EvidenceItem] = (), viewer: int | None = None) -> WorkOut:
     return WorkOut(
         id=item.id, activity=item.activity, owner_id=item.owner_id, owner=item.owner, supervisee=item.supervisee,
         starts_on=item.starts_on, due_on=item.due_on, count=item.count, form=item.form_title, status=item.status,
@@ -116,12 +122,13 @@ def work_out(item: work.WorkItem, files: list[evidence.EvidenceItem] = ()) -> Wo
         evidence=[EvidenceOut(id=f.id, filename=f.filename, media_type=f.media_type, size=f.size,
                               uploaded_by=f.uploaded_by, uploaded_at=f.uploaded_at,
                               download=f"/api/v1/work/{item.id}/evidence/{f.id}") for f in files],
+        co_auditors=list(item.co_auditors), with_=item.with_for(viewer), peer=item.peer,
     )
 
 
 async def with_files(ctx, items: list[work.WorkItem]) -> list[WorkOut]:
     files = await evidence.of_work(ctx, [i.id for i in items])
-    return [work_out(i, files.get(i.id, [])) for i in items]
+    return [work_out(i, files.get(i.id, []), viewer=ctx.actor.person_id) for i in items]
 
 
 class WorkController(Controller):

@@ -6,7 +6,7 @@ from litestar.params import FromPath
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Response, Template
 
-from core.services import allocations, audits, compliance, concerns, evidence, reports_of_audit
+from core.services import allocations, audits, compliance, concerns, evidence, joint, reports_of_audit
 from core.services.errors import Conflict, Forbidden, Invalid, ServiceError
 from core.services.sweep import complete_follow_up
 from web.auth.guards import signed_in
@@ -150,6 +150,22 @@ class AuditPages(Controller):
         if created:
             return see_other(request, f"/audits/{created[0]}")
         return response
+
+    @post("/{allocation_id:int}/co-auditors")
+    async def add_co_auditor(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
+        """The lead adds a co-auditor (PLAT-4)."""
+        async def act(ctx, data):
+            person = data.get("person", "")
+            await joint.add(ctx, allocation_id, int(person) if person.isdigit() else None)
+
+        return await self._action(request, allocation_id, "co_auditor", act, "Co-auditor added: they have been told")
+
+    @post("/{allocation_id:int}/co-auditors/{person_id:int}/remove")
+    async def remove_co_auditor(self, request: Request, allocation_id: FromPath[int], person_id: FromPath[int]) -> Template | Redirect | Response:
+        async def act(ctx, data):
+            await joint.remove(ctx, allocation_id, person_id)
+
+        return await self._action(request, allocation_id, "co_auditor", act, "Co-auditor removed")
 
     @post("/{allocation_id:int}/follow-ups/{follow_up_id:int}")
     async def follow_up(self, request: Request, allocation_id: FromPath[int], follow_up_id: FromPath[int]) -> Template | Redirect | Response:
@@ -321,8 +337,13 @@ async def _around(ctx, view) -> dict:
         "action_errors": {},
         "action_values": {},
         "can_review": ctx.actor.can("qa_review") and not view.row["finalised_at"],
-        "submit_step": _submit_step(view),
+        # PLAT-4: a joint audit's co-auditors edit it; its lead alone submits.
+        "submit_step": _submit_step(view) if "auditor" in view.relations else None,
+        "may_change_co_auditors": "auditor" in view.relations and view.editable,
+        "co_auditor_candidates": [],
     }
+    if out["may_change_co_auditors"]:
+        out["co_auditor_candidates"] = await joint.candidates(ctx, view.id, view.row)
     if view.row["finalised_at"] and ("auditor" in view.relations or ctx.actor.can("view_all_audits")):
         try:
             out["case_note"] = await reports_of_audit.case_note(ctx, view.id)

@@ -128,7 +128,7 @@ class ProgrammePages(Controller):
         ]
         return await page(
             request, "programme/mine.html", title=f"My programme {year}", year=year, items=items,
-            to_do=to_do, coming=coming, today=today,
+            to_do=to_do, coming=coming, today=today, me=ctx.actor.person_id,
             # "As required" activities the person may start (issue 13 item 3).
             startable=await work_by_hand.startable(ctx),
         )
