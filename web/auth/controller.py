@@ -19,10 +19,10 @@ from web.rendering import page
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: never an open redirect to another host.
     if not target:
-        return "/audits"
+        return "/"  # the home: what needs the person now (issue 17)
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/audits"
+        return "/"
     return target
 
 
