@@ -151,6 +151,19 @@ async def test_haringey_homes_show_each_roles_next_step_and_its_leaders_read_the
     await sign_in(client, practitioner)
     assert (await client.get("/reports")).status_code == 403
 
+    # A manager reads what their line covers, no more: the third team's
+    # manager now reports elsewhere (as an import of a new structure would say).
+    third = await Person.select(Person.team).where(Person.username == "haringey.team_manager.3").first()
+    elsewhere = await Person.select(Person.id).where(Person.username == "haringey.head_of_qa").first()
+    await Person.update({Person.line_manager: elsewhere["id"]}).where(Person.username == "haringey.team_manager.3")
+    home = await _home(client, "haringey.service_manager")
+    assert "December 2026: Assessment and Safeguarding." in _card(home, "reports")
+    report = await client.get("/reports?scope=org")
+    assert report.status_code == 200 and "Whole council" not in _text(report.text)
+    assert "Assessment and Safeguarding" in _text(report.text)
+    assert (await client.get(f"/reports?scope=team:{third['team']}")).status_code == 404
+    assert (await client.get(f"/reports/overview?scope=team:{third['team']}")).status_code == 404
+
 
 @pytest.mark.req("BED-6")
 async def test_bedford_homes_show_the_qa_queue_the_programme_and_dmts_reports(bedford, bedford_client):
