@@ -207,6 +207,10 @@ async def test_coventry_homes_show_the_programmes_work_the_line_and_the_reports(
     assert "Audits allocated" in _card(home, "reports") and "/reports" in _nav(home)
     await _opens(client, "/reports")
 
+    # The cards are a partial: an htmx request gets them alone, the same as the page's.
+    partial = await client.get("/", headers={"hx-request": "true"})
+    assert partial.status_code == 200 and "<html" not in partial.text and 'id="line"' in partial.text
+
     home = await _home(client, "coventry.practitioner.11")
     assert "Actions set for you after an audit" in _card(home, "actions")
     assert not _card(home, "reports") and "/reports" not in _nav(home)

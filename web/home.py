@@ -187,4 +187,6 @@ async def cards(ctx: Context) -> list[Card]:
 
 async def home_page(request: Request):
     ctx = request_context(request)
-    return await page(request, "home/home.html", title="Home", cards=await cards(ctx), today=london_date(ctx.now))
+    # A plain request gets the page; an htmx one (refreshing the cards) the partial.
+    return await page(request, "home/home.html", fragment="home/_cards.html", title="Home", cards=await cards(ctx),
+                      today=london_date(ctx.now))

@@ -280,7 +280,20 @@ def _submitted(view) -> tuple[str, str]:
     # deadline for the review (HAR 2.6: one working day), never another council's.
     deadline = state.deadline.working_days if state.deadline else None
     due = f" The review is due within {deadline} working day{'s' if deadline != 1 else ''}." if deadline else ""
-    return "Audit submitted to QA", f"Its status is now “{view.state_label}”.{due}"
+    step = next((t for t in view.workflow.transitions if t.key == "submit" and t.to == view.row["state"]), None)
+    return _done(step.label if step else "Submit"), f"Its status is now “{view.state_label}”.{due}"
+
+
+def _done(label: str) -> str:
+    """A step's label as done, in the council's words: Haringey's "Submit to
+    QA" is "Audit submitted to QA", Bedford's "Complete the audit" is "Audit
+    completed"; a label of another shape is said as it is."""
+    verb, _, rest = label.partition(" ")
+    past = {"Submit": "submitted", "Complete": "completed", "Share": "shared", "Send": "sent"}.get(verb)
+    if past is None:
+        return f"Done: {label}"
+    rest = rest.removeprefix("the audit").strip()
+    return f"Audit {past}" + (f" {rest}" if rest else "")
 
 
 def _int(value: str | None) -> int:
