@@ -18,6 +18,8 @@ import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from conftest import make_settings
+from core.db.engine import bind, engine_for
+from core.db.migrate import migrate
 from core.db.tables import Allocation, Person
 from core.plugins import load_plugins
 from core.services import audits, disputes
@@ -74,6 +76,18 @@ async def _client_for(council: str, plugins, database_url, tmp_path):
     await load_demo(Context(registry=plugins.registry), council)
     return AsyncTestClient(app=create_app(make_settings(tmp_path, database_url, councils=(council,)), plugins),
                            base_url="http://testserver.local")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(tmp_path):
+    """SQLite only: what these pages say does not depend on the engine, and
+    the suite's time is short (their [postgres] variants pass, run by hand
+    with conftest's ``database_url``; the new SQL, the reader's line, is the
+    recursive query ``core.services.delivery`` runs on both engines)."""
+    url = f"sqlite:///{tmp_path / 'qaf.sqlite3'}"
+    bind(engine_for(url))
+    await migrate()
+    return url
 
 
 @pytest.fixture(scope="module")
