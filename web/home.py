@@ -40,8 +40,9 @@ def _month_after(day: dt.date) -> dt.date:
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
-def _day(day: dt.date) -> str:
-    return day.strftime("%A %-d %B")
+def _day(day: dt.date, today: dt.date | None = None) -> str:
+    """"Monday 4 January", with the year when it is not this one's."""
+    return day.strftime("%A %-d %B") + (day.strftime(" %Y") if today and day.year != today.year else "")
 
 
 async def _work_card(ctx: Context, today: dt.date) -> Card | None:
@@ -68,7 +69,7 @@ async def _work_card(ctx: Context, today: dt.date) -> Card | None:
         first = min(coming, key=lambda i: (work.period_opens(i.starts), i.due))
         card.empty = (
             f"Nothing is due from you now. Your next piece of work, {first.activity} (due {first.due:%-d %B %Y}), "
-            f"will appear here on {_day(work.period_opens(first.starts))}."
+            f"will appear here on {_day(work.period_opens(first.starts), today)}."
         )
     else:
         card.empty = "Nothing is due from you now. Work from your programme will appear here when its period opens."
