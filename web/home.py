@@ -152,7 +152,7 @@ async def _line_card(ctx: Context, today: dt.date) -> Card | None:
     found = await delivery.delivery(ctx, month, "person")
     overdue_actions = await actions.team_overdue_count(ctx) if line else 0
     return Card(
-        "line", "The council's programme this month" if everyone else "My line this month", "home/_line.html",
+        "line", "Everyone's programme this month" if everyone else "My line this month", "home/_line.html",
         link=("/programme/delivery", "Programme delivery"),
         data={"total": found.total, "month": month.label, "overdue_actions": overdue_actions, "has_line": bool(line)},
     )
