@@ -209,9 +209,13 @@ async def walk(live_server, page: Page, a11y: A11yTracker) -> None:
     # Every stage is on the record, in order.
     history = page.locator("h2", has_text="Stages so far").locator("xpath=following-sibling::ul[1]/li")
     await expect(history).to_have_count(8)
-    for index, step in enumerate(["Dispute raised", "Step: meeting held", "Step: go formal", "Step: agree course", "Step: send response",
-                                  "Step: escalate to head of service", "Step: escalate to assistant director",
-                                  "Step: resolve at assistant director"]):
+    # As sentences (issue 17): the steps by the names the process gives them.
+    for index, step in enumerate(["disputed the grades for ", "chose “Record the meeting”",
+                                  "chose “Unresolved: follow the formal process”", "chose “Agree the course of action”",
+                                  "chose “Send the written response to the team manager, auditor and service manager”",
+                                  "chose “Unresolved: escalate to the head of service”",
+                                  "chose “Unresolved: escalate to the assistant director”",
+                                  "chose “Resolved by the assistant director”"]):
         await expect(history.nth(index)).to_contain_text(step)
 
     # The amended report is the final version: the audit's final grade is Good.

@@ -46,7 +46,11 @@ async def sign_in(page: Page, a11y: A11yTracker, base: str, username: str) -> No
     await page.get_by_label("Username").fill(username)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{base}/audits")
+    # Signing in lands on the home (issue 17); the journeys go on from My audits.
+    await page.wait_for_url(f"{base}/")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("What needs you now")
+    await a11y.check()
+    await a11y.goto(f"{base}/audits")
     await expect(page.get_by_role("heading", level=1)).to_have_text("My audits")
     await a11y.check()
 
@@ -262,22 +266,23 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     await a11y.check()
     await shot(page, "history")
     history = page.get_by_role("table", name="Changes to this audit, oldest first").locator("tbody tr")
+    # Each change as a sentence (issue 17), naming people, steps and fields in words.
     what = await history.locator("td:nth-child(3)").all_inner_texts()
-    details = await history.locator("td:nth-child(4)").all_inner_texts()
-    assert what[0] == "Allocated", what
+    assert re.fullmatch(r"qaf allocated the audit to .+\. Why: .+", what[0]), what
     # Every workflow step, by its name in the workflow, by whom.
-    steps = [(row, step) for row, step in enumerate(what) if step in STEPS]
+    chosen = [(row, re.search(r"chose “(.+?)”", text)) for row, text in enumerate(what)]
+    steps = [(row, found.group(1)) for row, found in chosen if found and found.group(1) in STEPS]
     assert [step for _, step in steps] == ["Start audit", "Submit to QA", "Return for revision", "Submit to QA", "Accept"], what
     whom = await history.locator("td:nth-child(2)").all_inner_texts()
     assert [whom[row] for row, _ in steps] == ["Grace Gill", "Grace Gill", "Femi Fraser", "Grace Gill", "Femi Fraser"]
-    assert details[steps[1][0]] == "Status: In progress → With QA"
-    assert details[steps[2][0]] == f"Status: With QA → Returned for revision; Reason: {reason}"
+    assert what[steps[1][0]] == "Grace Gill chose “Submit to QA”; the audit’s status is now “With QA”."
+    assert what[steps[2][0]] == f"Femi Fraser chose “Return for revision”; the audit’s status is now “Returned for revision”. Reason: {reason}"
     # The answers filled in, then the one revised box, named as the form names them.
-    changed = [d for w, d in zip(what, details) if w == "Answers saved" and "no answers changed" not in d]
+    changed = [text for text in what if " saved " in text and "without changing" not in text]
     assert changed == [
-        f"{required} answers changed",
-        "1 answer changed: Planning and review: Evidence for the grade after the conversation with the practitioner",
-    ], details
+        f"Grace Gill saved {required} answers.",
+        "Grace Gill saved 1 answer: Planning and review: Evidence for the grade after the conversation with the practitioner.",
+    ], what
     await sign_out(page, a11y, base)
 
     # ----------------------------------------- the practitioner is told

@@ -114,7 +114,8 @@ async def test_service_managers_re_audits_are_drawn_from_earlier_audits_that_wer
     rows = await Allocation.select().where(Allocation.cycle == issued.cycle_id)
     re_audits = [r for r in rows if r["kind"] == "re_audit"]
     assert [(r["auditor"], r["previous"], r["child_case"]) for r in re_audits] == [(sm, poor["id"], poor["child_case"])]
-    assert f"Re-audit of audit {poor['id']} (final grade inadequate" in re_audits[0]["reason"]
+    # In words, not by the earlier audit's number (issue 17): its case and when it was made final.
+    assert re_audits[0]["reason"].startswith("Re-audit of the audit of case ") and "(final grade inadequate)" in re_audits[0]["reason"]
     # No case twice in a cycle: the draw did not take the case being re-audited.
     assert [case for case, n in Counter(r["child_case"] for r in rows).items() if n > 1] == []
     assert issued.allocations == 8  # seven audits and one re-audit

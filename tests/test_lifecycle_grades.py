@@ -113,7 +113,7 @@ async def test_the_amended_grade_decides_which_final_audit_is_re_audited_next_mo
     assert [(r["auditor"], r["previous"], r["child_case"]) for r in _re_audits(rows)] == [
         (sm["id"], amended_down["id"], amended_down["child_case"])
     ]
-    assert f"Re-audit of audit {amended_down['id']} (final grade inadequate, December 2026)" in _re_audits(rows)[0]["reason"]
+    assert "made final in December 2026 (final grade inadequate)" in _re_audits(rows)[0]["reason"]
     assert not await Allocation.exists().where(Allocation.previous == amended_up["id"])
 
 
@@ -128,7 +128,7 @@ async def test_a_re_audit_moves_against_the_amended_grade_of_the_audit_before_it
     _, rows = await _cycle(registry, 2027, 1, JANUARY_4)
     (re_audit,) = _re_audits(rows)
     assert re_audit["previous"] == first["id"]
-    assert "(final grade requires improvement, December 2026)" in re_audit["reason"]
+    assert "made final in December 2026 (final grade requires improvement)" in re_audit["reason"]
 
     # The re-audit is Requires Improvement again: the same as the amended
     # grade (not an improvement on the superseded Inadequate).

@@ -489,7 +489,7 @@ async def test_a_second_re_audit_from_the_monthly_cycle_requires_the_meeting_wit
     await sign_in(client, manager["username"])
     told = _notifications((await client.get("/notifications")).text)[f"Case {case} in your team will be re-audited this month"]
     assert told.startswith(f"{sm['display_name']} will audit case {case} in the February 2027 cycle.")
-    assert "as a second re-audit, the re-auditor will meet you and the practitioner." in told
+    assert "As a second re-audit, the re-auditor will meet you and the practitioner." in told  # no "HAR 2.5:" on the page (issue 17)
     await sign_in(client, worker["username"])
     told = _notifications((await client.get("/notifications")).text)[f"Case {case} will be re-audited this month"]
     assert told.startswith(f"{sm['display_name']} will audit case {case} in the February 2027 cycle")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from litestar import MediaType, Request, get
-from litestar.response import Redirect, Response, Template
+from litestar.response import Response, Template
 
 from core.db.tables import Organisation
+from web.auth.guards import signed_in
+from web.home import home_page
 from web.rendering import page
 
 
-@get("/", include_in_schema=False)
-async def home() -> Redirect:
-    return Redirect("/audits", status_code=303)
+@get("/", include_in_schema=False, guards=[signed_in])
+async def home(request: Request) -> Template:
+    """What needs the signed-in person now (web.home, issue 17)."""
+    return await home_page(request)
 
 
 @get("/healthz", media_type=MediaType.JSON, summary="Liveness and database check")

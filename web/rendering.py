@@ -13,7 +13,7 @@ from litestar.response import Template
 from litestar.utils.scope.state import ScopeState
 
 from core.calendar import to_london
-from core.services import notifications
+from core.services import notifications, report_access
 from web.context import request_context
 from web.state import qaf_state
 
@@ -183,7 +183,7 @@ def _csrf(request: Request) -> str:
     return token if isinstance(token, str) else ""
 
 
-def shell_context(request: Request, title: str, unread: int | None = None) -> dict[str, Any]:
+def shell_context(request: Request, title: str, unread: int | None = None, reads_reports: bool | None = None) -> dict[str, Any]:
     """What base.html needs: who is signed in, the navigation, CSRF token, flash."""
     actor = request.scope.get("user")
     user = None
@@ -206,7 +206,8 @@ def shell_context(request: Request, title: str, unread: int | None = None) -> di
             nav.append(NavItem("/programme", "Programme", path.startswith("/programme")))
         else:
             nav.append(NavItem("/programme/mine", "My programme", path.startswith("/programme")))
-        if actor.can("view_all_audits") or actor.can("qa_review"):
+        # Who reads reports, and of what: core.services.report_access (HAR 1.9).
+        if report_access.reads_whole_council(actor) if reads_reports is None else reads_reports:
             nav.append(NavItem("/reports", "Reports", path.startswith("/reports")))
         nav.append(NavItem("/actions", "Actions", path.startswith("/actions")))
         council = registry.council(actor.council)
@@ -233,9 +234,14 @@ def shell_context(request: Request, title: str, unread: int | None = None) -> di
 
 async def base_context(request: Request, title: str) -> dict[str, Any]:
     unread = None
-    if request.scope.get("user") is not None:
-        unread = await notifications.unread_count(request_context(request))
-    return shell_context(request, title, unread)
+    reads_reports = None
+    actor = request.scope.get("user")
+    if actor is not None:
+        ctx = request_context(request)
+        unread = await notifications.unread_count(ctx)
+        if report_access.may_read_some(actor):
+            reads_reports = (await report_access.reach(ctx)).any
+    return shell_context(request, title, unread, reads_reports)
 
 
 def local_path(target: str | None, default: str) -> str:

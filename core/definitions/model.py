@@ -31,6 +31,8 @@ Capability = Literal[
     "qa_review",  # may moderate submitted audits (QA queue)
     "view_all_audits",  # sees every audit in the organisation
     "administer",  # runs cycles, imports staff and cases
+    "read_reports",  # reads the reports of the teams and services their line covers
+    "read_council_reports",  # reads the whole council's reports (a director, a partnership's board)
 ]
 
 

@@ -4,7 +4,7 @@ and reassignment when an auditor is on leave or sick (CORE-16, HAR 2.12)."""
 from __future__ import annotations
 
 from core import workflow as wf
-from core.calendar import end_of_london_day, last_working_day, london_date
+from core.calendar import end_of_london_day, last_working_day, london_date, to_london
 from core.db import bulk
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Deadline, Person
@@ -158,7 +158,9 @@ async def allocate_re_audit(ctx: Context, previous_id: int, auditor_id: int, rea
     workflow_key = ctx.registry.ref(ctx.actor.council, form.workflow, "workflows")
     today = london_date(ctx.now)
     due_at = end_of_london_day(last_working_day(today.year, today.month))
-    why = f"Re-audit of audit {previous_id} of case {case['external_id']}" + (f": {reason.strip()}" if reason.strip() else "")
+    # In words, not by number: the audit page links to the earlier audit (``previous``).
+    made_final = to_london(previous["finalised_at"]).strftime("%-d %B %Y")
+    why = f"Re-audit of the audit of case {case['external_id']} made final on {made_final}" + (f": {reason.strip()}" if reason.strip() else "")
     async with transaction():
         allocation_id = await create_allocation(
             ctx,

@@ -165,8 +165,9 @@ async def _plan_re_audits(ctx: Context, organisation_id: int, rules, re_auditors
             candidates[:] = [f for f in candidates if f["case_id"] not in taken]
             kind = "second_re_audit" if choice["kind"] in ("re_audit", "second_re_audit") else "re_audit"
             reason = (
-                f"Re-audit of audit {choice['allocation']} (final grade {choice['level'].replace('_', ' ')}, "
-                f"{choice['finalised_at']:%B %Y}): the oldest final audit awaiting a re-audit (HAR 1.4)."
+                # HAR 1.4. In words, not by number: the audit page links to the earlier audit.
+                f"Re-audit of the audit of case {case_of(choice)['external_id']} made final in {choice['finalised_at']:%B %Y}"
+                f" (final grade {choice['level'].replace('_', ' ')}): the oldest final audit awaiting a re-audit."
             )
             planned.append(Planned(re_auditor, case_of(choice), reason, kind, choice["allocation"], re_auditor["form_key"]))
     return planned
@@ -529,7 +530,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
                 kind="case_allocated_for_audit",
                 subject=f"Case {case['external_id']} will be {what} this month",
                 body=f"{auditor['display_name']} will audit case {case['external_id']} in the "
-                f"{dt.date(year, month, 1):%B %Y} cycle and will arrange a conversation with you (HAR 2.4).",
+                f"{dt.date(year, month, 1):%B %Y} cycle and will arrange a conversation with you.",  # HAR 2.4
                 allocation_id=allocation_id,
             )
             outbox.add(
@@ -538,7 +539,7 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
                 kind="team_case_allocated_for_audit",
                 subject=f"Case {case['external_id']} in your team will be {what} this month",
                 body=f"{auditor['display_name']} will audit case {case['external_id']} in the "
-                f"{dt.date(year, month, 1):%B %Y} cycle." + (" HAR 2.5: as a second re-audit, the re-auditor will meet you and the practitioner." if plan.kind == "second_re_audit" else ""),
+                f"{dt.date(year, month, 1):%B %Y} cycle." + (" As a second re-audit, the re-auditor will meet you and the practitioner." if plan.kind == "second_re_audit" else ""),  # HAR 2.5
                 allocation_id=allocation_id,
             )
         await trail.record_many(trail_rows)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from core.db.engine import current
 from core.db.tables import Allocation
 from core.definitions.model import AuditForm
+from core.services import report_access
 from core.services.context import Context
 from core.services.delivery import due_by_schedule
 from core.services.errors import Forbidden, Invalid
@@ -45,10 +46,11 @@ from core.services.reports import Period, Scope, scope_audits
 NO_LENS = ""
 
 
-def _allowed(ctx: Context) -> None:
-    # As the reports: the QA team and managers who see all audits (BED-6: DMT).
-    if ctx.actor is None or not (ctx.actor.can("view_all_audits") or ctx.actor.can("qa_review")):
-        raise Forbidden("Reports are for the QA team and managers who see all audits")
+async def _allowed(ctx: Context, scope: Scope) -> None:
+    # As the reports, by the one policy (BED-6: DMT; HAR 1.9).
+    reach = await report_access.require(ctx)
+    if not reach.covers(scope.kind, scope.id):
+        raise Forbidden("Your reports are of the teams and services you lead")
 
 
 # ------------------------------------------------------------- definitions
@@ -208,7 +210,7 @@ def parse_lens(ctx: Context, value: str) -> tuple[str, str] | None:
 async def overview(ctx: Context, p: Period, scope: Scope, lens: tuple[str, str] | None = None) -> Overview:
     """Every QA activity of the period by activity type (BED-6), restricted
     to one lens when ``lens`` is given (CSCP-10)."""
-    _allowed(ctx)
+    await _allowed(ctx, scope)
     forms = council_forms(ctx)
     lens_of = lens_of_forms(ctx)
     chosen = [key for key, _ in forms if lens is None or lens_of.get(key) == lens[0]]
@@ -401,7 +403,7 @@ async def question_summary(ctx: Context, p: Period, scope: Scope, forms: list[tu
     """BED-7 (s.4): per auditor role, the audits the schedules require in the
     period against those done; per question, how many said yes, no, or left
     it unanswered in the completed audits."""
-    _allowed(ctx)
+    await _allowed(ctx, scope)
     council = ctx.actor.council
     keys = [key for key, _ in forms]
     titles = dict(forms)

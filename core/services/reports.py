@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from core.calendar import LONDON, UTC, to_london
 from core.db.tables import Agency, Allocation, Service, Team
 from core.forms import OVERALL, fields_of
+from core.services import report_access
 from core.services.context import Context
 from core.services.errors import Forbidden, Invalid, NotFound
 
@@ -155,15 +156,19 @@ class ScopeChoice:
 
 
 async def scope_choices(ctx: Context) -> list[ScopeChoice]:
-    _allowed(ctx)
+    """What the actor may choose: all of it for whoever reads the whole
+    council's reports, else the services and teams they lead (``report_access``)."""
+    reach = await _allowed(ctx)
     org = ctx.actor.organisation_id
-    choices = [ScopeChoice("org", "Whole council")]
+    choices = [ScopeChoice("org", "Whole council")] if reach.whole else []
     for s in await Service.select(Service.id, Service.name).where(Service.organisation == org).order_by(Service.name):
-        choices.append(ScopeChoice(f"service:{s['id']}", f"Service: {s['name']}"))
+        if reach.covers("service", s["id"]):
+            choices.append(ScopeChoice(f"service:{s['id']}", f"Service: {s['name']}"))
     for t in await Team.select(Team.id, Team.name).where(Team.organisation == org).order_by(Team.name):
-        choices.append(ScopeChoice(f"team:{t['id']}", f"Team: {t['name']}"))
+        if reach.covers("team", t["id"]):
+            choices.append(ScopeChoice(f"team:{t['id']}", f"Team: {t['name']}"))
     agencies = await Agency.select(Agency.id, Agency.name).where(Agency.organisation == org).order_by(Agency.name)
-    if len(agencies) > 1:
+    if reach.whole and len(agencies) > 1:
         # A partnership's agencies (CSCP-1): each agency's own returns. A
         # council has one agency, itself, the same as the whole council.
         for a in agencies:
@@ -172,9 +177,13 @@ async def scope_choices(ctx: Context) -> list[ScopeChoice]:
 
 
 async def parse_scope(ctx: Context, value: str) -> Scope:
-    """``org``, ``service:<id>``, ``team:<id>`` or ``agency:<id>`` of the actor's own organisation."""
-    _allowed(ctx)
+    """``org``, ``service:<id>``, ``team:<id>`` or ``agency:<id>`` of the actor's own organisation.
+    A manager who reads only what they lead gets, for ``org`` (the pages'
+    default), the first of their own choices."""
+    reach = await _allowed(ctx)
     value = (value or "org").strip()
+    if value == "org" and not reach.whole:
+        value = (await scope_choices(ctx))[0].value
     if value == "org":
         return Scope("org")
     kind, _, raw = value.partition(":")
@@ -184,7 +193,7 @@ async def parse_scope(ctx: Context, value: str) -> Scope:
     row = await table.select(table.id, table.name).where(
         (table.id == int(raw)) & (table.organisation == ctx.actor.organisation_id)
     ).first()
-    if row is None:
+    if row is None or not reach.covers(kind, row["id"]):
         raise NotFound(f"There is no {kind} with that number that you can see")
     return Scope(kind, row["id"], row["name"])
 
@@ -264,9 +273,13 @@ class Report:
         return next((g for g in self.grades if g.domain == OVERALL), None)
 
 
-def _allowed(ctx: Context) -> None:
-    if ctx.actor is None or not (ctx.actor.can("view_all_audits") or ctx.actor.can("qa_review")):
-        raise Forbidden("Reports are for the QA team and managers who see all audits")
+async def _allowed(ctx: Context, scope: Scope | None = None) -> report_access.Reach:
+    """The one policy (``core.services.report_access``): whether the actor
+    reads reports, and of ``scope``."""
+    reach = await report_access.require(ctx)
+    if scope is not None and not reach.covers(scope.kind, scope.id):
+        raise Forbidden("Your reports are of the teams and services you lead")
+    return reach
 
 
 def scope_audits(scope: Scope, args: list) -> str:
@@ -644,7 +657,7 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
     connection: SQLite's worker threads read concurrently under WAL,
     PostgreSQL's pool), so a report takes about as long as its slowest figure
     rather than the sum of all of them."""
-    _allowed(ctx)
+    await _allowed(ctx, scope)
     earlier: list[Period] = []
     q = p
     for _ in range(trend):

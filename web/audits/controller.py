@@ -9,6 +9,7 @@ from litestar.response import Redirect, Response, Template
 from core.services import allocations, audits, compliance, concerns, evidence, joint, reports_of_audit
 from core.services.errors import Conflict, Forbidden, Invalid, ServiceError
 from core.services.sweep import complete_follow_up
+from web import history
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
@@ -274,7 +275,8 @@ class AuditPages(Controller):
             "audits/history.html",
             title=f"History of the audit of case {view.row['case_external_id']}",
             view=view,
-            entries=await audits.history(ctx, allocation_id),
+            # Each change as a sentence (issue 17): the trail keeps it as stored.
+            entries=await history.sentences(await audits.history(ctx, allocation_id), history.audit_words(view)),
         )
 
 
@@ -315,7 +317,24 @@ def _submitted(view) -> tuple[str, str]:
     state = next(s for s in view.workflow.states if s.key == view.row["state"])
     if state.final:
         return "Audit complete", f"{view.form.title}: {view.state_label.lower()}."
-    return "Audit submitted to QA", "The QA team will review it within one working day."
+    # In the council's words: the state its workflow names, and its own
+    # deadline for the review (HAR 2.6: one working day), never another council's.
+    deadline = state.deadline.working_days if state.deadline else None
+    due = f" The review is due within {deadline} working day{'s' if deadline != 1 else ''}." if deadline else ""
+    step = next((t for t in view.workflow.transitions if t.key == "submit" and t.to == view.row["state"]), None)
+    return _done(step.label if step else "Submit"), f"Its status is now “{view.state_label}”.{due}"
+
+
+def _done(label: str) -> str:
+    """A step's label as done, in the council's words: Haringey's "Submit to
+    QA" is "Audit submitted to QA", Bedford's "Complete the audit" is "Audit
+    completed"; a label of another shape is said as it is."""
+    verb, _, rest = label.partition(" ")
+    past = {"Submit": "submitted", "Complete": "completed", "Share": "shared", "Send": "sent"}.get(verb)
+    if past is None:
+        return f"Done: {label}"
+    rest = rest.removeprefix("the audit").strip()
+    return f"Audit {past}" + (f" {rest}" if rest else "")
 
 
 def _int(value: str | None) -> int:
@@ -323,6 +342,24 @@ def _int(value: str | None) -> int:
         return int(value or "")
     except ValueError:
         raise Invalid("Choose someone", {"auditor": "Choose who will do the audit"}) from None
+
+
+async def _earlier_audit(ctx, view) -> dict | None:
+    """The audit a re-audit re-audits, by its case and the day it was made
+    final (issue 17: never "audit 3"); a link only for whoever may open it."""
+    previous = view.row.get("previous")
+    if not previous:
+        return None
+    try:
+        row, _, _ = await audits.visible(ctx, previous)
+    except ServiceError:
+        row, href = await audits.load_row(previous), None
+    else:
+        href = f"/audits/{previous}"
+    if row is None:
+        return None
+    made_final = london(row["finalised_at"], "%-d %B %Y") if row["finalised_at"] else ""
+    return {"href": href, "text": f"the audit of case {row['case_external_id']}" + (f" made final on {made_final}" if made_final else "")}
 
 
 async def _around(ctx, view) -> dict:
@@ -351,6 +388,7 @@ async def _around(ctx, view) -> dict:
             pass
     if ctx.actor.can("administer"):
         out["auditors"] = await allocations.auditors(ctx)
+    out["earlier_audit"] = await _earlier_audit(ctx, view)
     out |= await _disputes_and_actions(ctx, view)
     return out
 

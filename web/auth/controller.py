@@ -17,7 +17,8 @@ from web.rendering import local_path, page
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: never an open redirect to another host.
-    return local_path(target, "/audits")
+    # Refused or none: the home, what needs the person now (issue 17).
+    return local_path(target, "/")
 
 
 class LoginController(Controller):

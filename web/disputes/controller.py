@@ -9,6 +9,7 @@ from litestar.response import Redirect, Response, Template
 
 from core.services import audits, disputes
 from core.services.errors import Invalid
+from web import history
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
@@ -55,7 +56,12 @@ class DisputePages(Controller):
         return see_other(request, f"/disputes/{dispute_id}")
 
     async def _show(self, request: Request, dispute_id: int, values: dict, errors: dict, status_code: int = 200) -> Template:
-        view = await disputes.dispute_view(request_context(request), dispute_id)
+        ctx = request_context(request)
+        view = await disputes.dispute_view(ctx, dispute_id)
+        council = ctx.registry.council(view["row"]["council"])
+        # The stages as sentences (issue 17): the trail keeps them as stored.
+        view["history"] = await history.sentences(
+            view["history"], history.dispute_words(view, {c.key: c.label for c in council.grading_criteria}))
         return await page(
             request, "disputes/dispute.html", title=f"Dispute about the audit of case {view['row']['case_external_id']}",
             d=view, values=values, errors=errors, status_code=status_code,

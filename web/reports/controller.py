@@ -16,7 +16,7 @@ from litestar.response import Template
 
 from core import charts, exports, pdf
 from core.calendar import london_date
-from core.services import audits, qa_overview, reports
+from core.services import audits, qa_overview, report_access, reports
 from core.services.errors import Conflict, NotFound
 from web.auth.guards import signed_in
 from web.context import request_context
@@ -24,9 +24,10 @@ from web.rendering import page
 
 
 def sees_reports(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """A first check by role; what each reader may see of the reports is
+    ``core.services.report_access``'s to say (asked by every report service)."""
     signed_in(connection, handler)
-    user = connection.scope["user"]
-    if not (user.can("view_all_audits") or user.can("qa_review")):
+    if not report_access.may_read_some(connection.scope["user"]):
         raise PermissionDeniedException("Your role does not allow this")
 
 
