@@ -208,8 +208,8 @@ async def test_a_joint_audit_is_issued_to_its_lead_and_seen_edited_but_not_submi
     assert (await client.get(f"/api/v1/allocations/{audit_id}", headers=co_api)).json()["co_auditors"] == [
         {"id": co["id"], "name": co["display_name"]}]
     history = _words((await client.get(f"/audits/{audit_id}/history")).text)
-    assert f"Co auditor removed co-auditor: {co['display_name']}" in history
-    assert f"Co auditor added co-auditor: {co['display_name']}; how: added by the lead" in history
+    assert f"removed {co['display_name']} as a co-auditor." in history
+    assert f"added {co['display_name']} as a co-auditor." in history
     assert other["id"] not in [m["person"] for m in await WorkMember.select(WorkMember.person)]
 
     # Started by hand, an "as required" joint activity names its co-auditors too.

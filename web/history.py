@@ -164,6 +164,11 @@ def _sentence(e: dict, c: dict, who: str, words: Words, names: dict[int, str]) -
     if action == "deadline_missed":
         told = [names.get(i, "") for i in c.get("notified") or [] if isinstance(i, int)]
         return "A deadline passed without the step being taken" + (f"; {_list(told)} {'was' if len(told) == 1 else 'were'} told" if told else "") + "."
+    if action == "co_auditor_added":  # PLAT-4
+        how = {"added by the lead": ""}.get(c.get("how", ""), c.get("how", ""))
+        return f"{who} added {c.get('co-auditor') or 'a co-auditor'} as a co-auditor" + (f" ({how})" if how else "") + "."
+    if action == "co_auditor_removed":
+        return f"{who} removed {c.get('co-auditor') or 'a co-auditor'} as a co-auditor."
     if action == "logged_in":
         return f"{who} signed in."
     return f"{who}: {_humane(action).lower()}."
