@@ -294,6 +294,8 @@ async def previous_audit(ctx: Context, allocation_id: int) -> int | None:
     row, _, _ = await audits.visible(ctx, allocation_id)
     if row["previous"]:
         return row["previous"]
+    if row["child_case"] is None:  # an audit on a person or a meeting (issue 13): no case to have audits
+        return None
     earlier = (
         await Allocation.select(Allocation.id)
         .where(

@@ -279,9 +279,14 @@ def scope_audits(scope: Scope, args: list) -> str:
     against 3 ms for a service's ten years at scale 1)."""
     args.append(scope.id)
     if scope.kind == "team":
-        return "a.child_case IN (SELECT c.id FROM child_case c WHERE c.team = {})"
+        # Issue 13: an audit on a person is their team's.
+        args.append(scope.id)
+        return ("(a.child_case IN (SELECT c.id FROM child_case c WHERE c.team = {})"
+                " OR a.subject_person IN (SELECT p.id FROM person p WHERE p.team = {}))")
     if scope.kind == "service":
-        return "a.child_case IN (SELECT c.id FROM team t JOIN child_case c ON c.team = t.id WHERE t.service = {})"
+        args.append(scope.id)
+        return ("(a.child_case IN (SELECT c.id FROM team t JOIN child_case c ON c.team = t.id WHERE t.service = {})"
+                " OR a.subject_person IN (SELECT p.id FROM team t JOIN person p ON p.team = t.id WHERE t.service = {}))")
     return "a.auditor IN (SELECT p.id FROM person p WHERE p.agency = {})"
 
 

@@ -50,7 +50,7 @@ class GradeOut(msgspec.Struct, kw_only=True):
 
 class AllocationDetail(msgspec.Struct, kw_only=True):
     id: int
-    case_external_id: str
+    case_external_id: str  # "" for an audit on a person or a meeting without a case
     state: str
     state_label: str
     revision: int
@@ -64,6 +64,8 @@ class AllocationDetail(msgspec.Struct, kw_only=True):
     transitions: list[TransitionOut]
     editable: bool
     grade_chain: list[GradeOut]
+    # What it is on (issue 13): "Case 123", the person's name, or "Observation of a … on 3 March 2027".
+    subject: str = ""
 
 
 class SaveAnswers(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

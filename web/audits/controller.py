@@ -68,7 +68,7 @@ class AuditPages(Controller):
             request,
             "audits/audit.html",
             fragment="audits/_form.html",
-            title=f"Audit of case {view.row['case_external_id']}",
+            title=f"Audit of {view.row['subject']}",
             view=view,
             values=values,
             errors=errors,
@@ -210,7 +210,7 @@ class AuditPages(Controller):
             return await page(
                 request,
                 "audits/audit.html",
-                title=f"Audit of case {view.row['case_external_id']}",
+                title=f"Audit of {view.row['subject']}",
                 view=view,
                 values=view.answers,
                 errors={},
@@ -231,7 +231,7 @@ class AuditPages(Controller):
         return await page(
             request,
             "audits/history.html",
-            title=f"History of the audit of case {view.row['case_external_id']}",
+            title=f"History of the audit of {view.row['subject']}",
             view=view,
             entries=await audits.history(ctx, allocation_id),
         )

@@ -35,7 +35,7 @@ class DisputePages(Controller):
         council = ctx.registry.council(view.row["council"])
         current = await disputes.latest_final_grades(allocation_id)
         return await page(
-            request, "disputes/new.html", title=f"Dispute the grades of the audit of case {view.row['case_external_id']}",
+            request, "disputes/new.html", title=f"Dispute the grades of the audit of {view.row['subject']}",
             view=view, criteria=council.grading_criteria, current=current, values=values, errors=errors, status_code=status_code,
         )
 
@@ -57,7 +57,7 @@ class DisputePages(Controller):
     async def _show(self, request: Request, dispute_id: int, values: dict, errors: dict, status_code: int = 200) -> Template:
         view = await disputes.dispute_view(request_context(request), dispute_id)
         return await page(
-            request, "disputes/dispute.html", title=f"Dispute about the audit of case {view['row']['case_external_id']}",
+            request, "disputes/dispute.html", title=f"Dispute about the audit of {view['row']['subject']}",
             d=view, values=values, errors=errors, status_code=status_code,
         )
 
