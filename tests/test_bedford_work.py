@@ -398,6 +398,8 @@ async def test_a_head_of_services_meeting_observation_is_issued_twice_a_year_agr
     observed = "a child protection conference on 28 September 2026"
     audit = _text((await client.get(f"/audits/{allocation_id}")).text)
     assert f"Observation of {observed}" in audit and f"Case {number}" in audit
+    history = _text((await client.get(f"/audits/{allocation_id}/history")).text)
+    assert f"Meeting: Child protection conference, 28 September 2026" in history and "2026-09-28" not in history
     assert "Observation of Meetings" in audit
     for meeting in MEETINGS:
         assert meeting in audit
@@ -933,6 +935,7 @@ async def test_a_team_manager_audits_their_advanced_practitioners_case_supervisi
 @pytest.mark.req("BED-8")
 @pytest.mark.req("PLAT-1")
 @pytest.mark.clock(QUARTER_OPENS)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no database behaviour of its own: SQLite only
 async def test_a_team_manager_observes_a_worker_of_their_own_team_in_need_of_support(bedford, bedford_client, clock):
     client = bedford_client
     tm = await person("bedford.team_manager.1")

@@ -24,7 +24,6 @@ from test_migrate_work import _migrate_to
 BEFORE_SUBJECTS = "2026-12-03T10:13:00:000000"
 
 
-@pytest.mark.req("PLAT-1")
 async def test_a_populated_database_gains_audits_without_a_case(registry, tmp_path, make_postgres_database, clock):
     # Thursday 31 December 2026: the last working day of the year.
     clock.move_to(dt.datetime(2026, 12, 31, 9, 0, tzinfo=dt.timezone.utc))

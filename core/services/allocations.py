@@ -28,7 +28,7 @@ async def create_allocation(
     due_at,
     cycle_id: int | None = None,
     previous: int | None = None,
-    subject_person: int | None = None,
+    subject_person: dict | None = None,
     meeting_type: str = "",
     meeting_on=None,
 ) -> int:
@@ -45,7 +45,7 @@ async def create_allocation(
             child_case=case["id"] if case else None,
             auditor=auditor["id"],
             kind=kind,
-            subject_person=subject_person,
+            subject_person=subject_person["id"] if subject_person else None,
             meeting_type=meeting_type,
             meeting_on=meeting_on,
             previous=previous,
@@ -67,12 +67,18 @@ async def create_allocation(
         Deadline(organisation=organisation_id, allocation=allocation_id, kind="allocation_due", due_at=due_at, created_at=ctx.now)
     )
     await month_counts.allocated(organisation_id, due_at)
-    changes = {"auditor": auditor["display_name"], "auditor_id": auditor["id"], "case": case["external_id"] if case else None,
-               "kind": kind, "reason": reason}
+    changes = {"auditor": auditor["display_name"], "auditor_id": auditor["id"]}
+    # What it is on, in words the history page shows (issue 13): the case, the person or the meeting.
+    if case is not None:
+        changes["case"] = case["external_id"]
     if subject_person is not None:
-        changes["person"] = subject_person
+        changes["person"] = subject_person["display_name"]
     if meeting_type:
-        changes |= {"meeting_type": meeting_type, "meeting_on": meeting_on.isoformat() if meeting_on else None}
+        from core.services.subjects import meeting_label
+
+        label = meeting_label(ctx.registry, ctx.actor.council if ctx.actor else "", meeting_type)
+        changes["meeting"] = f"{label}, {meeting_on:%-d %B %Y}" if meeting_on else label
+    changes |= {"kind": kind, "reason": reason}
     if previous is not None:
         changes["previous"] = previous
     await trail.record(ctx, organisation_id=organisation_id, entity="allocation", entity_id=allocation_id, action="allocated", changes=changes)

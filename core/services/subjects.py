@@ -88,7 +88,9 @@ async def eligible_people(ctx, item, person_from: str | None, subject_role: str 
     if person_from == "supervisee":
         if item.supervisee_id is None:
             return []
-        query = Person.select(Person.id, Person.display_name, Person.team).where(Person.id == item.supervisee_id)
+        query = Person.select(Person.id, Person.display_name, Person.team).where(
+            (Person.id == item.supervisee_id) & (Person.active == True)  # noqa: E712
+        )
     else:
         query = Person.select(Person.id, Person.display_name, Person.team).where(
             (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712

@@ -484,16 +484,18 @@ async def start(ctx: Context, work_id: int, case_number: str = "", *, person: in
             ctx, organisation_id=ctx.actor.organisation_id, case=case, auditor=auditor, kind="audit",
             reason=f"{item.activity}, due {item.due_on:%-d %B %Y}: {chosen} chosen by {auditor['display_name']}.",
             form_key=item.form_key, workflow_key=workflow_key, due_at=end_of_london_day(item.due_on),
-            subject_person=subject_person["id"] if subject_person else None,
+            subject_person=subject_person,
             meeting_type=meeting_type if item.about == "meeting" else "",
             meeting_on=meeting_on if item.about == "meeting" else None,
         )
         await Allocation.update({Allocation.work: work_id}).where(Allocation.id == allocation_id)
-        changes: dict = {"allocation": allocation_id, "case": case["external_id"] if case else None}
+        changes: dict = {"allocation": allocation_id}
+        if case is not None:
+            changes["case"] = case["external_id"]
         if subject_person:
             changes["person"] = subject_person["display_name"]
         if item.about == "meeting":
-            changes |= {"meeting_type": meeting_type, "meeting_on": meeting_on.isoformat()}
+            changes |= {"meeting": chosen, "meeting_type": meeting_type, "meeting_on": meeting_on.isoformat()}
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
                            action="audit_started", changes=changes)
     return allocation_id
