@@ -876,6 +876,11 @@ async def test_a_head_of_services_monthly_supervision_audits_are_issued_done_and
         ["Supervision Audit: professional supervision", "Manager (Head of Service)", "1", "1", "3", "1", "1", "2"],
         ["Supervision Audit: professional supervision", "Team Manager", "3", "1", "3", "0", "0", "3"],
     ]
+    # The audit on Team Manager 2 is their team's: in the team's overview, as the case audit of a case of the team is.
+    rows = await _csv(client, f"/reports/overview/export.csv?period=quarter&date=2026-10&scope=team:{tm2['team']}&table=activity")
+    by_title = {r[0]: r[1:5] for r in rows[1:]}
+    assert by_title["Supervision Audit: professional supervision"] == ["1", "1", "1", "0"]  # allocated, completed, on time, overdue
+    assert by_title["Supervision Audit: case file supervision"] == ["1", "1", "1", "0"]
     answers = {r[0]: r[1:] for r in (await _csv(client, f"/reports/questions/export.csv?{query}&table=questions_case_supervision_audit"))[1:]}
     assert answers["Is the child safe? (if not immediately raise with HOS)"] == ["1", "0", "0"]
     assert answers["Is there evidence of regular supervision? (How many in the last 6 months?)"] == ["0", "1", "0"]

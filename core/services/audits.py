@@ -259,7 +259,7 @@ def _summary(ctx: Context, row: dict) -> Summary:
         auditor_name=row["auditor_name"],
         cycle=f"{row['cycle_year']}-{row['cycle_month']:02d}" if row["cycle_year"] else "",
         team_name=row["case_team_name"] or "",
-        subject=subjects.describe(row, ctx.registry) or row["subject_short"],
+        subject=row["subject_short"],
     )
 
 
@@ -293,7 +293,8 @@ async def _completed(ctx: Context, where: str, args: list, before: int | None, l
             raise NotFound("No such page of audits")
         where += " AND (a.finalised_at < {} OR (a.finalised_at = {} AND a.id < {}))"
         args += [anchor["finalised_at"], anchor["finalised_at"], before]
-    rows = await _rows(f"WHERE {where} ORDER BY a.finalised_at DESC, a.id DESC LIMIT {int(limit) + 1}", *args)
+    rows = await _rows(f"WHERE {where} ORDER BY a.finalised_at DESC, a.id DESC LIMIT {int(limit) + 1}", *args,
+                       registry=ctx.registry)
     items = [_summary(ctx, row) for row in rows[:limit]]
     return CompletedPage(items=items, older=items[-1].id if len(rows) > limit else None)
 
@@ -306,7 +307,7 @@ async def my_open(ctx: Context) -> list[Summary]:
     finals = sorted(_final_states(ctx))
     rows = await _rows(
         f"WHERE a.auditor = {{}} AND a.state NOT IN ({_marks(finals)}) ORDER BY COALESCE(a.state_due_at, a.due_at), a.id",
-        ctx.actor.person_id, *finals,
+        ctx.actor.person_id, *finals, registry=ctx.registry,
     )
     return [_summary(ctx, row) for row in rows]
 
@@ -361,7 +362,7 @@ async def qa_queue(ctx: Context) -> list[Summary]:
     states = sorted(states)
     rows = await _rows(
         f"WHERE a.organisation = {{}} AND a.state IN ({_marks(states)}) ORDER BY a.updated_at, a.id",
-        ctx.actor.organisation_id, *states,
+        ctx.actor.organisation_id, *states, registry=ctx.registry,
     )
     return [_summary(ctx, row) for row in rows]
 
