@@ -235,6 +235,8 @@ async def my_follow_ups(ctx: Context) -> list[dict]:
     rows = await FollowUp.select(
         FollowUp.id, FollowUp.allocation, FollowUp.action, FollowUp.due_at, FollowUp.status,
         FollowUp.allocation.child_case.external_id.as_alias("case_external_id"),
+        # Issue 13: the person an audit without a case is on.
+        FollowUp.allocation.subject_person.display_name.as_alias("subject_person_name"),
     ).where(
         (FollowUp.organisation == ctx.actor.organisation_id) & (FollowUp.status == "open") & mine
     ).order_by(FollowUp.due_at).order_by(FollowUp.id)

@@ -19,10 +19,7 @@ import datetime as dt
 
 from core.db.tables import Person
 
-ABOUT = ("case", "person", "meeting")
-
-
-def about_of(registry, schedule_key: str, form_key: str) -> str:
+def about_of(registry, schedule_key: str) -> str:
     """What the work's audits are on: the schedule's ``about``, else a case."""
     supplied = registry.schedules.get(schedule_key) if schedule_key else None
     about = supplied.value.about if supplied is not None else None

@@ -384,7 +384,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 theme=themes.get(row["theme"], row["theme"]),
                 covers_from=_covers_from(ctx, row["schedule_key"], row["due_on"]),
                 supervisee_id=row["supervisee"],
-                about=subjects.about_of(ctx.registry, row["schedule_key"], row["form_key"]) if row["form_key"] else "case",
+                about=subjects.about_of(ctx.registry, row["schedule_key"]) if row["form_key"] else "case",
             )
         )
     return out
