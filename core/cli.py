@@ -175,6 +175,11 @@ def cmd_programme(args) -> int:
             parts.append(f"post: {schedule.post}")
         if schedule.subject:
             parts.append(f"subject: {registry.role(registry.ref(args.council, schedule.subject, 'roles')).label}")
+        if schedule.about in ("person", "meeting"):
+            # Issue 13: what its audits are on, and who or which meetings may be chosen.
+            chosen = {"supervisee": "the supervisee", "line": "a line report", "team": "someone in the team"}
+            parts.append(f"on: {chosen[schedule.person_from]}" if schedule.about == "person" else
+                         "on: a meeting" + (f" ({', '.join(schedule.meeting_types)})" if schedule.meeting_types else ""))
         if schedule.frequency.look_back_ends_months_before:
             parts.append(f"window: the {schedule.frequency.look_back_months} months ending "
                          f"{schedule.frequency.look_back_ends_months_before} months before the month it is due")

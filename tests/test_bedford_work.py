@@ -22,7 +22,7 @@ import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from conftest import make_settings
-from core.db.tables import ChildCase, Person, Work
+from core.db.tables import Allocation, ChildCase, Person, Team, Work
 from core.plugins import load_plugins
 from core.services import sweep
 from core.services.context import Context
@@ -150,7 +150,7 @@ YEAR_END_WEEK = dt.datetime(2027, 3, 25, 9, 0, tzinfo=UTC)
 @pytest.mark.req("BED-8")
 @pytest.mark.req("PLAT-1")
 @pytest.mark.clock(YEAR_END_WEEK)
-async def test_a_team_managers_yearly_practice_observation_is_issued_started_on_a_supervisees_case_and_done(bedford, bedford_client, clock):
+async def test_a_team_managers_yearly_practice_observation_is_issued_started_on_the_supervisee_and_done(bedford, bedford_client, clock):
     client = bedford_client
     assert (await sweep.sweep(Context(registry=bedford))).work_issued == 0  # the demo issued what was due; once only
     tm = await person("bedford.team_manager.1")
@@ -176,17 +176,24 @@ async def test_a_team_managers_yearly_practice_observation_is_issued_started_on_
     work_page = _text((await client.get(f"/programme/work/{work_id}")).text)
     assert "Period 1 April 2026 to 31 March 2027" in work_page and "Due Wednesday 31 March 2027" in work_page
     assert "How it is done PRACTICE OBSERVATION (CHILDREN'S SERVICES)" in work_page
-    assert f"A case held by {worker['display_name']}" in work_page
+    # Issue 13: the observation is on the worker (App. C "MANAGER/WORKER"), not on a case.
+    assert f"On {worker['display_name']}." in work_page and "Case number" not in work_page
 
-    allocation_id, number = await _start_from_work_page(client, work_id)
-    case = await ChildCase.select().where(ChildCase.external_id == number).first()
-    assert case["allocated_worker"] == worker["id"]  # a case the supervisee holds
+    page = await client.get(f"/programme/work/{work_id}")
+    started = await client.post(f"/programme/work/{work_id}/start", data={
+        "_csrf_token": csrf_from(page.text), "person": str(worker["id"])}, follow_redirects=False)
+    assert started.status_code == 303, _text(started.text)[:2000]
+    allocation_id = int(started.headers["location"].rsplit("/", 1)[1])
+    number = worker["display_name"]  # what the audit is shown as, where a case audit shows its case number
     assert _status_on_my_programme((await client.get("/programme/mine")).text, activity) == "Started"
 
     # The form: App. C's six areas, each ticked on the observation-skills scale.
     audit = await client.get(f"/audits/{allocation_id}")
     assert audit.status_code == 200
     shown = _text(audit.text)
+    assert re.search(r'<h1 class="govuk-heading-l">\s*' + re.escape(html.escape(worker["display_name"])), audit.text)
+    team = await Team.select(Team.name).where(Team.id == worker["team"]).first()
+    assert f"Team {team['name']}" in shown and "Category" not in shown.split("Due", 1)[0]
     assert "PRACTICE OBSERVATION (CHILDREN'S SERVICES)" in shown
     for _, title in AREAS_OF_PRACTICE:
         assert title in shown
@@ -245,7 +252,7 @@ async def test_a_team_managers_yearly_practice_observation_is_issued_started_on_
     # plan), but it cannot be shared again: no button for that.
     assert 'value="submit"' not in after.text and "Save draft" in shown
     # The observed worker is told, and may read it for the reflective review.
-    assert f"Audit of case {number}: shared with the worker for a reflective review" in await _inbox(client, "bedford.social_worker.11")
+    assert f"Audit of {number}: shared with the worker for a reflective review" in await _inbox(client, "bedford.social_worker.11")
 
     # Tuesday 30 March 2027, after Easter Monday: the shared reflective review
     # is held and recorded, then the observation goes to the line manager and S&QA.
@@ -262,11 +269,11 @@ async def test_a_team_managers_yearly_practice_observation_is_issued_started_on_
     assert "Status Shared with the line manager and S&QA" in final
     # s.5: shared with their line manager (the Head of Service) and the S&QA team.
     for username in ("bedford.head_of_service", "bedford.sqa_officer"):
-        assert f"Audit of case {number}: shared with the line manager and S&QA" in await _inbox(client, username)
+        assert f"Audit of {number}: shared with the line manager and S&QA" in await _inbox(client, username)
 
     # The work is done, on time: 30 March, before the year's end.
     shown = _text((await client.get(f"/programme/work/{work_id}")).text)
-    assert "Status Done" in shown and "Done on 30 March 2027" in shown and f"Case {number}: final" in shown
+    assert "Status Done" in shown and "Done on 30 March 2027" in shown and f"{number}: final" in shown
     assert "Start audit" not in shown
     assert _status_on_my_programme((await client.get("/programme/mine")).text, activity) == "Done"
     listed = (await client.get(f"/api/v1/work/{work_id}", headers=token)).json()
@@ -312,6 +319,11 @@ MEETINGS = [
     "Child Protection Conference Initial/ Review", "Strategy discussion/meeting", "Core Group meeting",
     "Looked After Child Review", "ARP (Access to Resources Panel)", "Legal Planning Meeting", "Child in Need Meeting",
 ]
+# The same seven, as the council names them for the meeting an observation is on (council.yaml meeting_types).
+MEETING_TYPES = [
+    "Child protection conference", "Strategy discussion or meeting", "Core group meeting", "Looked after child review",
+    "ARP (Access to Resources Panel)", "Legal planning meeting", "Child in need meeting",
+]
 MEETING_AREAS = [
     "The focus on the child",
     "Children, young people and their families feedback and whether they feel they have been effectively helped",
@@ -352,9 +364,42 @@ async def test_a_head_of_services_meeting_observation_is_issued_twice_a_year_agr
     assert row == ("30 September 2026", activity, "1", "To do", f"Start {activity} due 30 September 2026")
     assert "How it is done Observation of Meetings" in _text((await client.get(f"/programme/work/{work_id}")).text)
 
-    # A child protection conference is observed: started on a CP case.
-    allocation_id, number = await _start_from_work_page(client, work_id, choose=_category_is("cp"))
+    # Issue 13: the observation is on a meeting, not a case: the page asks
+    # which of s.6's meetings, when it was held, and the case if there was one.
+    page = await client.get(f"/programme/work/{work_id}")
+    shown = _text(page.text)
+    for label in MEETING_TYPES:
+        assert label in shown
+    assert "Between 1 April 2026 and 29 September 2026" in shown and "Case number (optional)" in shown
+    assert "Cases you could choose" not in shown
+    start = f"/programme/work/{work_id}/start"
+    # No meeting chosen, a date that does not exist and an unknown case: every error at once, nothing typed lost.
+    bad = await client.post(start, data={"_csrf_token": csrf_from(page.text), "meeting_on-day": "31",
+                                         "meeting_on-month": "9", "meeting_on-year": "2026", "case": "NO-SUCH-1"})
+    assert bad.status_code == 422
+    refused = _text(bad.text)
+    for message in ("Choose the type of meeting observed", "The date must be a real date", "There is no case NO-SUCH-1"):
+        assert refused.count(message) == 2, message  # in the error summary and by its field
+    assert 'value="31"' in bad.text and 'value="NO-SUCH-1"' in bad.text and refused.startswith("Error:")
+    # Tomorrow, and before the half-year began: refused, each in words.
+    for day, month, message in (("30", "9", "The date of the meeting must be today or in the past"),
+                                ("31", "3", "The date of the meeting must be on or after 1 April 2026")):
+        refused = await client.post(start, data={"_csrf_token": csrf_from(page.text), "meeting_type": "cp_conference",
+                                                 "meeting_on-day": day, "meeting_on-month": month, "meeting_on-year": "2026"})
+        assert refused.status_code == 422 and message in _text(refused.text)
+    assert await Allocation.count().where(Allocation.work == work_id) == 0  # nothing started
+    # A child protection conference held on Monday 28 September, about a CP case.
+    number = (await ChildCase.select(ChildCase.external_id).where(ChildCase.category == "cp").order_by(ChildCase.id).first())["external_id"]
+    started = await client.post(start, data={"_csrf_token": csrf_from(page.text), "meeting_type": "cp_conference",
+                                             "meeting_on-day": "28", "meeting_on-month": "9", "meeting_on-year": "2026",
+                                             "case": number}, follow_redirects=False)
+    assert started.status_code == 303, _text(started.text)[:2000]
+    allocation_id = int(started.headers["location"].rsplit("/", 1)[1])
+    observed = "a child protection conference on 28 September 2026"
     audit = _text((await client.get(f"/audits/{allocation_id}")).text)
+    assert f"Observation of {observed}" in audit and f"Case {number}" in audit
+    history = _text((await client.get(f"/audits/{allocation_id}/history")).text)
+    assert f"Meeting: Child protection conference, 28 September 2026" in history and "2026-09-28" not in history
     assert "Observation of Meetings" in audit
     for meeting in MEETINGS:
         assert meeting in audit
@@ -401,11 +446,12 @@ async def test_a_head_of_services_meeting_observation_is_issued_twice_a_year_agr
     })
     final = await _step(client, token, allocation_id, "complete")
     assert (final["state_label"], final["transitions"]) == ("Copy sent to S&QA", [])
-    assert f"Audit of case {number}: copy sent to S&QA" in await _inbox(client, "bedford.sqa_officer")
+    assert f"Audit of {observed}: copy sent to S&QA" in await _inbox(client, "bedford.sqa_officer")
 
     await sign_in(client, "bedford.head_of_service")  # hours later: a new session
     shown = _text((await client.get(f"/programme/work/{work_id}")).text)
     assert "Status Done" in shown and "Done on 30 September 2026" in shown
+    assert f"Observation of {observed}: final" in shown
     assert _status_on_my_programme((await client.get("/programme/mine")).text, activity) == "Done"
 
     # Thursday 1 October 2026: the second half opens and its observation is issued, once.
@@ -494,18 +540,23 @@ async def test_the_conference_and_review_services_monthly_audits_are_issued_each
     ]
     assert ("28 May 2027", CRS_MONTHLY["crs_monthly_report"][0], "1", "To do") in [r[:4] for r in rows]
 
-    # May's conference observation, started through the API on a CP case.
+    # May's conference observation, started through the API on the
+    # conference observed (issue 13: a meeting, with the case it was about).
     token = await api_token(client, "bedford.crs_team_manager")
     work_id = may["crs_observe_cp_conference"]["id"]
-    page = _text((await client.get(f"/programme/work/{work_id}")).text)
-    suggested = page.split("Cases you could choose", 1)[1].split("Start audit", 1)[0].split()
-    is_cp = _category_is("cp")
-    cp_cases = [n for n in suggested if await is_cp(n)]
-    assert cp_cases, suggested
-    number = cp_cases[0]
-    started = await client.post(f"/api/v1/work/{work_id}/audits", headers=token, json={"case": number})
+    number = (await ChildCase.select(ChildCase.external_id).where(ChildCase.category == "cp").order_by(ChildCase.id).first())["external_id"]
+    # A looked after child review is not this work's meeting, and a meeting in April is not May's: both said, nothing started.
+    refused = await client.post(f"/api/v1/work/{work_id}/audits", headers=token,
+                                json={"meeting_type": "lac_review", "meeting_on": "2027-04-29", "case": number})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == {"meeting_type": "Choose the type of meeting observed",
+                                        "meeting_on": "The date of the meeting must be on or after 1 May 2027"}
+    started = await client.post(f"/api/v1/work/{work_id}/audits", headers=token,
+                                json={"meeting_type": "cp_conference", "meeting_on": "2027-05-04", "case": number})
     assert started.status_code == 201, started.text
     allocation_id = started.json()["allocation_id"]
+    observed = "a child protection conference on 4 May 2027"  # this morning
+    assert [a["subject"] for a in started.json()["work"]["audits"]] == [f"Observation of {observed}"]
     assert (started.json()["work"]["status_label"], started.json()["work"]["form"]) == (
         "Started", "Conference and Review Service: observation of a conference/ review")
     detail = await _save(client, token, allocation_id, {
@@ -527,7 +578,7 @@ async def test_the_conference_and_review_services_monthly_audits_are_issued_each
     clock.move_to(dt.datetime(2027, 5, 27, 13, 0, tzinfo=UTC))
     final = await _step(client, token, allocation_id, "complete", "Discussed in supervision on 27 May.")
     assert final["state_label"] == "Included in the monthly report to the S&QA Manager"
-    assert f"Audit of case {number}: included in the monthly report to the S&QA Manager" in await _inbox(client, "bedford.sqa_manager")
+    assert f"Audit of {observed}: included in the monthly report to the S&QA Manager" in await _inbox(client, "bedford.sqa_manager")
     await sign_in(client, "bedford.crs_team_manager")
     rows = _to_do((await client.get("/programme/mine")).text)
     assert ("28 May 2027", conference, "1", "Done") in [r[:4] for r in rows]
@@ -692,14 +743,25 @@ SUPERVISION_AUDITS = {
 QUARTER_OPENS = dt.datetime(2026, 10, 1, 8, 0, tzinfo=UTC)  # 09:00 BST
 
 
-async def _supervision_audit(client, token, work_id: int, details: dict, answers: dict) -> tuple[int, str]:
+async def _supervision_audit(client, token, work_id: int, details: dict, answers: dict, on: dict | None = None) -> tuple[int, str]:
     """Start the work's supervision audit from its page (on a case of Team
-    Manager 2's team), fill App. B in through the API and complete it."""
+    Manager 2's team, or ``on`` that person), fill App. B in through the API
+    and complete it."""
     async def team_2(number: str) -> bool:
         return (await ChildCase.select(ChildCase.team).where(ChildCase.external_id == number).first())["team"] == (
             await person("bedford.team_manager.2"))["team"]
 
-    allocation_id, number = await _start_from_work_page(client, work_id, choose=team_2)
+    if on is None:
+        allocation_id, number = await _start_from_work_page(client, work_id, choose=team_2)
+    else:
+        # Issue 13: App. B PROFESSIONAL SUPERVISION is on the supervisee, chosen by name, not on a case.
+        page = await client.get(f"/programme/work/{work_id}")
+        assert f'<option value="{on["id"]}">{html.escape(on["display_name"])}</option>' in page.text
+        assert "Case number" not in _text(page.text)
+        started = await client.post(f"/programme/work/{work_id}/start", data={
+            "_csrf_token": csrf_from(page.text), "person": str(on["id"])}, follow_redirects=False)
+        assert started.status_code == 303, _text(started.text)[:2000]
+        allocation_id, number = int(started.headers["location"].rsplit("/", 1)[1]), on["display_name"]
     names = {f["name"] for f in (await _fields(client, token, allocation_id))["fields"]}
     if "answer.details.case_file_id" in names:  # App. B: "Case File ID audited" (case supervision only)
         details = {**details, "answer.details.case_file_id": number}
@@ -750,6 +812,7 @@ async def test_a_head_of_services_monthly_supervision_audits_are_issued_done_and
         client, token, october["hos_professional_supervision_audit"][0]["id"],
         {**details, "answer.details.supervisee": tm2["display_name"]},
         {f"answer.professional_supervision.{q}": "yes" for q in PROFESSIONAL_SUPERVISION_QUESTIONS},
+        on=tm2,
     )
     rows = {r[1]: r for r in _to_do((await client.get("/programme/mine")).text)}
     assert [rows[a][3] for a, _ in SUPERVISION_AUDITS.values()] == ["Started", "Started"]
@@ -766,6 +829,23 @@ async def test_a_head_of_services_monthly_supervision_audits_are_issued_done_and
         assert final["state_label"] == "Reviewed; actions recorded; copy sent to S&QA"
     inbox = await _inbox(client, "bedford.sqa_officer")
     assert f"Audit of case {number}: reviewed; actions recorded; copy sent to S&QA" in inbox
+    assert f"Audit of {tm2['display_name']}: reviewed; actions recorded; copy sent to S&QA" in inbox
+    # The audit on the Team Manager shows them, not a case: on its page, in
+    # the auditor's list of finished audits, and on its PDF.
+    await sign_in(client, "bedford.head_of_service")
+    page = await client.get(f"/audits/{professional}")
+    shown = _text(page.text)
+    team = await Team.select(Team.name).where(Team.id == tm2["team"]).first()
+    assert re.search(r'<h1 class="govuk-heading-l">\s*' + re.escape(html.escape(tm2["display_name"])), page.text)
+    assert f"Team {team['name']}" in shown and "Why this audit" in shown and "Category" not in shown.split("Due", 1)[0]
+    finished = await client.get("/audits/completed")
+    assert f'href="/audits/{professional}">{html.escape(tm2["display_name"])}<' in finished.text
+    from test_report_pdf import pdf_text
+
+    pdf = await client.get(f"/audits/{professional}/report.pdf")
+    text = pdf_text(pdf)
+    assert tm2["display_name"] in text and "Supervision Audit: professional supervision" in text
+    assert "Category" not in text
     await sign_in(client, "bedford.head_of_service")
     page = (await client.get("/programme/mine")).text
     rows = {r[1]: r for r in _to_do(page)}
@@ -796,6 +876,11 @@ async def test_a_head_of_services_monthly_supervision_audits_are_issued_done_and
         ["Supervision Audit: professional supervision", "Manager (Head of Service)", "1", "1", "3", "1", "1", "2"],
         ["Supervision Audit: professional supervision", "Team Manager", "3", "1", "3", "0", "0", "3"],
     ]
+    # The audit on Team Manager 2 is their team's: in the team's overview, as the case audit of a case of the team is.
+    rows = await _csv(client, f"/reports/overview/export.csv?period=quarter&date=2026-10&scope=team:{tm2['team']}&table=activity")
+    by_title = {r[0]: r[1:5] for r in rows[1:]}
+    assert by_title["Supervision Audit: professional supervision"] == ["1", "1", "1", "0"]  # allocated, completed, on time, overdue
+    assert by_title["Supervision Audit: case file supervision"] == ["1", "1", "1", "0"]
     answers = {r[0]: r[1:] for r in (await _csv(client, f"/reports/questions/export.csv?{query}&table=questions_case_supervision_audit"))[1:]}
     assert answers["Is the child safe? (if not immediately raise with HOS)"] == ["1", "0", "0"]
     assert answers["Is there evidence of regular supervision? (How many in the last 6 months?)"] == ["0", "1", "0"]
@@ -844,3 +929,43 @@ async def test_a_team_manager_audits_their_advanced_practitioners_case_supervisi
     await sign_in(client, "bedford.team_manager.1")
     shown = _text((await client.get(f"/programme/work/{work[0]['id']}")).text)
     assert "Status Done" in shown and "Done on 9 October 2026" in shown
+
+
+# s.5: "All Team Managers will identify any workers within the team in need of
+# support with improving performance. These workers will be observed at least
+# every 6 months". The observation is on a worker of the Team Manager's own
+# team (issue 13: about a person, person_from: team), so the case draw's
+# other-teams rule does not hold it back; nobody outside the team, and never
+# the Team Manager themselves.
+@pytest.mark.req("BED-8")
+@pytest.mark.req("PLAT-1")
+@pytest.mark.clock(QUARTER_OPENS)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no database behaviour of its own: SQLite only
+async def test_a_team_manager_observes_a_worker_of_their_own_team_in_need_of_support(bedford, bedford_client, clock):
+    client = bedford_client
+    tm = await person("bedford.team_manager.1")
+    work = await _work("bedford.team_manager.1", "tm_support_observation", starts_on=dt.date(2026, 10, 1))
+    assert [(w["activity"], w["due_on"]) for w in work] == [
+        ("Observation of a worker in need of support with improving performance", dt.date(2027, 3, 31))]
+    team = await Person.select(Person.id, Person.display_name).where(
+        (Person.team == tm["team"]) & (Person.id != tm["id"]) & (Person.active == True)).order_by(Person.id)  # noqa: E712
+    other = await person("bedford.social_worker.21")
+    assert team and other["team"] != tm["team"]
+    await sign_in(client, "bedford.team_manager.1")
+    page = await client.get(f"/programme/work/{work[0]['id']}")
+    options = re.findall(r'<option value="(\d+)"', page.text)
+    assert sorted(int(o) for o in options) == sorted(p["id"] for p in team)  # own team only, not themselves
+    for who, message in ((other, "Choose someone from the list: that person is not one you may choose for this work"),
+                         (tm, "You cannot audit or observe yourself")):
+        refused = await client.post(f"/programme/work/{work[0]['id']}/start", data={
+            "_csrf_token": csrf_from(page.text), "person": str(who["id"])})
+        assert refused.status_code == 422 and message in _text(refused.text)
+    worker = team[-1]
+    started = await client.post(f"/programme/work/{work[0]['id']}/start", data={
+        "_csrf_token": csrf_from(page.text), "person": str(worker["id"])}, follow_redirects=False)
+    assert started.status_code == 303, _text(started.text)[:2000]
+    audit = _text((await client.get(started.headers["location"])).text)
+    assert "PRACTICE OBSERVATION (CHILDREN'S SERVICES)" in audit
+    assert f"chosen by {tm['display_name']}" in audit and worker["display_name"] in audit
+    listed = _text((await client.get("/audits")).text)
+    assert worker["display_name"] in listed

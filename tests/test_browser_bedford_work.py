@@ -2,7 +2,8 @@
 BED-8), against the product as a README reader runs it with Bedford enabled
 (``QAF_COUNCILS=bedford qaf demo`` + ``qaf serve``): a Team Manager signs in,
 opens My programme from the navigation, starts a supervisee's practice
-observation from it on a case the supervisee holds, and sees it listed as
+observation from it on the supervisee (issue 13: the observation is on the
+worker, not a case), and sees it listed as
 Started. axe-core (WCAG 2.2 A/AA) runs on every page visited.
 """
 
@@ -84,7 +85,7 @@ async def journey(server: LiveServer, page: Page, a11y: A11yTracker) -> None:
     base = server.url
     await page.set_viewport_size({"width": 1280, "height": 900})
     manager, workers = _people(server.database)
-    worker, case_number = workers[0]
+    worker, _ = workers[0]
 
     await a11y.goto(f"{base}/login")
     await page.get_by_label("Username").fill(TEAM_MANAGER)
@@ -105,21 +106,20 @@ async def journey(server: LiveServer, page: Page, a11y: A11yTracker) -> None:
     await expect(row.get_by_role("cell").nth(3)).to_have_text("To do")
     await a11y.check()
 
-    # Start it: the work page asks for a case the supervisee holds.
+    # Start it: the observation is on the supervisee (s.5, App. C "MANAGER/WORKER"), no case to choose.
     await row.get_by_role("link", name=f"Start {activity} due 31 March 2027").click()
     await page.wait_for_url(re.compile(r"/programme/work/\d+$"))
     work_url = page.url
     await expect(page.get_by_role("heading", level=1)).to_have_text("Observation of practice")
     await expect(page.get_by_text(f"{manager}, for {worker}")).to_be_visible()
     await a11y.check()
-    case = page.get_by_label("Case number")
-    await expect(page.get_by_text(f"A case held by {worker}")).to_be_visible()
-    await case.fill(case_number)
+    await expect(page.get_by_text(f"On {worker}.")).to_be_visible()
+    await expect(page.get_by_label("Case number")).to_have_count(0)
     await page.get_by_role("button", name="Start audit").click()
 
-    # The observation form opens on that case, on the observation-skills scale (App. C).
+    # The observation form opens on the worker, on the observation-skills scale (App. C).
     await page.wait_for_url(re.compile(r"/audits/\d+$"))
-    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {case_number}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(worker)
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit started")
     await expect(page.get_by_text("PRACTICE OBSERVATION (CHILDREN'S SERVICES)").first).to_be_visible()
     await expect(page.get_by_role("radio", name="Skills demonstrated were outstanding").first).to_be_visible()
@@ -133,7 +133,7 @@ async def journey(server: LiveServer, page: Page, a11y: A11yTracker) -> None:
     await expect(row.get_by_role("cell").nth(3)).to_have_text("Started")
     await a11y.check()
     await a11y.goto(work_url)
-    await expect(page.get_by_text(f"Case {case_number}: in progress")).to_be_visible()
+    await expect(page.get_by_text(f"{worker}: in progress")).to_be_visible()
     await a11y.check()
 
     a11y.assert_all_checked()

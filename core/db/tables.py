@@ -129,9 +129,17 @@ class Allocation(Table, tablename="allocation"):
 
     organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
     cycle = ForeignKey(Cycle, null=True, index=True, on_delete=OnDelete.restrict)
-    child_case = ForeignKey(ChildCase, null=False, index=True, on_delete=OnDelete.restrict)
+    # The case audited; none for an audit on a person or a meeting (issue 13),
+    # where it is the case the meeting was about, if the auditor named one.
+    child_case = ForeignKey(ChildCase, null=True, index=True, on_delete=OnDelete.restrict)
     auditor = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
     kind = Varchar(length=32, default="audit")  # audit | re_audit
+    # Issue 13: an audit on a person (BED s.4 a supervisee's supervision
+    # records, s.5 a practitioner observed) or on a meeting (s.6: its type,
+    # one of the council's meeting_types, and the London date it was held).
+    subject_person = ForeignKey(Person, null=True, index=True, on_delete=OnDelete.restrict)
+    meeting_type = Varchar(length=64, default="")
+    meeting_on = Date(null=True, default=None)
     previous = ForeignKey("self", null=True, on_delete=OnDelete.restrict)
     # The programme's work this audit counts towards (issue 13), if any.
     work = ForeignKey(

@@ -334,6 +334,14 @@ class Schedule(Definition, kw_only=True):
     # supervision records", BED s.4): only holders of ``role`` who line-manage
     # someone in this role owe it.
     subject: Ref | None = None
+    # What each audit of the work is on (issue 13): a ``case`` (the default
+    # where there is a form), a ``person`` (a supervisee, a practitioner
+    # observed: ``person_from`` says who may be chosen) or a ``meeting`` of
+    # one of the council's ``meeting_types`` (``meeting_types`` narrows them).
+    # Not ``on``: YAML reads ``on`` as true.
+    about: Literal["case", "person", "meeting"] | None = None
+    person_from: Literal["supervisee", "line", "team"] | None = None
+    meeting_types: tuple[Key, ...] = ()
     # CSCP-10: which lens this source of assurance looks through.
     lens: Key | None = None
     # C17-3: done on one of the council's ``themes``; starting one by hand
@@ -505,6 +513,9 @@ class Council(Definition, kw_only=True):
     agencies: tuple[Named, ...] = ()
     lenses: tuple[Named, ...] = ()
     themes: tuple[Named, ...] = ()
+    # The kinds of meeting observed (BED s.6: "The following meetings will be
+    # observed"): what a schedule ``about: meeting`` chooses from.
+    meeting_types: tuple[Named, ...] = ()
     indicators: tuple[Named, ...] = ()
     # HAR-9: the grading criteria documents a disputing practitioner cites.
     grading_criteria: tuple[Named, ...] = ()

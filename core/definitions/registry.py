@@ -261,7 +261,7 @@ def _cross_check(registry: Registry) -> None:
         council = supplied.value
         check.ref("practitioner_role", council.practitioner_role, "roles")
         check.ref("team_manager_role", council.team_manager_role, "roles")
-        for name in ("case_categories", "agencies", "lenses", "themes", "indicators", "grading_criteria"):
+        for name in ("case_categories", "agencies", "lenses", "themes", "indicators", "grading_criteria", "meeting_types"):
             check.unique(f"{name}[{{index}}].key", [c.key for c in getattr(council, name)])
         check.unique("bodies[{index}].key", [b.key for b in council.bodies])
         _check_case_attributes(check, council)
@@ -558,6 +558,7 @@ def _check_schedule(check: _Checker, schedule: Schedule) -> None:
         raise check.fail("frequency.look_back_ends_months_before",
                          "say how many months the window covers (look_back_months) before where it ends")
     _check_who(check, schedule)
+    _check_subject(check, schedule, council.value if council else None)
 
 
 # The case import's own columns: an attribute of the same name would be ambiguous.
@@ -634,3 +635,30 @@ def _check_who(check: _Checker, schedule: Schedule) -> None:
             raise check.fail("peer_pairs", "peers audit each other's cases, not a supervisee's or a line report's records")
         if schedule.cases is not None:
             raise check.fail("peer_pairs", "peers choose their partner's cases from the work: leave out cases")
+
+
+def _check_subject(check: _Checker, schedule: Schedule, council) -> None:
+    """What each audit of the work is on (issue 13): a person needs a way to
+    choose the person, a meeting the council's meeting types."""
+    about = schedule.about
+    if about is not None and schedule.form is None:
+        raise check.fail("about", f"an audit is on a {about}: the schedule needs a form")
+    if about in ("person", "meeting") and schedule.cases is not None:
+        raise check.fail("cases", f"cases are drawn for case audits, not for audits on a {about}")
+    if about == "person":
+        if schedule.person_from is None:
+            raise check.fail("person_from", "say who may be chosen: supervisee (per: supervisee), line or team")
+        if schedule.person_from == "supervisee" and schedule.frequency.per != "supervisee":
+            raise check.fail("person_from", "person_from: supervisee needs frequency.per: supervisee")
+    elif schedule.person_from is not None:
+        raise check.fail("person_from", "person_from goes with about: person")
+    if about == "meeting":
+        known = [m.key for m in council.meeting_types] if council is not None else []
+        if not known:
+            raise check.fail("about", "the council lists no meeting types to choose from (council.meeting_types)")
+        check.unique("meeting_types[{index}]", list(schedule.meeting_types))
+        for index, key in enumerate(schedule.meeting_types):
+            if key not in known:
+                raise check.fail(f"meeting_types[{index}]", f"{key!r} is not one of the council's meeting_types: {', '.join(known)}")
+    elif schedule.meeting_types:
+        raise check.fail("meeting_types", "meeting_types go with about: meeting")

@@ -289,6 +289,8 @@ async def my_follow_ups(ctx: Context) -> list[dict]:
     rows = await FollowUp.select(
         FollowUp.id, FollowUp.allocation, FollowUp.action, FollowUp.due_at, FollowUp.status,
         FollowUp.allocation.child_case.external_id.as_alias("case_external_id"),
+        # Issue 13: the person an audit without a case is on.
+        FollowUp.allocation.subject_person.display_name.as_alias("subject_person_name"),
     ).where(
         (FollowUp.organisation == ctx.actor.organisation_id) & (FollowUp.status == "open") & mine
     ).order_by(FollowUp.due_at).order_by(FollowUp.id)
@@ -348,6 +350,8 @@ async def previous_audit(ctx: Context, allocation_id: int) -> int | None:
     row, _, _ = await audits.visible(ctx, allocation_id)
     if row["previous"]:
         return row["previous"]
+    if row["child_case"] is None:  # an audit on a person or a meeting (issue 13): no case to have audits
+        return None
     earlier = (
         await Allocation.select(Allocation.id)
         .where(

@@ -28,18 +28,26 @@ async def create_allocation(
     due_at,
     cycle_id: int | None = None,
     previous: int | None = None,
+    subject_person: dict | None = None,
+    meeting_type: str = "",
+    meeting_on=None,
 ) -> int:
     """Write one allocation with its due deadline and trail row, inside the
-    caller's transaction. Every allocation, by cycle or by hand, starts here."""
+    caller's transaction. Every allocation, by cycle or by hand, starts here.
+    ``case`` is None for an audit on a person or a meeting without a case
+    (issue 13: ``subject_person``, ``meeting_type`` and ``meeting_on``)."""
     form = ctx.registry.form(form_key)
     workflow = ctx.registry.workflow(workflow_key)
     rows = await Allocation.insert(
         Allocation(
             organisation=organisation_id,
             cycle=cycle_id,
-            child_case=case["id"],
+            child_case=case["id"] if case else None,
             auditor=auditor["id"],
             kind=kind,
+            subject_person=subject_person["id"] if subject_person else None,
+            meeting_type=meeting_type,
+            meeting_on=meeting_on,
             previous=previous,
             reason=reason,
             form_key=form_key,
@@ -59,7 +67,18 @@ async def create_allocation(
         Deadline(organisation=organisation_id, allocation=allocation_id, kind="allocation_due", due_at=due_at, created_at=ctx.now)
     )
     await month_counts.allocated(organisation_id, due_at)
-    changes = {"auditor": auditor["display_name"], "auditor_id": auditor["id"], "case": case["external_id"], "kind": kind, "reason": reason}
+    changes = {"auditor": auditor["display_name"], "auditor_id": auditor["id"]}
+    # What it is on, in words the history page shows (issue 13): the case, the person or the meeting.
+    if case is not None:
+        changes["case"] = case["external_id"]
+    if subject_person is not None:
+        changes["person"] = subject_person["display_name"]
+    if meeting_type:
+        from core.services.subjects import meeting_label
+
+        label = meeting_label(ctx.registry, ctx.actor.council if ctx.actor else "", meeting_type)
+        changes["meeting"] = f"{label}, {meeting_on:%-d %B %Y}" if meeting_on else label
+    changes |= {"kind": kind, "reason": reason}
     if previous is not None:
         changes["previous"] = previous
     await trail.record(ctx, organisation_id=organisation_id, entity="allocation", entity_id=allocation_id, action="allocated", changes=changes)
@@ -118,6 +137,20 @@ _ALLOCATION_COLUMNS = (
 _DEADLINE_COLUMNS = ("organisation", "allocation", "follow_up", "dispute", "action", "kind", "due_at", "status", "escalate_to", "created_at", "closed_at")
 
 
+async def _case_and_subject(ctx: Context, allocation: dict) -> tuple[dict | None, str]:
+    """The audit's case (None for an audit on a person or meeting without
+    one, issue 13) and its subject in words ("case 123", "Sam Jones")."""
+    from core.services.audits import load_row
+
+    row = await load_row(allocation["id"], ctx.registry)
+    case = None
+    if allocation["child_case"] is not None:
+        case = await ChildCase.select().where(ChildCase.id == allocation["child_case"]).first()
+    if allocation.get("subject_person") is not None:
+        case = {**(case or {"allocated_worker": None, "team": None}), "subject_person": allocation["subject_person"]}
+    return case, row["subject"]
+
+
 def _can_allocate(ctx: Context) -> None:
     assert ctx.actor
     if not ctx.actor.can("administer"):
@@ -132,6 +165,10 @@ async def _eligible_auditor(ctx: Context, person_id: int, case: dict, field: str
     role = ctx.registry.role(f"{ctx.actor.council}:{person['role']}")
     if "audit" not in role.capabilities:
         raise Invalid("That person does not audit", {field: f"{person['display_name']} ({role.label}) does not carry out audits"})
+    if case is None:  # an audit on a person or a meeting (issue 13): no case to hold
+        return person
+    if case.get("subject_person") == person_id:
+        raise Invalid("Nobody audits themselves", {field: f"{person['display_name']} is the person this audit is on"})
     if case["allocated_worker"] == person_id:
         raise Invalid("Auditors never audit their own cases", {field: f"{person['display_name']} is the case's allocated worker"})
     rules = ctx.registry.council(ctx.actor.council).cycles
@@ -151,7 +188,7 @@ async def allocate_re_audit(ctx: Context, previous_id: int, auditor_id: int, rea
         raise Conflict("Only a final audit can be re-audited")
     if await Allocation.exists().where((Allocation.previous == previous_id)):
         raise Conflict("That audit already has a re-audit")
-    case = await ChildCase.select().where(ChildCase.id == previous["child_case"]).first()
+    case, subject = await _case_and_subject(ctx, previous)
     auditor = await _eligible_auditor(ctx, auditor_id, case, "auditor")
     kind = "second_re_audit" if previous["kind"] in _RE_AUDITS else "re_audit"
     form = ctx.registry.form(previous["form_key"])
@@ -160,7 +197,7 @@ async def allocate_re_audit(ctx: Context, previous_id: int, auditor_id: int, rea
     due_at = end_of_london_day(last_working_day(today.year, today.month))
     # In words, not by number: the audit page links to the earlier audit (``previous``).
     made_final = to_london(previous["finalised_at"]).strftime("%-d %B %Y")
-    why = f"Re-audit of the audit of case {case['external_id']} made final on {made_final}" + (f": {reason.strip()}" if reason.strip() else "")
+    why = f"Re-audit of the audit of {subject} made final on {made_final}" + (f": {reason.strip()}" if reason.strip() else "")
     async with transaction():
         allocation_id = await create_allocation(
             ctx,
@@ -179,7 +216,7 @@ async def allocate_re_audit(ctx: Context, previous_id: int, auditor_id: int, rea
             organisation_id=previous["organisation"],
             recipients=[auditor_id],
             kind="allocated",
-            subject=f"New {kind.replace('_', '-')}: case {case['external_id']}",
+            subject=f"New {kind.replace('_', '-')}: {subject}",
             body=why + ".",
             link=f"/audits/{allocation_id}",
             allocation_id=allocation_id,
@@ -203,7 +240,7 @@ async def reassign(ctx: Context, allocation_id: int, new_auditor_id: int, reason
         errors["auditor"] = "Choose a different auditor"
     if errors:
         raise Invalid("The audit could not be reassigned", errors)
-    case = await ChildCase.select().where(ChildCase.id == row["child_case"]).first()
+    case, about = await _case_and_subject(ctx, row)
     new = await _eligible_auditor(ctx, new_auditor_id, case, "auditor")
     old = await Person.select(Person.display_name).where(Person.id == row["auditor"]).first()
     async with transaction():
@@ -227,7 +264,7 @@ async def reassign(ctx: Context, allocation_id: int, new_auditor_id: int, reason
             organisation_id=row["organisation"],
             recipients=[new_auditor_id],
             kind="allocated",
-            subject=f"Audit of case {case['external_id']} reassigned to you",
+            subject=f"Audit of {about} reassigned to you",
             body=f"This audit was reassigned to you from {old['display_name']}: {reason.strip()}",
             link=f"/audits/{allocation_id}",
             allocation_id=allocation_id,
@@ -237,7 +274,7 @@ async def reassign(ctx: Context, allocation_id: int, new_auditor_id: int, reason
             organisation_id=row["organisation"],
             recipients=[row["auditor"]],
             kind="reassigned",
-            subject=f"Audit of case {case['external_id']} reassigned to {new['display_name']}",
+            subject=f"Audit of {about} reassigned to {new['display_name']}",
             body=f"Reason: {reason.strip()}",
             allocation_id=allocation_id,
         )

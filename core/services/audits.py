@@ -24,7 +24,7 @@ from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
 from core.forms import FormFields, clean, fields_of, problems_for_submit
 from core.escalation import EscalationEvent
 from core.grading import compare, rank
-from core.services import escalations, month_counts, notifications, standing_grades, trail
+from core.services import escalations, month_counts, notifications, standing_grades, subjects, trail
 from core.services.context import Context
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -36,11 +36,17 @@ def _row_sql(listing: bool) -> str:
     skip = {"answers", "reason"} if listing else set()
     columns = ", ".join(f"a.{c._meta.db_column_name}" for c in Allocation._meta.columns if c._meta.db_column_name not in skip)
     return (
-        f"SELECT {columns}, c.external_id AS case_external_id, c.category AS case_category, c.team AS case_team,"
-        " t.name AS case_team_name, c.allocated_worker AS practitioner_id, c.chair AS case_chair_id,"
+        # Issue 13: an audit on a person (``sp``) has no case: its team is
+        # the person's, and the person is its "practitioner" (the worker
+        # observed is told, and sees it once final, as a case's worker does).
+        f"SELECT {columns}, c.external_id AS case_external_id, c.category AS case_category,"
+        " COALESCE(c.team, sp.team) AS case_team,"
+        " t.name AS case_team_name, COALESCE(sp.id, c.allocated_worker) AS practitioner_id, c.chair AS case_chair_id,"
         " c.involvement_started_on AS involvement_started_on, au.display_name AS auditor_name,"
+        " sp.display_name AS subject_person_name,"
         " cy.year AS cycle_year, cy.month AS cycle_month, o.council AS council"
-        " FROM allocation a LEFT JOIN child_case c ON c.id = a.child_case LEFT JOIN team t ON t.id = c.team"
+        " FROM allocation a LEFT JOIN child_case c ON c.id = a.child_case"
+        " LEFT JOIN person sp ON sp.id = a.subject_person LEFT JOIN team t ON t.id = COALESCE(c.team, sp.team)"
         " LEFT JOIN person au ON au.id = a.auditor LEFT JOIN cycle cy ON cy.id = a.cycle"
         " LEFT JOIN organisation o ON o.id = a.organisation"
     )
@@ -54,18 +60,19 @@ def _marks(values: list) -> str:
     return ", ".join("{}" for _ in values) or "NULL"
 
 
-async def _rows(tail: str, *args, listing: bool = True) -> list[dict]:
-    """Allocation rows ``WHERE …`` as ``tail`` says (without answers and reason when ``listing``)."""
+async def _rows(tail: str, *args, listing: bool = True, registry=None) -> list[dict]:
+    """Allocation rows ``WHERE …`` as ``tail`` says (without answers and
+    reason when ``listing``), each with its subject in words (``subjects.describe``)."""
     rows = await Allocation.raw(f"{_LIST_SQL if listing else _ROW_SQL} {tail}", *args)
-    if not listing:
-        for row in rows:
-            if isinstance(row["answers"], str):
-                row["answers"] = json.loads(row["answers"])
+    for row in rows:
+        if not listing and isinstance(row["answers"], str):
+            row["answers"] = json.loads(row["answers"])
+        subjects.describe(row, registry)
     return rows
 
 
-async def _row(allocation_id: int) -> dict | None:
-    rows = await _rows("WHERE a.id = {}", allocation_id, listing=False)
+async def _row(allocation_id: int, registry=None) -> dict | None:
+    rows = await _rows("WHERE a.id = {}", allocation_id, listing=False, registry=registry)
     return rows[0] if rows else None
 
 
@@ -73,7 +80,7 @@ class Summary(msgspec.Struct, kw_only=True, frozen=True):
     """One line of a list of audits; also the API's shape for it."""
 
     id: int
-    case_external_id: str
+    case_external_id: str  # "" for an audit on a person or a meeting without a case (issue 13)
     case_category: str
     kind: str
     state: str
@@ -83,6 +90,9 @@ class Summary(msgspec.Struct, kw_only=True, frozen=True):
     auditor_name: str
     cycle: str
     team_name: str
+    # What it is on, for a list: the case number, the person's name, or the
+    # meeting and its date (issue 13).
+    subject: str = ""
 
 
 @dataclass(slots=True)
@@ -149,9 +159,9 @@ async def _team_manager(ctx: Context, row: dict) -> int | None:
     return manager["id"] if manager else None
 
 
-async def load_row(allocation_id: int) -> dict | None:
+async def load_row(allocation_id: int, registry=None) -> dict | None:
     """An allocation with what the services need to know about its case and people."""
-    return await _row(allocation_id)
+    return await _row(allocation_id, registry)
 
 
 async def relations_of(ctx: Context, row: dict) -> dict[str, int | None]:
@@ -192,7 +202,7 @@ async def _load(ctx: Context, allocation_id: int) -> tuple[dict, dict[str, int |
 
 async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str, int | None], set[str]]:
     assert ctx.actor
-    row = await _row(allocation_id)
+    row = await _row(allocation_id, ctx.registry)
     if row is None or row["organisation"] != ctx.actor.organisation_id:
         raise NotFound("There is no audit with that number that you can see")
     people = await _relations(ctx, row)
@@ -258,8 +268,8 @@ def _summary(ctx: Context, row: dict) -> Summary:
     _, workflow = _definitions(ctx, row)
     return Summary(
         id=row["id"],
-        case_external_id=row["case_external_id"],
-        case_category=row["case_category"],
+        case_external_id=row["case_external_id"] or "",
+        case_category=row["case_category"] or "",
         kind=row["kind"],
         state=row["state"],
         state_label=wf.state(workflow, row["state"]).label,
@@ -268,6 +278,7 @@ def _summary(ctx: Context, row: dict) -> Summary:
         auditor_name=row["auditor_name"],
         cycle=f"{row['cycle_year']}-{row['cycle_month']:02d}" if row["cycle_year"] else "",
         team_name=row["case_team_name"] or "",
+        subject=row["subject_short"],
     )
 
 
@@ -301,7 +312,8 @@ async def _completed(ctx: Context, where: str, args: list, before: int | None, l
             raise NotFound("No such page of audits")
         where += " AND (a.finalised_at < {} OR (a.finalised_at = {} AND a.id < {}))"
         args += [anchor["finalised_at"], anchor["finalised_at"], before]
-    rows = await _rows(f"WHERE {where} ORDER BY a.finalised_at DESC, a.id DESC LIMIT {int(limit) + 1}", *args)
+    rows = await _rows(f"WHERE {where} ORDER BY a.finalised_at DESC, a.id DESC LIMIT {int(limit) + 1}", *args,
+                       registry=ctx.registry)
     items = [_summary(ctx, row) for row in rows[:limit]]
     return CompletedPage(items=items, older=items[-1].id if len(rows) > limit else None)
 
@@ -318,7 +330,7 @@ async def my_open(ctx: Context) -> list[Summary]:
     finals = sorted(_final_states(ctx))
     rows = await _rows(
         f"WHERE {_MINE} AND a.state NOT IN ({_marks(finals)}) ORDER BY COALESCE(a.state_due_at, a.due_at), a.id",
-        ctx.actor.person_id, ctx.actor.person_id, *finals,
+        ctx.actor.person_id, ctx.actor.person_id, *finals, registry=ctx.registry,
     )
     return [_summary(ctx, row) for row in rows]
 
@@ -349,7 +361,9 @@ async def audits_of_my_cases(ctx: Context, before: int | None = None, limit: int
     case_ids = [r["id"] for r in await ChildCase.select(ChildCase.id).where(
         cases & (ChildCase.organisation == ctx.actor.organisation_id))]
     case_ids = case_ids or [0]
-    return await _completed(ctx, f"a.child_case IN ({_marks(case_ids)})", case_ids, before, limit or COMPLETED_PAGE)
+    # Issue 13: and audits on the actor themselves (an observation of their practice).
+    return await _completed(ctx, f"(a.child_case IN ({_marks(case_ids)}) OR a.subject_person = {{}})",
+                            [*case_ids, ctx.actor.person_id], before, limit or COMPLETED_PAGE)
 
 
 def _final_states(ctx: Context) -> set[str]:
@@ -371,7 +385,7 @@ async def qa_queue(ctx: Context) -> list[Summary]:
     states = sorted(states)
     rows = await _rows(
         f"WHERE a.organisation = {{}} AND a.state IN ({_marks(states)}) ORDER BY a.updated_at, a.id",
-        ctx.actor.organisation_id, *states,
+        ctx.actor.organisation_id, *states, registry=ctx.registry,
     )
     return [_summary(ctx, row) for row in rows]
 
@@ -647,7 +661,7 @@ async def _after_final(ctx: Context, row: dict, form_fields: FormFields, people:
         form=row["form_key"],
         overall_grade=overall,
     )
-    subject = f"Audit of case {row['case_external_id']} is final" + (f": {label}" if label else "")
+    subject = f"Audit of {row['subject']} is final" + (f": {label}" if label else "")
     await escalations.fire(
         ctx,
         EscalationEvent(kind="grade_final", **base),
@@ -655,7 +669,7 @@ async def _after_final(ctx: Context, row: dict, form_fields: FormFields, people:
         people=people,
         anchor=people.get("practitioner"),
         subject=subject,
-        about=f"case {row['case_external_id']}",
+        about=row["subject"],
         link=f"/audits/{row['id']}",
     )
     if row["kind"] in ("re_audit", "second_re_audit") and row["previous"] and overall and form_fields.scale:
@@ -674,8 +688,8 @@ async def _after_final(ctx: Context, row: dict, form_fields: FormFields, people:
                 organisation_id=row["organisation"],
                 people=people,
                 anchor=people.get("practitioner"),
-                subject=f"Re-audit of case {row['case_external_id']}: {movement} ({label})",
-                about=f"case {row['case_external_id']}",
+                subject=f"Re-audit of {row['subject']}: {movement} ({label})",
+                about=row["subject"],
                 link=f"/audits/{row['id']}",
             )
 
@@ -761,7 +775,7 @@ async def _move(
             organisation_id=row["organisation"],
             recipients=recipients,
             kind=f"audit_{target.key}",
-            subject=f"Audit of case {row['case_external_id']}: {_lower_first(target.label)}",
+            subject=f"Audit of {row['subject']}: {_lower_first(target.label)}",
             body=_message(row, workflow, chosen, target.label, reason, state_due),
             link=f"/audits/{row['id']}",
             allocation_id=row["id"],
@@ -822,7 +836,7 @@ def _lower_first(label: str) -> str:
 
 
 def _message(row: dict, workflow: Workflow, chosen: Transition, target_label: str, reason: str, due: dt.datetime | None = None) -> str:
-    text = f"The {workflow.label.lower()} of case {row['case_external_id']} is now {_lower_first(target_label)}."
+    text = f"The {workflow.label.lower()} of {row['subject']} is now {_lower_first(target_label)}."
     if due is not None:
         # The step's own deadline (HAR 2.6: QA within a working day; 2.15: revised within 2-3 days).
         text += f" The next step is due by {to_london(due):%A %-d %B %Y}."

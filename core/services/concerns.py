@@ -21,7 +21,9 @@ async def raise_concern(ctx: Context, allocation_id: int, description: str) -> i
         raise Invalid("Describe the concern", {"description": "Describe what worries you about the child's safety"})
     if message := limits.too_long(description, limits.CONCERN, "The concern"):
         raise Invalid("Shorten the concern", {"description": message})
-    case = row["case_external_id"]
+    # "the child in case 123"; an observation names the meeting or person (issue 13).
+    about = row["subject"]
+    child = f"the child in {about}" if row["case_external_id"] else f"a child ({about})"
     async with transaction():
         rows = await Concern.insert(
             Concern(
@@ -38,8 +40,8 @@ async def raise_concern(ctx: Context, allocation_id: int, description: str) -> i
             organisation_id=row["organisation"],
             people=people,
             anchor=people.get("practitioner"),
-            subject=f"URGENT: concern for the safety of the child in case {case}",
-            about=f"case {case}",
+            subject=f"URGENT: concern for the safety of {child}",
+            about=about,
             link=f"/audits/{allocation_id}",
             detail=f"Raised by {ctx.actor.display_name}: {description}",
         )
@@ -50,7 +52,7 @@ async def raise_concern(ctx: Context, allocation_id: int, description: str) -> i
                 organisation_id=row["organisation"],
                 recipients=[people["team_manager"]],
                 kind="child_safety_concern",
-                subject=f"URGENT: concern for the safety of the child in case {case}",
+                subject=f"URGENT: concern for the safety of {child}",
                 body=description,
                 link=f"/audits/{allocation_id}",
                 allocation_id=allocation_id,

@@ -371,7 +371,9 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     busy = {
         row[0]
         for row in await bulk.fetch(
-            "SELECT DISTINCT child_case FROM allocation WHERE organisation = {} AND finalised_at IS NULL", organisation_id
+            "SELECT DISTINCT child_case FROM allocation WHERE organisation = {} AND finalised_at IS NULL"
+            # Issue 13: an audit on a person or a meeting may have no case.
+            " AND child_case IS NOT NULL", organisation_id
         )
     }
     # HAR 1.4, 2.6: re-audits first. A case due its re-audit this month is

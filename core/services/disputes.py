@@ -60,7 +60,7 @@ async def _people_and_held(ctx: Context, dispute: dict) -> tuple[dict, dict[str,
     """The audit row, its people and what the actor holds; NotFound when the
     actor may see neither the audit nor (by a role the process names) the dispute."""
     assert ctx.actor
-    row = await audits.load_row(dispute["allocation"])
+    row = await audits.load_row(dispute["allocation"], ctx.registry)
     if row is None or row["organisation"] != ctx.actor.organisation_id:
         raise NotFound("There is no dispute with that number that you can see")
     try:
@@ -169,8 +169,8 @@ async def raise_dispute(ctx: Context, allocation_id: int, criteria: str, domains
         dispute_id = inserted[0]["id"]
         if state_due is not None:
             await _open_deadline(ctx, row, dispute_id, initial.key, state_due, initial.deadline.escalate_to)
-        await _notify(ctx, row, people, dispute_id, initial.notify, f"Dispute raised about the audit of case {row['case_external_id']}",
-                      f"{ctx.actor.display_name} disputes {len(cleaned)} grade(s) of the audit of case {row['case_external_id']}, "
+        await _notify(ctx, row, people, dispute_id, initial.notify, f"Dispute raised about the audit of {row['subject']}",
+                      f"{ctx.actor.display_name} disputes {len(cleaned)} grade(s) of the audit of {row['subject']}, "
                       f"citing '{_criteria_label(ctx, row['council'], criteria)}'. Stage: {initial.label.lower()}.")
         await trail.record(
             ctx, organisation_id=row["organisation"], entity="dispute", entity_id=dispute_id, action="dispute_raised",
@@ -283,14 +283,14 @@ async def take_step(
             await _open_deadline(ctx, row, dispute_id, target.key, state_due, target.deadline.escalate_to)
         if amended:
             await _amend(ctx, row, form_fields, dispute, current, amended, reason)
-        case = row["case_external_id"]
-        body = f"The dispute about the audit of case {case} is now at: {target.label.lower()}."
+        case = row["subject"]
+        body = f"The dispute about the audit of {case} is now at: {target.label.lower()}."
         if target.final:
             body += " Outcome: " + ("grades upheld." if outcome == "upheld" else "grades amended; the amended report is the final version.")
         if reason:
             # The reason for the step, or the written response itself (HAR 2.11).
             body += f"\n\n{ctx.actor.display_name} wrote: {reason}"
-        await _notify(ctx, row, people, dispute_id, target.notify, f"Dispute about the audit of case {case}: {target.label.lower()}", body)
+        await _notify(ctx, row, people, dispute_id, target.notify, f"Dispute about the audit of {case}: {target.label.lower()}", body)
         changes: dict = {"state": [dispute["state"], target.key]}
         if reason:
             changes["reason"] = reason

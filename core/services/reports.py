@@ -291,10 +291,22 @@ def scope_audits(scope: Scope, args: list) -> str:
     join let SQLite walk every audit of the period first (measured: 350 ms
     against 3 ms for a service's ten years at scale 1)."""
     args.append(scope.id)
+    # Issue 13: an audit on a person (no case) is their team's. As one
+    # ``a.id IN (… UNION ALL …)``: an OR of the two made SQLite walk the
+    # council's audits of the period row by row (measured at scale 0.1: a
+    # team's ten years 65 ms against 6 ms); the union of the team's case
+    # audits (allocation_case_due) and person audits (allocation_subject_person)
+    # is probed from the period's index instead (4.5 ms).
     if scope.kind == "team":
-        return "a.child_case IN (SELECT c.id FROM child_case c WHERE c.team = {})"
+        args.append(scope.id)
+        return ("a.id IN (SELECT x.id FROM allocation x WHERE x.child_case IN (SELECT c.id FROM child_case c WHERE c.team = {})"
+                " UNION ALL SELECT x.id FROM allocation x WHERE x.subject_person IN (SELECT p.id FROM person p WHERE p.team = {}))")
     if scope.kind == "service":
-        return "a.child_case IN (SELECT c.id FROM team t JOIN child_case c ON c.team = t.id WHERE t.service = {})"
+        args.append(scope.id)
+        return ("a.id IN (SELECT x.id FROM allocation x WHERE x.child_case IN"
+                " (SELECT c.id FROM team t JOIN child_case c ON c.team = t.id WHERE t.service = {})"
+                " UNION ALL SELECT x.id FROM allocation x WHERE x.subject_person IN"
+                " (SELECT p.id FROM team t JOIN person p ON p.team = t.id WHERE t.service = {}))")
     return "a.auditor IN (SELECT p.id FROM person p WHERE p.agency = {})"
 
 

@@ -31,7 +31,7 @@ _KIND = "CASE WHEN g.phase IN ('moderated', 'final') THEN g.phase ELSE 'auditor'
 
 # The latest grade of each kind per (allocation, domain), then one row each.
 _SELECT = f"""
-SELECT k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, COALESCE(c.team, 0),
+SELECT k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, {{team}},
        MAX(CASE WHEN k.kind = 'auditor' THEN k.level END),
        MAX(CASE WHEN k.kind = 'moderated' THEN k.level END),
        MAX(CASE WHEN k.kind = 'final' THEN k.level END),
@@ -43,10 +43,32 @@ FROM (
                               ORDER BY g.set_at DESC, g.id DESC) AS nth
     FROM grade g
     WHERE g.phase <> 'disputed' {{where}}
-) k JOIN allocation a ON a.id = k.allocation JOIN child_case c ON c.id = a.child_case
+) k JOIN allocation a ON a.id = k.allocation LEFT JOIN child_case c ON c.id = a.child_case{{join}}
 WHERE k.nth = 1
-GROUP BY k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, COALESCE(c.team, 0)
+GROUP BY k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, {{team}}
 """
+# Issue 13: an audit on a person has no case; it is the person's team's.
+_WITH_SUBJECTS = {"team": "COALESCE(c.team, sp.team, 0)", "join": "\nLEFT JOIN person sp ON sp.id = a.subject_person"}
+# Before the migration that added ``allocation.subject_person`` (the
+# migrations that rebuild standing grades run this module's SQL then).
+_CASES_ONLY = {"team": "COALESCE(c.team, 0)", "join": ""}
+
+
+def _select(where: str, subjects: bool = True) -> str:
+    return _SELECT.format(where=where, **(_WITH_SUBJECTS if subjects else _CASES_ONLY))
+
+
+async def _has_subjects() -> bool:
+    from core.db.engine import current
+
+    engine = current()
+    if engine.engine_type == "postgres":
+        rows = await engine.run_ddl(
+            "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'allocation'"
+        )
+    else:
+        rows = await engine.run_ddl("PRAGMA table_info(allocation)")
+    return any(r["name"] == "subject_person" for r in rows)
 
 _COLUMNS = "(allocation, organisation, domain, due_at, previous, auditor, team, auditor_level, moderated_level, final_level, final_rank, final_grade)"
 
@@ -73,11 +95,11 @@ async def final_grade(allocation_id: int, domain: str = "overall") -> str | None
 FINAL_OVERALL_JOIN = " JOIN standing_grade f ON f.allocation = a.id AND f.domain = 'overall' AND f.final_level IS NOT NULL"
 
 
-def rebuild_statements() -> list[str]:
+def rebuild_statements(subjects: bool = True) -> list[str]:
     """Every standing grade from the whole chain (the migration, bulk loads)."""
     return [
         "DELETE FROM standing_grade",
-        f"INSERT INTO standing_grade {_COLUMNS} " + _SELECT.format(where=""),
+        f"INSERT INTO standing_grade {_COLUMNS} " + _select("", subjects),
     ]
 
 
@@ -198,7 +220,7 @@ async def refresh(allocation_ids: Iterable[int]) -> None:
     movement = _tally_movement(await StandingGrade.raw(moved, *moving), -1, {})
     await StandingGrade.raw(f"DELETE FROM standing_grade WHERE allocation IN ({marks})", *ids)
     await StandingGrade.raw(
-        f"INSERT INTO standing_grade {_COLUMNS} " + _SELECT.format(where=f"AND g.allocation IN ({marks})"), *ids
+        f"INSERT INTO standing_grade {_COLUMNS} " + _select(f"AND g.allocation IN ({marks})"), *ids
     )
     await _add_to_months(_tally(await StandingGrade.raw(counted, *ids), +1, delta))
     agreement = _tally_agreement(await StandingGrade.raw(agreed, *ids), +1, agreement)
@@ -218,7 +240,7 @@ async def rebuild() -> None:
     from core.db.engine import current, transaction
 
     async with transaction():
-        for statement in rebuild_statements():
+        for statement in rebuild_statements(await _has_subjects()):
             await current().run_ddl(statement)
         await current().run_ddl("DELETE FROM grade_month")
         await _add_to_months(_tally(await StandingGrade.raw(_COUNTED.format(where="")), +1, {}))

@@ -19,7 +19,7 @@ from core.calendar import to_london
 from core.db.engine import transaction
 from core.db.tables import Action, Allocation, Deadline, Dispute, FollowUp, Organisation, Person
 from core.escalation import EscalationEvent
-from core.services import escalations, month_counts, notifications, trail, work
+from core.services import escalations, month_counts, notifications, subjects, trail, work
 from core.services.context import Context
 
 BATCH = 500
@@ -42,6 +42,12 @@ _ROW = (
     Allocation.child_case.chair.as_alias("case_chair_id"),
     Allocation.auditor.display_name.as_alias("auditor_name"),
     Allocation.organisation.council.as_alias("council"),
+    # Issue 13: an audit on a person or a meeting.
+    Allocation.subject_person,
+    Allocation.subject_person.display_name.as_alias("subject_person_name"),
+    Allocation.subject_person.team.as_alias("subject_team"),
+    Allocation.meeting_type,
+    Allocation.meeting_on,
 )
 
 
@@ -132,6 +138,12 @@ async def _load(ctx: Context, claimed: list[dict], batch: escalations.Batch) -> 
     allocation_ids = {d["allocation"] for d in claimed if d["kind"] != "action_due"}
     allocation_ids |= {a["allocation"] for a in loaded.actions.values() if a["status"] == "open"}
     loaded.rows = await _by_id(Allocation.select(*_ROW), Allocation.id, allocation_ids)
+    for row in loaded.rows.values():
+        # As audits' SQL: a person's audit is their team's, and they are its practitioner.
+        if row["subject_person"] is not None:
+            row["case_team"] = row["case_team"] if row["case_team"] is not None else row["subject_team"]
+            row["practitioner_id"] = row["subject_person"]
+        subjects.describe(row, ctx.registry)
     # The case team's manager, as audits.relations_of finds them: the first
     # active person with the council's team-manager role in the team.
     loaded.team_managers = {}
@@ -215,7 +227,7 @@ async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batc
     if row is None:
         return
     people = _relations(loaded, row)
-    case = row["case_external_id"]
+    case = row["subject"]  # "case 123", a person's name, or a meeting and its date
     link = f"/audits/{row['id']}"
     kind = deadline["kind"]
     if kind == "allocation_due":
@@ -226,8 +238,8 @@ async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batc
             organisation_id=row["organisation"],
             recipients=[row["auditor"]],
             kind="allocation_overdue",
-            subject=f"Your audit of case {case} is overdue",
-            body=f"The audit of case {case} was due by {row['due_at']:%d %B %Y} and has not been submitted.",
+            subject=f"Your audit of {case} is overdue",
+            body=f"The audit of {case} was due by {row['due_at']:%d %B %Y} and has not been submitted.",
             link=link,
             allocation_id=row["id"],
         )
@@ -238,8 +250,8 @@ async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batc
             organisation_id=row["organisation"],
             people=people,
             anchor=row["auditor"],
-            subject=f"{row['auditor_name']} has not submitted the audit of case {case} in time" + (" again" if earlier else ""),
-            about=f"case {case}",
+            subject=f"{row['auditor_name']} has not submitted the audit of {case} in time" + (" again" if earlier else ""),
+            about=case,
             link=link,
             batch=batch,
         )
@@ -252,14 +264,14 @@ async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batc
             organisation_id=row["organisation"],
             recipients=who,
             kind="deadline_passed",
-            subject=f"Overdue: the audit of case {case} is still {label}",
+            subject=f"Overdue: the audit of {case} is still {label}",
             body=f"The step was due by {to_london(deadline['due_at']):%-d %B %Y %H:%M} and has not been done.",
             link=link,
             allocation_id=row["id"],
         )
         # The state not done in time: its rules climb the auditor's ladder.
         await _deadline_passed(
-            ctx, _passed(row, "state", state=state), row, people, row["auditor"], f"Overdue step on the audit of case {case}", link, batch
+            ctx, _passed(row, "state", state=state), row, people, row["auditor"], f"Overdue step on the audit of {case}", link, batch
         )
     elif kind == "follow_up" and deadline["follow_up"] is not None:
         task = loaded.follow_ups.get(deadline["follow_up"])
@@ -269,7 +281,7 @@ async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batc
         # are not made", the audit is still returned when the task falls due).
         event = _passed(row, "follow_up", state=row["state"], follow_up=task["rule"].split(":")[-1])
         await _deadline_passed(
-            ctx, event, row, people, _follow_up_anchor(ctx, task, row, people), f"Not done in time on case {case}: {task['action']}", link, batch
+            ctx, event, row, people, _follow_up_anchor(ctx, task, row, people), f"Not done in time on {case}: {task['action']}", link, batch
         )
     batch.trail_rows.append(
         trail.row(
@@ -323,7 +335,7 @@ async def _deadline_passed(
         people=people,
         anchor=anchor,
         subject=subject,
-        about=f"case {row['case_external_id']}",
+        about=row["subject"],
         link=link,
         batch=batch,
     )
@@ -338,20 +350,20 @@ async def _act_on_dispute(ctx: Context, deadline: dict, loaded: _Loaded, batch: 
         return
     people = _relations(loaded, row)
     stage = deadline["kind"].split(":", 1)[1]
-    case = row["case_external_id"]
+    case = row["subject"]  # "case 123", a person's name, or a meeting and its date
     who = await escalations.recipients(row["organisation"], tuple(deadline["escalate_to"] or ()), people, people.get("practitioner"), batch.ladder)
     batch.outbox.add(
         organisation_id=row["organisation"],
         recipients=who,
         kind="dispute_overdue",
-        subject=f"Overdue: the dispute about the audit of case {case} is still at the {stage.replace('_', ' ')} stage",
+        subject=f"Overdue: the dispute about the audit of {case} is still at the {stage.replace('_', ' ')} stage",
         body=f"The stage was due by {to_london(deadline['due_at']):%-d %B %Y %H:%M} and has not moved on.",
         link=f"/disputes/{dispute['id']}",
         allocation_id=row["id"],
     )
     event = _passed(row, "dispute", workflow=dispute["workflow_key"], stage=stage)
     await _deadline_passed(
-        ctx, event, row, people, people.get("practitioner"), f"Overdue dispute stage on the audit of case {case}", f"/disputes/{dispute['id']}", batch
+        ctx, event, row, people, people.get("practitioner"), f"Overdue dispute stage on the audit of {case}", f"/disputes/{dispute['id']}", batch
     )
     batch.trail_rows.append(
         trail.row(

@@ -27,7 +27,7 @@ from core.calendar import end_of_london_day, is_working_day, london_date
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Organisation, Person, Work
 from core.programme import ProgrammeItem, expand
-from core.services import joint, trail, work_counts
+from core.services import joint, subjects, trail, work_counts
 from core.services.context import Context
 from core.services.errors import Forbidden, Invalid, NotFound
 
@@ -47,7 +47,7 @@ class WorkItem:
     form_key: str
     form_title: str
     status: str  # to_do | started | done | done_late | overdue
-    audits: tuple[dict, ...]  # {id, state, final, case}
+    audits: tuple[dict, ...]  # {id, state, final, case, subject}
     done_on: dt.date | None
     summary: str
     outcome: str
@@ -79,6 +79,8 @@ class WorkItem:
             others = [self.owner] + [n for i, n in zip(self.co_auditor_ids, self.co_auditors) if i != person_id]
             return f"with {names(others)}"
         return f"with {names(self.co_auditors)}" if self.co_auditors else ""
+    # What its audits are on (issue 13): case, person or meeting (core.services.subjects).
+    about: str = "case"
 
     @property
     def status_label(self) -> str:
@@ -397,8 +399,13 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
     if rows:
         for audit in await Allocation.select(
             Allocation.id, Allocation.work, Allocation.state, Allocation.finalised_at,
-            Allocation.child_case.external_id.as_alias("case"),
+            Allocation.child_case.external_id.as_alias("case"), Allocation.subject_person,
+            Allocation.subject_person.display_name.as_alias("subject_person_name"), Allocation.meeting_type,
+            Allocation.meeting_on,
         ).where(Allocation.work.is_in([r["id"] for r in rows])).order_by(Allocation.id):
+            audit["case_external_id"] = audit["case"]
+            audit["council"] = ctx.actor.council if ctx.actor else ""
+            subjects.describe(audit, ctx.registry)
             audits.setdefault(audit["work"], []).append(audit)
     members = await joint.members_of([r["id"] for r in rows])
     out = []
@@ -427,7 +434,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 supervisee=row["supervisee_name"] or "", starts_on=row["starts_on"], due_on=row["due_on"],
                 count=row["needed"], form_key=row["form_key"], form_title=form_title, status=status,
                 audits=tuple({"id": a["id"], "state": a["state"], "final": a["finalised_at"] is not None,
-                              "case": a["case"]} for a in linked),
+                              "case": a["case"] or "", "subject": a["subject_title"]} for a in linked),
                 done_on=done_on, summary=row["summary"], outcome=row["outcome"], schedule_key=row["schedule_key"],
                 theme=themes.get(row["theme"], row["theme"]),
                 covers_from=_covers_from(ctx, row["schedule_key"], row["due_on"]),
@@ -440,6 +447,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 co_auditor_ids=tuple(i for i, _ in members.get(row["id"], {}).get("co_auditor", [])),
                 peer=next((n for _, n in members.get(row["id"], {}).get("peer", [])), ""),
                 peer_id=next((i for i, _ in members.get(row["id"], {}).get("peer", [])), None),
+                about=subjects.about_of(ctx.registry, row["schedule_key"]) if row["form_key"] else "case",
             )
         )
     return out
@@ -525,9 +533,13 @@ async def complete(ctx: Context, work_id: int, *, done_on: dt.date | None, summa
     return await get_work(ctx, work_id)
 
 
-async def start(ctx: Context, work_id: int, case_number: str) -> int:
-    """Start an audit on the work's form, of the case the owner chose; the
-    audit is due when the work is. Returns the new audit's id."""
+async def start(ctx: Context, work_id: int, case_number: str = "", *, person: int | str | None = None,
+                meeting_type: str = "", meeting_on: dt.date | None = None, date_error: str | None = None) -> int:
+    """Start an audit on the work's form, on what its schedule says the audit
+    is about (issue 13): the case the owner chose; the person (``person``,
+    by default the work's supervisee); or the meeting observed (its type, its
+    date, and optionally the case it was about). The audit is due when the
+    work is. Every field's problem is raised at once. Returns the new audit's id."""
     from core.services.allocations import create_allocation
 
     item = await _owned(ctx, work_id)
@@ -535,17 +547,28 @@ async def start(ctx: Context, work_id: int, case_number: str) -> int:
         raise Invalid(f"{item.activity} has no form: record it as done instead")
     if not item.may_start:
         raise Invalid(f"Every audit {item.activity} asks for has been started")
-    number = case_number.strip()
-    if not number:
-        raise Invalid("Choose a case", {"case": "Enter the case number of the case to audit"})
-    case = await ChildCase.select().where(
-        (ChildCase.organisation == ctx.actor.organisation_id) & (ChildCase.external_id == number)
-    ).first()
-    if case is None:
-        raise Invalid("Choose a case", {"case": f"There is no case {number}"})
-    problem = await _case_problem(ctx, item, case)
-    if problem:
-        raise Invalid("Choose a case", {"case": problem})
+    number = (case_number or "").strip()
+    case = None
+    subject_person = None
+    chosen = ""
+    if item.about == "person":
+        subject_person = await _chosen_person(ctx, item, person)
+        chosen = subject_person["display_name"]
+    elif item.about == "meeting":
+        case = await _meeting_problems(ctx, item, number, meeting_type, meeting_on, date_error)
+        chosen = f"{subjects.meeting_label(ctx.registry, ctx.actor.council, meeting_type)}, {meeting_on:%-d %B %Y}"
+    else:
+        if not number:
+            raise Invalid("Choose a case", {"case": "Enter the case number of the case to audit"})
+        case = await ChildCase.select().where(
+            (ChildCase.organisation == ctx.actor.organisation_id) & (ChildCase.external_id == number)
+        ).first()
+        if case is None:
+            raise Invalid("Choose a case", {"case": f"There is no case {number}"})
+        problem = await _case_problem(ctx, item, case)
+        if problem:
+            raise Invalid("Choose a case", {"case": problem})
+        chosen = f"case {number}"
     form = ctx.registry.form(item.form_key)
     council = item.form_key.split(":")[0]
     workflow_key = ctx.registry.ref(council, form.workflow, "workflows")
@@ -553,14 +576,97 @@ async def start(ctx: Context, work_id: int, case_number: str) -> int:
     async with transaction():
         allocation_id = await create_allocation(
             ctx, organisation_id=ctx.actor.organisation_id, case=case, auditor=auditor, kind="audit",
-            reason=f"{item.activity}, due {item.due_on:%-d %B %Y}: case chosen by {auditor['display_name']}.",
+            reason=f"{item.activity}, due {item.due_on:%-d %B %Y}: {chosen} chosen by {auditor['display_name']}.",
             form_key=item.form_key, workflow_key=workflow_key, due_at=end_of_london_day(item.due_on),
+            subject_person=subject_person,
+            meeting_type=meeting_type if item.about == "meeting" else "",
+            meeting_on=meeting_on if item.about == "meeting" else None,
         )
         await Allocation.update({Allocation.work: work_id}).where(Allocation.id == allocation_id)
+        changes: dict = {"allocation": allocation_id}
+        if case is not None:
+            changes["case"] = case["external_id"]
+        if subject_person:
+            changes["person"] = subject_person["display_name"]
+        if item.about == "meeting":
+            changes |= {"meeting": chosen, "meeting_type": meeting_type, "meeting_on": meeting_on.isoformat()}
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
-                           action="audit_started", changes={"allocation": allocation_id, "case": number})
+                           action="audit_started", changes=changes)
         await joint.from_work(ctx, allocation_id, work_id)  # PLAT-4: a joint audit, its co-auditors told
     return allocation_id
+
+
+def _schedule_of(ctx: Context, item: WorkItem):
+    supplied = ctx.registry.schedules.get(item.schedule_key)
+    return supplied.value if supplied is not None else None
+
+
+async def eligible_people(ctx: Context, item: WorkItem) -> list[dict]:
+    """Whom the owner may choose for work on a person (``subjects.eligible_people``)."""
+    schedule = _schedule_of(ctx, item)
+    if schedule is None:
+        return []
+    return await subjects.eligible_people(ctx, item, schedule.person_from, schedule.subject)
+
+
+def meeting_types(ctx: Context, item: WorkItem) -> list[tuple[str, str]]:
+    """(key, label) of the meetings the work may observe."""
+    return subjects.meeting_types_of(ctx.registry, item.schedule_key)
+
+
+def meeting_window(ctx: Context, item: WorkItem) -> tuple[dt.date, dt.date]:
+    """The dates a meeting observed for this work may have been held on: in
+    its period (or its look-back window), and not after today."""
+    return item.covers_from or item.starts_on, min(item.due_on, london_date(ctx.now))
+
+
+async def _chosen_person(ctx: Context, item: WorkItem, person: int | str | None) -> dict:
+    people = await eligible_people(ctx, item)
+    schedule = _schedule_of(ctx, item)
+    if (person is None or person == "") and schedule is not None and schedule.person_from == "supervisee":
+        person = item.supervisee_id
+    if person is None or person == "":
+        raise Invalid("Choose a person", {"person": "Choose the person this audit is on"})
+    try:
+        person_id = int(person)
+    except (TypeError, ValueError):
+        raise Invalid("Choose a person", {"person": "Choose the person this audit is on from the list"}) from None
+    if person_id == item.owner_id:
+        raise Invalid("Choose a person", {"person": "You cannot audit or observe yourself"})
+    found = next((p for p in people if p["id"] == person_id), None)
+    if found is None:
+        raise Invalid("Choose a person", {"person": "Choose someone from the list: that person is not one you may choose for this work"})
+    return found
+
+
+async def _meeting_problems(ctx: Context, item: WorkItem, number: str, meeting_type: str,
+                            meeting_on: dt.date | None, date_error: str | None) -> dict | None:
+    """Check a meeting's details, every field at once; the case it was about, if named."""
+    errors: dict[str, str] = {}
+    if meeting_type not in {key for key, _ in meeting_types(ctx, item)}:
+        errors["meeting_type"] = "Choose the type of meeting observed"
+    today = london_date(ctx.now)
+    earliest, latest = meeting_window(ctx, item)
+    if date_error:
+        errors["meeting_on"] = date_error
+    elif meeting_on is None:
+        errors["meeting_on"] = f"Enter the date of the meeting, for example {today.day} {today.month} {today.year}"
+    elif meeting_on > today:
+        errors["meeting_on"] = "The date of the meeting must be today or in the past"
+    elif meeting_on < earliest:
+        errors["meeting_on"] = f"The date of the meeting must be on or after {earliest:%-d %B %Y}"
+    elif meeting_on > latest:
+        errors["meeting_on"] = f"The date of the meeting must be on or before {latest:%-d %B %Y}"
+    case = None
+    if number:
+        case = await ChildCase.select().where(
+            (ChildCase.organisation == ctx.actor.organisation_id) & (ChildCase.external_id == number)
+        ).first()
+        if case is None:
+            errors["case"] = f"There is no case {number}"
+    if errors:
+        raise Invalid("Check the meeting's details", errors)
+    return case
 
 
 async def eligible_cases(ctx: Context, item: WorkItem, limit: int = 20) -> list[dict]:
@@ -674,6 +780,6 @@ async def _owned(ctx: Context, work_id: int) -> WorkItem:
 
 
 __all__ = [
-    "STATUS_LABELS", "WorkItem", "complete", "council_year", "eligible_cases", "get_work", "issue_due_work",
-    "list_work", "start",
+    "STATUS_LABELS", "WorkItem", "complete", "council_year", "eligible_cases", "eligible_people", "get_work",
+    "issue_due_work", "list_work", "meeting_types", "meeting_window", "start",
 ]

@@ -52,7 +52,7 @@ class CompliancePages(Controller):
         ctx = request_context(request)
         view = await audits.audit_view(ctx, allocation_id)
         return await page(
-            request, "compliance/complete.html", title=f"Complete the compliance audit of case {view.row['case_external_id']}",
+            request, "compliance/complete.html", title=f"Complete the compliance audit of {view.row['subject']}",
             view=view, rows=compliance._remedial_rows(view.answers), errors=errors, status_code=status_code,
             may_complete=view.row.get("submitted_at") is None
             or (bool(compliance._remedial_rows(view.answers)) and not await compliance.direction_set(allocation_id)),

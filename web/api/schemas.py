@@ -61,7 +61,7 @@ class CoAuditorIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class AllocationDetail(msgspec.Struct, kw_only=True):
     id: int
-    case_external_id: str
+    case_external_id: str  # "" for an audit on a person or a meeting without a case
     state: str
     state_label: str
     revision: int
@@ -78,6 +78,8 @@ class AllocationDetail(msgspec.Struct, kw_only=True):
     # PLAT-4: "Ann Lead", or "Ann Lead with Bob Co" for a joint audit, and its co-auditors.
     audited_by: str = ""
     co_auditors: list[CoAuditorOut] = []
+    # What it is on (issue 13): "Case 123", the person's name, or "Observation of a … on 3 March 2027".
+    subject: str = ""
 
 
 class SaveAnswers(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -25,7 +25,8 @@ def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
     row = view.row
     return schemas.AllocationDetail(
         id=row["id"],
-        case_external_id=row["case_external_id"],
+        case_external_id=row["case_external_id"] or "",
+        subject=row["subject_title"],
         state=row["state"],
         state_label=view.state_label,
         revision=row["revision"],

@@ -36,9 +36,11 @@ class EvidenceOut(msgspec.Struct, kw_only=True):
 
 class AuditOut(msgspec.Struct, kw_only=True):
     id: int
-    case: str
+    case: str  # "" for an audit on a person, or on a meeting without a case
     state: str
     final: bool
+    # What it is on (issue 13): "Case 123", a person's name, or "Observation of a … on 3 March 2027".
+    subject: str = ""
 
 
 class WorkOut(msgspec.Struct, kw_only=True):
@@ -95,7 +97,15 @@ class Completion(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class Start(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    case: str  # the case number (the council's case-record id)
+    """What the audit is on, as the work's schedule says (``about``): a case
+    by its number; a person by their id (work on a supervisee: them, by
+    default); or a meeting: its type (one of the council's meeting type
+    keys), the date it was held, and optionally the case it was about."""
+
+    case: str = ""  # the case number (the council's case-record id)
+    person: int | None = None
+    meeting_type: str = ""
+    meeting_on: dt.date | None = None
 
 
 class StartByHand(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -200,10 +210,12 @@ class WorkController(Controller):
         item = await work_workflow.take_step(ctx, work_id, data.step, data.reason)
         return (await with_files(ctx, [item]))[0]
 
-    @post("/{work_id:int}/audits", summary="Start an audit on the work's form, of the case chosen", status_code=201)
+    @post("/{work_id:int}/audits", summary="Start an audit on the work's form: on the case, person or meeting chosen",
+          status_code=201)
     async def start(self, request: Request, work_id: FromPath[int], data: JSONBody[Start]) -> Started:
         ctx = request_context(request)
-        allocation_id = await work.start(ctx, work_id, data.case)
+        allocation_id = await work.start(ctx, work_id, data.case, person=data.person, meeting_type=data.meeting_type,
+                                         meeting_on=data.meeting_on)
         return Started(allocation_id=allocation_id, work=(await with_files(ctx, [await work.get_work(ctx, work_id)]))[0])
 
     @post("", summary="Start an 'as required' activity (a thematic audit, a dip sample...) as work you owe",

@@ -70,7 +70,7 @@ class AuditPages(Controller):
             request,
             "audits/audit.html",
             fragment="audits/_form.html",
-            title=f"Audit of case {view.row['case_external_id']}",
+            title=f"Audit of {view.row['subject']}",
             view=view,
             values=values,
             errors=errors,
@@ -252,7 +252,7 @@ class AuditPages(Controller):
             return await page(
                 request,
                 "audits/audit.html",
-                title=f"Audit of case {view.row['case_external_id']}",
+                title=f"Audit of {view.row['subject']}",
                 view=view,
                 values=view.answers,
                 errors={},
@@ -273,7 +273,7 @@ class AuditPages(Controller):
         return await page(
             request,
             "audits/history.html",
-            title=f"History of the audit of case {view.row['case_external_id']}",
+            title=f"History of the audit of {view.row['subject']}",
             view=view,
             # Each change as a sentence (issue 17): the trail keeps it as stored.
             entries=await history.sentences(await audits.history(ctx, allocation_id), history.audit_words(view)),

@@ -36,7 +36,7 @@ class DisputePages(Controller):
         council = ctx.registry.council(view.row["council"])
         current = await disputes.latest_final_grades(allocation_id)
         return await page(
-            request, "disputes/new.html", title=f"Dispute the grades of the audit of case {view.row['case_external_id']}",
+            request, "disputes/new.html", title=f"Dispute the grades of the audit of {view.row['subject']}",
             view=view, criteria=council.grading_criteria, current=current, values=values, errors=errors, status_code=status_code,
         )
 
@@ -63,7 +63,7 @@ class DisputePages(Controller):
         view["history"] = await history.sentences(
             view["history"], history.dispute_words(view, {c.key: c.label for c in council.grading_criteria}))
         return await page(
-            request, "disputes/dispute.html", title=f"Dispute about the audit of case {view['row']['case_external_id']}",
+            request, "disputes/dispute.html", title=f"Dispute about the audit of {view['row']['subject']}",
             d=view, values=values, errors=errors, status_code=status_code,
         )
 

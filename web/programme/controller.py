@@ -142,11 +142,18 @@ class ProgrammePages(Controller):
     async def _work_page(self, request: Request, item: work.WorkItem, values: dict, errors: dict, status_code: int = 200):
         ctx = request_context(request)
         mine = item.owner_id == ctx.actor.person_id
-        cases = await work.eligible_cases(ctx, item) if mine and item.may_start else []
+        startable = mine and item.may_start
+        # Issue 13: what the audit is on decides what the owner chooses: a
+        # case, a person (from those they may choose), or a meeting's details.
+        cases = await work.eligible_cases(ctx, item) if startable and item.about == "case" else []
+        people = await work.eligible_people(ctx, item) if startable and item.about == "person" else []
+        meetings = work.meeting_types(ctx, item) if startable and item.about == "meeting" else []
+        window = work.meeting_window(ctx, item) if item.about == "meeting" else None
         files = (await evidence.of_work(ctx, [item.id])).get(item.id, [])
         limit = qaf_state(request.app.state).settings.evidence_max_bytes
         return await page(
             request, "programme/work.html", title=("Error: " if errors else "") + item.activity, w=item, mine=mine, cases=cases,
+            people=people, meetings=meetings, window=window,
             values=values, errors=errors, status_code=status_code, today=london_date(ctx.now),
             criteria=case_attributes.criteria_words(ctx.registry, item.schedule_key),
             files=files, size_limit=evidence.size_limit_words(limit), steps=await work_workflow.steps(ctx, item),
@@ -222,8 +229,11 @@ class ProgrammePages(Controller):
     async def start(self, request: Request, work_id: FromPath[int]) -> Template | Redirect | Response:
         ctx = request_context(request)
         data = await form_data(request)
+        meeting_on, date_error = govuk_date(data, "meeting_on")
         try:
-            allocation_id = await work.start(ctx, work_id, data.get("case", ""))
+            allocation_id = await work.start(ctx, work_id, data.get("case", ""), person=data.get("person") or None,
+                                             meeting_type=data.get("meeting_type", ""), meeting_on=meeting_on,
+                                             date_error=date_error)
         except Invalid as invalid:
             item = await work.get_work(ctx, work_id)
             return await self._work_page(request, item, values=data, errors=invalid.errors or {"case": str(invalid)}, status_code=422)

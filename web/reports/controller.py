@@ -315,13 +315,13 @@ class AuditPdf(Controller):
         view = await audits.audit_view(request_context(request), allocation_id)
         if not view.row["finalised_at"]:
             raise Conflict("This audit is not final yet: its PDF can be downloaded once QA has accepted it")
-        case = view.row["case_external_id"]
+        case = view.row["case_external_id"] or view.row["subject_short"]
         html = _render(
             request,
             "reports/audit_pdf.html",
-            document_title=f"{view.form.title}: case {case}",
+            document_title=f"{view.form.title}: {view.row['subject']}",
             view=view,
             for_pdf=True,
         )
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in str(case))
-        return _pdf_response(await pdf.render_pdf(html), f"qaf-audit-{allocation_id}-case-{safe}.pdf")
+        return _pdf_response(await pdf.render_pdf(html), f"qaf-audit-{allocation_id}-{'case-' if view.row['case_external_id'] and not view.row['meeting_type'] else ''}{safe}.pdf")
