@@ -47,7 +47,11 @@ def cmd_serve(args) -> int:
 
     app = create_app(settings, plugins)
     print(f"qaf serving {', '.join(settings.councils)} at http://{args.host}:{args.port} ({_describe(settings)})")
-    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, access_log=not args.quiet, log_level="info")
+    # No Server header: what software answers is nobody's business (issue 16).
+    uvicorn.run(
+        app, host=args.host, port=args.port, proxy_headers=True, access_log=not args.quiet, log_level="info",
+        server_header=False,
+    )
     return 0
 
 
@@ -160,8 +164,10 @@ def cmd_programme(args) -> int:
     council = registry.council(args.council)
     # The CSV first: `qaf programme … | head` still writes it.
     target = args.csv or settings.data_dir / f"programme-{args.council}-{args.year}.csv"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(service.to_csv(items, registry, args.council))
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data directory is private
+    # Staff names: private to the service user, as everything in the data directory.
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(service.to_csv(items, registry, args.council))
     print(f"{council.name}: programme for the year starting {args.year}-{council.year_start_month:02d}, for {source}")
     # Each schedule: who does it (role, post), whose records (subject) and the window it covers.
     print("Schedules:")

@@ -58,7 +58,7 @@ def _secret_key(data_dir: Path) -> str:
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_hex(32)
     # Created with owner-only permissions: the key signs session and CSRF cookies.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -80,7 +80,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         plugins_trace=_flag(env.get("QAF_PLUGINS_TRACE", "")),
         smtp_host=env.get("QAF_SMTP_HOST", ""),
         smtp_port=int(env.get("QAF_SMTP_PORT", "25")),
-        smtp_tls=env.get("QAF_SMTP_TLS", "none"),
+        # Mail to a host is encrypted unless the deployment says otherwise.
+        smtp_tls=env.get("QAF_SMTP_TLS") or ("starttls" if env.get("QAF_SMTP_HOST") else "none"),
         smtp_username=env.get("QAF_SMTP_USERNAME", ""),
         smtp_password=env.get("QAF_SMTP_PASSWORD", ""),
         mail_from=env.get("QAF_MAIL_FROM", "qaf@localhost"),

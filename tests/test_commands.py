@@ -80,6 +80,12 @@ def _journey(url: str) -> None:
     assert "default-src 'self'" in page.headers["content-security-policy"]
 
 
+def _modes(data_dir: Path) -> dict[str, str]:
+    """The permissions of the data directory and everything in it, e.g. {".": "700"}."""
+    paths = [data_dir, *sorted(data_dir.rglob("*"))]
+    return {str(p.relative_to(data_dir)): f"{p.stat().st_mode & 0o777:o}" for p in paths}
+
+
 def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
     env = _env(tmp_path)
     demo = _run("demo", env=env)
@@ -87,6 +93,8 @@ def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
     assert "Demo organisation for haringey: created; 7 audits allocated this month." in demo.stdout
     assert "haringey.qa_officer" in demo.stdout and "qaf-demo-2026" in demo.stdout
     assert (tmp_path / "qaf.sqlite3").exists()
+    # Children's records: what qaf made is the service user's alone (issue 16 item 6).
+    assert _modes(tmp_path) == {".": "700", "qaf.sqlite3": "600", "secret_key": "600"}
     # Running it again changes nothing and still prints the log-ins.
     assert "already loaded" in _run("demo", env=env).stdout
     # With an organisation loaded, the programme is its staff's.
@@ -95,8 +103,18 @@ def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
     assert "programme for the year starting 2027-01, for the organisation's staff" in programme.stdout
     server, url = _serve(env)
     try:
-        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+        health = httpx.get(f"{url}/healthz")
+        assert health.json() == {"status": "ok"}
+        assert "server" not in health.headers  # nothing names the server software
         _journey(url)
+        # Serving: the sessions folder and SQLite's -wal and -shm are private too.
+        modes = _modes(tmp_path)
+        sessions = {name: mode for name, mode in modes.items() if name.startswith("sessions/")}
+        assert set(sessions.values()) <= {"600"}
+        assert {name: mode for name, mode in modes.items() if name not in sessions} == {
+            ".": "700", "qaf.sqlite3": "600", "qaf.sqlite3-shm": "600", "qaf.sqlite3-wal": "600", "secret_key": "600",
+            "sessions": "700", "programme-haringey-2027.csv": "600",
+        }
     finally:
         log = _stop(server)
     # Nothing personal in the server's log: no names, no case numbers.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import weakref
@@ -87,7 +88,11 @@ def engine_for(url: str) -> Engine:
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
         path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Children's records: the directory and the file (and with it SQLite's
+        # -wal and -shm, made with the file's mode) private to the service user.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         with sqlite3.connect(path) as connection:
             # journal_mode is persistent: set once, every later connection has WAL.
             connection.execute("PRAGMA journal_mode = WAL")
