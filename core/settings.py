@@ -40,6 +40,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     debug: bool = False
     # PostgreSQL connection pool size; 0 opens a connection per query.
     database_pool_size: int = 10
+    # PostgreSQL: the owner's URL, for migrations; the app then connects
+    # (database_url) as a role that owns nothing (core/db/roles.py).
+    migrate_database_url: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,6 +92,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         sweep_seconds=int(env.get("QAF_SWEEP_SECONDS", "60")),
         debug=_flag(env.get("QAF_DEBUG", "")),
         database_pool_size=int(env.get("QAF_DATABASE_POOL_SIZE", "10")),
+        migrate_database_url=env.get("QAF_MIGRATE_DATABASE_URL", ""),
     )
 
 

@@ -50,6 +50,9 @@ class QafSQLiteEngine(SQLiteEngine):
         # WAL lets readers run alongside the single writer; NORMAL sync is
         # safe under WAL and avoids an fsync per commit.
         await connection.execute("PRAGMA synchronous = NORMAL")
+        # A REPLACE then fires the delete triggers of the rows it removes:
+        # the trail's refuse it (PLAT-12; its insert guard refuses it too).
+        await connection.execute("PRAGMA recursive_triggers = ON")
         return connection
 
     def _thread_connection(self) -> sqlite3.Connection:
@@ -60,6 +63,7 @@ class QafSQLiteEngine(SQLiteEngine):
             connection.row_factory = dict_factory
             connection.execute("PRAGMA foreign_keys = 1")
             connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA recursive_triggers = ON")
             self._local.connection = connection
         return connection
 
