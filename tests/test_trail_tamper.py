@@ -3,14 +3,13 @@ and 6, PLAT-12): every SQL path that would change, remove or replace an
 entry is refused on SQLite and PostgreSQL; each organisation's entries are
 hash-chained and `qaf trail verify` names the first broken link once someone
 with the database's own powers (triggers dropped) has altered one; the app's
-PostgreSQL role may only add to and read the trail; the data directory is
-private to the service user."""
+PostgreSQL role may only add to and read the trail. (The data directory's
+modes and the Server header: tests/test_commands.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import sys
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -23,7 +22,6 @@ from core.db.tables import Organisation, Trail
 from core.services import trail
 from core.services.context import Context
 from core.services.demo import load_demo
-from helpers import process_env
 
 COLUMNS = "id, organisation, at, actor, request_id, entity, entity_id, action, changes, seq, hash"
 FORGED = "id, organisation, at, actor, request_id, entity, entity_id, 'forged', changes, seq, hash"
