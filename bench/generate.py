@@ -85,7 +85,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "escalate_to", "created_at", "closed_at"),
     "notification": ("id", "organisation", "recipient", "kind", "subject", "body", "link", "allocation", "created_at",
                      "read_at", "email_state", "email_attempts", "email_next_at", "email_sent_at"),
-    "trail": ("id", "organisation", "at", "actor", "request_id", "entity", "entity_id", "action", "changes"),
+    "trail": ("id", "organisation", "at", "actor", "request_id", "entity", "entity_id", "action", "changes", "seq", "hash"),
 }
 # Insert order respects foreign keys within one flush.
 ORDER = tuple(COLUMNS)
@@ -305,6 +305,10 @@ async def generate(registry, scale: float, seed: int = 1, as_of: dt.datetime | N
     try:
         ids = Ids(await sink.max_ids())
         gen = _Generator(registry, sink, ids, org, people, scale, seed, as_of, quiet)
+        from core.db import bulk
+
+        head = await bulk.fetch("SELECT seq, hash FROM trail WHERE organisation = {} ORDER BY seq DESC LIMIT 1", org)
+        gen.trail_head = (head[0][0], head[0][1]) if head else (0, "")
         await gen.run()
         await sink.flush()
     finally:
@@ -346,7 +350,16 @@ class _Generator:
         await self.sink.add(table, values)
 
     async def trail(self, at, actor, entity: str, entity_id: int, action: str, changes: dict) -> None:
-        await self.add("trail", self.ids("trail"), self.org, at, actor, self.request_id, entity, entity_id, action, changes)
+        # Chained onto the organisation's trail as the app chains it (PLAT-12).
+        from core.services.trail import entry_hash
+
+        seq, previous = self.trail_head
+        seq += 1
+        digest = entry_hash(previous, self.org, seq, at, actor, self.request_id, entity, entity_id, action, changes)
+        self.trail_head = (seq, digest)
+        await self.add(
+            "trail", self.ids("trail"), self.org, at, actor, self.request_id, entity, entity_id, action, changes, seq, digest
+        )
 
     async def notify(self, recipient, kind: str, subject: str, body: str, link: str, allocation, at) -> None:
         if recipient is None:

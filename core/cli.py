@@ -1,4 +1,4 @@
-"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token."""
+"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token, trail."""
 
 from __future__ import annotations
 
@@ -24,9 +24,30 @@ def _prepare():
 
 
 async def _migrate() -> str:
+    """Apply pending migrations: as the bound database's role, or, with
+    QAF_MIGRATE_DATABASE_URL, as the owner, then grant the app's role its
+    rights (core/db/roles.py)."""
     from core.db.migrate import migrate
 
-    return await migrate()
+    settings = get_settings()
+    if not settings.migrate_database_url:
+        return await migrate()
+    from core.db.engine import bind, current, engine_for
+    from core.db.roles import grant_app_role
+    from core.settings import SettingsError
+
+    if not settings.migrate_database_url.startswith(("postgres://", "postgresql://")) or settings.is_sqlite:
+        raise SettingsError("QAF_MIGRATE_DATABASE_URL is for PostgreSQL, with QAF_DATABASE_URL a PostgreSQL URL too")
+    app = current()
+    bind(engine_for(settings.migrate_database_url))
+    try:
+        printed = await migrate()
+    finally:
+        bind(app)
+    role = await grant_app_role(settings.migrate_database_url, settings.database_url)
+    if role:
+        printed += f"\nThe app's role {role} may read and write the records, and only add to and read the trail."
+    return printed
 
 
 def cmd_migrate(args) -> int:
@@ -47,7 +68,11 @@ def cmd_serve(args) -> int:
 
     app = create_app(settings, plugins)
     print(f"qaf serving {', '.join(settings.councils)} at http://{args.host}:{args.port} ({_describe(settings)})")
-    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, access_log=not args.quiet, log_level="info")
+    # No Server header: what software answers is nobody's business (issue 16).
+    uvicorn.run(
+        app, host=args.host, port=args.port, proxy_headers=True, access_log=not args.quiet, log_level="info",
+        server_header=False,
+    )
     return 0
 
 
@@ -160,8 +185,10 @@ def cmd_programme(args) -> int:
     council = registry.council(args.council)
     # The CSV first: `qaf programme … | head` still writes it.
     target = args.csv or settings.data_dir / f"programme-{args.council}-{args.year}.csv"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(service.to_csv(items, registry, args.council))
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data directory is private
+    # Staff names: private to the service user, as everything in the data directory.
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(service.to_csv(items, registry, args.council))
     print(f"{council.name}: programme for the year starting {args.year}-{council.year_start_month:02d}, for {source}")
     # Each schedule: who does it (role, post), whose records (subject) and the window it covers.
     print("Schedules:")
@@ -281,6 +308,24 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_trail_verify(args) -> int:
+    """Walk every organisation's trail chain; exit 1 at the first broken link (PLAT-12)."""
+    from core.db.engine import bind, engine_for
+    from core.services.trail import verify
+
+    settings = get_settings()
+    bind(engine_for(settings.database_url))
+    result = asyncio.run(verify())
+    if result.broken:
+        broken = result.broken
+        print(f"The trail of {broken.organisation} is broken: {broken.message}.", file=sys.stderr)
+        print(f"{result.entries:,} entries before it are intact.", file=sys.stderr)
+        return 1
+    chains = "organisation" if result.organisations == 1 else "organisations"
+    print(f"The trail of {result.entries:,} entries is intact ({result.organisations} {chains}).")
+    return 0
+
+
 def cmd_bench_generate(args) -> int:
     """Fill an empty database with a large council's ten years of QA (bench/, docs/performance.md)."""
     import datetime as _dt
@@ -338,6 +383,11 @@ def parser() -> argparse.ArgumentParser:
     send_mail = sub.add_parser("send-mail", help="send the notification emails that are due")
     send_mail.add_argument("--batch", type=int, default=50, help="emails claimed at a time")
     send_mail.set_defaults(func=cmd_send_mail)
+    trail = sub.add_parser("trail", help="the append-only trail of every change")
+    trail_sub = trail.add_subparsers(dest="trail_command", required=True)
+    trail_sub.add_parser(
+        "verify", help="check every organisation's trail is as written: exit 1 naming the first broken link"
+    ).set_defaults(func=cmd_trail_verify)
     bench = sub.add_parser("bench", help="scale data and benchmarks (not for a live database)")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     bench_generate = bench_sub.add_parser("generate", help="fill an empty database with --scale N of a large council's ten years")

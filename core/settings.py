@@ -42,6 +42,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_pool_size: int = 10
     # PLAT-6: the largest evidence file accepted, in bytes (10 MiB).
     evidence_max_bytes: int = 10 * 1024 * 1024
+    # PostgreSQL: the owner's URL, for migrations; the app then connects
+    # (database_url) as a role that owns nothing (core/db/roles.py).
+    migrate_database_url: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -69,7 +72,7 @@ def _secret_key(data_dir: Path) -> str:
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_hex(32)
     # Created with owner-only permissions: the key signs session and CSRF cookies.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -91,7 +94,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         plugins_trace=_flag(env.get("QAF_PLUGINS_TRACE", "")),
         smtp_host=env.get("QAF_SMTP_HOST", ""),
         smtp_port=int(env.get("QAF_SMTP_PORT", "25")),
-        smtp_tls=env.get("QAF_SMTP_TLS", "none"),
+        # Mail to a host is encrypted unless the deployment says otherwise.
+        smtp_tls=env.get("QAF_SMTP_TLS") or ("starttls" if env.get("QAF_SMTP_HOST") else "none"),
         smtp_username=env.get("QAF_SMTP_USERNAME", ""),
         smtp_password=env.get("QAF_SMTP_PASSWORD", ""),
         mail_from=env.get("QAF_MAIL_FROM", "qaf@localhost"),
@@ -100,6 +104,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         debug=_flag(env.get("QAF_DEBUG", "")),
         database_pool_size=int(env.get("QAF_DATABASE_POOL_SIZE", "10")),
         evidence_max_bytes=_positive(env, "QAF_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        migrate_database_url=env.get("QAF_MIGRATE_DATABASE_URL", ""),
     )
 
 

@@ -3,19 +3,24 @@ Docker image's entrypoint, with the same QAF_ settings, outside Docker."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
 
 from helpers import process_env
 
 QAF = str(Path(sys.executable).with_name("qaf"))
+ROOT = Path(__file__).parent.parent
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -80,6 +85,12 @@ def _journey(url: str) -> None:
     assert "default-src 'self'" in page.headers["content-security-policy"]
 
 
+def _modes(data_dir: Path) -> dict[str, str]:
+    """The permissions of the data directory and everything in it, e.g. {".": "700"}."""
+    paths = [data_dir, *sorted(data_dir.rglob("*"))]
+    return {str(p.relative_to(data_dir)): f"{p.stat().st_mode & 0o777:o}" for p in paths}
+
+
 def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
     env = _env(tmp_path)
     demo = _run("demo", env=env)
@@ -87,6 +98,8 @@ def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
     assert "Demo organisation for haringey: created; 7 audits allocated this month." in demo.stdout
     assert "haringey.qa_officer" in demo.stdout and "qaf-demo-2026" in demo.stdout
     assert (tmp_path / "qaf.sqlite3").exists()
+    # Children's records: what qaf made is the service user's alone (issue 16 item 6).
+    assert _modes(tmp_path) == {".": "700", "qaf.sqlite3": "600", "secret_key": "600"}
     # Running it again changes nothing and still prints the log-ins.
     assert "already loaded" in _run("demo", env=env).stdout
     # With an organisation loaded, the programme is its staff's.
@@ -95,28 +108,75 @@ def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
     assert "programme for the year starting 2027-01, for the organisation's staff" in programme.stdout
     server, url = _serve(env)
     try:
-        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+        health = httpx.get(f"{url}/healthz")
+        assert health.json() == {"status": "ok"}
+        assert "server" not in health.headers  # nothing names the server software
         _journey(url)
+        # Serving: the sessions folder and SQLite's -wal and -shm are private too.
+        modes = _modes(tmp_path)
+        sessions = {name: mode for name, mode in modes.items() if name.startswith("sessions/")}
+        assert set(sessions.values()) <= {"600"}
+        assert {name: mode for name, mode in modes.items() if name not in sessions} == {
+            ".": "700", "qaf.sqlite3": "600", "qaf.sqlite3-shm": "600", "qaf.sqlite3-wal": "600", "secret_key": "600",
+            "sessions": "700", "programme-haringey-2027.csv": "600",
+        }
     finally:
         log = _stop(server)
     # Nothing personal in the server's log: no names, no case numbers.
     assert "HAR-" not in log and "Gill" not in log
 
 
+def _compose_roles(postgres_server, suffix: str) -> tuple[str, str]:
+    """docker/initdb/qaf-roles.sh as the postgres image runs it on its first
+    start (names of this test's own); the app's URL and the owner's."""
+    admin = urlsplit(postgres_server.admin_url)
+    names = {"QAF_OWNER_ROLE": f"qaf_owner_{suffix}", "QAF_APP_ROLE": f"qaf_app_{suffix}", "QAF_DATABASE_NAME": f"qaf_{suffix}"}
+    init = subprocess.run(
+        ["sh", str(ROOT / "docker" / "initdb" / "qaf-roles.sh")],
+        env=process_env(
+            PGHOST=admin.hostname, PGPORT=str(admin.port), PGPASSWORD=admin.password or "", POSTGRES_USER=admin.username,
+            QAF_OWNER_PASSWORD="qaf-owner", QAF_APP_PASSWORD="qaf-app", **names,
+        ),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert init.returncode == 0, init.stderr
+    at = f"{admin.hostname}:{admin.port}/{names['QAF_DATABASE_NAME']}"
+    return f"postgresql://{names['QAF_APP_ROLE']}:qaf-app@{at}", f"postgresql://{names['QAF_OWNER_ROLE']}:qaf-owner@{at}"
+
+
+def _drop_compose_roles(postgres_server, suffix: str) -> None:
+    async def drop():
+        admin = await asyncpg.connect(postgres_server.admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "qaf_{suffix}" WITH (FORCE)')
+            for role in (f"qaf_app_{suffix}", f"qaf_owner_{suffix}"):
+                await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
+
+
 def test_the_docker_entrypoint_runs_against_postgresql_with_the_same_settings(tmp_path, postgres_server):
-    url = postgres_server.create_database_sync(prefix="serve")
-    env = _env(tmp_path, QAF_DATABASE_URL=url)
-    migrate = _run("migrate", env=env)
-    assert migrate.returncode == 0, migrate.stderr
-    assert _run("migrate", env=env).returncode == 0  # idempotent
-    demo = _run("demo", env=env)
-    assert demo.returncode == 0, demo.stderr
-    assert not (tmp_path / "qaf.sqlite3").exists()
-    server, base = _serve(env)
+    # docker/compose.yaml: the app as a role that owns nothing, migrations as the owner.
+    suffix = uuid.uuid4().hex[:8]
+    app_url, owner_url = _compose_roles(postgres_server, suffix)
     try:
-        _journey(base)
+        env = _env(tmp_path, QAF_DATABASE_URL=app_url, QAF_MIGRATE_DATABASE_URL=owner_url)
+        migrate = _run("migrate", env=env)
+        assert migrate.returncode == 0, migrate.stderr
+        assert f"The app's role qaf_app_{suffix} may read and write the records, and only add to and read the trail." in migrate.stdout
+        assert _run("migrate", env=env).returncode == 0  # idempotent
+        demo = _run("demo", env=env)
+        assert demo.returncode == 0, demo.stderr
+        assert not (tmp_path / "qaf.sqlite3").exists()
+        server, base = _serve(env)
+        try:
+            _journey(base)
+        finally:
+            _stop(server)
     finally:
-        _stop(server)
+        _drop_compose_roles(postgres_server, suffix)
 
 
 def test_a_council_that_is_not_installed_stops_the_server_with_a_clear_message(tmp_path):

@@ -110,7 +110,8 @@ def _env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
 
 
 def _smtp_env(server) -> dict[str, str]:
-    return {"QAF_SMTP_HOST": server.host, "QAF_SMTP_PORT": str(server.port)}
+    # The loopback test server speaks plain SMTP; a mail host is TLS by default.
+    return {"QAF_SMTP_HOST": server.host, "QAF_SMTP_PORT": str(server.port), "QAF_SMTP_TLS": "none"}
 
 
 def _qaf(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -14,8 +14,8 @@ from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
 
 from core.db.engine import bind, engine_for
 from core.db.migrate import migrate
-from core.db.tables import Allocation, Cycle, Person, Work
-from core.services import reports, sweep
+from core.db.tables import Allocation, Cycle, Person, Trail, Work
+from core.services import reports, sweep, trail
 from core.services.context import Context
 from core.services.demo import load_demo
 from helpers import acting
@@ -31,8 +31,15 @@ async def _migrate_to(migration_id: str) -> None:
     assert result.success, result.message
 
 
+async def _unchained_record_many(rows: list[tuple]) -> None:
+    """The trail as the releases before its hash chain (issue 16) wrote it."""
+    from core.db import bulk
+
+    await bulk.insert("trail", trail.COLUMNS, rows)
+
+
 async def test_a_populated_database_is_migrated_and_its_cycle_counts_towards_the_months_work(
-    registry, tmp_path, make_postgres_database, clock
+    registry, tmp_path, make_postgres_database, clock, monkeypatch
 ):
     # Tuesday 1 December 2026, 09:00: the month's first working day.
     clock.move_to(dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc))
@@ -41,11 +48,15 @@ async def test_a_populated_database_is_migrated_and_its_cycle_counts_towards_the
         await _migrate_to(BEFORE_WORK)
         # Populated as the release before this one left it: staff, cases and
         # December's cycle, its audits allocated.
-        await load_demo(Context(registry=registry), "haringey", issue_work=False)
+        with monkeypatch.context() as old_release:
+            old_release.setattr(trail, "record_many", _unchained_record_many)
+            await load_demo(Context(registry=registry), "haringey", issue_work=False)
         before = await Allocation.raw("SELECT id, auditor, child_case, state FROM allocation ORDER BY id")
         assert before, "the demo allocated December's audits"
 
         await migrate()  # the work migrations, in place
+        # The trail written before its chain is chained in place (PLAT-12).
+        assert await trail.verify() == trail.Verification(entries=await Trail.count(), organisations=1)
 
         after = await Allocation.select(
             Allocation.id, Allocation.auditor, Allocation.child_case, Allocation.state, Allocation.work
@@ -71,3 +82,5 @@ async def test_a_populated_database_is_migrated_and_its_cycle_counts_towards_the
         month = reports.period("month", dt.date(2026, 12, 1))
         counts = (await reports.report(qa, month, reports.Scope("org"))).counts
         assert counts.allocated == len(before)
+        # The sweep's entries chain onto the migrated ones.
+        assert (await trail.verify()).broken is None

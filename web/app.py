@@ -105,6 +105,9 @@ class QafInit(InitPluginProtocol):
             ]
         )
         app_config.template_config = TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment(reload=settings.debug)))
+        # Session files are private (mkstemp: 0600); so is their folder, whose
+        # listing would name every session.
+        (settings.data_dir / "sessions").mkdir(mode=0o700, parents=True, exist_ok=True)
         self._sessions = FileStore(settings.data_dir / "sessions", create_directories=True)
         app_config.stores = {"sessions": self._sessions}
         app_config.csrf_config = CSRFConfig(

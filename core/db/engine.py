@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import weakref
@@ -49,6 +50,9 @@ class QafSQLiteEngine(SQLiteEngine):
         # WAL lets readers run alongside the single writer; NORMAL sync is
         # safe under WAL and avoids an fsync per commit.
         await connection.execute("PRAGMA synchronous = NORMAL")
+        # A REPLACE then fires the delete triggers of the rows it removes:
+        # the trail's refuse it (PLAT-12; its insert guard refuses it too).
+        await connection.execute("PRAGMA recursive_triggers = ON")
         return connection
 
     def _thread_connection(self) -> sqlite3.Connection:
@@ -59,6 +63,7 @@ class QafSQLiteEngine(SQLiteEngine):
             connection.row_factory = dict_factory
             connection.execute("PRAGMA foreign_keys = 1")
             connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA recursive_triggers = ON")
             self._local.connection = connection
         return connection
 
@@ -87,7 +92,11 @@ def engine_for(url: str) -> Engine:
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
         path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Children's records: the directory and the file (and with it SQLite's
+        # -wal and -shm, made with the file's mode) private to the service user.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         with sqlite3.connect(path) as connection:
             # journal_mode is persistent: set once, every later connection has WAL.
             connection.execute("PRAGMA journal_mode = WAL")

@@ -566,8 +566,8 @@ class EvidenceFile(Table, tablename="evidence_file"):
 
 
 class Trail(Table, tablename="trail"):
-    """Append-only record of every change (CORE-14). Never updated or deleted:
-    database triggers refuse both."""
+    """Append-only record of every change (CORE-14). Never updated, deleted,
+    replaced or truncated: database triggers refuse each (PLAT-12)."""
 
     organisation = ForeignKey(Organisation, null=True, index=True, on_delete=OnDelete.restrict)
     at = Timestamptz()
@@ -577,6 +577,11 @@ class Trail(Table, tablename="trail"):
     entity_id = Integer()
     action = Varchar(length=64)
     changes = JSON(default="{}")
+    # PLAT-12: the entry's number in its organisation's chain (1, 2, ...) and
+    # its sha256 over its fields and the previous entry's hash
+    # (core/services/trail.py; `qaf trail verify` checks them).
+    seq = Integer(default=0)
+    hash = Varchar(length=64, default="")
 
 
 TABLES: tuple[type[Table], ...] = (

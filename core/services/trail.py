@@ -1,10 +1,94 @@
-"""The append-only trail (CORE-14): who, when, what changed, from which request."""
+"""The append-only trail (CORE-14): who, when, what changed, from which request.
+
+Tamper-evident (PLAT-12): each organisation's entries form a chain. Entry
+``seq`` n carries ``hash`` = sha256 of the previous entry's hash and a
+canonical encoding of its own fields, so changing, removing or reordering
+any entry breaks every link after it; ``qaf trail verify`` (``verify``
+below) walks every chain and names the first broken link. The encoding is a
+stored format: changing it breaks every chain already written.
+
+Appends happen in the caller's transaction. Two concurrent appends must not
+both chain to the same previous entry: on SQLite the writer holds the lock
+from the start of its transaction (``BEGIN IMMEDIATE``); on PostgreSQL each
+append first takes a per-organisation advisory lock held to commit. A unique
+index on (organisation, seq) refuses a fork if either is ever bypassed.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
 from core.db import bulk
+from core.db.engine import current, transaction
 from core.db.tables import Trail
 from core.services.context import Context
+
+UTC = dt.timezone.utc
+
+# The first entry of a chain follows this "previous hash".
+GENESIS = ""
+
+# pg_advisory_xact_lock(ADVISORY_KEY, organisation): the trail's locks, apart
+# from any other advisory lock (the key spells "trl").
+ADVISORY_KEY = 0x74726C
+
+
+def _at_text(at: Any) -> str:
+    """An instant as the chain encodes it: UTC, microseconds, whatever the
+    engine hands back (a datetime, or SQLite's stored text)."""
+    if isinstance(at, str):
+        at = dt.datetime.fromisoformat(at)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _changes_value(changes: Any) -> Any:
+    """The changes as stored: JSON text parsed back (a dict not yet written
+    goes through the same encoder the column uses)."""
+    if changes is None:
+        return {}
+    if isinstance(changes, bytes):
+        changes = changes.decode()
+    if not isinstance(changes, str):
+        changes = bulk.json_value(changes)
+    return json.loads(changes)
+
+
+def entry_hash(previous: str, organisation, seq, at, actor, request_id, entity, entity_id, action, changes) -> str:
+    """sha256 (hex) over the previous entry's hash and this entry's fields."""
+    fields = [organisation, seq, _at_text(at), actor, request_id or "", entity, entity_id, action, _changes_value(changes)]
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{previous}\n{text}".encode()).hexdigest()
+
+
+COLUMNS = ("organisation", "at", "actor", "request_id", "entity", "entity_id", "action", "changes")
+CHAINED = (*COLUMNS, "seq", "hash")
+
+# The chain's key: trail rows of no organisation chain together as 0.
+_HEAD = "SELECT seq, hash FROM trail WHERE coalesce(organisation, 0) = {} ORDER BY seq DESC LIMIT 1"
+
+
+async def _heads(organisations: set[int]) -> dict[int, tuple[int, str]]:
+    """Lock each organisation's chain for this transaction and read its last
+    entry (seq, hash). Locks are taken in order: two transactions appending
+    for the same organisations cannot deadlock."""
+    engine = current()
+    connection = engine.current_transaction.get().connection
+    heads = {}
+    for key in sorted(organisations):
+        if engine.engine_type != "sqlite":
+            # Its own statement, before the read: a READ COMMITTED statement
+            # sees what committed before it began, so the head read after the
+            # lock is the one the previous holder wrote.
+            await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", ADVISORY_KEY, key)
+        rows = await bulk.fetch(_HEAD, key)
+        heads[key] = (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
+    return heads
 
 
 async def record(
@@ -16,21 +100,7 @@ async def record(
     action: str,
     changes: dict | None = None,
 ) -> None:
-    await Trail.insert(
-        Trail(
-            organisation=organisation_id,
-            at=ctx.now,
-            actor=ctx.person_id,
-            request_id=ctx.request_id,
-            entity=entity,
-            entity_id=entity_id,
-            action=action,
-            changes=changes or {},
-        )
-    )
-
-
-COLUMNS = ("organisation", "at", "actor", "request_id", "entity", "entity_id", "action", "changes")
+    await record_many([row(ctx, organisation_id=organisation_id, entity=entity, entity_id=entity_id, action=action, changes=changes)])
 
 
 def row(
@@ -46,10 +116,37 @@ def row(
     return (organisation_id, ctx.now, ctx.person_id, ctx.request_id, entity, entity_id, action, bulk.json_value(changes or {}))
 
 
+def chain(rows: list[tuple], heads: dict[int, tuple[int, str]]) -> list[tuple]:
+    """``rows`` (``COLUMNS`` order) with their seq and hash, each chained to
+    the one before it in its organisation; ``heads`` moves on as it goes."""
+    out = []
+    for values in rows:
+        key = values[0] or 0
+        seq, previous = heads[key]
+        seq += 1
+        digest = entry_hash(previous, values[0], seq, *values[1:])
+        heads[key] = (seq, digest)
+        out.append((*values, seq, digest))
+    return out
+
+
 async def record_many(rows: list[tuple]) -> None:
-    """Write trail rows in order with one prepared statement, for a batch job
-    (a cycle, a sweep); inside its transaction."""
-    await bulk.insert("trail", COLUMNS, rows)
+    """Append trail rows in order, chained, inside the caller's transaction
+    (or one of their own); a batch job's (a cycle, a sweep) in one go."""
+    if not rows:
+        return
+    async with transaction():  # joins the caller's, if there is one
+        heads = await _heads({values[0] or 0 for values in rows})
+        chained = chain(rows, heads)
+        if len(chained) == 1 and current().engine_type != "sqlite":
+            # One row: a plain INSERT is one round trip; COPY is several.
+            names = ", ".join(f'"{c}"' for c in CHAINED)
+            await current().current_transaction.get().connection.execute(
+                f"INSERT INTO trail ({names}) VALUES ({', '.join(f'${i}' for i in range(1, len(CHAINED) + 1))})",
+                *chained[0],
+            )
+            return
+        await bulk.insert("trail", CHAINED, chained)
 
 
 async def history(entity: str, entity_id: int) -> list[dict]:
@@ -65,3 +162,77 @@ async def history(entity: str, entity_id: int) -> list[dict]:
         .order_by(Trail.at)
         .order_by(Trail.id)
     )
+
+
+# ------------------------------------------------------------------ verify
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    organisation: str
+    entry: int  # the entry's number in its organisation's chain
+    message: str  # what is wrong there, in plain words
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    organisations: int
+    broken: BrokenLink | None = None
+
+
+_PAGE = (
+    "SELECT seq, hash, organisation, at, actor, request_id, entity, entity_id, action, changes FROM trail "
+    "WHERE coalesce(organisation, 0) = {} AND seq > {} ORDER BY seq LIMIT {}"
+)
+
+
+def _when(value: Any) -> str:
+    from core.calendar import to_london
+
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return to_london(value).strftime("%A %-d %B %Y at %H:%M")
+
+
+def _entry(seq: int, fields: list) -> str:
+    """Entry 57, written Thursday 31 December 2026 at 09:30 ("submitted" on allocation 12)."""
+    return f'entry {seq}, written {_when(fields[1])} ("{fields[6]}" on {fields[4].replace("_", " ")} {fields[5]})'
+
+
+async def verify(page: int = 5000) -> Verification:
+    """Walk every organisation's chain from its first entry; stop at the
+    first link that does not hold. Cannot see entries removed from the end
+    of a chain, nor a chain rewritten whole (docs/trail.md)."""
+    from core.db.tables import Organisation
+
+    names = {o["id"]: o["name"] for o in await Organisation.select(Organisation.id, Organisation.name)}
+    keys = sorted(r[0] for r in await bulk.fetch("SELECT DISTINCT coalesce(organisation, 0) FROM trail"))
+    entries = 0
+    for key in keys:
+        name = names.get(key, f"organisation {key}") if key else "entries of no organisation"
+        seq, previous = 0, GENESIS
+        while True:
+            rows = await bulk.fetch(_PAGE, key, seq, page)
+            for stored_seq, stored_hash, *fields in rows:
+                if stored_seq != seq + 1:
+                    gone = f"entry {seq + 1} is" if stored_seq == seq + 2 else f"entries {seq + 1} to {stored_seq - 1} are"
+                    return Verification(entries, len(keys), BrokenLink(
+                        name, seq + 1, f"{gone} missing (removed after being written); the chain goes on at {_entry(stored_seq, fields)}"
+                    ))
+                if stored_hash != entry_hash(previous, fields[0], stored_seq, *fields[1:]):
+                    return Verification(entries, len(keys), BrokenLink(
+                        name, stored_seq, f"{_entry(stored_seq, fields)} does not match its fingerprint: "
+                        "it, or the entry before it, was changed after being written"
+                    ))
+                seq, previous = stored_seq, stored_hash
+                entries += 1
+            if len(rows) < page:
+                break
+        outside = (await bulk.fetch("SELECT count(*) FROM trail WHERE coalesce(organisation, 0) = {} AND seq < 1", key))[0][0]
+        if outside:
+            return Verification(entries, len(keys), BrokenLink(
+                name, 0, f"{outside} {'entry was' if outside == 1 else 'entries were'} added outside qaf, with no place in the chain"
+            ))
+    return Verification(entries, len(keys))
