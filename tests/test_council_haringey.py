@@ -186,5 +186,5 @@ def test_qaf_programme_prints_and_writes_csv(tmp_path, monkeypatch, capsys):
     assert "Haringey Children's Services: programme for the year starting 2027-01" in out
     assert "Fri 29 Jan 2027" in out
     rows = (tmp_path / "p.csv").read_text().splitlines()
-    assert rows[0] == "person,role,post,activity,due,count,supervisee,optional,note,subject,look_back_months"
+    assert rows[0] == "person,role,post,activity,due,count,supervisee,optional,note,subject,look_back_months,with,peer,on"
     assert any(",Thematic audit,as required," in row for row in rows)

@@ -151,13 +151,13 @@ def test_qaf_programme_shows_each_schedules_window_subject_and_post(tmp_path, mo
     out = capsys.readouterr().out
     assert "programme for the year starting 2026-04" in out  # Bedford's April-to-March year
     assert ("  Audit of a Team Manager's professional supervision records (role: Manager (Head of Service); "
-            "subject: Team Manager; window: the past 6 months)\n") in out
+            "subject: Team Manager; on: a line report; window: the past 6 months)\n") in out
     assert "  Observation of a newly qualified worker (AYSE) (role: Team Manager; post: Academy)\n" in out
     assert "  Observation of a newly qualified worker (AYSE): nobody holds the post Academy (Team Manager)\n" in out
     rows = list(csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text())))
     assert list(rows[0]) == ["person", "role", "post", "activity", "due", "count", "supervisee", "optional", "note",
-                             "subject", "look_back_months", "with", "peer"]
+                             "subject", "look_back_months", "with", "peer", "on"]
     audits = [r for r in rows if r["activity"] == "Audit of a Team Manager's professional supervision records"]
-    assert audits and {(r["subject"], r["look_back_months"]) for r in audits} == {("team_manager", "6")}
+    assert audits and {(r["subject"], r["look_back_months"], r["on"]) for r in audits} == {("team_manager", "6", "a line report")}
     case_file = [r for r in rows if r["activity"] == "Case file audit"]
     assert case_file and {(r["subject"], r["look_back_months"]) for r in case_file} == {("", "6")}

@@ -18,6 +18,7 @@ from core.services.errors import NotFound
 CSV_COLUMNS = (
     "person", "role", "post", "activity", "due", "count", "supervisee", "optional", "note", "subject", "look_back_months",
     "with", "peer",  # PLAT-4: a joint activity's co-auditors; the peer whose cases it audits
+    "on",  # issue 13: what its audits are on (a case, a person, a meeting); empty without a form
 )
 
 
@@ -143,6 +144,17 @@ def sample_staff(registry: Registry, council: str, supervisees: int = 2) -> list
     ]
 
 
+def _on(schedule) -> str:
+    """What the schedule's audits are on, as the CSV says it."""
+    if schedule.form is None:
+        return ""
+    if schedule.about == "person":
+        return {"supervisee": "the supervisee", "line": "a line report", "team": "someone in the team"}[schedule.person_from]
+    if schedule.about == "meeting":
+        return "a meeting" + (f" ({', '.join(schedule.meeting_types)})" if schedule.meeting_types else "")
+    return "a case"
+
+
 def to_csv(items: list[ProgrammeItem], registry: Registry, council: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -164,6 +176,7 @@ def to_csv(items: list[ProgrammeItem], registry: Registry, council: str) -> str:
                 schedule.frequency.look_back_months or "",
                 "; ".join(item.co_auditors),
                 item.peer,
+                _on(schedule),
             ]
         )
     return out.getvalue()
