@@ -58,7 +58,8 @@ def plain(fragment: str) -> str:
 
 def form_sections(page: str) -> dict[str, str]:
     """The audit form's sections as the page shows them: heading -> its HTML."""
-    form = page.split("<form method=\"post\" action=\"/audits/", 1)[1].split("</form>", 1)[0]
+    # The answers' form (action "/audits/N"), not the evidence or co-auditor forms beside it.
+    form = re.split(r'<form method="post" action="/audits/\d+" ', page, maxsplit=1)[1].split("</form>", 1)[0]
     parts = re.split(r'<h2 class="govuk-heading-m">(.*?)</h2>', form)
     return {plain(parts[i]): parts[i + 1] for i in range(1, len(parts), 2)}
 
