@@ -215,24 +215,7 @@ async def add_to_work(ctx: Context, work_id: int, files: list[Checked]) -> list[
         raise Forbidden(f"Only {item.owner} can add evidence to this work")
     if item.form_key:
         raise Invalid(f"{item.activity} is done by completing its {item.form_title}: add evidence to the audit")
-    ids = []
-    async with transaction():
-        for file in files:
-            digest = hashlib.sha256(file.data).hexdigest()
-            rows = await EvidenceFile.insert(
-                EvidenceFile(
-                    organisation=ctx.actor.organisation_id, work=work_id, filename=file.filename,
-                    media_type=file.media_type, size=len(file.data), sha256=digest, content=file.data,
-                    uploaded_by=ctx.actor.person_id, uploaded_at=ctx.now,
-                )
-            ).returning(EvidenceFile.id)
-            ids.append(rows[0]["id"])
-            # What was added, never the content.
-            await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="work", entity_id=work_id,
-                               action="evidence_added", changes={"file": rows[0]["id"], "filename": file.filename,
-                                                                 "media_type": file.media_type, "size": len(file.data),
-                                                                 "sha256": digest})
-    return ids
+    return await _store(ctx, files, "work", work_id)
 
 
 async def of_work(ctx: Context, work_ids: list[int]) -> dict[int, list[EvidenceItem]]:
@@ -285,19 +268,28 @@ async def add_to_audit(ctx: Context, allocation_id: int, files: list[Checked]) -
     view = await audit_view(ctx, allocation_id)  # NotFound for those who may not see it
     if not view.editable:
         raise Forbidden("Only the auditor adds evidence, while the audit can still be changed")
+    return await _store(ctx, files, "allocation", allocation_id)
+
+
+async def _store(ctx: Context, files: list[Checked], entity: str, entity_id: int) -> list[int]:
+    """Write checked files on a piece of work or an audit (``entity``: work or
+    allocation), each in the trail by name, type, size and digest: what was
+    added, never the content."""
+    assert ctx.actor
     ids = []
     async with transaction():
         for file in files:
             digest = hashlib.sha256(file.data).hexdigest()
             rows = await EvidenceFile.insert(
                 EvidenceFile(
-                    organisation=ctx.actor.organisation_id, allocation=allocation_id, filename=file.filename,
+                    organisation=ctx.actor.organisation_id, filename=file.filename,
                     media_type=file.media_type, size=len(file.data), sha256=digest, content=file.data,
                     uploaded_by=ctx.actor.person_id, uploaded_at=ctx.now,
+                    **({"work": entity_id} if entity == "work" else {"allocation": entity_id}),
                 )
             ).returning(EvidenceFile.id)
             ids.append(rows[0]["id"])
-            await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="allocation", entity_id=allocation_id,
+            await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity=entity, entity_id=entity_id,
                                action="evidence_added", changes={"file": rows[0]["id"], "filename": file.filename,
                                                                  "media_type": file.media_type, "size": len(file.data),
                                                                  "sha256": digest})
