@@ -159,7 +159,7 @@ async def test_dmt_monitors_the_targeted_action_plan_of_a_themed_audit_day(bedfo
     worker = await person("bedford.social_worker.11")
     added = await client.post(f"{plan_url}/actions", data={
         "_csrf_token": csrf_from(plan_page.text), "what": "Review every CiN plan older than three months",
-        "owner": str(worker["id"]), "due_on": SOON.isoformat()})
+        "owner": str(worker["id"]), "due_on-day": str(SOON.day), "due_on-month": str(SOON.month), "due_on-year": str(SOON.year)})
     assert added.status_code == 200 and "0 of 1 actions closed" in added.text
     assert "Review every CiN plan older than three months" in added.text and SOON.strftime("%-d %B %Y") in added.text
 
@@ -170,7 +170,8 @@ async def test_dmt_monitors_the_targeted_action_plan_of_a_themed_audit_day(bedfo
 
     learned = await client.post(f"{plan_url}/learning", data={
         "_csrf_token": csrf_from(added.text), "learned": "Plans drift when review dates are not set",
-        "channel": "briefing", "audience": "All social work teams", "shared_on": TODAY.isoformat()})
+        "channel": "briefing", "audience": "All social work teams",
+        "shared_on-day": str(TODAY.day), "shared_on-month": str(TODAY.month), "shared_on-year": str(TODAY.year)})
     assert learned.status_code == 200 and "Briefing for the service" in learned.text
 
     listing = await client.get("/plans")

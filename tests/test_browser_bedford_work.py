@@ -13,14 +13,13 @@ import datetime as dt
 import re
 import sqlite3
 import subprocess
-import time
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from support.browser import A11yTracker
-from support.live_server import LiveServer, _healthy, free_port, qaf_executable, server_env, stop_live_server
+from support.live_server import LiveServer, qaf_executable, serve, server_env, stop_live_server
 
 TEAM_MANAGER = "bedford.team_manager.1"
 PASSWORD = "qaf-demo-2026"  # every demo account's (`qaf demo` prints it)
@@ -38,19 +37,8 @@ async def bedford_server(tmp_path, clock):
     env = server_env(data_dir, QAF_COUNCILS="bedford")
     demo = subprocess.run([str(qaf_executable()), "demo"], env=env, capture_output=True, text=True, timeout=120, cwd=data_dir)
     assert demo.returncode == 0, f"`qaf demo` failed:\n{demo.stdout}\n{demo.stderr}"
-    port = free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(qaf_executable()), "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
-            env=env, cwd=data_dir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=process, log_path=log_path)
+    server = serve(data_dir, env)
     try:
-        deadline = time.monotonic() + 30
-        while not _healthy(server.url):
-            assert process.poll() is None and time.monotonic() < deadline, f"`qaf serve` did not start:\n{server.log()}"
-            time.sleep(0.1)
         yield server
     finally:
         stop_live_server(server)

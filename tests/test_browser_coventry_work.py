@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import Page, expect
 
 from support.browser import A11yTracker
-from support.live_server import LiveServer, _healthy, free_port, qaf_executable, server_env, stop_live_server
+from support.live_server import LiveServer, qaf_executable, serve, server_env, stop_live_server
 
 TEAM_MANAGER = "coventry.hp_team_manager.1"
 QA_LEAD = "coventry.senior_leader"  # SLT: starts themed audits "as required" (C17 L214-L229)
@@ -44,19 +43,8 @@ def coventry_server(tmp_path_factory) -> Iterator[LiveServer]:
     assert demo.returncode == 0, f"`qaf demo` failed:\n{demo.stdout}\n{demo.stderr}"
     assert TEAM_MANAGER in demo.stdout and QA_LEAD in demo.stdout  # the demo prints the accounts it made
 
-    port = free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(qaf_executable()), "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
-            env=env, cwd=data_dir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=process, log_path=log_path)
+    server = serve(data_dir, env)
     try:
-        deadline = time.monotonic() + 30
-        while not _healthy(server.url):
-            assert process.poll() is None and time.monotonic() < deadline, f"`qaf serve` did not start:\n{server.log()}"
-            time.sleep(0.1)
         yield server
     finally:
         stop_live_server(server)

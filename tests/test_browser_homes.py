@@ -15,7 +15,6 @@ import asyncio
 import os
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from playwright.async_api import Page, expect
 
 from core.services.demo import DEMO_PASSWORD
 from support.browser import A11yTracker
-from support.live_server import LiveServer, _healthy, free_port, qaf_executable, server_env, stop_live_server
+from support.live_server import LiveServer, qaf_executable, serve, server_env, stop_live_server
 
 COUNCILS = "haringey,coventry,bedford,partnership"
 
@@ -35,19 +34,8 @@ def four_councils(tmp_path_factory) -> Iterator[LiveServer]:
     env = server_env(data_dir, QAF_COUNCILS=COUNCILS)
     demo = subprocess.run([str(qaf_executable()), "demo"], env=env, cwd=data_dir, capture_output=True, text=True, timeout=180)
     assert demo.returncode == 0, f"`qaf demo` failed:\n{demo.stdout}\n{demo.stderr}"
-    port = free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(qaf_executable()), "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
-            env=env, cwd=data_dir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=process, log_path=log_path)
+    server = serve(data_dir, env)
     try:
-        deadline = time.monotonic() + 30
-        while not _healthy(server.url):
-            assert process.poll() is None and time.monotonic() < deadline, f"`qaf serve` did not start:\n{server.log()}"
-            time.sleep(0.1)
         yield server
     finally:
         stop_live_server(server)

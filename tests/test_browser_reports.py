@@ -12,15 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import subprocess
-import time
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from support.browser import A11yTracker
-from support.live_server import LiveServer, _healthy, free_port, qaf_executable, server_env, stop_live_server
+from support.live_server import serve, server_env, stop_live_server
 
 HEAD_OF_QA = "haringey.head_of_qa"
 PASSWORD = "qaf-demo-2026"  # every demo account's (`qaf demo` prints it)
@@ -178,20 +176,8 @@ async def partnership_server(tmp_path):
     whole = await qa_overview.overview(qa, month, reports.Scope("org"))
     professional = await qa_overview.overview(qa, month, reports.Scope("org"), qa_overview.parse_lens(qa, "professional"))
 
-    port = free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(qaf_executable()), "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
-            env=server_env(data_dir, QAF_COUNCILS="partnership"),
-            cwd=data_dir, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=process, log_path=log_path)
+    server = serve(data_dir, server_env(data_dir, QAF_COUNCILS="partnership"))
     try:
-        deadline = time.monotonic() + 30
-        while not _healthy(server.url):
-            assert process.poll() is None and time.monotonic() < deadline, f"`qaf serve` did not start:\n{server.log()}"
-            time.sleep(0.1)
         yield server, month, whole, professional
     finally:
         stop_live_server(server)

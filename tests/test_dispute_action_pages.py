@@ -52,10 +52,20 @@ async def test_a_practitioner_disputes_from_the_audit_page_and_the_team_manager_
     audit_page = await client.get(f"/audits/{allocation['id']}")
     assert "grades amended" in audit_page.text and "Set an action from this audit" in audit_page.text
 
+    # The GOV.UK date input (issue 17): a part-date gets the design system's
+    # message, linked at its day field, and loses nothing typed.
+    part_date = await client.post(
+        "/actions",
+        data={"_csrf_token": csrf_from(audit_page.text), "allocation_id": str(allocation["id"]), "back": f"/audits/{allocation['id']}",
+              "what": "Share the amended report with the family", "owner": str(practitioner["id"]), "due_on-day": "15", "due_on-month": "1"},
+    )
+    assert part_date.status_code == 422
+    assert "The date must include a year" in part_date.text and 'href="#due_on-day"' in part_date.text
+    assert 'name="due_on-day" type="text" value="15"' in part_date.text and "Share the amended report with the family" in part_date.text
     set_action = await client.post(
         "/actions",
         data={"_csrf_token": csrf_from(audit_page.text), "allocation_id": str(allocation["id"]), "back": f"/audits/{allocation['id']}",
-              "what": "Share the amended report with the family", "owner": str(practitioner["id"]), "due_on": "2027-01-15"},
+              "what": "Share the amended report with the family", "owner": str(practitioner["id"]), "due_on-day": "15", "due_on-month": "1", "due_on-year": "2027"},
     )
     assert set_action.status_code == 200 and "Share the amended report with the family" in set_action.text
     assert "Actions from this audit" in set_action.text

@@ -23,6 +23,13 @@ async def form_lists(request: Request) -> dict[str, list[str]]:
     return out
 
 
+def date_errors(errors: dict[str, str], messages: dict[str, str | None]) -> dict[str, str]:
+    """A service's field errors with each GOV.UK date input's own message in
+    place of the service's (the service saw no date where the person typed a
+    part-date or an impossible one)."""
+    return errors | {name: message for name, message in messages.items() if message}
+
+
 def govuk_date(data: dict[str, str], name: str) -> tuple[dt.date | None, str | None]:
     """A GOV.UK date input (``name-day``, ``name-month``, ``name-year``) as a
     date, or the message the design system words for what is wrong."""

@@ -230,7 +230,7 @@ async def record_learning(ctx: Context, plan_id: int, *, learned: str, channel: 
         errors["audience"] = "Who it was shared with must be 200 characters or fewer"
     day = _date(shared_on)
     if day is None:
-        errors["shared_on"] = "Enter the date it was shared, for example 2027-01-15"
+        errors["shared_on"] = "Enter the date it was shared"
     elif day > london_date(ctx.now):
         errors["shared_on"] = "The date it was shared must be today or in the past"
     if errors:

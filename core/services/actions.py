@@ -88,7 +88,7 @@ async def create(
         errors["owner"] = "Choose who will do it"
     day = _date(due_on)
     if day is None:
-        errors["due_on"] = "Enter the date it is due by, for example 2027-01-15"
+        errors["due_on"] = "Enter the date it is due by"
     elif day < london_date(ctx.now):
         errors["due_on"] = "The due date must be today or in the future"
     elif day.year > london_date(ctx.now).year + 5:

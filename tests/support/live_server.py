@@ -92,24 +92,29 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_live_server(data_dir: Path, *, demo: bool = True) -> LiveServer:
-    """Run ``qaf demo`` (optionally), then start ``qaf serve``; return once healthy."""
-    qaf = qaf_executable()
-    env = server_env(data_dir)
+def start_live_server(data_dir: Path, *, demo: bool = True, **settings: str) -> LiveServer:
+    """Run ``qaf demo`` (optionally), then start ``qaf serve``; return once healthy.
+    ``settings`` are QAF_* variables beside the suite's (``QAF_COUNCILS="bedford"``)."""
+    env = server_env(data_dir, **settings)
     if demo:
         result = subprocess.run(
-            [str(qaf), "demo"], env=env, capture_output=True, text=True, timeout=120, cwd=data_dir
+            [str(qaf_executable()), "demo"], env=env, capture_output=True, text=True, timeout=180, cwd=data_dir
         )
         if result.returncode != 0:
             raise RuntimeError(
                 f"`qaf demo` failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
             )
+    return serve(data_dir, env)
+
+
+def serve(data_dir: Path, env: dict[str, str]) -> LiveServer:
+    """Start ``qaf serve`` on a free port with ``env``; return once it answers /healthz."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = data_dir / "server.log"
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [str(qaf), "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
+        [str(qaf_executable()), "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
         env=env,
         cwd=data_dir,
         stdin=subprocess.DEVNULL,

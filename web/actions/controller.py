@@ -11,7 +11,7 @@ from core.services import action_plans, actions
 from core.services.errors import Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
-from web.forms import form_data
+from web.forms import date_errors, form_data, govuk_date
 from web.rendering import flash, local_path, page, see_other
 
 
@@ -45,13 +45,16 @@ class ActionPages(Controller):
         data = await form_data(request)
         allocation_id, dispute_id = _int(data.get("allocation_id")), _int(data.get("dispute_id"))
         back = local_path(data.get("back"), "/actions")
+        # The GOV.UK date input (issue 17: a native date field took 02/12/2026 as 12 February).
+        due_on, date_error = govuk_date(data, "due_on")
         try:
             await actions.create(
-                ctx, what=data.get("what", ""), owner_id=_int(data.get("owner")), due_on=data.get("due_on", ""),
+                ctx, what=data.get("what", ""), owner_id=_int(data.get("owner")), due_on=due_on,
                 allocation_id=allocation_id, dispute_id=dispute_id, plan=data.get("plan", ""),
             )
         except Invalid as invalid:
-            return await page(request, "actions/new.html", title="Set an action", values=data, errors=invalid.errors,
+            return await page(request, "actions/new.html", title="Set an action", values=data,
+                              errors=date_errors(invalid.errors, {"due_on": date_error}),
                               people=await actions.people_for(ctx), status_code=422)
         flash(request, "Action set")
         return see_other(request, back)

@@ -15,7 +15,7 @@ from core.services import action_plans, actions
 from core.services.errors import Conflict, Forbidden, Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
-from web.forms import form_data
+from web.forms import date_errors, form_data, govuk_date
 from web.rendering import flash, page, see_other
 
 
@@ -83,11 +83,13 @@ class PlanPages(Controller):
     async def add_action(self, request: Request, plan_id: FromPath[int]) -> Template | Redirect | Response:
         ctx = request_context(request)
         data = await form_data(request)
+        due_on, date_error = govuk_date(data, "due_on")
         try:
             await action_plans.add_action(ctx, plan_id, what=data.get("what", ""), owner_id=_int(data.get("owner")),
-                                          due_on=data.get("due_on", ""))
+                                          due_on=due_on)
         except Invalid as invalid:
-            return await self._show(request, plan_id, values=data, errors=invalid.errors, status_code=422)
+            return await self._show(request, plan_id, values=data, errors=date_errors(invalid.errors, {"due_on": date_error}),
+                                    status_code=422)
         flash(request, "Action added to the plan")
         return see_other(request, f"/plans/{plan_id}")
 
@@ -95,13 +97,15 @@ class PlanPages(Controller):
     async def learning(self, request: Request, plan_id: FromPath[int]) -> Template | Redirect | Response:
         ctx = request_context(request)
         data = await form_data(request)
+        shared_on, date_error = govuk_date(data, "shared_on")
         try:
             await action_plans.record_learning(
                 ctx, plan_id, learned=data.get("learned", ""), channel=data.get("channel", ""),
-                audience=data.get("audience", ""), shared_on=data.get("shared_on", ""),
+                audience=data.get("audience", ""), shared_on=shared_on,
             )
         except Invalid as invalid:
-            return await self._show(request, plan_id, values=data, errors=invalid.errors, status_code=422)
+            return await self._show(request, plan_id, values=data, errors=date_errors(invalid.errors, {"shared_on": date_error}),
+                                    status_code=422)
         flash(request, "Learning recorded")
         return see_other(request, f"/plans/{plan_id}")
 
