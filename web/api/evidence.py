@@ -11,11 +11,10 @@ from litestar.params import Body, FromPath
 from litestar.response import Response
 
 from core.services import audits, evidence
-from core.services.errors import Invalid
 from web.api.work import EvidenceOut, EvidenceUpload
 from web.auth.guards import signed_in
 from web.context import request_context
-from web.state import qaf_state
+from web.evidence import checked_parts, evidence_response
 
 
 def _out(allocation_id: int, files: list[evidence.EvidenceItem]) -> list[EvidenceOut]:
@@ -44,19 +43,10 @@ class AuditEvidenceController(Controller):
         is wrong and why, a 403 when you are not the auditor or the audit can
         no longer change; nothing is stored unless every file is accepted."""
         ctx = request_context(request)
-        limit = qaf_state(request.app.state).settings.evidence_max_bytes
-        uploads = []
-        for part in data.file if isinstance(data.file, list) else [data.file]:
-            content = await part.read(limit + 1)
-            uploads.append(evidence.Upload(filename=part.filename or "", data=content, too_big=len(content) > limit))
-        files, problem = evidence.check_all(uploads, limit, required=True)
-        if problem:
-            raise Invalid(problem, {"file": problem})
+        files = await checked_parts(request, data.file)
         await evidence.add_to_audit(ctx, allocation_id, files)
         return _out(allocation_id, await evidence.of_audit(ctx, allocation_id))
 
     @get("/{file_id:int}", summary="Download an audit's evidence file", media_type="application/octet-stream")
     async def download(self, request: Request, allocation_id: FromPath[int], file_id: FromPath[int]) -> Response:
-        from web.programme.controller import evidence_response
-
         return evidence_response(await evidence.download_from_audit(request_context(request), allocation_id, file_id))

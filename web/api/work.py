@@ -16,10 +16,9 @@ from litestar.response import Response
 
 from core.calendar import london_date
 from core.services import evidence, work, work_by_hand, work_workflow
-from core.services.errors import Invalid
 from web.auth.guards import signed_in
 from web.context import request_context
-from web.state import qaf_state
+from web.evidence import checked_parts, evidence_response
 
 
 class EvidenceOut(msgspec.Struct, kw_only=True):
@@ -182,14 +181,7 @@ class WorkController(Controller):
         accepted); a 403 when the work is not yours; nothing is stored unless
         every file is accepted."""
         ctx = request_context(request)
-        limit = qaf_state(request.app.state).settings.evidence_max_bytes
-        uploads = []
-        for part in data.file if isinstance(data.file, list) else [data.file]:
-            content = await part.read(limit + 1)
-            uploads.append(evidence.Upload(filename=part.filename or "", data=content, too_big=len(content) > limit))
-        files, problem = evidence.check_all(uploads, limit, required=True)
-        if problem:
-            raise Invalid(problem, {"file": problem})
+        files = await checked_parts(request, data.file)
         await evidence.add_to_work(ctx, work_id, files)
         return (await with_files(ctx, [await work.get_work(ctx, work_id)]))[0]
 
@@ -198,8 +190,6 @@ class WorkController(Controller):
     async def evidence_file(self, request: Request, work_id: FromPath[int], file_id: FromPath[int]) -> Response:
         """The file as an attachment, with the media type its content was
         checked to be; 404 for anyone who may not see the work."""
-        from web.programme.controller import evidence_response
-
         return evidence_response(await evidence.download(request_context(request), work_id, file_id))
 
     @post("/{work_id:int}/steps", summary="Take a step of a completion record's workflow", status_code=200)

@@ -14,6 +14,7 @@ from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data
 from web.rendering import flash, is_htmx, london, page, see_other
+from web.evidence import evidence_response, uploads
 from web.state import qaf_state
 
 
@@ -85,8 +86,6 @@ class AuditPages(Controller):
     @post("/{allocation_id:int}/evidence")
     async def add_evidence(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
         """Evidence files for the audit's answers, from its auditor (PLAT-6)."""
-        from web.programme.controller import uploads
-
         ctx = request_context(request)
         files, problem = evidence.check_all(await uploads(request, "audit_evidence"),
                                             qaf_state(request.app.state).settings.evidence_max_bytes, required=True)
@@ -99,8 +98,6 @@ class AuditPages(Controller):
 
     @get("/{allocation_id:int}/evidence/{file_id:int}")
     async def evidence_file(self, request: Request, allocation_id: FromPath[int], file_id: FromPath[int]) -> Response:
-        from web.programme.controller import evidence_response
-
         return evidence_response(await evidence.download_from_audit(request_context(request), allocation_id, file_id))
 
     async def _action(self, request: Request, allocation_id: int, form: str, act, done: str) -> Template | Redirect | Response:

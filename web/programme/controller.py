@@ -17,39 +17,8 @@ from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import form_data, govuk_date
 from web.rendering import flash, page, see_other
+from web.evidence import evidence_response, uploads
 from web.state import qaf_state
-
-
-async def uploads(request: Request, name: str = "evidence") -> list[evidence.Upload]:
-    """The files sent in a multipart form field, each read to one byte past
-    the limit (what is larger is refused without reading it all)."""
-    limit = qaf_state(request.app.state).settings.evidence_max_bytes
-    form = await request.form()
-    out = []
-    for key, value in form.multi_items():
-        if key != name or isinstance(value, str):
-            continue
-        data = await value.read(limit + 1)
-        out.append(evidence.Upload(filename=value.filename or "", data=data, too_big=len(data) > limit))
-    return out
-
-
-def evidence_response(row: dict) -> Response:
-    """A stored file, as a download: the type its content was checked to be,
-    never sniffed by the browser, never cached."""
-    from urllib.parse import quote
-
-    fallback = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\;' else "_" for ch in row["filename"])
-    return Response(
-        content=row["content"], media_type=row["media_type"], status_code=200,
-        headers={
-            # Lower case, as the app's own security headers are (it adds
-            # what is missing): each header once.
-            "content-disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(row['filename'])}",
-            "x-content-type-options": "nosniff",
-            "cache-control": "no-store",
-        },
-    )
 
 
 def _year_of(request: Request, year: int | None) -> int:
