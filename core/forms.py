@@ -252,6 +252,16 @@ def _check(field: Field, value: str) -> str | None:
     return None
 
 
+def _in_a_sentence(label: str) -> str:
+    """A question's label after "Enter": "Date of the conversation" becomes
+    "date of the conversation", a label in capitals ("MANAGER/WORKER ROLE",
+    BED App. C) reads "manager/worker role", and an initialism keeps its
+    capitals ("CP plan date", not "cP plan date")."""
+    if label.isupper() and len(label) > 4:
+        return label.lower()
+    return label[0].lower() + label[1:] if label[1:2].islower() else label
+
+
 def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme) -> dict[str, str]:
     """Every field still missing or wrong before the audit can be submitted."""
     errors: dict[str, str] = {}
@@ -267,7 +277,7 @@ def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme
                 what = "rationale" if field.section == OVERALL else "evidence"
                 errors[field.name] = f"{title}: give the {what} for the grade {PHASE_LABELS[field.phase]}"
             else:
-                errors[field.name] = f"Enter {field.label[0].lower() + field.label[1:]}" if field.kind in ("text", "long_text", "date", "number") else f"Answer '{field.label}'"
+                errors[field.name] = f"Enter {_in_a_sentence(field.label)}" if field.kind in ("text", "long_text", "date", "number") else f"Answer '{field.label}'"
         elif field.name in answers:
             problem = _check(field, answers[field.name])
             if problem:

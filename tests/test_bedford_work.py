@@ -211,6 +211,8 @@ async def test_a_team_managers_yearly_practice_observation_is_issued_started_on_
     for _, title in AREAS_OF_PRACTICE:
         assert f"{title}: choose a grade" in refused
     assert 'value="Home visit with the family"' in empty.text  # what was typed is kept
+    # The form's capitalised labels (App. C) read as words in a sentence.
+    assert "Enter manager/worker role" in refused and "mANAGER" not in refused
 
     # Every required field, through the page, and shared with the worker.
     token = await api_token(client, "bedford.team_manager.1")
