@@ -130,6 +130,9 @@ async def test_a_team_manager_fills_in_and_completes_the_appendix_a_case_file_au
     assert '<span class="govuk-caption-l">Case File Audit</span>' in page.text
     assert WITH_THE_WORKER in plain(page.text)
     sections = form_sections(page.text)
+    # The tool's prompts under each criterion (App. A s.2), as the auditor reads them.
+    assert "<li>Has previous historical information been taken in to account?</li>" in page.text
+    assert "<li>sexual exploitation</li>" in page.text
     # The tool's six sections in the seed's order, then the overall grade's fields.
     assert list(sections) == [
         SECTION_1_TITLE, SECTION_2_TITLE, SECTION_3_TITLE, SECTION_4_TITLE, SECTION_5_TITLE, SUMMARY_TITLE, SECTION_6_TITLE,
