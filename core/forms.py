@@ -25,6 +25,14 @@ PHASE_LABELS = {
 }
 
 
+def phase_words(phases, phase: str) -> str:
+    """" after reading the case file" where a form grades twice (HAR 2.3/2.4:
+    after the file, then after the conversation); nothing where it grades
+    once: an observation or a return reads no case file, and another
+    council's forms are not worded in Haringey's steps."""
+    return f" {PHASE_LABELS[phase]}" if len(phases) > 1 else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     name: str
@@ -117,7 +125,7 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm, kind: str = "
             fields.append(
                 Field(
                     f"grade.{phase}.{section.key}",
-                    f"Grade {PHASE_LABELS[phase]}",
+                    f"Grade{phase_words(phases, phase)}",
                     "grade",
                     True,
                     section.key,
@@ -128,7 +136,7 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm, kind: str = "
             fields.append(
                 Field(
                     f"evidence.{phase}.{section.key}",
-                    f"Evidence for the grade {PHASE_LABELS[phase]}",
+                    f"Evidence for the grade{phase_words(phases, phase)}",
                     "evidence",
                     grading.evidence_required,
                     section.key,
@@ -138,7 +146,7 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm, kind: str = "
         fields.append(
             Field(
                 f"grade.{phase}.{OVERALL}",
-                f"Overall grade {PHASE_LABELS[phase]}",
+                f"Overall grade{phase_words(phases, phase)}",
                 "grade",
                 True,
                 OVERALL,
@@ -149,7 +157,7 @@ def fields_of(registry: Registry, namespace: str, form: AuditForm, kind: str = "
         fields.append(
             Field(
                 f"evidence.{phase}.{OVERALL}",
-                f"Rationale for the overall grade {PHASE_LABELS[phase]}",
+                f"Rationale for the overall grade{phase_words(phases, phase)}",
                 "evidence",
                 grading.rationale_required,
                 OVERALL,
@@ -272,10 +280,10 @@ def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme
             # A graded question (BED App. A criteria 1-16) is named by its own label, not its section's.
             title = field.label.rsplit(": ", 1)[0] if field.name.count(".") == 3 else form_fields.titles.get(field.section, "")
             if field.kind == "grade":
-                errors[field.name] = f"{title}: choose a grade {PHASE_LABELS[field.phase]}"
+                errors[field.name] = f"{title}: choose a grade{phase_words(form_fields.phases, field.phase)}"
             elif field.kind == "evidence":
                 what = "rationale" if field.section == OVERALL else "evidence"
-                errors[field.name] = f"{title}: give the {what} for the grade {PHASE_LABELS[field.phase]}"
+                errors[field.name] = f"{title}: give the {what} for the grade{phase_words(form_fields.phases, field.phase)}"
             else:
                 errors[field.name] = f"Enter {_in_a_sentence(field.label)}" if field.kind in ("text", "long_text", "date", "number") else f"Answer '{field.label}'"
         elif field.name in answers:

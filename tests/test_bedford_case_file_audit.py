@@ -170,7 +170,7 @@ async def test_a_team_manager_fills_in_and_completes_the_appendix_a_case_file_au
     assert asked(sections[SECTION_5_TITLE])[:3] == [f"Recommendations, row 1: {column}" for column in RECOMMENDATION_COLUMNS]
     assert asked(sections[SUMMARY_TITLE]) == [SUMMARY_LABEL]
     overall = sections["Overall grade"]
-    assert asked(overall) == ["Overall grade after reading the case file", "Rationale for the overall grade after reading the case file"]
+    assert asked(overall) == ["Overall grade", "Rationale for the overall grade"]
     assert choices(overall, "grade.initial.overall") == GRADES
 
     # Submitted empty, feedback not sought: every missing answer is listed, the
@@ -185,13 +185,13 @@ async def test_a_team_manager_fills_in_and_completes_the_appendix_a_case_file_au
     for key, check in zip(("last_visit_in_time", "assessment_in_time", "plan_in_time", "last_supervision_in_time"), IN_TIME_CHECKS):
         assert errors[f"answer-section_1-{key}"] == f"Answer '{check}'"
     for key, (label, _) in zip(CRITERION_KEYS, CRITERIA):
-        assert errors[f"grade-initial-section_2-{key}"] == f"{label}: choose a grade after reading the case file"
-        assert errors[f"evidence-initial-section_2-{key}"] == f"{label}: give the evidence for the grade after reading the case file"
+        assert errors[f"grade-initial-section_2-{key}"] == f"{label}: choose a grade"
+        assert errors[f"evidence-initial-section_2-{key}"] == f"{label}: give the evidence for the grade"
     assert errors["answer-section_3-reasons_not_sought"] == "Enter if this is not appropriate, the reasons must be detailed below"
     assert not any(f"answer-section_3-{key}" in errors for key in FAMILY_KEYS)
     assert errors["answer-section_5_summary-summary"] == f"Enter {SUMMARY_LABEL[0].lower()}{SUMMARY_LABEL[1:]}"
-    assert errors["grade-initial-overall"] == "Overall grade: choose a grade after reading the case file"
-    assert errors["evidence-initial-overall"] == "Overall grade: give the rationale for the grade after reading the case file"
+    assert errors["grade-initial-overall"] == "Overall grade: choose a grade"
+    assert errors["evidence-initial-overall"] == "Overall grade: give the rationale for the grade"
     assert "answer-section_4-social_worker_comments" not in errors  # the worker's comments are optional
 
     # Feedback sought: now the five questions are asked and the reasons are not.
@@ -249,8 +249,8 @@ async def test_a_team_manager_fills_in_and_completes_the_appendix_a_case_file_au
     assert shown["Recommendations, row 1: Date for completion/review"] == "15 January 2027"
     assert shown["Recommendations, row 1: Who is responsible for action"] == "Social worker"
     assert shown[SUMMARY_LABEL] == "Good direct work; the plan is out of date."
-    assert shown["Overall grade after reading the case file"] == "Good"
-    assert shown["Rationale for the overall grade after reading the case file"] == "Practice is good in all areas of the audit but the plan."
+    assert shown["Overall grade"] == "Good"
+    assert shown["Rationale for the overall grade"] == "Practice is good in all areas of the audit but the plan."
     row = await Allocation.select(Allocation.state).where(Allocation.id == allocation["id"]).first()
     assert row["state"] == "qa_review"
 

@@ -148,7 +148,7 @@ async def test_an_agency_auditor_completes_the_multi_agency_audit_tool(partnersh
     assert GOOD_PRACTICE in text and SUGGESTIONS in text
     for column in SMART_ACTION_COLUMNS:
         assert f"Recommended Improvement Actions, row 1: {column}" in text, column
-    overall = text[text.rindex("Overall grade after reading the case file") :]
+    overall = text[text.rindex("Overall grade") :]
     positions = [overall.index(level) for level in OVERALL_GRADE_LEVELS]
     assert positions == sorted(positions)  # best first
     assert "Rationale for the overall grade" in overall
@@ -171,7 +171,7 @@ async def test_an_agency_auditor_completes_the_multi_agency_audit_tool(partnersh
     without_rationale = {k: v for k, v in answers.items() if k != "evidence.initial.overall"}
     refused = await client.post(f"/audits/{allocation_id}", data=without_rationale | hidden | {"action": "submit"})
     assert refused.status_code == 422
-    assert "Overall grade: give the rationale for the grade after reading the case file" in words(refused.text)
+    assert "Overall grade: give the rationale for the grade" in words(refused.text)
     assert 'href="#evidence-initial-overall"' in refused.text
     assert "Requested from the agency" in words(refused.text)
 
@@ -183,7 +183,7 @@ async def test_an_agency_auditor_completes_the_multi_agency_audit_tool(partnersh
     # What the auditor then reads: the return as submitted, no longer editable.
     done = words((await client.get(f"/audits/{allocation_id}")).text)
     assert "Submitted to the Quality Assurance Manager" in done
-    assert "Overall grade after reading the case file Meets Good" in done
+    assert "Overall grade Meets Good" in done
     assert "Risk was seen early but the plan drifted for two months." in done
     assert "Voice of the Child: areas for development Wishes were not fed back to the conference." in done
     assert f"{GOOD_PRACTICE} Joint home visit with the school nurse." in done
