@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 from core.services.reports import AgreementRow, Report
@@ -21,8 +22,21 @@ class Table:
     rows: list[list]
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{round(100 * part / whole)}%" if whole else ""
+class Percent(float):
+    """A share as a number (0.83), shown as "83%" on the page, in the PDF and
+    in a CSV, and written to a spreadsheet as a number formatted ``0%``, so
+    people can sort, average and chart it."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return f"{round(100 * self)}%"
+
+    __repr__ = __str__
+
+
+def _pct(part: int, whole: int) -> Percent | str:
+    return Percent(part / whole) if whole else ""
 
 
 def tables(report: Report, agreement: dict[str, list[AgreementRow]] | None = None) -> dict[str, Table]:
@@ -112,34 +126,96 @@ def _safe(value):
     return value
 
 
+# Excel reads a CSV as the local code page unless it starts with a byte order
+# mark: without it, a name such as "Zoë" opens as "ZoÃ«".
+BOM = "\ufeff"
+
+
 def to_csv(table: Table) -> str:
     buffer = io.StringIO()
+    buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow(table.head)
     for row in table.rows:
-        writer.writerow([_safe(v) for v in row])
+        writer.writerow([str(v) if isinstance(v, Percent) else _safe(v) for v in row])
     return buffer.getvalue()
 
 
+# Excel refuses these in a sheet's name, and allows at most 31 characters.
+_NOT_IN_SHEET_NAME = re.compile(r"[\\/*?:\[\]]")
+_SHEET_NAME_LENGTH = 31
+
+
+def _cut(text: str, length: int) -> str:
+    """``text`` in at most ``length`` characters, at a word's end where one is near."""
+    if len(text) <= length:
+        return text
+    cut = text[:length]
+    space = cut.rfind(" ", 0, length + 1) if text[length] != " " else length
+    return (cut[:space] if space > length // 2 else cut).rstrip(" ,")
+
+
+def sheet_names(titles: list[str], taken: set[str] | None = None) -> list[str]:
+    """Each table's title as a sheet name Excel accepts: in words, cut to 31
+    characters, and unique (Excel ignores case) by a number at the end."""
+    used = {t.casefold() for t in (taken or set())}
+    out = []
+    for title in titles:
+        base = " ".join(_NOT_IN_SHEET_NAME.sub(" ", title.replace(":", ",")).split()).strip("'") or "Table"
+        name = _cut(base, _SHEET_NAME_LENGTH)
+        n = 1
+        while name.casefold() in used:
+            n += 1
+            tail = f" ({n})"
+            name = _cut(base, _SHEET_NAME_LENGTH - len(tail)) + tail
+        used.add(name.casefold())
+        out.append(name)
+    return out
+
+
+ABOUT = "About"
+
+
 def to_xlsx(chosen: list[Table], heading: str) -> bytes:
-    """One sheet per table: the report heading, then the table with its headings."""
+    """One sheet per table, named by its title, the headings on row 1 (frozen,
+    with a filter) so the sheet sorts and filters as it is; numbers and shares
+    as numbers. The report's heading is the workbook's title and, with each
+    sheet's full title, on a last "About" sheet."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     book.remove(book.active)
-    for table in chosen:
-        sheet = book.create_sheet(title=table.key[:31])
-        sheet.append([heading])
-        sheet.append([table.title])
-        sheet["A1"].font = Font(bold=True, size=14)
-        sheet["A2"].font = Font(bold=True)
+    book.properties.title = heading
+    names = sheet_names([t.title for t in chosen], {ABOUT})
+    for table, name in zip(chosen, names):
+        sheet = book.create_sheet(title=name)
         sheet.append(table.head)
-        for cell in sheet[3]:
+        for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in table.rows:
-            sheet.append([_safe(v) for v in row])
+            sheet.append([float(v) if isinstance(v, Percent) else _safe(v) for v in row])
+            for cell, value in zip(sheet[sheet.max_row], row):
+                if isinstance(value, Percent):
+                    cell.number_format = "0%"
+        sheet.freeze_panes = "A2"
+        width = max(len(table.head), 1)
+        sheet.auto_filter.ref = f"A1:{get_column_letter(width)}{max(sheet.max_row, 1)}"
         sheet.column_dimensions["A"].width = 40
+        for i in range(2, width + 1):
+            sheet.column_dimensions[get_column_letter(i)].width = max(12, min(30, len(str(table.head[i - 1])) + 4))
+    about = book.create_sheet(title=ABOUT)
+    about.append([heading])
+    about["A1"].font = Font(bold=True, size=14)
+    about.append([])
+    about.append(["Sheet", "Table"])
+    for cell in about[3]:
+        cell.font = Font(bold=True)
+    for table, name in zip(chosen, names):
+        about.append([name, table.title])
+    about.column_dimensions["A"].width = 34
+    about.column_dimensions["B"].width = 80
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -306,7 +306,7 @@ async def _csv(client, url: str) -> list[list[str]]:
     response = await client.get(url)
     assert response.status_code == 200, response.text[:500]
     assert response.headers["content-type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(response.text)))
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 # ================================================================== BED-9

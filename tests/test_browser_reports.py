@@ -92,7 +92,8 @@ async def reports_journey(live_server, page: Page, a11y: A11yTracker) -> None:
     response = await page.request.get(f"{base}{href}")
     assert response.status == 200
     assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert (await response.body()).startswith(b"\xef\xbb\xbf")  # so Excel reads it as UTF-8
+    rows = list(csv.reader(io.StringIO((await response.text()).removeprefix("\ufeff"))))
     assert rows[0] == ["Measure", "Number"]
     assert [r[0] for r in rows[1:]] == ["Allocated", "Completed", "Completed on time", "Overdue"]
     with open(await download.path(), encoding="utf-8", newline="") as saved:

@@ -236,8 +236,9 @@ async def client(quarter, database_url, tmp_path, clock):
         yield c
 
 
-def _csv(text: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text)))
+def _csv(content: bytes) -> list[list[str]]:
+    assert content.startswith(b"\xef\xbb\xbf")  # a byte order mark, so Excel reads names as UTF-8
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
 
 
 @pytest.mark.req("PLAT-5")
@@ -256,15 +257,27 @@ async def test_the_page_csv_and_api_show_each_person_only_what_they_may_see(clie
 
     exported = await client.get("/programme/delivery/export.csv?period=quarter&date=2027-03&by=person&table=delivery")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
-    rows = _csv(exported.text)
+    rows = _csv(exported.content)
     assert rows[0] == ["Person", *HEAD]
     by_name = {r[0]: [int(n) for n in r[1:]] for r in rows[1:]}
     assert by_name[names["coventry.hp_team_manager.2"]] == [2, 2, 1, 1, 1, 0]
     assert by_name["Total"] == [9, 8, 3, 2, 5, 1]
-    why = _csv((await client.get("/programme/delivery/export.csv?period=quarter&date=2027-03&by=person&table=not_issued")).text)
+    why = _csv((await client.get("/programme/delivery/export.csv?period=quarter&date=2027-03&by=person&table=not_issued")).content)
     assert why == [["Person", "Why not issued", "Number"], [names["coventry.hp_team_manager.4"], JOINED_LATER, "1"]]
     xlsx = await client.get("/programme/delivery/export.xlsx?period=quarter&date=2027-03&by=role")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["Delivery by role", "Due but not issued, and why", "About"]
+    assert book.properties.title == "Programme delivery: January to March 2027, by role"
+    for sheet in (book["Delivery by role"], book["Due but not issued, and why"]):
+        assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
+    sheet = book["Delivery by role"]
+    assert [c.value for c in sheet[1]] == ["Role", *HEAD]
+    assert sheet.auto_filter.ref == f"A1:G{sheet.max_row}"
+    total = [c.value for c in sheet[sheet.max_row]]
+    assert total[0] == "Total" and all(isinstance(n, int) for n in total[1:])
     bad = await client.get("/programme/delivery?period=quarter&date=March&by=person")
     assert bad.status_code == 422 and "Give the month" in bad.text
 

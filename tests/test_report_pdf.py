@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from core.db.tables import Allocation, ChildCase, Person
-from tests.helpers import sign_in
+from core.calendar import to_london
+from core.db.tables import Allocation, ChildCase, FollowUp, Person
+from core.services import actions
+from tests.helpers import acting, sign_in
 from tests.test_reports import month_of, scenario
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -100,6 +102,25 @@ async def test_a_completed_audit_as_a_pdf_for_the_case_record(client, registry):
     assert "After reading the file" in text and "QA moderated" in text and "Final" in text
     assert "Every grade given, in order" in text  # the details' content is printed, not folded away
     assert "Download this audit" not in text  # the page's own link is not in the PDF
+    # The case record gets the audit's follow-ups and SMART actions too (issue 17).
+    follow_ups = await FollowUp.select(FollowUp.action).where(FollowUp.allocation == lado)
+    assert follow_ups, "an inadequate audit asks for follow-up"
+    assert "Follow-up required" in text
+    for task in follow_ups:
+        assert " ".join(task["action"].split()) in " ".join(text.split())
+    assert "Actions from this audit" not in text and "Re-audited" not in text
+    await actions.create(
+        await acting(registry, "haringey.head_of_qa"), what="Update the child's plan with SMART outcomes",
+        owner_id=row["worker"], due_on="2027-01-15", allocation_id=lado,
+    )
+    text = " ".join(pdf_text(await client.get(f"/audits/{lado}/report.pdf")).split())
+    assert "Actions from this audit" in text and "Update the child's plan with SMART outcomes" in text and "15 January 2027" in text
+
+    # An audit re-audited since says so, with the re-audit's date.
+    re_audit = await Allocation.select(Allocation.finalised_at).where(Allocation.id == ids["re_audit"]).first()
+    text = " ".join(pdf_text(await client.get(f"/audits/{ids['haringey.iro']}/report.pdf")).split())
+    assert f"Re-audited: see the re-audit of {to_london(re_audit['finalised_at']).strftime('%-d %B %Y')}" in text
+    assert "Re-audited" not in " ".join(pdf_text(await client.get(f"/audits/{ids['re_audit']}/report.pdf")).split())
 
     # An audit not yet final is refused (409), even to QA.
     open_audit = ids["haringey.team_manager.1"]  # accepted: final

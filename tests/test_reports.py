@@ -231,10 +231,12 @@ async def test_the_report_page_and_its_exports(client, registry):
     response = await client.get(f"/reports/export.csv?{query}&table=completion")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(response.text)))
+    # A byte order mark first, so Excel reads accented names as UTF-8.
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == ["Measure", "Number"]
     assert rows[1:3] == [["Allocated", "8"], ["Completed", "5"]]
-    grades = list(csv.reader(io.StringIO((await client.get(f"/reports/export.csv?{query}&table=grades")).text)))
+    grades = list(csv.reader(io.StringIO((await client.get(f"/reports/export.csv?{query}&table=grades")).content.decode("utf-8-sig"))))
     assert grades[0][:5] == ["Domain", "Outstanding", "Good", "Requires Improvement", "Inadequate"]
     assert grades[1][:8] == ["Overall grade", "0", "3", "1", "1", "5", "1", "0"]
     assert (await client.get(f"/reports/export.csv?{query}&table=nope")).status_code == 404
@@ -242,13 +244,30 @@ async def test_the_report_page_and_its_exports(client, registry):
     response = await client.get(f"/reports/export.xlsx?{query}")
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(response.content))
-    assert {"completion", "grades", "movement", "trend", "moderation_auditor"} <= set(book.sheetnames)
-    sheet = book["completion"]
-    assert sheet["A1"].value == f"{month.label}: whole council"
-    assert [c.value for c in sheet[3]] == ["Measure", "Number"]
-    assert [c.value for c in sheet[4]] == ["Allocated", 8]
-    movement = book["movement"]
-    assert [c.value for c in movement[4]] == ["Overall grade", 1, 0, 0]
+    # Sheets named in words (the tables' titles, cut to Excel's 31 characters),
+    # the report's heading on the "About" sheet and in the workbook's title.
+    assert book.sheetnames[:3] == ["Completion and timeliness", "Final grades by domain", "Re-audit movement by domain"]
+    assert {"Strengths, evidence behind the", "Trend", "Moderation by auditor, how", "About"} <= set(book.sheetnames)
+    assert all(len(name) <= 31 for name in book.sheetnames)
+    assert book.properties.title == f"{month.label}: whole council"
+    assert book["About"]["A1"].value == f"{month.label}: whole council"
+    sheet = book["Completion and timeliness"]
+    # The headings on row 1, frozen below, with a filter over the table.
+    assert [c.value for c in sheet[1]] == ["Measure", "Number"]
+    assert [c.value for c in sheet[2]] == ["Allocated", 8]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:B5"
+    movement = book["Re-audit movement by domain"]
+    assert [c.value for c in movement[2]] == ["Overall grade", 1, 0, 0]
+    assert movement.freeze_panes == "A2" and movement.auto_filter.ref
+    # A share is a number formatted as a percentage, not the text "83%".
+    moderation = book["Moderation by auditor, how"]
+    assert [c.value for c in moderation[1]] == ["Auditor", "Domain grades moderated", "Agreed", "Agreement"]
+    moderated = [r for r in moderation.iter_rows(min_row=2) if r[1].value]
+    assert moderated, "the month has moderated grades"
+    for _, n, agreed, share in moderated:
+        # (openpyxl reads a whole 1.0 back as 1)
+        assert isinstance(share.value, (int, float)) and not isinstance(share.value, bool)
+        assert share.value == pytest.approx(agreed.value / n.value) and share.number_format == "0%"
 
 
 

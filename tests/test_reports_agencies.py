@@ -94,5 +94,5 @@ async def test_the_agency_report_page_and_its_csv(partnership, partnership_clien
     assert f'<option value="agency:{police["id"]}" selected' in page.text
     exported = await client.get(f"/reports/export.csv?{query}&table=completion")
     assert exported.status_code == 200, exported.text
-    rows = list(csv.reader(io.StringIO(exported.text)))
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert rows[1:3] == [["Allocated", str(allocated)], ["Completed", str(completed)]]

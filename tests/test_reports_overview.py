@@ -271,7 +271,8 @@ async def bedford_client(bedford, bedford_demo, database_url, tmp_path):
 def csv_rows(response) -> list[list[str]]:
     assert response.status_code == 200, response.text[:500]
     assert response.headers["content-type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(response.text)))
+    assert response.content.startswith(b"\xef\xbb\xbf")  # so Excel reads it as UTF-8
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 @pytest.mark.req("BED-6")
@@ -329,9 +330,12 @@ async def test_the_overview_and_supervision_pages_and_their_exports(bedford, bed
     assert (await client.get(f"/reports/overview/export.csv?{query}&table=nope")).status_code == 404
 
     book = load_workbook(io.BytesIO((await client.get(f"/reports/overview/export.xlsx?{query}")).content))
-    assert {"activity", "grades_four_point", "follow_ups"} <= set(book.sheetnames)
-    assert [c.value for c in book["activity"][3]][:5] == ["Activity", "Allocated", "Completed", "Completed on time", "Overdue"]
-    sheet_rows = {r[0].value: [c.value for c in r[1:5]] for r in book["activity"].iter_rows(min_row=4)}
+    assert book.sheetnames[0] == "QA activity by type"
+    assert {"Overall grades of completed", "Follow-ups required by", "About"} <= set(book.sheetnames)
+    activity = book["QA activity by type"]
+    assert [c.value for c in activity[1]][:5] == ["Activity", "Allocated", "Completed", "Completed on time", "Overdue"]
+    assert activity.freeze_panes == "A2" and activity.auto_filter.ref == f"A1:K{activity.max_row}"
+    sheet_rows = {r[0].value: [c.value for c in r[1:5]] for r in activity.iter_rows(min_row=2)}
     assert sheet_rows["Case File Audit"] == [4, 2, 2, 2 if late else 0]
 
     text = pdf_text(await client.get(f"/reports/overview.pdf?{query}"))
@@ -361,8 +365,11 @@ async def test_the_overview_and_supervision_pages_and_their_exports(bedford, bed
     assert "only the people with someone to audit" in page.text
     assert "only the people with someone to audit" in " ".join(text.split())
     book = load_workbook(io.BytesIO((await client.get(f"/reports/questions/export.xlsx?{squery}")).content))
-    assert [c.value for c in book["required"][3]][2:5] == ["People", "With someone to audit", "Required"]
-    assert set(book.sheetnames) == {"required", "questions_case_supervision_audi", "questions_professional_supervis"}
+    assert [c.value for c in book["Audits required and done, by"][1]][2:5] == ["People", "With someone to audit", "Required"]
+    # Each yes/no audit's answers on a sheet named by its title, cut at a word's end.
+    assert book.sheetnames == [
+        "Audits required and done, by", "Supervision Audit, case file", "Supervision Audit, professional", "About",
+    ]
     # A form that is not a yes/no audit is refused with a reason, not a 500.
     refused = await client.get("/reports/questions?form=case_file_audit")
     assert refused.status_code == 422 and "Choose the audits to summarise" in refused.text

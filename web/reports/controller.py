@@ -322,6 +322,26 @@ class AuditPdf(Controller):
             document_title=f"{view.form.title}: {view.row['subject']}",
             view=view,
             for_pdf=True,
+            **(await _audit_pdf_extras(request_context(request), allocation_id)),
         )
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in str(case))
         return _pdf_response(await pdf.render_pdf(html), f"qaf-audit-{allocation_id}-{'case-' if view.row['case_external_id'] and not view.row['meeting_type'] else ''}{safe}.pdf")
+
+
+async def _audit_pdf_extras(ctx, allocation_id: int) -> dict:
+    """What the case record needs beside the audit itself (issue 17): its
+    follow-ups and SMART actions, and the later re-audit that supersedes it."""
+    from core.db.tables import Allocation
+    from core.services import actions, reports_of_audit
+
+    later = (
+        await Allocation.select(Allocation.finalised_at)
+        .where((Allocation.previous == allocation_id) & Allocation.finalised_at.is_not_null())
+        .order_by(Allocation.finalised_at, ascending=False)
+        .first()
+    )
+    return {
+        "follow_ups": await reports_of_audit.follow_ups(ctx, allocation_id),
+        "audit_actions": await actions.of_allocation(ctx, allocation_id),
+        "re_audited_at": later["finalised_at"] if later else None,
+    }
