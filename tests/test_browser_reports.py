@@ -143,6 +143,11 @@ CHART_TEXT = """() => [...document.querySelectorAll('svg.app-chart')].map(svg =>
 })"""
 
 
+WIDEST = """() => [...document.body.querySelectorAll('*')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.qaf-table-scroll'))
+  .slice(-5).map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').trim().slice(0, 40))"""
+
+
 async def fits_phone_and_desktop(page: Page, a11y: A11yTracker, charts: int = 0) -> None:
     """Issue 17: at 1280 px and at 320 px the page never scrolls sideways (a wide
     table or chart scrolls in its own focusable region), axe passes, and every
@@ -150,6 +155,8 @@ async def fits_phone_and_desktop(page: Page, a11y: A11yTracker, charts: int = 0)
     for width in (320, 1280):
         await page.set_viewport_size({"width": width, "height": 900})
         overflow = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if overflow[0] > overflow[1]:  # name the widest elements in the failure
+            overflow += await page.evaluate(WIDEST)
         assert overflow[0] <= overflow[1], f"{page.url} scrolls sideways at {width} px: {overflow}"
         for region in await page.locator(".qaf-table-scroll").all():
             assert await region.get_attribute("tabindex") == "0" and await region.get_attribute("role") == "region"
