@@ -4,6 +4,7 @@ through the real services."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -187,13 +188,25 @@ def test_charts_are_accessible_svg():
     assert "<desc id=\"g-desc\">Overall grade: 3 Good, 1 Inadequate; Planning &lt;and&gt; review: 2 Good, 2 Inadequate</desc>" in svg
     assert "style=" not in svg and "<script" not in svg
     assert svg.count("<rect") == 2 + 4  # the legend's two, then one per non-zero value
+    # Issue 17: legible at its display size, its own width in CSS px: sans-serif, 16 px,
+    # no text smaller; each bar's count labelled directly on it.
+    assert 'viewBox="0 0 640 ' in svg and 'width="640"' in svg and "100%" not in svg
+    assert 'font-family="Arial, Helvetica, sans-serif" font-size="16"' in svg
+    assert "font-size=" not in svg.split("</desc>", 1)[1]
+    assert '<text x="406.2" y="54" text-anchor="middle" fill="#ffffff" aria-hidden="true">3</text>' in svg
+    assert '<text x="606.0" y="54" font-weight="bold">4</text>' in svg  # the bar's total, beside it
     moves = [reports.DomainMovement("overall", "Overall grade", 1, 2, 0)]
     svg = str(charts.movement("m", moves))
     assert "Overall grade: 1 Improved, 2 Same, 0 Downgraded" in svg
     p = reports.period("month", dt.date(2026, 11, 1))
-    points = [reports.TrendPoint(p.previous(), reports.Counts(4, 3, 2, 1), {}), reports.TrendPoint(p, reports.Counts(8, 5, 5, 3), {})]
+    points = [reports.TrendPoint(p.previous(), reports.Counts(4, 3, 2, 1), {}), reports.TrendPoint(p, reports.Counts(8, 5, 5, 5), {})]  # completed and overdue meet
     svg = str(charts.trend("t", points))
     assert "<polyline" in svg and "Allocated: Oct 2026 4, Nov 2026 8" in svg
+    assert 'role="img" aria-labelledby="t-title t-desc"' in svg and 'font-family="Arial, Helvetica, sans-serif" font-size="16"' in svg
+    # Direct labels, no legend: each line's name and last value at its end, top to bottom.
+    labels = re.findall(r'<text x="[\d.]+" y="([\d.]+)">(\w+ \d+)</text>', svg)
+    assert [text for _, text in labels] == ["Allocated 8", "Completed 5", "Overdue 5"]
+    assert float(labels[2][0]) - float(labels[1][0]) >= 18  # two lines ending at 5: not drawn over each other
 
 
 @pytest.mark.req("CORE-15")
