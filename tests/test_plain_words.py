@@ -19,8 +19,6 @@ import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from conftest import make_settings
-from core.db.engine import bind, engine_for
-from core.db.migrate import migrate
 from core.db.tables import Allocation, Person
 from core.plugins import load_plugins
 from core.services import allocations, audits, disputes, work
@@ -77,16 +75,11 @@ def problems_in(text: str, council: str) -> list[str]:
     return found
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def database_url(tmp_path):
-    """SQLite only: what these pages say does not depend on the engine, and
-    the suite's time is short (their [postgres] variants pass, run by hand
-    with conftest's ``database_url``; the new SQL, the reader's line, is the
-    recursive query ``core.services.delivery`` runs on both engines)."""
-    url = f"sqlite:///{tmp_path / 'qaf.sqlite3'}"
-    bind(engine_for(url))
-    await migrate()
-    return url
+# SQLite only: what these pages say does not depend on the engine, and the
+# suite's time is short (their [postgres] variants pass, run by hand; the new
+# SQL, the reader's line, is the recursive query core.services.delivery runs
+# on both engines).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(scope="module")

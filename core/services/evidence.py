@@ -239,21 +239,7 @@ async def download(ctx: Context, work_id: int, file_id: int) -> dict:
     gets NotFound, and the refusal is in the trail."""
     from core.services.work import get_work
 
-    assert ctx.actor
-    row = await EvidenceFile.select(
-        EvidenceFile.id, EvidenceFile.filename, EvidenceFile.media_type, EvidenceFile.size, EvidenceFile.content,
-        EvidenceFile.organisation,
-    ).where((EvidenceFile.id == file_id) & (EvidenceFile.work == work_id)).first()
-    if row is None:
-        raise NotFound("There is no such file")
-    try:
-        await get_work(ctx, work_id)
-    except NotFound:
-        await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="evidence_file", entity_id=file_id,
-                           action="download_refused", changes={"work": work_id})
-        raise NotFound("There is no such file") from None
-    content = row["content"]
-    return {**row, "content": bytes(content) if not isinstance(content, bytes) else content}
+    return await _fetch(ctx, file_id, EvidenceFile.work, "work", work_id, lambda: get_work(ctx, work_id))
 
 
 # ------------------------------------------------------------------ audits
@@ -313,17 +299,24 @@ async def download_from_audit(ctx: Context, allocation_id: int, file_id: int) ->
     own policy, ``audits.visible``); anyone else: NotFound, in the trail."""
     from core.services.audits import visible
 
+    return await _fetch(ctx, file_id, EvidenceFile.allocation, "allocation", allocation_id, lambda: visible(ctx, allocation_id))
+
+
+async def _fetch(ctx: Context, file_id: int, parent_column, parent: str, parent_id: int, may_see) -> dict:
+    """A stored file of its parent (a piece of work or an audit), once
+    ``may_see()`` (the parent's own policy) lets the reader see the parent;
+    anyone else gets NotFound, and the refusal is in the trail."""
     assert ctx.actor
     row = await EvidenceFile.select(
         EvidenceFile.id, EvidenceFile.filename, EvidenceFile.media_type, EvidenceFile.size, EvidenceFile.content,
-    ).where((EvidenceFile.id == file_id) & (EvidenceFile.allocation == allocation_id)).first()
+    ).where((EvidenceFile.id == file_id) & (parent_column == parent_id)).first()
     if row is None:
         raise NotFound("There is no such file")
     try:
-        await visible(ctx, allocation_id)
+        await may_see()
     except NotFound:
         await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity="evidence_file", entity_id=file_id,
-                           action="download_refused", changes={"allocation": allocation_id})
+                           action="download_refused", changes={parent: parent_id})
         raise NotFound("There is no such file") from None
     content = row["content"]
     return {**row, "content": bytes(content) if not isinstance(content, bytes) else content}
