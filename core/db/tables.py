@@ -145,6 +145,16 @@ class Allocation(Table, tablename="allocation"):
     work = ForeignKey(
         LazyTableReference("Work", module_path="core.db.tables"), null=True, index=True, on_delete=OnDelete.restrict
     )
+    # Issue 14: an agency's return to a partnership request (CSCP-1, 9): the
+    # agency answering and the request it answers. A report drafted from a
+    # request's returns names the request and no agency.
+    agency = ForeignKey(Agency, null=True, index=True, on_delete=OnDelete.restrict)
+    agency_request = ForeignKey(
+        LazyTableReference("AgencyRequest", module_path="core.db.tables"),
+        null=True,
+        index=True,
+        on_delete=OnDelete.restrict,
+    )
     # Why this case was chosen for this auditor (CORE-9).
     reason = Text()
     form_key = Varchar(length=130)
@@ -205,6 +215,36 @@ class Work(Table, tablename="work"):
     # The completion record's date; ``done_on`` is set from it only when the
     # workflow is final, so what counts work done never sees it before.
     recorded_on = Date(null=True, default=None)
+
+
+class AgencyRequest(Table, tablename="agency_request"):
+    """A partnership's request to chosen agencies (issue 14; CSCP-4, 5, 7, 9):
+    a Section 11 or Section 175/157 self-assessment, a quarter's scorecard
+    figures, a multi-agency thematic audit on chosen cases, or an impromptu
+    audit. Each agency's answer is an ``Allocation`` naming this request and
+    the agency (one per case of a thematic audit's sample)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    kind = Varchar(length=32)  # section_11 | section_175 | scorecard | thematic | impromptu
+    title = Varchar(length=300)
+    # The period it covers in the partnership's words ("2026 to 2027",
+    # "October to December 2026"); "" for an impromptu audit.
+    period = Varchar(length=100, default="")
+    form_key = Varchar(length=130)  # qualified, e.g. partnership:section_11
+    workflow_key = Varchar(length=130)
+    # The schedule and the QA manager's work it was issued from, if the
+    # programme issued it (PLAT-1); none for one issued by hand.
+    schedule_key = Varchar(length=130, default="")
+    work = ForeignKey(Work, null=True, index=True, on_delete=OnDelete.restrict)
+    # The agencies' deadline, a London date (CSCP-9).
+    due_on = Date()
+    issued_by = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    issued_at = Timestamptz()
+    state = Varchar(length=32, default="open")  # open | closed | withdrawn
+    # CSCP 5.3: what the QA manager said of an impromptu audit's overlap with
+    # other requests to the same agencies, when warned of one.
+    overlap_note = Text(default="")
+    created_at = Timestamptz()
 
 
 class WorkMember(Table, tablename="work_member"):
@@ -596,6 +636,7 @@ TABLES: tuple[type[Table], ...] = (
     PracticeWeek,
     Allocation,
     Work,
+    AgencyRequest,
     WorkMember,
     AllocationAuditor,
     Grade,
