@@ -55,6 +55,31 @@ async def test_the_case_note_is_ready_to_paste_once_final(client, registry):
     assert f"<dd class=\"govuk-summary-list__value\">{month} Audit</dd>" in page.text
     assert "Quality Assurance" in page.text
 
+    # Issue 17: the note downloads as a file for the case record, and the
+    # audit's PDF carries it too.
+    assert f'href="/audits/{allocation["id"]}/case-note.txt"' in page.text
+    download = await client.get(f"/audits/{allocation['id']}/case-note.txt")
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/plain")
+    assert download.headers["content-disposition"].startswith('attachment; filename="qaf-case-note-')
+    lines = download.content.decode("utf-8-sig").split("\r\n")
+    assert lines[:4] == [f"Title: {month} Audit", "Type of note: Quality Assurance", lines[2], lines[3]]
+    assert re.fullmatch(r"Date: \d\d/\d\d/\d{4}", lines[2]) and re.fullmatch(r"Time: \d\d:\d\d", lines[3])
+    assert lines[5:9] == note.splitlines()
+    from test_report_pdf import pdf_text
+
+    printed = pdf_text(await client.get(f"/audits/{allocation['id']}/report.pdf"))
+    assert "Case note for the case record" in printed
+    assert "overall grading: good" in printed
+
+
+async def test_the_case_note_waits_for_the_final_audit(client):
+    allocation = await allocation_of("haringey.cp_chair")
+    await sign_in(client, "haringey.cp_chair")
+    early = await client.get(f"/audits/{allocation['id']}/case-note.txt")
+    assert early.status_code == 409
+    assert "once the audit is final" in early.text
+
 
 @pytest.mark.req("CORE-11")
 @pytest.mark.req("CORE-16")

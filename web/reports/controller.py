@@ -328,11 +328,42 @@ class AuditPdf(Controller):
         return _pdf_response(await pdf.render_pdf(html), f"qaf-audit-{allocation_id}-{'case-' if view.row['case_external_id'] and not view.row['meeting_type'] else ''}{safe}.pdf")
 
 
+    @get("/{allocation_id:int}/case-note.txt")
+    async def case_note_text(self, request: Request, allocation_id: FromPath[int]) -> Response:
+        """HAR-17: the case note as a text file, to upload to the case record
+        beside the PDF or paste from (issue 17: "the case note cannot be
+        downloaded"). Whoever can see the final audit; 409 before it is final
+        or where the council keeps no case note."""
+        from core.services import reports_of_audit
+
+        note = await reports_of_audit.case_note(request_context(request), allocation_id)
+        view = await audits.audit_view(request_context(request), allocation_id)
+        case = view.row["case_external_id"] or view.row["subject_short"]
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in str(case))
+        text = (
+            f"Title: {note.title}\r\nType of note: {note.note_type}\r\nDate: {note.date}\r\nTime: {note.time}\r\n\r\n"
+            + note.text.replace("\r\n", "\n").replace("\n", "\r\n")
+            + "\r\n"
+        )
+        return Response(
+            # Windows line ends and a BOM: it opens as written in Notepad and Word.
+            content=("\ufeff" + text).encode("utf-8"),
+            media_type="text/plain; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="qaf-case-note-{safe}.txt"', "Cache-Control": "no-store"},
+        )
+
+
 async def _audit_pdf_extras(ctx, allocation_id: int) -> dict:
     """What the case record needs beside the audit itself (issue 17): its
-    follow-ups and SMART actions, and the later re-audit that supersedes it."""
+    follow-ups and SMART actions, the later re-audit that supersedes it, and
+    the case note where the council keeps one (HAR-17)."""
     from core.db.tables import Allocation
     from core.services import actions, reports_of_audit
+
+    try:
+        note = await reports_of_audit.case_note(ctx, allocation_id)
+    except Conflict:
+        note = None
 
     later = (
         await Allocation.select(Allocation.finalised_at)
@@ -344,4 +375,5 @@ async def _audit_pdf_extras(ctx, allocation_id: int) -> dict:
         "follow_ups": await reports_of_audit.follow_ups(ctx, allocation_id),
         "audit_actions": await actions.of_allocation(ctx, allocation_id),
         "re_audited_at": later["finalised_at"] if later else None,
+        "case_note": note,
     }
