@@ -25,6 +25,19 @@ PASSWORD = "qaf-demo-2026"  # every demo account's (`qaf demo` prints it)
 PARTNERSHIP_QA = "partnership.qa_manager"
 
 
+async def month_in_period(page) -> str:
+    """The period control's month and year (a GOV.UK date input without the
+    day), as the report's month key: 2026-11."""
+    month = await page.get_by_label("Month", exact=True).input_value()
+    year = await page.get_by_label("Year", exact=True).input_value()
+    return f"{year}-{int(month):02d}"
+
+
+async def type_month(page, key: str) -> None:
+    await page.get_by_label("Month", exact=True).fill(str(int(key[5:])))
+    await page.get_by_label("Year", exact=True).fill(key[:4])
+
+
 @pytest.mark.req("CORE-15")
 @pytest.mark.req("HAR-16")
 @pytest.mark.req("BED-6")
@@ -64,21 +77,35 @@ async def reports_journey(live_server, page: Page, a11y: A11yTracker) -> None:
     await fits_phone_and_desktop(page, a11y, charts=2)  # the demo has no re-audits yet: no movement chart
 
     # The quarter holding that month, through the form.
-    month_key = await page.get_by_label("Month in the period").input_value()
+    month_key = await month_in_period(page)
     await page.get_by_label("Period", exact=True).select_option("quarter")
     await page.get_by_role("button", name="Show report").click()
     await page.wait_for_url(re.compile(r"/reports\?.*period=quarter"))
     await expect(heading).to_have_text(re.compile(r"^[A-Z][a-z]+ to [A-Z][a-z]+ \d{4}: whole council$"))
     await expect(page.get_by_label("Period", exact=True)).to_have_value("quarter")
-    quarter_start = await page.get_by_label("Month in the period").input_value()
+    quarter_start = await month_in_period(page)
     assert quarter_start <= month_key
     await a11y.check()
 
-    # And back to the month, by typing it.
+    # Issue 17: a month that cannot be comes back with the GOV.UK error
+    # summary and the form as typed, not a dead end.
     await page.get_by_label("Period", exact=True).select_option("month")
-    await page.get_by_label("Month in the period").fill(month_key)
+    await page.get_by_label("Month", exact=True).fill("13")
     await page.get_by_role("button", name="Show report").click()
-    await page.wait_for_url(re.compile(rf"/reports\?.*date={month_key}"))
+    await page.wait_for_url(re.compile(r"/reports\?.*date-month=13"))
+    summary = page.locator(".govuk-error-summary:not(#qaf-request-error)")
+    await expect(summary).to_contain_text("Month in the period must be a real month")
+    await expect(page).to_have_title(re.compile(r"^Error: "))
+    await expect(page.get_by_label("Month", exact=True)).to_have_value("13")
+    await expect(page.get_by_label("Period", exact=True)).to_have_value("month")
+    await a11y.check()
+    await summary.get_by_role("link").click()
+    await expect(page.get_by_label("Month", exact=True)).to_be_focused()
+
+    # And back to the month, by typing it.
+    await type_month(page, month_key)
+    await page.get_by_role("button", name="Show report").click()
+    await page.wait_for_url(re.compile(rf"/reports\?.*date-month={int(month_key[5:])}&date-year={month_key[:4]}"))
     await expect(heading).to_have_text(month_heading)
     await a11y.check()
 
@@ -258,10 +285,10 @@ async def lens_journey(base: str, page: Page, a11y: A11yTracker, month, whole, p
     await page.wait_for_url(re.compile(rf"^{re.escape(base)}/reports$"))
     await a11y.check()
     heading = page.get_by_role("heading", level=1)
-    if await page.get_by_label("Month in the period").input_value() != month.key:  # the last day of a month
-        await page.get_by_label("Month in the period").fill(month.key)
+    if await month_in_period(page) != month.key:  # the last day of a month
+        await type_month(page, month.key)
         await page.get_by_role("button", name="Show report").click()
-        await page.wait_for_url(re.compile(rf"/reports\?.*date={month.key}"))
+        await page.wait_for_url(re.compile(r"/reports\?.*date-month="))
     await expect(heading).to_have_text(f"{month.label}: whole council")
     await expect(page.get_by_label("Lens", exact=True)).to_have_value("")
     await expect(page.get_by_role("heading", level=2, name="By lens")).to_be_visible()

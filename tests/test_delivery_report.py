@@ -278,8 +278,22 @@ async def test_the_page_csv_and_api_show_each_person_only_what_they_may_see(clie
     assert sheet.auto_filter.ref == f"A1:G{sheet.max_row}"
     total = [c.value for c in sheet[sheet.max_row]]
     assert total[0] == "Total" and all(isinstance(n, int) for n in total[1:])
-    bad = await client.get("/programme/delivery?period=quarter&date=March&by=person")
-    assert bad.status_code == 422 and "Give the month" in bad.text
+    # Issue 17: what cannot be a period comes back as the form, each box's
+    # message in the GOV.UK error summary, what was typed kept.
+    bad = await client.get("/programme/delivery?period=quarter&date-month=March&date-year=2027&by=person")
+    assert bad.status_code == 400
+    assert "Month in the period must be a real month" in bad.text and 'href="#date-month"' in bad.text
+    assert 'name="date-month" type="text" value="March"' in bad.text and "<title>Error: " in bad.text
+    assert 'value="2027"' in bad.text
+    no_year = await client.get("/programme/delivery?period=quarter&date-month=3&date-year=&by=person")
+    assert no_year.status_code == 400 and "Month in the period must include a year" in no_year.text
+    far = await client.get("/programme/delivery?period=year&date-month=&date-year=9999")
+    assert far.status_code == 400 and "Year must be between 2000 and 2099" in far.text
+    typed = await client.get("/programme/delivery?period=financial_year&date-month=&date-year=2026&by=person")
+    assert typed.status_code == 200 and "Financial year 2026 to 2027" in typed.text
+    # A download has no form to come back to: a 422 that says why.
+    refused = await client.get("/programme/delivery/export.csv?period=quarter&date=March&by=person&table=delivery")
+    assert refused.status_code == 422 and "Choose a period that can be reported on" in refused.text
 
     # The programme pages link to it.
     assert "/programme/delivery" in (await client.get("/programme/mine")).text

@@ -16,12 +16,13 @@ from core.services import delivery, reports
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.rendering import page
-from web.reports.controller import _csv, _pdf_response, _render, _xlsx
+from web.reports.controller import _csv, _pdf_response, _period_context, _period_form, _render, _xlsx, chosen_period
 
 
 async def _chosen(request: Request):
     ctx = request_context(request)
-    p = delivery.choose_period(ctx, request.query_params.get("period", ""), request.query_params.get("date", ""))
+    chosen = chosen_period(request, "month")
+    p = delivery.choose_period(ctx, chosen.kind, chosen.date)
     by = delivery.parse_grouping(ctx, request.query_params.get("by", ""))
     found = await delivery.delivery(ctx, p, by)
     return ctx, found, delivery.tables(found)
@@ -46,12 +47,15 @@ class DeliveryPages(Controller):
 
     @get("")
     async def delivery_page(self, request: Request) -> Template:
+        _period_form(request)
         ctx, found, tables = await _chosen(request)
         query = _query(found)
         return await page(
             request,
             "programme/delivery.html",
-            title=f"Programme delivery: {_heading(found)}",
+            status_code=400 if request.state.period_choice.errors else 200,
+            **_period_context(request),
+            title=("Error: " if request.state.period_choice.errors else "") + f"Programme delivery: {_heading(found)}",
             report=found,
             tables=tables,
             heading=_heading(found),

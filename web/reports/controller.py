@@ -5,6 +5,8 @@ are the same HTML and SVG charts printed by ``core.pdf``."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
@@ -17,7 +19,7 @@ from litestar.response import Template
 from core import charts, exports, pdf
 from core.calendar import london_date
 from core.services import audits, qa_overview, report_access, reports
-from core.services.errors import Conflict, NotFound
+from core.services.errors import Conflict, Invalid, NotFound
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.rendering import page
@@ -31,10 +33,83 @@ def sees_reports(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
         raise PermissionDeniedException("Your role does not allow this")
 
 
+@dataclass(frozen=True, slots=True)
+class ChosenPeriod:
+    """What the period control asked for (issue 17): the kind and a month
+    ("2026-11", or "" for the period holding today) the services parse, and,
+    when the person typed something that cannot be a period, each field's
+    message and what they typed, so the form comes back with both."""
+
+    kind: str
+    date: str
+    errors: dict[str, str]
+    values: dict[str, str]
+    error_parts: tuple[str, ...] | None = None
+
+
+_MONTH = re.compile(r"\d{1,2}")
+_YEAR = re.compile(r"\d{4}")
+
+
+def chosen_period(request: Request, default_kind: str) -> ChosenPeriod:
+    """The period from the report form's GOV.UK month-and-year input
+    (``date-month``, ``date-year``), or from ``date=YYYY-MM`` in a link or a
+    download. Years are held to 2000-2099, what a council's QA records span,
+    so no query reaches the database with a year it cannot hold. Messages
+    follow the GOV.UK date input's ("must include a month", "must be a real
+    month"). Pages read it from ``request.state.period_choice``."""
+    q = request.query_params
+    kind = q.get("period") or default_kind
+    errors: dict[str, str] = {}
+    parts: list[str] = []
+    if kind not in reports.PERIOD_KINDS:
+        errors["period"] = "Choose month, quarter, calendar year or financial year"
+    if "date-month" in q or "date-year" in q:
+        month, year = q.get("date-month", "").strip(), q.get("date-year", "").strip()
+        values = {"period": kind, "date-month": month, "date-year": year}
+    else:
+        typed = q.get("date", "").strip()
+        month, year = (typed[5:7], typed[:4]) if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", typed) else ("", "")
+        if typed and not year:
+            month, year = "", typed  # shown back as typed, refused below
+        values = {"period": kind, "date-month": month, "date-year": year}
+    if month or year:
+        if not year:
+            errors["date"], parts = "Month in the period must include a year", ["year"]
+        elif not _YEAR.fullmatch(year):
+            errors["date"], parts = "Year must include 4 numbers", ["year"]
+        elif not 2000 <= int(year) <= 2099:
+            errors["date"], parts = "Year must be between 2000 and 2099", ["year"]
+        if month and not (_MONTH.fullmatch(month) and 1 <= int(month) <= 12):
+            errors["date"], parts = "Month in the period must be a real month", parts + ["month"]
+        elif not month and kind in ("month", "quarter") and "date" not in errors:
+            errors["date"], parts = "Month in the period must include a month", ["month"]
+    if errors:
+        chosen = ChosenPeriod(default_kind, "", errors, values, tuple(parts) or None)
+    else:
+        first = int(month) if month else (4 if kind == "financial_year" else 1)
+        chosen = ChosenPeriod(kind, f"{int(year):04d}-{first:02d}" if year else "", {}, values)
+    request.state.period_choice = chosen
+    if chosen.errors and not request.state.get("period_form"):
+        # A download or PDF has no form to come back to: say what was wrong.
+        raise Invalid("Choose a period that can be reported on", chosen.errors)
+    return chosen
+
+
+def _period_form(request: Request) -> None:
+    """The page will show the period control again if what was typed is wrong."""
+    request.state.period_form = True
+
+
+def _period_context(request: Request) -> dict:
+    chosen: ChosenPeriod = request.state.period_choice
+    return {"period_choice": chosen, "period_errors": chosen.errors}
+
+
 async def _chosen(request: Request):
     ctx = request_context(request)
-    kind = request.query_params.get("period") or "month"
-    p = reports.parse_period(kind, request.query_params.get("date", ""), london_date(ctx.now))
+    chosen = chosen_period(request, "month")
+    p = reports.parse_period(chosen.kind, chosen.date, london_date(ctx.now))
     scope = await reports.parse_scope(ctx, request.query_params.get("scope", "org"))
     return ctx, p, scope
 
@@ -94,8 +169,8 @@ async def _overview(request: Request):
 
 async def _questions(request: Request):
     ctx = request_context(request)
-    kind = request.query_params.get("period") or "quarter"
-    p = reports.parse_period(kind, request.query_params.get("date", ""), london_date(ctx.now))
+    chosen = chosen_period(request, "quarter")
+    p = reports.parse_period(chosen.kind, chosen.date, london_date(ctx.now))
     scope = await reports.parse_scope(ctx, request.query_params.get("scope", "org"))
     chosen = [v for v in request.query_params.getall("form", []) if v]
     forms = qa_overview.parse_forms(ctx, chosen) if chosen else qa_overview.yes_no_forms(ctx)
@@ -169,13 +244,16 @@ class ReportPages(Controller):
 
     @get("")
     async def report_page(self, request: Request) -> Template:
+        _period_form(request)
         ctx, report, tables = await _tables(request)
         query = _query(report)
         lens_only = isinstance(report, qa_overview.Overview)
         return await page(
             request,
             "reports/report.html",
-            title=f"Report: {_heading(report)}",
+            status_code=400 if request.state.period_choice.errors else 200,
+            **_period_context(request),
+            title=("Error: " if request.state.period_choice.errors else "") + f"Report: {_heading(report)}",
             report=report,
             lens_only=lens_only,
             tables=tables,
@@ -209,12 +287,15 @@ class ReportPages(Controller):
     @get("/overview")
     async def overview_page(self, request: Request) -> Template:
         """BED-6: the monthly overview of all QA activity, by activity type."""
+        _period_form(request)
         ctx, ov, tables = await _overview(request)
         query = _query(ov)
         return await page(
             request,
             "reports/overview.html",
-            title=f"QA activity overview: {_heading(ov)}",
+            status_code=400 if request.state.period_choice.errors else 200,
+            **_period_context(request),
+            title=("Error: " if request.state.period_choice.errors else "") + f"QA activity overview: {_heading(ov)}",
             overview=ov,
             tables=tables,
             heading=_heading(ov),
@@ -251,12 +332,15 @@ class ReportPages(Controller):
     @get("/questions")
     async def questions_page(self, request: Request) -> Template:
         """BED-7: the quarterly summary of yes/no audits (supervision audits)."""
+        _period_form(request)
         ctx, summary, tables = await _questions(request)
         query = _questions_query(summary)
         return await page(
             request,
             "reports/questions.html",
-            title=f"Yes/no audits summary: {_heading(summary)}",
+            status_code=400 if request.state.period_choice.errors else 200,
+            **_period_context(request),
+            title=("Error: " if request.state.period_choice.errors else "") + f"Yes/no audits summary: {_heading(summary)}",
             summary=summary,
             tables=tables,
             heading=_heading(summary),
