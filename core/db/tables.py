@@ -605,6 +605,18 @@ class EvidenceFile(Table, tablename="evidence_file"):
     uploaded_at = Timestamptz()
 
 
+class Erasure(Table, tablename="erasure"):
+    """A record ``qaf retention --apply`` anonymised (PLAT-13): its free text
+    and names removed, its counts kept. ``kind`` is the retention setting's
+    (audits, disputes, actions, follow_ups, work, notifications, cases) and
+    ``record`` the id of the row of that kind's table."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    kind = Varchar(length=32)
+    record = Integer()
+    erased_at = Timestamptz()
+
+
 class Trail(Table, tablename="trail"):
     """Append-only record of every change (CORE-14). Never updated, deleted,
     replaced or truncated: database triggers refuse each (PLAT-12)."""
@@ -660,5 +672,6 @@ TABLES: tuple[type[Table], ...] = (
     Concern,
     Notification,
     EvidenceFile,
+    Erasure,
     Trail,
 )
