@@ -355,6 +355,8 @@ def cmd_retention(args) -> int:
             if kind.kind == "cases" and not kind.count:
                 continue
             print(f"  {kind.sentence()}")
+        if args.apply and org.trail_words:
+            print(f"  and the words of the {org.trail_words:,} trail entries about them (the entries stay, their chain intact)")
     total = sum(org.total for org in organisations)
     if args.apply:
         if total:

@@ -23,8 +23,10 @@ from pypdf import PdfReader
 
 from core.calendar import london_date
 from core.db.engine import bind, engine_for
-from core.db.tables import Action, ActionUpdate, Allocation, ChildCase, Concern, Erasure, EvidenceFile, Grade, Notification, Trail
-from core.services import actions, audits, concerns, evidence, reports
+from core.db.tables import (
+    Action, ActionUpdate, Allocation, ChildCase, Concern, Erasure, EvidenceFile, Grade, Notification, Trail, TrailText,
+)
+from core.services import actions, audits, concerns, evidence, reports, trail
 from core.services.context import Context
 from core.services.sweep import sweep
 from helpers import acting, allocation_of, filled_answers, person
@@ -114,6 +116,9 @@ async def test_retention_anonymises_what_is_due_keeps_every_figure_and_the_trail
     assert any(EVIDENCE in quote for theme in before.strengths + before.development for quote in theme.quotes)
     notifications = await Notification.count()
     assert notifications > 0
+    # The trail's entries hold no words, only their seals; its history reads them back.
+    assert "Tamsin" not in str([r["changes"] for r in await Trail.select(Trail.changes)])
+    assert EVIDENCE in json.dumps([h["changes"] for h in await trail.history("allocation", first)], default=str)
 
     # Six years on (the default for audits) nothing is due yet: the audits
     # were final on 20 November 2026, the period runs from then.
@@ -158,8 +163,17 @@ async def test_retention_anonymises_what_is_due_keeps_every_figure_and_the_trail
     assert len(entries) == anonymised == await Trail.count() - trail_before
     assert {e["entity"] for e in entries} == {"allocation", "action", "child_case", "notification"}
     assert "Tamsin" not in json.dumps([e["changes"] for e in entries])
+    assert "and the words of the " in out and "trail entries about them (the entries stay, their chain intact)" in out
     code, out, _ = await _run(monkeypatch, capsys, tmp_path, database_url, "trail", "verify")
     assert code == 0 and "is intact" in out, out
+    # The trail's entries about the audits said what was answered; they still
+    # stand in their places, the words said to be removed.
+    history = await trail.history("allocation", first)
+    assert [h["action"] for h in history if h["action"] in ("answers_saved", "submitted", "anonymised")][-1] == "anonymised"
+    assert "Tamsin" not in json.dumps([h["changes"] for h in history], default=str)
+    assert "Removed under the retention policy" in json.dumps([h["changes"] for h in history], default=str)
+    assert not await TrailText.count().where(TrailText.words.like("%Tamsin%"))
+    assert "Tamsin" not in str([r["changes"] for r in await Trail.select(Trail.changes)])
 
     # The words are gone from the records; what is counted is not.
     for allocation_id in (first, second):

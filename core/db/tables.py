@@ -617,6 +617,19 @@ class Erasure(Table, tablename="erasure"):
     erased_at = Timestamptz()
 
 
+class TrailText(Table, tablename="trail_text"):
+    """The words sealed out of one trail entry's changes (PLAT-13;
+    ``core.services.trail``): by the entry's chain (its organisation, 0 for
+    none) and number, with the salt of their fingerprints. Retention removes
+    them (``removed_at``); the entry and its chain stay as written."""
+
+    chain = Integer()
+    seq = Integer()
+    salt = Varchar(length=32, default="")
+    words = Text(default="")
+    removed_at = Timestamptz(null=True, default=None)
+
+
 class Trail(Table, tablename="trail"):
     """Append-only record of every change (CORE-14). Never updated, deleted,
     replaced or truncated: database triggers refuse each (PLAT-12)."""
@@ -673,5 +686,6 @@ TABLES: tuple[type[Table], ...] = (
     Notification,
     EvidenceFile,
     Erasure,
+    TrailText,
     Trail,
 )

@@ -23,8 +23,11 @@ notifications  written                     subject and message
 
 Each anonymised record gets an ``erasure`` row (so it is done once) and a
 trail entry (``anonymised``, naming what was removed, holding no free text).
-The trail's own entries are not rewritten: it is append-only and chained
-(PLAT-12; docs/retention.md says what that means for the text it holds).
+The trail's entries are append-only and chained (PLAT-12) and are never
+rewritten: the words people wrote are sealed out of each entry when it is
+written (``core.services.trail.seal``), and retention removes those words
+from ``trail_text``; the entries, their fingerprints and the chain stay, and
+``qaf trail verify`` still passes (docs/retention.md).
 """
 
 from __future__ import annotations
@@ -109,6 +112,8 @@ class OrganisationDue:
     organisation_id: int
     name: str
     kinds: list[KindDue]
+    # Trail entries whose sealed words --apply removed.
+    trail_words: int = 0
 
     @property
     def total(self) -> int:
@@ -190,6 +195,9 @@ async def apply(ctx: Context, retain_years: dict[str, int | None]) -> list[Organ
                     "erasure", ("organisation", "kind", "record", "erased_at"),
                     [(org.organisation_id, kind.kind, record_id, ctx.now) for record_id in kind.ids],
                 )
+                # The words the trail's entries about these records sealed
+                # away: removed; the entries, and their chain, stay.
+                org.trail_words += await trail.remove_words(org.organisation_id, ENTITY[kind.kind], kind.ids, ctx.now)
             await trail.record_many(rows)
         done.append(org)
     return done
@@ -283,6 +291,12 @@ async def _case(ctx: Context, case_id: int) -> tuple[str, list[str]]:
     await ChildCase.update({ChildCase.external_id: "(removed)"}).where(ChildCase.id == case_id)
     return "child_case", ["the case's reference"]
 
+
+# The trail's entity of each kind's records.
+ENTITY = {
+    "audits": "allocation", "disputes": "dispute", "actions": "action", "follow_ups": "follow_up",
+    "work": "work", "notifications": "notification", "cases": "child_case",
+}
 
 _ANONYMISE = {
     "audits": _audit,

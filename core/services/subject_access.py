@@ -262,12 +262,14 @@ async def _trail(organisation_id: int, keys: list[tuple[str, int]]) -> list[dict
     for entity, ids in by_entity.items():
         clause = (Trail.entity == entity) & Trail.entity_id.is_in(ids)
         where = clause if where is None else where | clause
-    rows = await (
-        Trail.select(Trail.seq, Trail.at, Trail.entity, Trail.entity_id, Trail.action, Trail.changes,
+    from core.services.trail import with_words
+
+    rows = await with_words(await (
+        Trail.select(Trail.organisation, Trail.seq, Trail.at, Trail.entity, Trail.entity_id, Trail.action, Trail.changes,
                      Trail.actor.display_name.as_alias("by"))
         .where(Trail.organisation == organisation_id).where(where)
         .order_by(Trail.seq).output(load_json=True)
-    )
+    ))
     return [
         {"entry": r["seq"], "at": r["at"], "by": r["by"] or "qaf", "record": f"{r['entity'].replace('_', ' ')} {r['entity_id']}",
          "what": r["action"].replace("_", " ").replace(":", ": "), "changes": _loaded(r["changes"])}

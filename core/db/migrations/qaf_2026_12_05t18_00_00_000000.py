@@ -1,6 +1,8 @@
 """Retention (PLAT-13): ``erasure``, one row for each record ``qaf retention
 --apply`` anonymised, so a record is anonymised once and what was done can be
-counted (the trail holds an entry for each too)."""
+counted (the trail holds an entry for each too); and ``trail_text``, the
+words sealed out of each trail entry (by the entry's chain and number), which
+retention removes while the entry, and its chain, stay as written."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
@@ -8,7 +10,7 @@ from core.db.engine import current
 
 ID = "2026-12-05T18:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "erasure: records anonymised under the retention settings"
+DESCRIPTION = "erasure: records anonymised under the retention settings; trail_text: the trail's sealed words"
 
 
 def _statements(engine_type: str) -> list[str]:
@@ -23,6 +25,15 @@ def _statements(engine_type: str) -> list[str]:
         )""",
         "CREATE UNIQUE INDEX erasure_kind_record ON erasure (kind, record)",
         "CREATE INDEX erasure_organisation ON erasure (organisation)",
+        f"""CREATE TABLE trail_text (
+            id {key},
+            chain INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            salt VARCHAR(32) NOT NULL DEFAULT '',
+            words TEXT NOT NULL DEFAULT '',
+            removed_at TIMESTAMPTZ NULL
+        )""",
+        "CREATE UNIQUE INDEX trail_text_chain_seq ON trail_text (chain, seq)",
     ]
 
 
