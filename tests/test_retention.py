@@ -256,3 +256,30 @@ async def test_subject_access_writes_everything_held_about_a_case_as_pdf_and_jso
     code, out, err = await _run(monkeypatch, capsys, tmp_path, database_url, "subject-access", "NO-SUCH-CASE", "--out", str(tmp_path / "x.zip"))
     assert code == 1 and "No case with id NO-SUCH-CASE is held" in err
     assert not (tmp_path / "x.zip").exists()
+
+
+@pytest.mark.req("PLAT-12")
+@pytest.mark.req("PLAT-13")
+async def test_qaf_trail_verify_names_an_entry_whose_sealed_words_were_changed_or_removed_outside_retention(
+    registry, demo, database_url, monkeypatch, capsys, tmp_path
+):
+    allocation = await allocation_of("haringey.cp_chair")
+    ctx = await acting(registry, "haringey.cp_chair")
+    view = await audits.audit_view(ctx, allocation["id"])
+    await audits.save_answers(ctx, allocation["id"], view.revision, filled_answers(view, "good", EVIDENCE))
+    saved = await Trail.select(Trail.seq).where((Trail.entity == "allocation") & (Trail.action == "answers_saved")).first()
+    text = await TrailText.select().where(TrailText.seq == saved["seq"]).first()
+    assert EVIDENCE in text["words"]
+    code, out, _ = await _run(monkeypatch, capsys, tmp_path, database_url, "trail", "verify")
+    assert code == 0 and "is intact" in out
+
+    # Someone with the app's own rights rewrites the words…
+    await TrailText.update({TrailText.words: text["words"].replace("feels safe", "does not feel safe")}).where(TrailText.id == text["id"])
+    code, _, err = await _run(monkeypatch, capsys, tmp_path, database_url, "trail", "verify")
+    assert code == 1
+    assert f'entry {saved["seq"]}, written Friday 20 November 2026 at 10:00 ("answers_saved" on allocation {allocation["id"]})' in err
+    assert "its words do not match their fingerprints: they were changed after being written" in err
+    # …or deletes them, which only retention may do (and it keeps the row).
+    await TrailText.delete().where(TrailText.id == text["id"])
+    code, _, err = await _run(monkeypatch, capsys, tmp_path, database_url, "trail", "verify")
+    assert code == 1 and "its words are missing (removed outside qaf, not by retention)" in err
