@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from dataclasses import dataclass, field
 
 from core.calendar import london_date
@@ -288,7 +289,9 @@ async def _notification(ctx: Context, notification_id: int) -> tuple[str, list[s
 
 async def _case(ctx: Context, case_id: int) -> tuple[str, list[str]]:
     # The case's category, team and attributes stay: reports count by them.
-    await ChildCase.update({ChildCase.external_id: "(removed)"}).where(ChildCase.id == case_id)
+    # A reference is unique in its organisation: each removed one is a token
+    # of its own that means nothing.
+    await ChildCase.update({ChildCase.external_id: f"removed {secrets.token_hex(4)}"}).where(ChildCase.id == case_id)
     return "child_case", ["the case's reference"]
 
 
