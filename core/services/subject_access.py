@@ -57,6 +57,8 @@ class Held:
     trail: list[dict] = field(default_factory=list)
     # (name in the ZIP, bytes) of each evidence file
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    # Names of the people the trail's entries name by number (those told).
+    people: dict[int, str] = field(default_factory=dict)
     written_at: dt.datetime | None = None
 
     def summary(self) -> str:
@@ -194,15 +196,28 @@ async def gather(ctx: Context, case_id: str, council: str | None = None) -> Held
             form = ctx.registry.form(a["form_key"], a["form_version"])
             fields = fields_of(ctx.registry, case["council"], form, a["kind"])
             titles = fields.titles
-            labels = {f.name: (f.label, dict(f.options)) for f in fields.fields}
+            # As the audit's history words them: a grade or evidence field names its area.
+            labels = {
+                f.name: (
+                    f"{titles.get(f.section)}: {f.label}" if f.kind in ("grade", "evidence") and f.section != "overall" else f.label,
+                    dict(f.options), f.kind,
+                )
+                for f in fields.fields
+            }
             levels = {lvl.key: lvl.label for lvl in fields.scale.levels} if fields.scale else {}
             form_title = form.title
         except Exception:  # a form no longer loaded: its keys stand for the words
             form_title = a["form_key"]
         answers = []
         for name, value in (a["answers"] or {}).items():
-            label, options = labels.get(name, (name, {}))
-            answers.append({"question": label, "field": name, "answer": options.get(value, value) if isinstance(value, str) else value})
+            label, options, kind = labels.get(name, (name, {}, ""))
+            shown = options.get(value, value) if isinstance(value, str) else value
+            if kind == "date" and isinstance(value, str):
+                try:
+                    shown = dt.date.fromisoformat(value).strftime("%-d %B %Y")
+                except ValueError:
+                    pass
+            answers.append({"question": label, "field": name, "answer": shown})
         held.audits.append({
             "number": a["id"], "form": form_title, "kind": a["kind"].replace("_", " "), "state": a["state"].replace("_", " "),
             "auditor": a["auditor_name"], "reason_chosen": a["reason"], "due_at": a["due_at"],
@@ -251,6 +266,10 @@ async def gather(ctx: Context, case_id: str, council: str | None = None) -> Held
     for n in notes:
         held.notifications.append({"to": n["to"], "subject": n["subject"], "message": n["body"], "at": n["created_at"]})
     held.trail = await _trail(case["organisation"], trail_keys)
+    held.people = await _names({
+        v for t in held.trail if isinstance(t["changes"], dict)
+        for v in (t["changes"].get("notified") or []) if isinstance(v, int)
+    })
     return held
 
 
@@ -332,24 +351,49 @@ _TEMPLATE = """<!DOCTYPE html>
 {% else %}<p>No notifications.</p>{% endfor %}
 <h2>The trail</h2>
 <table><caption class="govuk-visually-hidden">Every change recorded</caption><thead><tr><th>When</th><th>Who</th><th>Record</th><th>What</th><th>Changes</th></tr></thead><tbody>
-{% for t in held.trail %}<tr><td class="qaf-nowrap">{{ when(t.at) }}</td><td>{{ t.by }}</td><td>{{ t.record }}</td><td>{{ t.what }}</td><td class="qaf-prewrap">{{ changes(t.changes) }}</td></tr>{% endfor %}
+{% for t in held.trail %}<tr><td>{{ when(t.at) }}</td><td>{{ t.by }}</td><td>{{ t.record }}</td><td>{{ t.what }}</td><td class="qaf-prewrap">{{ changes(t.changes) }}</td></tr>{% endfor %}
 </tbody></table>
 </body></html>
 """
 
 
-def _changes_words(changes: Any) -> str:
+def _value_words(value: Any, names: dict[int, str]) -> str:
+    """One value of a trail entry's changes, as a person reads it."""
+    if value is None or value == "":
+        return "blank"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:[+-]\d{2}:\d{2}|Z)?", value):
+            return _when(value)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return _when(dt.date.fromisoformat(value))
+        return value.replace("_", " ") if re.fullmatch(r"[a-z0-9_]+", value) else value
+    if isinstance(value, list):
+        if len(value) == 2 and not any(isinstance(v, (list, dict)) for v in value):
+            return f"{_value_words(value[0], names)} to {_value_words(value[1], names)}"
+        return ", ".join(_value_words(v, names) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {_value_words(v, names)}" for k, v in value.items())
+    return str(value)
+
+
+def _changes_words(changes: Any, names: dict[int, str] | None = None) -> str:
+    """A trail entry's changes, a line each, in words (the JSON keeps them as stored)."""
+    names = names or {}
     if not isinstance(changes, dict):
         return str(changes)
     lines = []
     for key, value in changes.items():
-        if isinstance(value, dict):
-            inner = "; ".join(f"{k}: {v}" for k, v in value.items())
-            lines.append(f"{key.replace('_', ' ')}: {inner}")
-        elif isinstance(value, list) and len(value) == 2 and key in ("state", "status", "revision", "auditor"):
-            lines.append(f"{key.replace('_', ' ')}: {value[0]} to {value[1]}")
-        else:
-            lines.append(f"{key.replace('_', ' ')}: {value}")
+        if value is None:
+            continue
+        if key == "notified" and isinstance(value, list):
+            lines.append("told: " + ", ".join(names.get(v, "someone") if isinstance(v, int) else str(v) for v in value))
+            continue
+        if key == "answers" and isinstance(value, dict):
+            lines.extend(f"{k.split('.', 1)[-1].replace('_', ' ').replace('.', ', ')}: {_value_words(v, names)}" for k, v in value.items())
+            continue
+        lines.append(f"{key.replace('_', ' ')}: {_value_words(value, names)}")
     return "\n".join(lines)
 
 
@@ -357,7 +401,9 @@ def to_html(held: Held) -> str:
     from jinja2 import Environment
 
     environment = Environment(autoescape=True)
-    return environment.from_string(_TEMPLATE).render(held=held, when=_when, changes=_changes_words)
+    return environment.from_string(_TEMPLATE).render(
+        held=held, when=_when, changes=lambda changes: _changes_words(changes, held.people)
+    )
 
 
 def to_json(held: Held) -> bytes:

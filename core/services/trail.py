@@ -86,7 +86,11 @@ def entry_hash(previous: str, organisation, seq, at, actor, request_id, entity, 
 SEALED_KEYS = frozenset({
     "answers", "what", "text", "description", "reason", "note", "rationale", "summary", "outcome",
     "outcome_reason", "source_detail", "learned", "overlap_note", "participants",
+    # A child's case reference: removed with the case's (retention's "cases").
+    "case", "external_id",
 })
+# Except an answer that is a grade: counted, and kept as the grade chain is.
+_KEPT_ANSWERS = ("grade.",)
 SEAL = "$sealed"
 REMOVED = "Removed under the retention policy"
 
@@ -109,7 +113,7 @@ def seal(changes: Any, salt: str) -> tuple[Any, dict[str, Any]]:
 
     def walk(value: Any, sealed: bool) -> Any:
         if isinstance(value, dict):
-            return {k: walk(v, sealed or k in SEALED_KEYS) for k, v in value.items()}
+            return {k: walk(v, (sealed or k in SEALED_KEYS) and not k.startswith(_KEPT_ANSWERS)) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v, sealed) for v in value]
         if sealed and isinstance(value, str) and value:
