@@ -88,6 +88,18 @@ async def _closed_action(registry, allocation_id: int, owner: str) -> int:
     return action_id
 
 
+SUMMARY_TABLES = (
+    "standing_grade", "grade_month", "agreement_month", "agreement_year", "movement_month", "allocation_month",
+    "follow_up_month", "escalation_month", "work_month",
+)
+
+
+async def _summary_tables() -> dict[str, list]:
+    from core.db import bulk
+
+    return {table: sorted(map(tuple, await bulk.fetch(f"SELECT * FROM {table}")), key=repr) for table in SUMMARY_TABLES}
+
+
 def _figures(report: reports.Report) -> reports.Report:
     """A report's figures: its themes' quotes are words from the evidence, not figures."""
     def counted(themes):
@@ -109,6 +121,8 @@ async def test_retention_anonymises_what_is_due_keeps_every_figure_and_the_trail
     qa = await acting(registry, "haringey.head_of_qa")
     qa.now = after
     before = await reports.report(qa, month, reports.Scope("org"))
+    tables_before = await _summary_tables()
+    assert tables_before["grade_month"] and tables_before["allocation_month"] and tables_before["standing_grade"]
     assert before.counts.completed == 2
     assert any(EVIDENCE in quote for theme in before.strengths + before.development for quote in theme.quotes)
     notifications = await Notification.count()
@@ -193,6 +207,8 @@ async def test_retention_anonymises_what_is_due_keeps_every_figure_and_the_trail
     # The month's report: every figure as it was, the evidence's words gone.
     after_report = await reports.report(qa, month, reports.Scope("org"))
     assert _figures(after_report) == _figures(before)
+    # The summary tables the reports add up are untouched, row for row.
+    assert await _summary_tables() == tables_before
     assert not any(EVIDENCE in quote for theme in after_report.strengths + after_report.development for quote in theme.quotes)
 
     # Done once: nothing is due now.
