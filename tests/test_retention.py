@@ -297,3 +297,19 @@ async def test_qaf_trail_verify_names_an_entry_whose_sealed_words_were_changed_o
     await TrailText.delete().where(TrailText.id == text["id"])
     code, _, err = await _run(monkeypatch, capsys, tmp_path, database_url, "trail", "verify")
     assert code == 1 and "its words are missing (removed outside qaf, not by retention)" in err
+
+
+async def test_retention_periods_are_settings_in_whole_years_or_never(tmp_path):
+    from core.services.retention import KindDue
+    from core.settings import SettingsError, settings_from_env
+
+    base = {"QAF_DATA_DIR": str(tmp_path), "QAF_SECRET_KEY": "k" * 64}
+    assert settings_from_env(base).retain_years == {
+        "audits": 6, "disputes": 6, "actions": 6, "follow_ups": 6, "work": 6, "notifications": 2,
+    }
+    chosen = settings_from_env(base | {"QAF_RETAIN_AUDITS_YEARS": "25", "QAF_RETAIN_NOTIFICATIONS_YEARS": "Never"})
+    assert (chosen.retain_years["audits"], chosen.retain_years["notifications"]) == (25, None)
+    assert KindDue("notifications", None, None).sentence() == "Notifications: kept for ever (QAF_RETAIN_NOTIFICATIONS_YEARS=never)"
+    for bad in ("0", "six", "-1", "101"):
+        with pytest.raises(SettingsError, match="QAF_RETAIN_DISPUTES_YEARS must be a whole number of years from 1 to 100, or never"):
+            settings_from_env(base | {"QAF_RETAIN_DISPUTES_YEARS": bad})
