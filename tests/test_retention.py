@@ -245,6 +245,10 @@ async def test_subject_access_writes_everything_held_about_a_case_as_pdf_and_jso
 
     # The JSON: each part, with the words a person wrote.
     assert held["case"]["reference"] == reference
+    # The category in the council's words (HAR 2: the case categories), not its key.
+    key = (await ChildCase.select(ChildCase.category).where(ChildCase.external_id == reference).first())["category"]
+    labels = {c.key: c.label for c in registry.council("haringey").case_categories}
+    assert held["case"]["category"] == labels[key] != key
     assert [a["number"] for a in held["audits"]] == [allocation_id]
     audit = held["audits"][0]
     assert audit["finalised_at"] and audit["auditor"]

@@ -145,13 +145,23 @@ async def find_case(case_id: str, council: str | None) -> dict:
     return rows[0]
 
 
+def _category(ctx: Context, council: str, key: str) -> str:
+    """The council's words for a case category (its key if it has none)."""
+    try:
+        categories = ctx.registry.council(council).case_categories
+    except Exception:  # a council no longer loaded
+        return key
+    return next((c.label for c in categories if c.key == key), key)
+
+
 async def gather(ctx: Context, case_id: str, council: str | None = None) -> Held:
     """Everything held about the case ``case_id``."""
     case = await find_case(case_id, council)
     held = Held(
         organisation=case["org_name"], council=case["council"], written_at=ctx.now,
         case={
-            "reference": case["external_id"], "category": case["category"], "team": case["team_name"] or "",
+            "reference": case["external_id"], "category": _category(ctx, case["council"], case["category"]),
+            "team": case["team_name"] or "",
             "allocated_worker": case["worker_name"] or "", "involvement_started_on": case["involvement_started_on"],
             "created_at": case["created_at"], "attributes": _loaded(case["attributes"]) or {},
         },
