@@ -95,6 +95,16 @@ SEAL = "$sealed"
 REMOVED = "Removed under the retention policy"
 
 
+def _salt() -> str:
+    return secrets.token_hex(16)
+
+
+# Where each entry's salt comes from: the system's randomness. `qaf bench
+# generate` swaps in a seeded source while it runs, so the same seed makes
+# the same database.
+salt_source = _salt
+
+
 class Row(tuple):
     """A trail row (``COLUMNS`` order) and the words sealed out of its changes."""
 
@@ -197,7 +207,7 @@ def row(
 ) -> tuple:
     """The row ``record`` would write (in ``COLUMNS`` order), for
     ``record_many``: its changes sealed (the words kept beside it)."""
-    salt = secrets.token_hex(16)
+    salt = salt_source()
     sealed, words = seal(changes or {}, salt)
     out = Row((organisation_id, ctx.now, ctx.person_id, ctx.request_id, entity, entity_id, action, bulk.json_value(sealed)))
     out.words, out.salt = words, salt
