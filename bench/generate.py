@@ -293,26 +293,34 @@ async def generate(registry, scale: float, seed: int = 1, as_of: dt.datetime | N
     from core.services.context import Context
     from core.services.demo import load_demo
 
+    from core.services import trail
+
     started = time.monotonic()
     as_of = as_of or default_as_of()
     ctx = Context(registry=registry, now=as_of, request_id=f"bench-{seed}")
     if await Organisation.exists().where(Organisation.council == COUNCIL):
         raise SystemExit(f"qaf bench generate: the database already has a {COUNCIL} organisation; use an empty database")
-    await load_demo(ctx, COUNCIL)
-    org = (await Organisation.select(Organisation.id).where(Organisation.council == COUNCIL).first())["id"]
-    people = await Person.select().where(Person.organisation == org).order_by(Person.id)
-    sink = await open_sink()
+    # The trail's salts from the seed too: the same seed, the same database.
+    salts = random.Random(f"salts-{seed}")
+    trail.salt_source = lambda: f"{salts.getrandbits(128):032x}"
     try:
-        ids = Ids(await sink.max_ids())
-        gen = _Generator(registry, sink, ids, org, people, scale, seed, as_of, quiet)
-        from core.db import bulk
+        await load_demo(ctx, COUNCIL)
+        org = (await Organisation.select(Organisation.id).where(Organisation.council == COUNCIL).first())["id"]
+        people = await Person.select().where(Person.organisation == org).order_by(Person.id)
+        sink = await open_sink()
+        try:
+            ids = Ids(await sink.max_ids())
+            gen = _Generator(registry, sink, ids, org, people, scale, seed, as_of, quiet)
+            from core.db import bulk
 
-        head = await bulk.fetch("SELECT seq, hash FROM trail WHERE organisation = {} ORDER BY seq DESC LIMIT 1", org)
-        gen.trail_head = (head[0][0], head[0][1]) if head else (0, "")
-        await gen.run()
-        await sink.flush()
+            head = await bulk.fetch("SELECT seq, hash FROM trail WHERE organisation = {} ORDER BY seq DESC LIMIT 1", org)
+            gen.trail_head = (head[0][0], head[0][1]) if head else (0, "")
+            await gen.run()
+            await sink.flush()
+        finally:
+            await sink.close()
     finally:
-        await sink.close()
+        trail.salt_source = trail._salt
     # The bulk rows bypass the services, so their standing grades and monthly
     # counts are built the way the migrations build them: from the rows.
     from core.services import month_counts

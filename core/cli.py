@@ -1,4 +1,5 @@
-"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token, trail."""
+"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token, trail,
+retention, subject-access."""
 
 from __future__ import annotations
 
@@ -326,6 +327,67 @@ def cmd_trail_verify(args) -> int:
     return 0
 
 
+def cmd_retention(args) -> int:
+    """List (--dry-run) or anonymise (--apply) what is past its retention period (PLAT-13)."""
+    from core.services import retention
+    from core.services.context import Context
+
+    settings, plugins = _prepare()
+
+    async def run():
+        await _migrate()
+        ctx = Context(registry=plugins.registry)
+        if args.apply:
+            return await retention.apply(ctx, settings.retain_years)
+        return await retention.due(ctx, settings.retain_years)
+
+    organisations = asyncio.run(run())
+    if not organisations:
+        print("No organisation yet: nothing is held.")
+        return 0
+    for org in organisations:
+        if args.apply:
+            heading = f"{org.name}: anonymised {org.total:,} records" if org.total else f"{org.name}: nothing was due"
+        else:
+            heading = f"{org.name}: {org.total:,} records are due to be anonymised" if org.total else f"{org.name}: nothing is due"
+        print(heading)
+        for kind in org.kinds:
+            if kind.kind == "cases" and not kind.count:
+                continue
+            print(f"  {kind.sentence()}")
+        if args.apply and org.trail_words:
+            print(f"  and the words of the {org.trail_words:,} trail entries about them (the entries stay, their chain intact)")
+    total = sum(org.total for org in organisations)
+    if args.apply:
+        if total:
+            print(f"The trail records each of the {total:,} (\"anonymised\"); counts, grades and dates are kept, so reports add up as before.")
+    elif total:
+        print("Nothing was changed. Run qaf retention --apply to anonymise them: their free text and the case's reference are removed, their counts kept.")
+    return 0
+
+
+def cmd_subject_access(args) -> int:
+    """Write everything held about a case as a ZIP of PDF and JSON (PLAT-13)."""
+    from core.services import subject_access
+    from core.services.context import Context
+
+    settings, plugins = _prepare()
+
+    async def run():
+        await _migrate()
+        return await subject_access.gather(Context(registry=plugins.registry), args.case_id, args.council)
+
+    held = asyncio.run(run())
+    target = args.out or Path(f"subject-access-{subject_access.safe_name(args.case_id)}.zip")
+    data = subject_access.to_zip(held)
+    # A child's records: private to whoever ran the command.
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        handle.write(data)
+    print(f"Case {held.case['reference']} of {held.organisation}: {held.summary()}.")
+    print(f"Written to {target} ({len(data):,} bytes): case.pdf to read, case.json for systems, and the evidence files.")
+    return 0
+
+
 def cmd_bench_generate(args) -> int:
     """Fill an empty database with a large council's ten years of QA (bench/, docs/performance.md)."""
     import datetime as _dt
@@ -388,6 +450,16 @@ def parser() -> argparse.ArgumentParser:
     trail_sub.add_parser(
         "verify", help="check every organisation's trail is as written: exit 1 naming the first broken link"
     ).set_defaults(func=cmd_trail_verify)
+    retention = sub.add_parser("retention", help="list (--dry-run) or anonymise (--apply) records past their retention period")
+    how = retention.add_mutually_exclusive_group(required=True)
+    how.add_argument("--dry-run", action="store_true", help="list what is due, per organisation and kind; change nothing")
+    how.add_argument("--apply", action="store_true", help="anonymise what is due and record it in the trail")
+    retention.set_defaults(func=cmd_retention)
+    subject = sub.add_parser("subject-access", help="write everything held about a case as a ZIP of PDF and JSON")
+    subject.add_argument("case_id", help="the case's id as staff know it (its id in the case-record system)")
+    subject.add_argument("--council", default=None, help="the council's key, where more than one holds a case of that id")
+    subject.add_argument("--out", type=Path, default=None, help="where to write the ZIP (default: subject-access-CASE_ID.zip here)")
+    subject.set_defaults(func=cmd_subject_access)
     bench = sub.add_parser("bench", help="scale data and benchmarks (not for a live database)")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     bench_generate = bench_sub.add_parser("generate", help="fill an empty database with --scale N of a large council's ten years")

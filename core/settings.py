@@ -45,10 +45,46 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # PostgreSQL: the owner's URL, for migrations; the app then connects
     # (database_url) as a role that owns nothing (core/db/roles.py).
     migrate_database_url: str = ""
+    # PLAT-13: how many whole years each kind of record is kept after it
+    # closed before `qaf retention --apply` anonymises it; None keeps it for
+    # ever (core/services/retention.py, docs/retention.md).
+    retain_years: dict[str, int | None] = msgspec.field(default_factory=lambda: dict(RETAIN_YEARS))
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+# PLAT-13: the defaults, each a default for the council to change to its own
+# retention schedule (docs/retention.md): six years after closing, the "6+"
+# most councils' schedules give quality-assurance and management records
+# (Limitation Act 1980); notifications, copies of what the records say, two.
+RETAIN_YEARS: dict[str, int | None] = {
+    "audits": 6,
+    "disputes": 6,
+    "actions": 6,
+    "follow_ups": 6,
+    "work": 6,
+    "notifications": 2,
+}
+
+
+def _retain_years(env: dict[str, str]) -> dict[str, int | None]:
+    """``QAF_RETAIN_<KIND>_YEARS``: a whole number of years (1 to 100), or
+    ``never``."""
+    out = dict(RETAIN_YEARS)
+    for kind in RETAIN_YEARS:
+        name = f"QAF_RETAIN_{kind.upper()}_YEARS"
+        raw = env.get(name, "").strip().lower()
+        if not raw:
+            continue
+        if raw == "never":
+            out[kind] = None
+        elif raw.isdigit() and 1 <= int(raw) <= 100:
+            out[kind] = int(raw)
+        else:
+            raise SettingsError(f"{name} must be a whole number of years from 1 to 100, or never, not {raw!r}")
+    return out
 
 
 def _list(value: str) -> tuple[str, ...]:
@@ -105,6 +141,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         database_pool_size=int(env.get("QAF_DATABASE_POOL_SIZE", "10")),
         evidence_max_bytes=_positive(env, "QAF_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
         migrate_database_url=env.get("QAF_MIGRATE_DATABASE_URL", ""),
+        retain_years=_retain_years(env),
     )
 
 

@@ -10,7 +10,7 @@ from core.calendar import to_london
 from core.db.tables import Allocation, Deadline, FollowUp, Notification, Person, Trail
 from core.escalation import Escalation
 from core.hookspecs import hookimpl
-from core.services import allocations
+from core.services import allocations, trail
 from core.services.errors import Invalid
 from helpers import acting, allocation_of, finalise, person
 
@@ -121,6 +121,9 @@ async def test_an_allocation_is_reassigned_with_its_reason_kept(registry, demo):
         .output(load_json=True)
         .first()
     )
+    # The reason is words someone wrote: sealed in the entry, read back beside it (PLAT-13).
+    assert entry["changes"]["reason"] != "Annual leave 1-12 December"
+    entry = (await trail.with_words([entry]))[0]
     assert entry["changes"] == {"auditor": [(await person("haringey.cp_chair"))["display_name"], iro["display_name"]], "reason": "Annual leave 1-12 December"}
     assert [n["subject"] for n in await _inbox("haringey.iro") if "reassigned to you" in n["subject"]]
     # The new auditor sees it; the old one no longer does.

@@ -32,10 +32,15 @@ async def _migrate_to(migration_id: str) -> None:
 
 
 async def _unchained_record_many(rows: list[tuple]) -> None:
-    """The trail as the releases before its hash chain (issue 16) wrote it."""
+    """The trail as the releases before its hash chain (issue 16) wrote it:
+    unchained, and with the words people wrote in the entry (PLAT-13 seals
+    them out since)."""
+    import json
+
     from core.db import bulk
 
-    await bulk.insert("trail", trail.COLUMNS, rows)
+    inline = [(*r[:7], bulk.json_value(trail.unseal(json.loads(r[7]), getattr(r, "words", {})))) for r in rows]
+    await bulk.insert("trail", trail.COLUMNS, inline)
 
 
 async def test_a_populated_database_is_migrated_and_its_cycle_counts_towards_the_months_work(

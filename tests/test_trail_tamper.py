@@ -200,6 +200,9 @@ async def test_the_apps_postgresql_role_may_only_add_to_and_read_the_trail(
                 "TRUNCATE trail",
                 f"INSERT INTO trail ({COLUMNS}) SELECT {FORGED} FROM trail WHERE seq = 1 ON CONFLICT (id) DO UPDATE SET action = 'forged'",
                 "UPDATE migration SET name = 'forged'",
+                # The trail's sealed words (PLAT-13): emptied in place by retention, never deleted.
+                "DELETE FROM trail_text",
+                "TRUNCATE trail_text",
             ):
                 with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
                     await connection.execute(sql)

@@ -27,6 +27,9 @@ def grants(role: str) -> list[str]:
         # DELETE and TRUNCATE too; these refuse them before any trigger, and
         # ALTER TABLE … DISABLE TRIGGER needs the owner.)
         f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON trail FROM {role}",
+        # The trail's sealed words (PLAT-13): retention empties them in
+        # place; nobody running as the app deletes them.
+        f"REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON trail_text FROM {role}",
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON migration FROM {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
     ]

@@ -605,6 +605,31 @@ class EvidenceFile(Table, tablename="evidence_file"):
     uploaded_at = Timestamptz()
 
 
+class Erasure(Table, tablename="erasure"):
+    """A record ``qaf retention --apply`` anonymised (PLAT-13): its free text
+    and names removed, its counts kept. ``kind`` is the retention setting's
+    (audits, disputes, actions, follow_ups, work, notifications, cases) and
+    ``record`` the id of the row of that kind's table."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    kind = Varchar(length=32)
+    record = Integer()
+    erased_at = Timestamptz()
+
+
+class TrailText(Table, tablename="trail_text"):
+    """The words sealed out of one trail entry's changes (PLAT-13;
+    ``core.services.trail``): by the entry's chain (its organisation, 0 for
+    none) and number, with the salt of their fingerprints. Retention removes
+    them (``removed_at``); the entry and its chain stay as written."""
+
+    chain = Integer()
+    seq = Integer()
+    salt = Varchar(length=32, default="")
+    words = Text(default="")
+    removed_at = Timestamptz(null=True, default=None)
+
+
 class Trail(Table, tablename="trail"):
     """Append-only record of every change (CORE-14). Never updated, deleted,
     replaced or truncated: database triggers refuse each (PLAT-12)."""
@@ -660,5 +685,7 @@ TABLES: tuple[type[Table], ...] = (
     Concern,
     Notification,
     EvidenceFile,
+    Erasure,
+    TrailText,
     Trail,
 )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,98 @@ def entry_hash(previous: str, organisation, seq, at, actor, request_id, entity, 
     fields = [organisation, seq, _at_text(at), actor, request_id or "", entity, entity_id, action, _changes_value(changes)]
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{previous}\n{text}".encode()).hexdigest()
+
+
+# ----------------------------------------------------- words, sealed (PLAT-13)
+#
+# What people wrote (an answer, an action, a reason) is personal and has a
+# retention period; the trail is append-only and chained, so it cannot be
+# rewritten when the period ends. So an entry never holds the words
+# themselves: each is kept in ``trail_text`` (the entry's chain and number,
+# a salt, and the words by fingerprint) and the entry holds, in its place,
+# ``{"$sealed": sha256(salt, words)}``. The chain covers the fingerprints,
+# ``qaf trail verify`` checks the words against them, and ``qaf retention``
+# removes the words (``trail_text.removed_at``) without touching the entry:
+# the chain still holds, and with the salt gone the fingerprint tells
+# nothing. Reading the trail (``history``) puts the words back, or says they
+# were removed (docs/retention.md).
+
+# A string under one of these keys (at any depth, or anywhere inside its
+# value) is words someone wrote.
+SEALED_KEYS = frozenset({
+    "answers", "what", "text", "description", "reason", "note", "rationale", "summary", "outcome",
+    "outcome_reason", "source_detail", "learned", "overlap_note", "participants",
+    # A child's case reference: removed with the case's (retention's "cases").
+    "case", "external_id",
+})
+# Except an answer that is a grade: counted, and kept as the grade chain is.
+_KEPT_ANSWERS = ("grade.",)
+SEAL = "$sealed"
+REMOVED = "Removed under the retention policy"
+
+
+def _salt() -> str:
+    return secrets.token_hex(16)
+
+
+# Where each entry's salt comes from: the system's randomness. `qaf bench
+# generate` swaps in a seeded source while it runs, so the same seed makes
+# the same database.
+salt_source = _salt
+
+
+class Row(tuple):
+    """A trail row (``COLUMNS`` order) and the words sealed out of its changes."""
+
+    words: dict[str, Any]
+    salt: str
+
+
+def _digest(salt: str, value: Any) -> str:
+    return hashlib.sha256(f"{salt}\n{json.dumps(value, sort_keys=True, ensure_ascii=False)}".encode()).hexdigest()
+
+
+def seal(changes: Any, salt: str) -> tuple[Any, dict[str, Any]]:
+    """``changes`` with each string someone wrote replaced by its seal, and
+    the words by fingerprint."""
+    words: dict[str, Any] = {}
+
+    def walk(value: Any, sealed: bool) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (sealed or k in SEALED_KEYS) and not k.startswith(_KEPT_ANSWERS)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, sealed) for v in value]
+        if sealed and isinstance(value, str) and value:
+            digest = _digest(salt, value)
+            words[digest] = value
+            return {SEAL: digest}
+        return value
+
+    return walk(changes, False), words
+
+
+def unseal(changes: Any, words: dict[str, Any] | None) -> Any:
+    """Sealed ``changes`` with their words back (``words`` None: removed)."""
+    if isinstance(changes, dict):
+        if set(changes) == {SEAL}:
+            if words is None:
+                return REMOVED
+            return words.get(changes[SEAL], REMOVED)
+        return {k: unseal(v, words) for k, v in changes.items()}
+    if isinstance(changes, list):
+        return [unseal(v, words) for v in changes]
+    return changes
+
+
+def seals(changes: Any) -> set[str]:
+    """Every fingerprint sealed in ``changes``."""
+    if isinstance(changes, dict):
+        if set(changes) == {SEAL}:
+            return {changes[SEAL]}
+        return set().union(*(seals(v) for v in changes.values())) if changes else set()
+    if isinstance(changes, list):
+        return set().union(*(seals(v) for v in changes)) if changes else set()
+    return set()
 
 
 COLUMNS = ("organisation", "at", "actor", "request_id", "entity", "entity_id", "action", "changes")
@@ -112,8 +205,13 @@ def row(
     action: str,
     changes: dict | None = None,
 ) -> tuple:
-    """The row ``record`` would write (in ``COLUMNS`` order), for ``record_many``."""
-    return (organisation_id, ctx.now, ctx.person_id, ctx.request_id, entity, entity_id, action, bulk.json_value(changes or {}))
+    """The row ``record`` would write (in ``COLUMNS`` order), for
+    ``record_many``: its changes sealed (the words kept beside it)."""
+    salt = salt_source()
+    sealed, words = seal(changes or {}, salt)
+    out = Row((organisation_id, ctx.now, ctx.person_id, ctx.request_id, entity, entity_id, action, bulk.json_value(sealed)))
+    out.words, out.salt = words, salt
+    return out
 
 
 def chain(rows: list[tuple], heads: dict[int, tuple[int, str]]) -> list[tuple]:
@@ -138,6 +236,11 @@ async def record_many(rows: list[tuple]) -> None:
     async with transaction():  # joins the caller's, if there is one
         heads = await _heads({values[0] or 0 for values in rows})
         chained = chain(rows, heads)
+        await bulk.insert("trail_text", ("chain", "seq", "salt", "words"), [
+            (values[0] or 0, done[-2], values.salt, bulk.json_value(values.words))
+            for values, done in zip(rows, chained)
+            if getattr(values, "words", None)
+        ])
         if len(chained) == 1 and current().engine_type != "sqlite":
             # One row: a plain INSERT is one round trip; COPY is several.
             names = ", ".join(f'"{c}"' for c in CHAINED)
@@ -150,18 +253,68 @@ async def record_many(rows: list[tuple]) -> None:
 
 
 async def history(entity: str, entity_id: int) -> list[dict]:
-    return (
+    rows = (
         await Trail.select(
             Trail.at,
             Trail.action,
             Trail.changes,
             Trail.request_id,
             Trail.actor.display_name.as_alias("actor_name"),
+            Trail.organisation,
+            Trail.seq,
         )
         .where((Trail.entity == entity) & (Trail.entity_id == entity_id))
         .order_by(Trail.at)
         .order_by(Trail.id)
     )
+    return await with_words(rows)
+
+
+async def with_words(rows: list[dict]) -> list[dict]:
+    """Trail rows (with ``organisation``, ``seq`` and ``changes``) with the
+    words sealed out of their changes put back, or said to be removed."""
+    wanted = [r for r in rows if SEAL in str(r["changes"])]
+    if not wanted:
+        return rows
+    found: dict[tuple[int, int], dict | None] = {}
+    by_chain: dict[int, list[int]] = {}
+    for r in wanted:
+        by_chain.setdefault(r["organisation"] or 0, []).append(r["seq"])
+    for key, numbers in by_chain.items():
+        for start in range(0, len(numbers), 500):
+            part = numbers[start:start + 500]
+            marks = ", ".join("{}" for _ in part)
+            for seq, words, removed in await bulk.fetch(
+                f"SELECT seq, words, removed_at FROM trail_text WHERE chain = {{}} AND seq IN ({marks})", key, *part
+            ):
+                found[(key, seq)] = None if removed is not None else json.loads(words)
+    for r in wanted:
+        changes = _changes_value(r["changes"])
+        r["changes"] = unseal(changes, found.get((r["organisation"] or 0, r["seq"])))
+    return rows
+
+
+async def remove_words(organisation_id: int, entity: str, entity_ids: list[int], at: dt.datetime) -> int:
+    """Remove the words of every trail entry of these records (retention):
+    the entries stay as written, their chain holds. How many entries had words."""
+    removed = 0
+    for start in range(0, len(entity_ids), 500):
+        part = entity_ids[start:start + 500]
+        marks = ", ".join("{}" for _ in part)
+        numbers = [r[0] for r in await bulk.fetch(
+            f"SELECT seq FROM trail WHERE organisation = {{}} AND entity = {{}} AND entity_id IN ({marks})",
+            organisation_id, entity, *part,
+        )]
+        for first in range(0, len(numbers), 500):
+            chunk = numbers[first:first + 500]
+            marks = ", ".join("{}" for _ in chunk)
+            done = await bulk.fetch(
+                f"UPDATE trail_text SET words = '', salt = '', removed_at = {{}} WHERE chain = {{}} AND seq IN ({marks})"
+                " AND removed_at IS NULL RETURNING seq",
+                at, organisation_id, *chunk,
+            )
+            removed += len(done)
+    return removed
 
 
 # ------------------------------------------------------------------ verify
@@ -201,6 +354,36 @@ def _entry(seq: int, fields: list) -> str:
     return f'entry {seq}, written {_when(fields[1])} ("{fields[6]}" on {fields[4].replace("_", " ")} {fields[5]})'
 
 
+async def _texts(key: int, numbers: list[int]) -> dict[int, tuple]:
+    """The ``trail_text`` rows (salt, words, removed_at) of these entries of one chain."""
+    out = {}
+    for start in range(0, len(numbers), 500):
+        part = numbers[start:start + 500]
+        marks = ", ".join("{}" for _ in part)
+        for seq, salt, words, removed in await bulk.fetch(
+            f"SELECT seq, salt, words, removed_at FROM trail_text WHERE chain = {{}} AND seq IN ({marks})", key, *part
+        ):
+            out[seq] = (salt, words, removed)
+    return out
+
+
+def _words_problem(changes: Any, text: tuple | None) -> str | None:
+    """What is wrong with an entry's sealed words, if anything: removed by
+    retention is not wrong; missing or changed is."""
+    wanted = seals(_changes_value(changes))
+    if not wanted:
+        return None
+    if text is None:
+        return "its words are missing (removed outside qaf, not by retention)"
+    salt, words, removed = text
+    if removed is not None:
+        return None
+    held = json.loads(words or "{}")
+    if any(digest not in held or _digest(salt, held[digest]) != digest for digest in wanted):
+        return "its words do not match their fingerprints: they were changed after being written"
+    return None
+
+
 async def verify(page: int = 5000) -> Verification:
     """Walk every organisation's chain from its first entry; stop at the
     first link that does not hold. Cannot see entries removed from the end
@@ -215,6 +398,7 @@ async def verify(page: int = 5000) -> Verification:
         seq, previous = 0, GENESIS
         while True:
             rows = await bulk.fetch(_PAGE, key, seq, page)
+            texts = await _texts(key, [r[0] for r in rows if SEAL in str(r[-1])])
             for stored_seq, stored_hash, *fields in rows:
                 if stored_seq != seq + 1:
                     gone = f"entry {seq + 1} is" if stored_seq == seq + 2 else f"entries {seq + 1} to {stored_seq - 1} are"
@@ -226,6 +410,9 @@ async def verify(page: int = 5000) -> Verification:
                         name, stored_seq, f"{_entry(stored_seq, fields)} does not match its fingerprint: "
                         "it, or the entry before it, was changed after being written"
                     ))
+                problem = _words_problem(fields[-1], texts.get(stored_seq))
+                if problem:
+                    return Verification(entries, len(keys), BrokenLink(name, stored_seq, f"{_entry(stored_seq, fields)}: {problem}"))
                 seq, previous = stored_seq, stored_hash
                 entries += 1
             if len(rows) < page:

@@ -122,3 +122,12 @@ class NotificationOut(msgspec.Struct, kw_only=True):
     link: str
     created_at: dt.datetime
     read_at: dt.datetime | None
+
+
+class ErrorOut(msgspec.Struct, kw_only=True):
+    """Every refusal of the API: the status, the reason in plain words, and
+    for bad input each field's problem (``errors``: by field, or a list)."""
+
+    status_code: int
+    detail: str
+    errors: dict[str, str] | list[dict] | None = None

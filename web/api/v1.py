@@ -160,3 +160,35 @@ api_router = Router(
     route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController],
     tags=["v1"],
 )
+
+
+# Issue 16: every status an operation can answer is in the schema. Any
+# operation may be refused for these reasons, each answered as ``ErrorOut``.
+ERRORS = {
+    400: "The request could not be read: malformed JSON, a number or date out of range, or a control character",
+    401: "No valid bearer token (POST /api/v1/auth/token: the username or password is wrong)",
+    403: "Your role may not do this",
+    404: "Nothing with that number that you can see",
+    405: "The address does not take this method (the Allow header lists those it takes)",
+    409: "The record changed since you read it, or is not in a state that allows this",
+    413: "The request body is larger than the server accepts",
+    422: "The input was refused; errors says why, field by field",
+    429: "Too many of these in the last hour; try again later",
+}
+
+
+def document_errors(router: Router) -> None:
+    """Add :data:`ERRORS` to the documented responses of every operation
+    under ``router`` (an operation's own description of a status wins)."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    for route in router.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            own = dict(handler.responses or {})
+            handler.responses = {
+                status: own.get(status) or ResponseSpec(data_container=schemas.ErrorOut, description=words)
+                for status, words in ERRORS.items()
+            } | own
+
+
+document_errors(api_router)
