@@ -25,3 +25,19 @@ async def migrate() -> str:
         raise RuntimeError(f"migration failed: {result.message}\n{printed.getvalue()}")
     log.info("migrations: %s", printed.getvalue().strip().replace("\n", "; "))
     return printed.getvalue()
+
+
+async def pending() -> list[str]:
+    """The committed migrations not yet run on the bound database, oldest
+    first (every one when the database has never been migrated)."""
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+    from piccolo.apps.migrations.tables import Migration
+    from piccolo.conf.apps import Finder
+
+    manager = BaseMigrationManager()
+    folder = Finder().get_app_config("qaf").resolved_migrations_folder_path
+    wanted = manager.get_migration_ids(manager.get_migration_modules(folder))
+    if not await Migration.table_exists():
+        return sorted(wanted)
+    ran = set(await Migration.get_migrations_which_ran(app_name="qaf"))
+    return sorted(set(wanted) - ran)

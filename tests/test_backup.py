@@ -1,0 +1,169 @@
+"""`qaf backup` and `qaf restore` on both databases, through the installed
+command (PLAT-14, issue 18 item 4): a demo backed up while the server runs,
+restored into an empty database, every table compared row by row; the
+restored database serves a sign-in."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from helpers import process_env
+
+QAF = str(Path(sys.executable).with_name("qaf"))
+ROOT = Path(__file__).parent.parent
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([QAF, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    data_dir.mkdir(exist_ok=True)
+    return process_env(QAF_DATA_DIR=str(data_dir), QAF_SWEEP_SECONDS="0", QAF_COUNCILS="haringey", **extra)
+
+
+def _sqlite_tables(path: Path) -> dict[str, list]:
+    conn = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        return {name: sorted(map(repr, conn.execute(f'SELECT * FROM "{name}"'))) for name in names}
+    finally:
+        conn.close()
+
+
+async def _postgres_tables(url: str) -> dict[str, list]:
+    conn = await asyncpg.connect(url)
+    try:
+        names = [r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return {name: sorted(repr(tuple(row.values())) for row in await conn.fetch(f'SELECT * FROM "{name}"')) for name in names}
+    finally:
+        await conn.close()
+
+
+def _roles(postgres_server, suffix: str) -> tuple[str, str, str, str]:
+    """docker/initdb/qaf-roles.sh (the compose file's owner and app roles), and
+    a second empty database of the same owner to restore into. Returns the
+    app's and owner's URLs of each."""
+    admin = urlsplit(postgres_server.admin_url)
+    names = {"QAF_OWNER_ROLE": f"qaf_owner_{suffix}", "QAF_APP_ROLE": f"qaf_app_{suffix}", "QAF_DATABASE_NAME": f"qaf_{suffix}"}
+    init = subprocess.run(
+        ["sh", str(ROOT / "docker" / "initdb" / "qaf-roles.sh")],
+        env=process_env(PGHOST=admin.hostname, PGPORT=str(admin.port), PGPASSWORD=admin.password or "",
+                        POSTGRES_USER=admin.username, QAF_OWNER_PASSWORD="o", QAF_APP_PASSWORD="a", **names),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert init.returncode == 0, init.stderr
+
+    async def second():
+        conn = await asyncpg.connect(postgres_server.admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "qaf_{suffix}_b" OWNER "qaf_owner_{suffix}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(second())
+    at = f"{admin.hostname}:{admin.port}"
+    app, owner = f"qaf_app_{suffix}:a@{at}", f"qaf_owner_{suffix}:o@{at}"
+    return (f"postgresql://{app}/qaf_{suffix}", f"postgresql://{owner}/qaf_{suffix}",
+            f"postgresql://{app}/qaf_{suffix}_b", f"postgresql://{owner}/qaf_{suffix}_b")
+
+
+def _drop(postgres_server, suffix: str) -> None:
+    async def drop():
+        conn = await asyncpg.connect(postgres_server.admin_url)
+        try:
+            for db in (f"qaf_{suffix}", f"qaf_{suffix}_b"):
+                await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            for role in (f"qaf_app_{suffix}", f"qaf_owner_{suffix}"):
+                await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.mark.req("PLAT-14")
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_backup_taken_while_serving_restores_every_table_and_signs_in(kind, tmp_path, request):
+    from support.live_server import serve, stop_live_server
+
+    suffix = uuid.uuid4().hex[:8]
+    if kind == "postgres":
+        pg = request.getfixturevalue("postgres_server")
+        app_a, owner_a, app_b, owner_b = _roles(pg, suffix)
+        env_a = _env(tmp_path / "a", QAF_DATABASE_URL=app_a, QAF_MIGRATE_DATABASE_URL=owner_a)
+        env_b = _env(tmp_path / "b", QAF_DATABASE_URL=app_b, QAF_MIGRATE_DATABASE_URL=owner_b)
+    else:
+        env_a, env_b = _env(tmp_path / "a"), _env(tmp_path / "b")
+    try:
+        demo = _run("demo", env=env_a)
+        assert demo.returncode == 0, demo.stderr
+        server = serve(tmp_path / "a", env_a)
+        try:
+            # A page view while the backup runs: the server keeps answering.
+            backup = subprocess.Popen([QAF, "backup", str(tmp_path / "backups" / "qaf.backup")], env=env_a,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            assert httpx.get(f"{server.url}/login").status_code == 200
+            out, err = backup.communicate(timeout=120)
+            assert backup.returncode == 0, err
+        finally:
+            stop_live_server(server)
+        assert out.startswith("Backed up the ") and " tables, " in out
+        saved = tmp_path / "backups" / "qaf.backup"
+        assert f"{saved.stat().st_mode & 0o777:o}" == "600"  # children's records: the service user's alone
+
+        # Restored into an empty database: every table, row for row.
+        restored = _run("restore", str(saved), env=env_b)
+        assert restored.returncode == 0, restored.stderr
+        assert restored.stdout.startswith("Restored the ")
+        if kind == "sqlite":
+            before, after = _sqlite_tables(tmp_path / "a" / "qaf.sqlite3"), _sqlite_tables(tmp_path / "b" / "qaf.sqlite3")
+        else:
+            before, after = asyncio.run(_postgres_tables(owner_a)), asyncio.run(_postgres_tables(owner_b))
+        assert set(before) == set(after) and len(before) > 30
+        assert {name for name in before if before[name] != after[name]} == set()
+        assert len(after["evidence_file"]) == len(before["evidence_file"])
+        assert len(after["trail"]) > 0
+
+        # A database that holds records is not overwritten by accident.
+        again = _run("restore", str(saved), env=env_b)
+        assert again.returncode == 1
+        assert "holds records: stop the app and restore with --replace" in again.stderr
+        assert _run("restore", "--replace", str(saved), env=env_b).returncode == 0
+
+        # The restored database serves (on PostgreSQL, as the app's role, granted afresh).
+        server = serve(tmp_path / "b", env_b)
+        try:
+            token = httpx.post(f"{server.url}/api/v1/auth/token",
+                               json={"username": "haringey.cp_chair", "password": "qaf-demo-2026"})
+            assert token.status_code == 201, token.text
+            mine = httpx.get(f"{server.url}/api/v1/allocations",
+                             headers={"Authorization": f"Bearer {token.json()['token']}"})
+            assert len(mine.json()) == 1
+            assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready"}
+        finally:
+            stop_live_server(server)
+    finally:
+        if kind == "postgres":
+            _drop(pg, suffix)
+
+
+def test_restore_of_something_that_is_not_a_backup_says_so(tmp_path):
+    env = _env(tmp_path / "d")
+    junk = tmp_path / "junk.backup"
+    junk.write_bytes(b"not a database at all" * 100)
+    result = _run("restore", str(junk), env=env)
+    assert result.returncode == 1
+    assert "is not a qaf SQLite backup" in result.stderr
+    missing = _run("restore", str(tmp_path / "nothing.backup"), env=env)
+    assert missing.returncode == 1 and "there is no backup at" in missing.stderr
