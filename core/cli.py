@@ -345,7 +345,7 @@ def cmd_backup(args) -> int:
     except BackupError as error:
         print(f"qaf: backup failed: {error}", file=sys.stderr)
         return 1
-    print(f"Backed up the {_describe(settings)} database to {outcome.path} ({describe(outcome)}).")
+    print(f"Backed up the database ({_describe(settings)}) to {outcome.path} ({describe(outcome)}).")
     return 0
 
 
@@ -359,7 +359,7 @@ def cmd_restore(args) -> int:
     except BackupError as error:
         print(f"qaf: restore failed: {error}", file=sys.stderr)
         return 1
-    print(f"Restored the {_describe(settings)} database from {outcome.path} ({describe(outcome)}).")
+    print(f"Restored the database ({_describe(settings)}) from {outcome.path} ({describe(outcome)}).")
     print("Run `qaf migrate` (or start the app) if the backup is from an earlier release.")
     return 0
 

@@ -2,7 +2,7 @@
 when a person watches a terminal.
 
 Nothing personal is logged: request lines carry the route *template*
-(``/audits/{allocation_id:int}``), never the path, query or body; an error
+(``/audits/{allocation_id}``), never the path, query or body; an error
 carries its type and where it happened, never its message (a database error
 quotes the values it refused). Log calls pass figures as ``extra`` fields;
 their message is a fixed phrase.

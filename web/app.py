@@ -133,6 +133,9 @@ class QafInit(InitPluginProtocol):
         app_config.before_send = [*app_config.before_send, security_headers(settings)]
         app_config.lifespan = [*app_config.lifespan, self.lifespan]
         app_config.debug = settings.debug
+        # Logging is the process's (core/logs.py: JSON lines or readable
+        # text), not reconfigured by the framework.
+        app_config.logging_config = None
         return app_config
 
     @contextlib.asynccontextmanager

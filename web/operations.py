@@ -64,7 +64,7 @@ class Observer:
     def record_sweep(self, seconds: float, ok: bool) -> None:
         self.sweep_seconds.observe(seconds)
         if ok:
-            self.sweep_last.set(time.time())
+            self.sweep_last.set(utcnow().timestamp())  # the app's clock: the wall clock unless QAF_CLOCK
         else:
             self.sweep_failures.inc()
 
