@@ -17,7 +17,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.static_files import create_static_files_router
-from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from core.calendar import is_working_day, london_date, utcnow
@@ -35,6 +34,7 @@ from web.audits.controller import AuditPages
 from web.auth.controller import LoginController
 from web.auth.middleware import authentication_middleware
 from web.auth.sessions import QafSessionConfig
+from web.auth.store import DatabaseStore
 from web.context import nul_refusing_middleware, request_id_middleware
 from web.cycles.controller import CyclePages
 from web.disputes.controller import DisputePages
@@ -111,10 +111,9 @@ class QafInit(InitPluginProtocol):
             ]
         )
         app_config.template_config = TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment(reload=settings.debug)))
-        # Session files are private (mkstemp: 0600); so is their folder, whose
-        # listing would name every session.
-        (settings.data_dir / "sessions").mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._sessions = FileStore(settings.data_dir / "sessions", create_directories=True)
+        # Sessions in the database (PLAT-14): every app process shares them,
+        # a backup holds them, nothing is kept in the data directory.
+        self._sessions = DatabaseStore()
         app_config.stores = {"sessions": self._sessions}
         app_config.csrf_config = CSRFConfig(
             secret=settings.secret_key, exclude=["/api/"], cookie_secure=secure, cookie_samesite="lax"
@@ -172,7 +171,7 @@ class QafInit(InitPluginProtocol):
                 if report.cycles_issued or report.deadlines_missed:
                     log.info("sweep", extra={"cycles_issued": report.cycles_issued, "deadlines_missed": report.deadlines_missed})
                 await send_due(self.settings)
-                # Expired sessions are forgotten, not left on disk.
+                # Expired sessions are forgotten.
                 await self._sessions.delete_expired()
             except Exception:
                 self.observer.record_sweep(time.perf_counter() - began, ok=False)
