@@ -4,8 +4,8 @@ when a person watches a terminal.
 Nothing personal is logged: request lines carry the route *template*
 (``/audits/{allocation_id}``), never the path, query or body; an error
 carries its type and where it happened, never its message (a database error
-quotes the values it refused). Log calls pass figures as ``extra`` fields;
-their message is a fixed phrase.
+quotes the values it refused). qaf's log calls pass figures as ``extra``
+fields or ids; their message is a fixed phrase.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class JsonLines(logging.Formatter):
             "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "event": _event(record),
+            "event": record.getMessage(),
         }
         for name in FIELDS:
             value = getattr(record, name, None)
@@ -40,14 +40,6 @@ class JsonLines(logging.Formatter):
             line["at"] = [f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno} {frame.name}"
                           for frame in traceback.extract_tb(tb)][-8:]
         return json.dumps(line, separators=(",", ":"), default=str)
-
-
-def _event(record: logging.LogRecord) -> str:
-    # qaf's own loggers log fixed phrases with figures; a library's message
-    # may quote what it was given, so only its template is kept.
-    if record.name.startswith("qaf"):
-        return record.getMessage()
-    return str(record.msg)
 
 
 class Readable(logging.Formatter):
