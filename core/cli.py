@@ -65,6 +65,9 @@ def cmd_serve(args) -> int:
     from core.logs import configure
 
     settings, plugins = _prepare()
+    if args.workers > 1 and settings.is_sqlite:
+        print("qaf: several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process", file=sys.stderr)
+        return 1
     configure(settings.log_format, access=not args.quiet)
     asyncio.run(_migrate())
     print(f"qaf serving {', '.join(settings.councils)} at http://{args.host}:{args.port} ({_describe(settings)})", flush=True)
@@ -76,9 +79,6 @@ def cmd_serve(args) -> int:
 
         uvicorn.run(create_app(settings, plugins), **common)
         return 0
-    if settings.is_sqlite:
-        print("qaf: several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process", file=sys.stderr)
-        return 1
     # Several processes (PLAT-14): each builds its app from the same QAF_
     # settings; their request figures are summed through files here.
     import shutil

@@ -192,3 +192,13 @@ def test_logs_are_readable_text_at_a_terminal_and_json_otherwise():
         logging.getLogger("uvicorn.access").disabled = False
         for fd in (leader, follower, read, write):
             os.close(fd)
+
+
+def test_several_workers_on_sqlite_are_refused_with_the_reason(tmp_path):
+    from helpers import process_env
+    from support.live_server import qaf_executable
+
+    result = subprocess.run([str(qaf_executable()), "serve", "--workers", "2"], capture_output=True, text=True, timeout=120,
+                            env=process_env(QAF_DATA_DIR=str(tmp_path), QAF_SWEEP_SECONDS="0"))
+    assert result.returncode == 1
+    assert "several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process" in result.stderr

@@ -103,6 +103,11 @@ def test_two_app_processes_share_sessions_csrf_the_sweep_the_outbox_and_the_coun
                 assert time.monotonic() < deadline, f"{open_passed} deadlines, {pending} emails still waiting"
                 time.sleep(0.5)
             time.sleep(2)  # a few more sweeps by every process, which must now find nothing to do
+            # The workers' figures summed in one exposition (PROMETHEUS_MULTIPROC_DIR).
+            metrics = httpx.get(f"{a}/metrics", timeout=20)
+            assert metrics.status_code == 200
+            assert 'qaf_http_requests_total{method="GET",route="/audits",status="200"}' in metrics.text
+            assert "qaf_sweep_duration_seconds_count" in metrics.text and "qaf_outbox_pending 0.0" in metrics.text
         finally:
             for server in servers:
                 stop_live_server(server)
