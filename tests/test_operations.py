@@ -194,11 +194,15 @@ def test_logs_are_readable_text_at_a_terminal_and_json_otherwise():
             os.close(fd)
 
 
-def test_several_workers_on_sqlite_are_refused_with_the_reason(tmp_path):
-    from helpers import process_env
-    from support.live_server import qaf_executable
+def test_several_workers_on_sqlite_are_refused_with_the_reason(tmp_path, monkeypatch, capsys):
+    from core.cli import main
+    from core.settings import get_settings
 
-    result = subprocess.run([str(qaf_executable()), "serve", "--workers", "2"], capture_output=True, text=True, timeout=120,
-                            env=process_env(QAF_DATA_DIR=str(tmp_path), QAF_SWEEP_SECONDS="0"))
-    assert result.returncode == 1
-    assert "several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process" in result.stderr
+    monkeypatch.setenv("QAF_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("QAF_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert main(["serve", "--workers", "2"]) == 1
+    finally:
+        get_settings.cache_clear()
+    assert "several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process" in capsys.readouterr().err
