@@ -20,7 +20,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from core.calendar import utcnow
-from core.db.tables import Deadline, Notification
 
 TOKEN = "metrics-token-for-the-test"
 

@@ -30,7 +30,6 @@ from prometheus_client.core import GaugeMetricFamily
 
 from core.calendar import utcnow
 from core.settings import Settings
-from web.state import qaf_state
 
 access = logging.getLogger("qaf.access")
 
