@@ -1,5 +1,5 @@
 """The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token, trail,
-retention, subject-access."""
+backup, restore, retention, subject-access."""
 
 from __future__ import annotations
 
@@ -63,17 +63,33 @@ def cmd_migrate(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    settings, plugins = _prepare()
-    asyncio.run(_migrate())
-    from web.app import create_app
+    from core.logs import configure
 
-    app = create_app(settings, plugins)
-    print(f"qaf serving {', '.join(settings.councils)} at http://{args.host}:{args.port} ({_describe(settings)})")
+    settings, plugins = _prepare()
+    if args.workers > 1 and settings.is_sqlite:
+        print("qaf: several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process", file=sys.stderr)
+        return 1
+    configure(settings.log_format, access=not args.quiet)
+    asyncio.run(_migrate())
+    print(f"qaf serving {', '.join(settings.councils)} at http://{args.host}:{args.port} ({_describe(settings)})", flush=True)
     # No Server header: what software answers is nobody's business (issue 16).
-    uvicorn.run(
-        app, host=args.host, port=args.port, proxy_headers=True, access_log=not args.quiet, log_level="info",
-        server_header=False,
-    )
+    common = dict(host=args.host, port=args.port, proxy_headers=True, access_log=False, log_config=None,
+                  log_level="info", server_header=False)
+    if args.workers <= 1:
+        from web.app import create_app
+
+        uvicorn.run(create_app(settings, plugins), **common)
+        return 0
+    # Several processes (PLAT-14): each builds its app from the same QAF_
+    # settings; their request figures are summed through files here.
+    import shutil
+
+    metrics_dir = settings.data_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(mode=0o700, parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    os.environ["QAF_ACCESS_LOG"] = "0" if args.quiet else "1"
+    uvicorn.run("web.asgi:worker_app", factory=True, workers=args.workers, **common)
     return 0
 
 
@@ -263,16 +279,9 @@ async def _staff_in_database(settings, council: str) -> tuple[list | None, str]:
 
 async def _schema_is_current() -> bool:
     """Every committed migration has run on the bound database."""
-    from piccolo.apps.migrations.commands.base import BaseMigrationManager
-    from piccolo.apps.migrations.tables import Migration
-    from piccolo.conf.apps import Finder
+    from core.db.migrate import pending
 
-    if not await Migration.table_exists():
-        return False
-    manager = BaseMigrationManager()
-    folder = Finder().get_app_config("qaf").resolved_migrations_folder_path
-    wanted = set(manager.get_migration_ids(manager.get_migration_modules(folder)))
-    return wanted <= set(await Migration.get_migrations_which_ran(app_name="qaf"))
+    return not await pending()
 
 
 def cmd_send_mail(args) -> int:
@@ -388,6 +397,35 @@ def cmd_subject_access(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    """Copy the whole database (records, trail, evidence files, sessions) to PATH (PLAT-14)."""
+    from core.backup import BackupError, backup, describe
+
+    settings = get_settings()
+    try:
+        outcome = backup(settings, args.path)
+    except BackupError as error:
+        print(f"qaf: backup failed: {error}", file=sys.stderr)
+        return 1
+    print(f"Backed up the database ({_describe(settings)}) to {outcome.path} ({describe(outcome)}).")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    """Put the database back as it was at PATH's backup (PLAT-14)."""
+    from core.backup import BackupError, describe, restore
+
+    settings = get_settings()
+    try:
+        outcome = restore(settings, args.path, replace=args.replace)
+    except BackupError as error:
+        print(f"qaf: restore failed: {error}", file=sys.stderr)
+        return 1
+    print(f"Restored the database ({_describe(settings)}) from {outcome.path} ({describe(outcome)}).")
+    print("Run `qaf migrate` (or start the app) if the backup is from an earlier release.")
+    return 0
+
+
 def cmd_bench_generate(args) -> int:
     """Fill an empty database with a large council's ten years of QA (bench/, docs/performance.md)."""
     import datetime as _dt
@@ -419,7 +457,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="migrate the database, then serve the web app and API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--quiet", action="store_true", help="no access log")
+    serve.add_argument("--quiet", action="store_true", help="no line per request in the log")
+    serve.add_argument("--workers", type=int, default=1, help="app processes (PostgreSQL only); each runs the sweep")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
     plugins = sub.add_parser("plugins", help="list loaded plugins and what each supplied")
@@ -445,6 +484,13 @@ def parser() -> argparse.ArgumentParser:
     send_mail = sub.add_parser("send-mail", help="send the notification emails that are due")
     send_mail.add_argument("--batch", type=int, default=50, help="emails claimed at a time")
     send_mail.set_defaults(func=cmd_send_mail)
+    backup = sub.add_parser("backup", help="copy the whole database to PATH; safe while the server runs")
+    backup.add_argument("path", type=Path)
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="put the database back as it was at PATH's backup (stop the app first)")
+    restore.add_argument("path", type=Path)
+    restore.add_argument("--replace", action="store_true", help="overwrite a database that holds records")
+    restore.set_defaults(func=cmd_restore)
     trail = sub.add_parser("trail", help="the append-only trail of every change")
     trail_sub = trail.add_subparsers(dest="trail_command", required=True)
     trail_sub.add_parser(

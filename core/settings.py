@@ -49,6 +49,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # closed before `qaf retention --apply` anonymises it; None keeps it for
     # ever (core/services/retention.py, docs/retention.md).
     retain_years: dict[str, int | None] = msgspec.field(default_factory=lambda: dict(RETAIN_YEARS))
+    # PLAT-14: who may read /metrics: these addresses or networks, or anyone
+    # sending ``Authorization: Bearer <metrics_token>``.
+    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    metrics_token: str = ""
+    # Logs: one JSON object a line, plain text, or "auto" (text when stderr is a terminal).
+    log_format: str = "auto"
 
     @property
     def is_sqlite(self) -> bool:
@@ -104,6 +110,25 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _networks(value: str) -> tuple[str, ...]:
+    import ipaddress
+
+    networks = _list(value)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise SettingsError(f"QAF_METRICS_ALLOW: {network!r} is not an address or network (such as 10.0.0.0/8)") from None
+    return networks
+
+
+def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or allowed[0]
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
 def _secret_key(data_dir: Path) -> str:
     path = data_dir / "secret_key"
     if path.exists():
@@ -142,6 +167,9 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         evidence_max_bytes=_positive(env, "QAF_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
         migrate_database_url=env.get("QAF_MIGRATE_DATABASE_URL", ""),
         retain_years=_retain_years(env),
+        metrics_allow=_networks(env.get("QAF_METRICS_ALLOW", "127.0.0.1,::1")),
+        metrics_token=env.get("QAF_METRICS_TOKEN", ""),
+        log_format=_choice(env, "QAF_LOG_FORMAT", ("auto", "json", "text")),
     )
 
 

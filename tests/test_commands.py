@@ -112,13 +112,11 @@ def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
         assert health.json() == {"status": "ok"}
         assert "server" not in health.headers  # nothing names the server software
         _journey(url)
-        # Serving: the sessions folder and SQLite's -wal and -shm are private too.
-        modes = _modes(tmp_path)
-        sessions = {name: mode for name, mode in modes.items() if name.startswith("sessions/")}
-        assert set(sessions.values()) <= {"600"}
-        assert {name: mode for name, mode in modes.items() if name not in sessions} == {
+        # Serving: SQLite's -wal and -shm are private too; sessions are in
+        # the database (PLAT-14), not files here.
+        assert _modes(tmp_path) == {
             ".": "700", "qaf.sqlite3": "600", "qaf.sqlite3-shm": "600", "qaf.sqlite3-wal": "600", "secret_key": "600",
-            "sessions": "700", "programme-haringey-2027.csv": "600",
+            "programme-haringey-2027.csv": "600",
         }
     finally:
         log = _stop(server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.static_files import create_static_files_router
-from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from core.calendar import is_working_day, london_date, utcnow
@@ -34,12 +34,14 @@ from web.audits.controller import AuditPages
 from web.auth.controller import LoginController
 from web.auth.middleware import authentication_middleware
 from web.auth.sessions import QafSessionConfig
+from web.auth.store import DatabaseStore
 from web.context import nul_refusing_middleware, request_id_middleware
 from web.cycles.controller import CyclePages
 from web.disputes.controller import DisputePages
 from web.errors import HANDLERS
 from web.imports.controller import ImportPages
 from web.notifications.controller import NotificationPages
+from web.operations import Observer, metrics, readyz
 from web.pages import accessibility, healthz, home
 from web.programme.controller import ProgrammePages
 from web.programme.delivery import DeliveryPages
@@ -68,9 +70,10 @@ class QafInit(InitPluginProtocol):
     """Everything the app needs, in one place: state, routes, templates,
     sessions, CSRF, middleware, error handling and the database lifespan."""
 
-    def __init__(self, settings: Settings, plugins: Plugins):
+    def __init__(self, settings: Settings, plugins: Plugins, observer: Observer):
         self.settings = settings
         self.plugins = plugins
+        self.observer = observer
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.settings
@@ -81,10 +84,13 @@ class QafInit(InitPluginProtocol):
         session = QafSessionConfig(store="sessions", secure=secure, samesite="lax", httponly=True, max_age=8 * 3600)
 
         app_config.state["qaf"] = QafState(settings=settings, plugins=self.plugins)
+        app_config.state["qaf_observer"] = self.observer
         app_config.route_handlers.extend(
             [
                 home,
                 healthz,
+                readyz,
+                metrics,
                 accessibility,
                 LoginController,
                 AuditPages,
@@ -105,10 +111,9 @@ class QafInit(InitPluginProtocol):
             ]
         )
         app_config.template_config = TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment(reload=settings.debug)))
-        # Session files are private (mkstemp: 0600); so is their folder, whose
-        # listing would name every session.
-        (settings.data_dir / "sessions").mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._sessions = FileStore(settings.data_dir / "sessions", create_directories=True)
+        # Sessions in the database (PLAT-14): every app process shares them,
+        # a backup holds them, nothing is kept in the data directory.
+        self._sessions = DatabaseStore()
         app_config.stores = {"sessions": self._sessions}
         app_config.csrf_config = CSRFConfig(
             secret=settings.secret_key, exclude=["/api/"], cookie_secure=secure, cookie_samesite="lax"
@@ -127,6 +132,9 @@ class QafInit(InitPluginProtocol):
         app_config.before_send = [*app_config.before_send, security_headers(settings)]
         app_config.lifespan = [*app_config.lifespan, self.lifespan]
         app_config.debug = settings.debug
+        # Logging is the process's (core/logs.py: JSON lines or readable
+        # text), not reconfigured by the framework.
+        app_config.logging_config = None
         return app_config
 
     @contextlib.asynccontextmanager
@@ -157,15 +165,19 @@ class QafInit(InitPluginProtocol):
         """Issue cycles on their first working day, act on passed deadlines
         (HAR 2, CORE-8, CORE-10), then send the outbox (CORE-13)."""
         while True:
+            began = time.perf_counter()
             try:
                 report = await sweep(Context(registry=self.plugins.registry))
                 if report.cycles_issued or report.deadlines_missed:
-                    log.info("sweep: %s cycles issued, %s deadlines passed", report.cycles_issued, report.deadlines_missed)
+                    log.info("sweep", extra={"cycles_issued": report.cycles_issued, "deadlines_missed": report.deadlines_missed})
                 await send_due(self.settings)
-                # Expired sessions are forgotten, not left on disk.
+                # Expired sessions are forgotten.
                 await self._sessions.delete_expired()
             except Exception:
+                self.observer.record_sweep(time.perf_counter() - began, ok=False)
                 log.exception("sweep failed; will retry")
+            else:
+                self.observer.record_sweep(time.perf_counter() - began, ok=True)
             await asyncio.sleep(self.settings.sweep_seconds)
 
 
@@ -201,5 +213,10 @@ def create_app(settings: Settings | None = None, plugins: Plugins | None = None)
     # PLAT-6: a form may carry a few evidence files, each up to the limit
     # (one past it is refused with a message, not a bare 413). Given here:
     # Litestar takes the limit from its constructor, not from on_app_init.
-    return Litestar(plugins=[QafInit(settings, plugins)],
-                    request_max_body_size=MAX_FILES * settings.evidence_max_bytes + 1024 * 1024)
+    observer = Observer(settings)
+    app = Litestar(plugins=[QafInit(settings, plugins, observer)],
+                   request_max_body_size=MAX_FILES * settings.evidence_max_bytes + 1024 * 1024)
+    # Outside Litestar's exception handling: every answer is counted and
+    # logged with its final status, errors and unknown paths too (PLAT-14).
+    app.asgi_handler = observer.wrap(app.asgi_handler)
+    return app

@@ -20,8 +20,10 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        # The id the outermost layer gave the request (web.operations), so
+        # the log line and the trail name the same one.
+        state = scope.setdefault("state", {})
+        request_id = state.setdefault("request_id", uuid.uuid4().hex)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

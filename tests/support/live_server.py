@@ -107,14 +107,15 @@ def start_live_server(data_dir: Path, *, demo: bool = True, **settings: str) -> 
     return serve(data_dir, env)
 
 
-def serve(data_dir: Path, env: dict[str, str]) -> LiveServer:
-    """Start ``qaf serve`` on a free port with ``env``; return once it answers /healthz."""
+def serve(data_dir: Path, env: dict[str, str], *, quiet: bool = True, args: tuple[str, ...] = ()) -> LiveServer:
+    """Start ``qaf serve`` on a free port with ``env``; return once it answers /healthz.
+    ``quiet=False`` keeps the line per request in the log; ``args`` are more options."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = data_dir / "server.log"
+    log_path = data_dir / f"server-{port}.log"
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [str(qaf_executable()), "serve", "--host", "127.0.0.1", "--port", str(port), "--quiet"],
+        [str(qaf_executable()), "serve", "--host", "127.0.0.1", "--port", str(port), *(["--quiet"] if quiet else []), *args],
         env=env,
         cwd=data_dir,
         stdin=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ quotes."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
+from core.db import upkeep
 from core.db.engine import current
 
 ID = "2026-11-22T11:00:00:000000"
@@ -41,9 +42,8 @@ async def forwards():
         engine = current()
         for statement in _statements(engine.engine_type):
             await engine.run_ddl(statement)
-        from core.services import standing_grades
-
-        await standing_grades.rebuild_agreement_years()
+        # Filled after the migrations (core/db/upkeep.py; issue 18).
+        await upkeep.request(engine)
 
     manager.add_raw(run)
     return manager

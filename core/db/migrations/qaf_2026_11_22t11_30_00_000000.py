@@ -3,6 +3,7 @@ counted every follow-up of ten years, twice."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
+from core.db import upkeep
 from core.db.engine import current
 
 ID = "2026-11-22T11:30:00:000000"
@@ -31,9 +32,8 @@ async def forwards():
         engine = current()
         for statement in _statements(engine.engine_type):
             await engine.run_ddl(statement)
-        from core.services import month_counts
-
-        await month_counts.rebuild_follow_ups()
+        # Filled after the migrations (core/db/upkeep.py; issue 18).
+        await upkeep.request(engine)
 
     manager.add_raw(run)
     return manager

@@ -3,6 +3,7 @@ month, owner and schedule (PLAT-5: the delivery report adds these up)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
+from core.db import upkeep
 from core.db.engine import current
 
 ID = "2026-12-02T17:00:00:000000"
@@ -45,9 +46,8 @@ async def forwards():
         engine = current()
         for statement in _statements(engine.engine_type):
             await engine.run_ddl(statement)
-        from core.services import work_counts
-
-        await work_counts.rebuild()
+        # Filled after the migrations (core/db/upkeep.py; issue 18).
+        await upkeep.request(engine, if_rows_in="work")
 
     manager.add_raw(run)
     return manager

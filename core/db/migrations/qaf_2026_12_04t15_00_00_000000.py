@@ -13,6 +13,10 @@ item 4).
   refuses it.
 """
 
+import datetime as dt
+import hashlib
+import json
+
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
 from core.db.engine import current
@@ -51,10 +55,36 @@ POSTGRES_AFTER = [
 ]
 
 
+# The chain as it was defined when this migration was written
+# (core/services/trail.py at 2026-12-04), frozen here: a later change to the
+# service must not change what this migration writes (issue 18).
+GENESIS = ""
+
+
+def _at_text(at) -> str:
+    if isinstance(at, str):
+        at = dt.datetime.fromisoformat(at)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _changes_value(changes):
+    if changes is None:
+        return {}
+    if isinstance(changes, bytes):
+        changes = changes.decode()
+    return json.loads(changes) if isinstance(changes, str) else changes
+
+
+def entry_hash(previous: str, organisation, seq, at, actor, request_id, entity, entity_id, action, changes) -> str:
+    fields = [organisation, seq, _at_text(at), actor, request_id or "", entity, entity_id, action, _changes_value(changes)]
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{previous}\n{text}".encode()).hexdigest()
+
+
 async def _chain_existing(engine) -> None:
     """Number and hash the rows already there, in id order per organisation."""
-    from core.services.trail import GENESIS, entry_hash
-
     connection = engine.current_transaction.get().connection
     select = (
         "SELECT id, organisation, at, actor, request_id, entity, entity_id, action, changes FROM trail ORDER BY id"
