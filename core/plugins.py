@@ -123,9 +123,13 @@ def unsupported_qaf(entry: EntryPoint, running: str | None) -> str | None:
         if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
             continue
         if not requirement.specifier.contains(running, prereleases=True):
+            # Lower bound first, as people write a range: ">=0.2, <0.3".
+            supported = ", ".join(
+                str(s) for s in sorted(requirement.specifier, key=lambda s: (not s.operator.startswith(">"), s.version))
+            )
             return (
                 f"plugin {entry.name!r} comes from {dist.metadata['Name']} {dist.version}, which supports "
-                f"qaf {requirement.specifier}; this is qaf {running}. Install a release of "
+                f"qaf {supported}; this is qaf {running}. Install a release of "
                 f"{dist.metadata['Name']} made for qaf {running}, or a qaf it supports"
             )
     return None
