@@ -258,3 +258,27 @@ def test_qaf_refuses_to_start_with_a_council_package_outside_the_versions_it_sup
                         timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "newham" in ok.stdout
+
+
+def test_readme_command_a_installs_the_app_and_councils_without_development_tools():
+    """README command (a), `uv run --frozen --no-dev qaf ...`, installs what
+    the lock resolves without the dev group: qaf, the four councils (the
+    default `councils` group) and their dependencies, nothing to test or
+    benchmark with. (b), `bash .ci/run`, runs `uv sync --frozen`: everything."""
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install uv && uv run --frozen --no-dev qaf demo && uv run --frozen --no-dev qaf serve" in readme
+    assert '"${uv[@]}" sync --frozen </dev/null' in (ROOT / ".ci" / "run").read_text()
+
+    def names(*args: str) -> set[str]:
+        out = _uv("export", "--frozen", "--no-hashes", "--no-header", "--no-annotate", *args).stdout
+        return {line.split("==")[0].split(" ;")[0].strip() for line in out.splitlines()
+                if line.strip() and "sys_platform == 'never'" not in line}
+
+    app = names("--no-dev")
+    assert {"-e .", *(f"-e ./councils/{key}" for key in COUNCILS)} <= app
+    development = {"pytest", "pytest-asyncio", "pytest-xdist", "playwright", "aiosmtpd", "time-machine", "pypdf",
+                   "faker", "-e ./bench", "-e ./tests/example_plugin"}
+    assert not app & development, app & development
+    everything = names()
+    assert development - {"faker"} <= everything  # faker: nobody imports it (pyproject.toml, override-dependencies)
+    assert "faker" not in everything
