@@ -94,6 +94,8 @@ def cmd_plugins(args) -> int:
     for info in plugins.info:
         kind = "built-in" if info.builtin else (f"council {info.council}" if info.council else "plugin")
         print(f"{info.name}  ({kind}, {info.module})")
+        if info.distribution:
+            print(f"    package {info.distribution}")
         for line in supplied.get(info.name, []):
             print(f"    {line}")
     return 0

@@ -56,6 +56,8 @@ class PluginInfo:
     module: str
     council: str | None
     builtin: bool
+    # The installed distribution it came from, e.g. "qaf-council-bedford 0.1.0" (built-ins: none).
+    distribution: str | None = None
 
 
 class Hooks:
@@ -151,6 +153,7 @@ def build_plugin_manager(
         info.append(PluginInfo(name, module.__name__, None, True))
 
     installed: dict[str, ModuleType] = {}
+    distributions: dict[str, str] = {}
     unsupported: dict[str, str] = {}
     running = qaf_version()
     for entry in (entry for group in groups for entry in entry_points(group=group)):
@@ -165,6 +168,8 @@ def build_plugin_manager(
             raise PluginError(f"plugin {entry.name!r} ({entry.value}) failed to import: {exc}") from exc
         if refusal:
             unsupported[entry.name] = refusal
+        if getattr(entry, "dist", None) is not None:
+            distributions[entry.name] = f"{entry.dist.metadata['Name']} {entry.dist.version}"
 
     councils = {name: module for name, module in installed.items() if _council_of(module)}
     unknown = [c for c in settings.councils if c not in councils]
@@ -183,7 +188,7 @@ def build_plugin_manager(
         if name in unsupported:  # an installed council that is not enabled is never run
             raise PluginError(unsupported[name])
         pm.register(module, name=name)
-        info.append(PluginInfo(name, module.__name__, council, False))
+        info.append(PluginInfo(name, module.__name__, council, False, distributions.get(name)))
 
     pm.check_pending()
     if settings.plugins_trace:

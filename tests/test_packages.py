@@ -257,7 +257,7 @@ def test_qaf_refuses_to_start_with_a_council_package_outside_the_versions_it_sup
     ok = subprocess.run([QAF, "plugins"], env=env | {"PYTHONPATH": str(inside)}, capture_output=True, text=True,
                         timeout=120)
     assert ok.returncode == 0, ok.stderr
-    assert "newham" in ok.stdout
+    assert "newham  (council newham, qaf_council_newham_fake)\n    package qaf-council-newham 2.0.0\n" in ok.stdout
 
 
 def test_readme_command_a_installs_the_app_and_councils_without_development_tools():
