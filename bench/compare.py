@@ -1,5 +1,5 @@
-"""``qaf bench compare A.json B.json`` (or ``python -m bench.compare A B``):
-the change between two ``qaf bench run --json`` results, row by row.
+"""``qaf-bench compare A.json B.json`` (or ``python -m bench.compare A B``):
+the change between two ``qaf-bench run --json`` results, row by row.
 
 Throughput: higher is better; times and ratios to the raw SQL: lower is
 better. A change is marked ``better``/``worse`` beyond ``--noise`` percent
@@ -79,7 +79,7 @@ def run_cli(args) -> int:
     try:
         a, b = (json.loads(Path(p).read_text()) for p in (args.a, args.b))
     except (OSError, ValueError) as error:
-        print(f"qaf bench compare: {error}", file=sys.stderr)
+        print(f"qaf-bench compare: {error}", file=sys.stderr)
         return 2
     print_comparison(a, b, compare(a, b, args.noise))
     return 0

@@ -1,11 +1,11 @@
 """The programme delivery report (PLAT-5) at scale: a dev tool, not shipped.
 
-``qaf bench generate`` makes no programme work, so this issues it through the
+``qaf-bench generate`` makes no programme work, so this issues it through the
 real service, month by month, then times ``core.services.delivery.delivery``
 as the page calls it::
 
     export QAF_DATA_DIR=/tmp/qaf-bench            # or QAF_DATABASE_URL=postgresql://…
-    qaf bench generate --scale 1 --seed 1 --as-of 2027-04-06T06:00:00+00:00
+    qaf-bench generate --scale 1 --seed 1 --as-of 2027-04-06T06:00:00+00:00
     python -m bench.delivery issue   # 2026-01 … 2027-03: work_issued by the real issue_due_work
     python -m bench.delivery time    # each figure: wall median and min of 31 runs
 

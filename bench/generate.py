@@ -1,4 +1,4 @@
-"""A large council's ten years of QA, deterministic for a seed (``qaf bench generate``).
+"""A large council's ten years of QA, deterministic for a seed (``qaf-bench generate``).
 
 Scale 1 is roughly: 5,000 staff in a line-managed hierarchy, 200,000 cases,
 100,000 audits over 120 monthly cycles in every workflow state (with grades,
@@ -299,7 +299,7 @@ async def generate(registry, scale: float, seed: int = 1, as_of: dt.datetime | N
     as_of = as_of or default_as_of()
     ctx = Context(registry=registry, now=as_of, request_id=f"bench-{seed}")
     if await Organisation.exists().where(Organisation.council == COUNCIL):
-        raise SystemExit(f"qaf bench generate: the database already has a {COUNCIL} organisation; use an empty database")
+        raise SystemExit(f"qaf-bench generate: the database already has a {COUNCIL} organisation; use an empty database")
     # The trail's salts from the seed too: the same seed, the same database.
     salts = random.Random(f"salts-{seed}")
     trail.salt_source = lambda: f"{salts.getrandbits(128):032x}"
@@ -788,7 +788,7 @@ def print_counts(result: Generated, out=sys.stdout) -> None:
 
 
 def run_cli(scale: float, seed: int, as_of: dt.datetime | None = None, quiet: bool = False) -> Generated:
-    """For ``qaf bench generate``: settings, plugins, migrate, then generate."""
+    """For ``qaf-bench generate``: settings, plugins, migrate, then generate."""
     from core.cli import _migrate, _prepare
 
     settings, plugins = _prepare()

@@ -553,7 +553,7 @@ async def compare_reports(registry, repeat: int = 3) -> tuple[list[dict], list[d
             differs = await differences()
             extra |= {"same_rows": not differs} | ({"differs": differs} if differs else {})
             if differs:
-                print(f"qaf bench: the floor of {name!r} differs from qaf in {', '.join(differs)}", file=sys.stderr)
+                print(f"qaf-bench: the floor of {name!r} differs from qaf in {', '.join(differs)}", file=sys.stderr)
         ms, first = await median_ms(qaf, repeat)
         raw_ms, _ = await median_ms(floor, repeat)
         out.append({"name": name, "ms": ms, "first_ms": first, "raw_ms": raw_ms,

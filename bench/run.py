@@ -1,4 +1,4 @@
-"""``qaf bench run``: the real server on loopback, driven by concurrent clients
+"""``qaf-bench run``: the real server on loopback, driven by concurrent clients
 for a bounded time, then the reports, a monthly allocation and a deadline
 sweep timed over the same data. Prints one table; ``--json`` writes it too.
 
@@ -501,7 +501,7 @@ def run_benchmark(settings, plugins, seconds: float, clients: int, scale: float 
         generated = None
         if not await Organisation.exists():
             if scale is None:
-                raise SystemExit("qaf bench run: the database is empty; pass --scale N or run qaf bench generate first")
+                raise SystemExit("qaf-bench run: the database is empty; pass --scale N or run qaf-bench generate first")
             from bench.generate import generate
 
             generated = await generate(registry, scale, seed)
@@ -620,7 +620,7 @@ def print_table(r: dict, out=sys.stdout) -> None:
     qaf÷raw time."""
     rows = r["rows"]
     t = r["targets"]
-    print(f"\nqaf bench: {r['database']}, scale {r['scale'] if r['scale'] is not None else '(existing data)'}; "
+    print(f"\nqaf-bench: {r['database']}, scale {r['scale'] if r['scale'] is not None else '(existing data)'}; "
           f"{rows.get('person', 0):,} staff, {rows.get('child_case', 0):,} cases, {rows.get('allocation', 0):,} audits, "
           f"{rows.get('action', 0):,} actions, {rows.get('trail', 0):,} trail rows; "
           f"{r['clients']} clients, {r['seconds_per_page']:g} s per page", file=out)
@@ -691,4 +691,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--serve":
         serve(int(sys.argv[2]))
     else:
-        raise SystemExit("usage: qaf bench run (this module's --serve is for the benchmark's own server)")
+        raise SystemExit("usage: qaf-bench run (this module's --serve is for the benchmark's own server)")

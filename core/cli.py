@@ -111,6 +111,8 @@ def cmd_plugins(args) -> int:
     for info in plugins.info:
         kind = "built-in" if info.builtin else (f"council {info.council}" if info.council else "plugin")
         print(f"{info.name}  ({kind}, {info.module})")
+        if info.distribution:
+            print(f"    package {info.distribution}")
         for line in supplied.get(info.name, []):
             print(f"    {line}")
     return 0
@@ -426,31 +428,6 @@ def cmd_restore(args) -> int:
     return 0
 
 
-def cmd_bench_generate(args) -> int:
-    """Fill an empty database with a large council's ten years of QA (bench/, docs/performance.md)."""
-    import datetime as _dt
-
-    from bench.generate import print_counts, run_cli
-
-    as_of = _dt.datetime.fromisoformat(args.as_of).astimezone(_dt.timezone.utc) if args.as_of else None
-    print_counts(run_cli(args.scale, args.seed, as_of, quiet=args.quiet))
-    return 0
-
-
-def cmd_bench_run(args) -> int:
-    """Drive the real server with concurrent clients and time reports, allocation and the sweep."""
-    from bench.run import run_cli
-
-    return run_cli(args)
-
-
-def cmd_bench_compare(args) -> int:
-    """Print the change between two ``qaf bench run --json`` results."""
-    from bench.compare import run_cli
-
-    return run_cli(args)
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qaf", description="Run a children's-services Quality Assurance Framework.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -506,26 +483,6 @@ def parser() -> argparse.ArgumentParser:
     subject.add_argument("--council", default=None, help="the council's key, where more than one holds a case of that id")
     subject.add_argument("--out", type=Path, default=None, help="where to write the ZIP (default: subject-access-CASE_ID.zip here)")
     subject.set_defaults(func=cmd_subject_access)
-    bench = sub.add_parser("bench", help="scale data and benchmarks (not for a live database)")
-    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
-    bench_generate = bench_sub.add_parser("generate", help="fill an empty database with --scale N of a large council's ten years")
-    bench_generate.add_argument("--scale", type=float, default=1.0, help="1 = 5,000 staff, 200,000 cases, 100,000 audits")
-    bench_generate.add_argument("--seed", type=int, default=1)
-    bench_generate.add_argument("--as-of", default=None, help="ISO instant the data ends at (default today 06:00 UTC)")
-    bench_generate.add_argument("--quiet", action="store_true", help="no progress bar")
-    bench_generate.set_defaults(func=cmd_bench_generate)
-    bench_run = bench_sub.add_parser("run", help="benchmark the server, reports, allocation and sweep; print one table")
-    bench_run.add_argument("--scale", type=float, default=None, help="generate this scale first if the database is empty")
-    bench_run.add_argument("--seed", type=int, default=1)
-    bench_run.add_argument("--seconds", type=float, default=10.0, help="load time per page")
-    bench_run.add_argument("--clients", type=int, default=50)
-    bench_run.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
-    bench_run.set_defaults(func=cmd_bench_run)
-    bench_compare = bench_sub.add_parser("compare", help="the change between two bench run --json results")
-    bench_compare.add_argument("a", type=Path, help="the earlier results (JSON)")
-    bench_compare.add_argument("b", type=Path, help="the later results (JSON)")
-    bench_compare.add_argument("--noise", type=float, default=10.0, help="percent change below which nothing is marked")
-    bench_compare.set_defaults(func=cmd_bench_compare)
     return p
 
 

@@ -8,6 +8,11 @@ which only the tests that use it name, so no deployment ever loads it. A council
 module declares ``QAF_COUNCIL = "<key>"`` and is registered only when
 ``QAF_COUNCILS`` enables it; other plugins load unless ``QAF_PLUGINS_BLOCK``
 names them. ``QAF_PLUGINS_TRACE=1`` logs every hook call.
+
+A plugin's distribution declares the qaf versions it supports as its
+requirement on ``qaf`` (``qaf>=0.1,<0.2``, PLAT-15); qaf refuses to load a
+plugin installed outside that range, naming both versions, rather than run a
+council's framework on a core it was not written for.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from pathlib import Path
 from types import ModuleType
 
 import pluggy
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from core import hookspecs
 from core.definitions.errors import DefinitionError
@@ -49,6 +56,8 @@ class PluginInfo:
     module: str
     council: str | None
     builtin: bool
+    # The installed distribution it came from, e.g. "qaf-council-bedford 0.1.0" (built-ins: none).
+    distribution: str | None = None
 
 
 class Hooks:
@@ -89,6 +98,45 @@ def _council_of(module: ModuleType) -> str | None:
     return getattr(module, "QAF_COUNCIL", None)
 
 
+def qaf_version() -> str | None:
+    """The installed qaf's version, or None when run from a source tree that is not installed."""
+    try:
+        return version("qaf")
+    except PackageNotFoundError:
+        return None
+
+
+def unsupported_qaf(entry: EntryPoint, running: str | None) -> str | None:
+    """Why ``entry``'s package cannot run on qaf ``running``, or None if it can.
+
+    The package declares the qaf versions it supports as its ``Requires-Dist``
+    on ``qaf``; a package that names no qaf requirement is not checked.
+    """
+    dist = getattr(entry, "dist", None)
+    if dist is None or running is None:
+        return None
+    for line in dist.requires or ():
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(requirement.name) != "qaf":
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        if not requirement.specifier.contains(running, prereleases=True):
+            # Lower bound first, as people write a range: ">=0.2, <0.3".
+            supported = ", ".join(
+                str(s) for s in sorted(requirement.specifier, key=lambda s: (not s.operator.startswith(">"), s.version))
+            )
+            return (
+                f"plugin {entry.name!r} comes from {dist.metadata['Name']} {dist.version}, which supports "
+                f"qaf {supported}; this is qaf {running}. Install a release of "
+                f"{dist.metadata['Name']} made for qaf {running}, or a qaf it supports"
+            )
+    return None
+
+
 def build_plugin_manager(
     settings: Settings, groups: tuple[str, ...] = (ENTRY_POINT_GROUP,)
 ) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
@@ -105,20 +153,31 @@ def build_plugin_manager(
         info.append(PluginInfo(name, module.__name__, None, True))
 
     installed: dict[str, ModuleType] = {}
+    distributions: dict[str, str] = {}
+    unsupported: dict[str, str] = {}
+    running = qaf_version()
     for entry in (entry for group in groups for entry in entry_points(group=group)):
         if entry.name in blocked or entry.name in installed:
             continue
+        refusal = unsupported_qaf(entry, running)
         try:
             installed[entry.name] = entry.load()
         except Exception as exc:  # a broken third-party package must say which one
+            if refusal:  # most likely why it does not import
+                raise PluginError(refusal) from exc
             raise PluginError(f"plugin {entry.name!r} ({entry.value}) failed to import: {exc}") from exc
+        if refusal:
+            unsupported[entry.name] = refusal
+        if getattr(entry, "dist", None) is not None:
+            distributions[entry.name] = f"{entry.dist.metadata['Name']} {entry.dist.version}"
 
     councils = {name: module for name, module in installed.items() if _council_of(module)}
     unknown = [c for c in settings.councils if c not in councils]
     if unknown:
         raise PluginError(
             f"QAF_COUNCILS names {', '.join(map(repr, unknown))}, which is not installed; "
-            f"installed councils: {', '.join(sorted(councils)) or 'none'}"
+            f"installed councils: {', '.join(sorted(councils)) or 'none'} "
+            f"(a council is its own package: pip install {' '.join('qaf-council-' + c for c in unknown)})"
         )
     for name, module in installed.items():
         council = _council_of(module)
@@ -126,8 +185,10 @@ def build_plugin_manager(
             raise PluginError(f"plugin {name!r} declares QAF_COUNCIL = {council!r}; the two must match")
         if council and name not in settings.councils:
             continue
+        if name in unsupported:  # an installed council that is not enabled is never run
+            raise PluginError(unsupported[name])
         pm.register(module, name=name)
-        info.append(PluginInfo(name, module.__name__, council, False))
+        info.append(PluginInfo(name, module.__name__, council, False, distributions.get(name)))
 
     pm.check_pending()
     if settings.plugins_trace:

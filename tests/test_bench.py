@@ -1,6 +1,8 @@
 """The scale benchmark in its small mode, so it cannot rot: generate at
 ``--scale 0.01`` (SQLite and PostgreSQL, deterministic for a seed) and run
-``qaf bench run`` for a second per page. Asserts the table's shape and sane
+``qaf-bench run`` for a second per page. The benchmark is a development tool,
+the workspace member ``qaf-bench`` (bench/pyproject.toml) with its own
+command; the product's ``qaf`` has none. Asserts the table's shape and sane
 numbers, never the timing targets (docs/performance.md records those)."""
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from helpers import process_env
 
 QAF = str(Path(sys.executable).with_name("qaf"))
+BENCH = str(Path(sys.executable).with_name("qaf-bench"))
 AS_OF = "2026-11-20T06:00:00+00:00"
 
 # Columns that differ between two runs for reasons other than the generator:
@@ -31,6 +34,10 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _qaf(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run([QAF, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _bench(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([BENCH, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def _sqlite_digest(path: Path) -> dict[str, str]:
@@ -51,7 +58,7 @@ def _sqlite_digest(path: Path) -> dict[str, str]:
 def test_generate_is_deterministic_and_the_benchmark_prints_every_row_on_sqlite(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     for where in (first, second):
-        made = _qaf("bench", "generate", "--scale", "0.01", "--seed", "7", "--as-of", AS_OF, env=_env(where))
+        made = _bench("generate", "--scale", "0.01", "--seed", "7", "--as-of", AS_OF, env=_env(where))
         assert made.returncode == 0, made.stderr
     assert "allocation" in made.stdout and "trail" in made.stdout
     assert "123/123" in made.stderr  # the progress line reached the end
@@ -61,7 +68,7 @@ def test_generate_is_deterministic_and_the_benchmark_prints_every_row_on_sqlite(
     # The load generator is wrk where it is installed (.ci/run installs it),
     # else the httpx fallback; the PostgreSQL run below forces the fallback.
     generator = "wrk" if shutil.which("wrk") else "httpx"
-    run = _qaf("bench", "run", "--seconds", "1", "--clients", "4", "--json", str(out), env=_env(first))
+    run = _bench("run", "--seconds", "1", "--clients", "4", "--json", str(out), env=_env(first))
     assert run.returncode == 0, run.stderr
     assert f"load generator: {generator}" in run.stdout
     assert "access log off" in run.stdout
@@ -76,7 +83,7 @@ def test_generate_is_deterministic_and_the_benchmark_prints_every_row_on_sqlite(
     results = json.loads(out.read_text())
     _assert_floors_and_raw(results)
     # Two runs compared: the same file against itself changes nothing.
-    compared = _qaf("bench", "compare", str(out), str(out), env=_env(first))
+    compared = _bench("compare", str(out), str(out), env=_env(first))
     assert compared.returncode == 0, compared.stderr
     assert "my audits (/audits): ratio to floor" in compared.stdout
     assert "report: month: ratio to raw" in compared.stdout
@@ -95,24 +102,31 @@ def test_generate_is_deterministic_and_the_benchmark_prints_every_row_on_sqlite(
     assert 30 < results["server_peak_rss_mb"] < 4000
 
 
+def test_the_product_command_has_no_benchmark(tmp_path):
+    """`qaf bench` is not a command of the qaf wheel (whose code it could not run)."""
+    result = _qaf("bench", "generate", env=_env(tmp_path))
+    assert result.returncode == 2
+    assert "invalid choice: 'bench'" in result.stderr
+
+
 def test_generate_on_postgresql(tmp_path, postgres_server):
     url = postgres_server.create_database_sync(prefix="bench")
-    made = _qaf("bench", "generate", "--scale", "0.01", "--seed", "7", "--as-of", AS_OF,
+    made = _bench("generate", "--scale", "0.01", "--seed", "7", "--as-of", AS_OF,
                 env=_env(tmp_path, QAF_DATABASE_URL=url))
     assert made.returncode == 0, made.stderr
     counts = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in made.stdout.splitlines()[1:]}
     assert counts["allocation"] > 900 and counts["grade"] > 20_000 and counts["trail"] > 15_000
     # The same rows as on SQLite for the same seed (counts per table).
-    sqlite = _qaf("bench", "generate", "--scale", "0.01", "--seed", "7", "--as-of", AS_OF, env=_env(tmp_path / "s"))
+    sqlite = _bench("generate", "--scale", "0.01", "--seed", "7", "--as-of", AS_OF, env=_env(tmp_path / "s"))
     assert sqlite.stdout.splitlines()[1:] == made.stdout.splitlines()[1:]
     # Then the benchmark end to end on it (server, floors through asyncpg, the
     # real allocation and sweep: sequences follow the bulk ids, so the
     # services insert after them).
     out = tmp_path / "bench.json"
-    run = _qaf("bench", "run", "--seconds", "0.5", "--clients", "2", "--json", str(out),
+    run = _bench("run", "--seconds", "0.5", "--clients", "2", "--json", str(out),
                env=_env(tmp_path, QAF_DATABASE_URL=url, QAF_BENCH_LOAD="httpx"))
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "qaf bench: postgresql" in run.stdout
+    assert "qaf-bench: postgresql" in run.stdout
     assert "load generator: httpx" in run.stdout  # the fallback, end to end, even where wrk is installed
     assert "query+render floor: audit form" in run.stdout
     results = json.loads(out.read_text())

@@ -32,7 +32,7 @@ person (for a schedule done per supervisee, one per supervisee), however many
 audits it asks for.
 
 Why counts kept as rows are written: reading each piece of work with its
-audits took 200 to 370 ms for a year at ``qaf bench`` scale 1 on SQLite
+audits took 200 to 370 ms for a year at ``qaf-bench`` scale 1 on SQLite
 (6,906 pieces of work), and expanding the programme over all 4,921 staff
 another 30 to 40 ms; the counts and the stand-ins make it a few
 milliseconds.
