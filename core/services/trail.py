@@ -99,7 +99,7 @@ def _salt() -> str:
     return secrets.token_hex(16)
 
 
-# Where each entry's salt comes from: the system's randomness. `qaf bench
+# Where each entry's salt comes from: the system's randomness. `qaf-bench
 # generate` swaps in a seeded source while it runs, so the same seed makes
 # the same database.
 salt_source = _salt
