@@ -22,6 +22,7 @@ from core.calendar import utcnow
 from core.services import accounts
 from core.services.context import Context
 from web.auth.sessions import rotate
+from web.errors import STALE_FORM
 from web.state import qaf_state
 
 SESSION_PERSON = "person_id"
@@ -45,16 +46,6 @@ class _Request:
 
     def __init__(self, scope: Scope):
         self.scope = scope
-
-
-def csrf_cookie(scope: Scope, name: str) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == b"cookie":
-            for part in value.decode("latin-1").split(";"):
-                k, _, v = part.strip().partition("=")
-                if k == name:
-                    return v
-    return None
 
 
 def session_expired(session: dict, now: float, settings) -> str | None:
@@ -87,13 +78,28 @@ def authentication_middleware(app: ASGIApp) -> ASGIApp:
             if person_id is not None:
                 scope["user"] = await accounts.actor(ctx, int(person_id))
         else:
-            await _from_session(scope, ctx, state.settings)
+            await _from_session(scope, receive, ctx, state.settings)
         await app(scope, receive, send)
 
     return middleware
 
 
-async def _from_session(scope: Scope, ctx: Context, settings) -> None:
+async def submitted_csrf_token(scope: Scope, receive: Receive) -> str | None:
+    """The CSRF token a request carries: htmx's header, or a form's field.
+    The form is read as Litestar's CSRF check reads it, and kept for the
+    handler (Litestar caches it on the connection)."""
+    request = scope["litestar_app"].request_class(scope=scope, receive=receive)
+    token = request.headers.get("x-csrftoken")
+    if token:
+        return token
+    content_type, _ = request.content_type
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        value = (await request.form()).get("_csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def _from_session(scope: Scope, receive: Receive, ctx: Context, settings) -> None:
     session = scope.get("session")
     if not isinstance(session, dict) or not (SESSION_PERSON in session or PENDING in session):
         return
@@ -105,12 +111,13 @@ async def _from_session(scope: Scope, ctx: Context, settings) -> None:
         rotate(_Request(scope))
         return
     if scope["method"] not in SAFE_METHODS:
-        # The CSRF token must be this session's own: the CSRF middleware then
-        # checks the form's or header's token against this cookie.
-        cookie = csrf_cookie(scope, qaf_state(scope["app"].state).csrf_cookie_name)
+        # The CSRF token must be this session's own (a token from another
+        # session, even with that session's cookie planted beside it, is
+        # refused); Litestar's CSRF check then matches it to the cookie.
+        token = await submitted_csrf_token(scope, receive)
         bound = session.get(SESSION_CSRF)
-        if not cookie or not isinstance(bound, str) or not hmac.compare_digest(cookie, bound):
-            raise PermissionDeniedException("This form is from another session. Go back, reload the page and try again.")
+        if not token or not isinstance(bound, str) or not hmac.compare_digest(token, bound):
+            raise PermissionDeniedException(STALE_FORM)
     if now - session[SEEN_AT] >= SEEN_RESOLUTION:
         scope["session"] = session = {**session, SEEN_AT: now}
     person_id = session.get(SESSION_PERSON)
