@@ -23,7 +23,7 @@ from core.services.context import Context
 from core.services.demo import DEMO_PASSWORD, load_demo
 from core.settings import Settings
 
-pytest_plugins = ["support.fixtures", "support.live_server"]
+pytest_plugins = ["support.fixtures", "support.live_server", "support.oidc_provider"]
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
