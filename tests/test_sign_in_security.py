@@ -83,6 +83,7 @@ async def test_a_csrf_token_from_another_session_is_refused(client, settings, pl
 
 
 @pytest.mark.clock("2027-03-26T16:00:00+00:00")  # the Friday before the clocks go forward
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_an_unused_session_ends_after_the_idle_time_and_any_session_after_its_lifetime(client, clock):
     await sign_in(client, "haringey.cp_chair")
     page = await client.get("/audits")
@@ -151,12 +152,19 @@ async def test_thirty_wrong_passwords_then_the_right_one_is_refused_and_every_at
     assert (await _post_login(client, "haringey.cp_chair", PASSWORD)).status_code == 303
 
 
+# 31 password hashes: on SQLite alone (the throttle's queries are the same on both).
 @pytest.mark.req("PLAT-10")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_thirty_first_bad_password_from_one_address_in_a_minute_is_refused(client):
     # Thirty accounts, one wrong password each, from one address in a minute.
+    token = csrf_from((await client.get("/login")).text)
+
+    async def attempt(username: str):
+        return await client.post("/login", data={"username": username, "password": "guess", "_csrf_token": token}, follow_redirects=False)
+
     for n in range(30):
-        assert (await _post_login(client, f"someone.{n}", "guess")).status_code == 422
-    thirty_first = await _post_login(client, "haringey.cp_chair", "guess")
+        assert (await attempt(f"someone.{n}")).status_code == 422
+    thirty_first = await attempt("haringey.cp_chair")
     assert thirty_first.status_code == 429
     assert "too many attempts" in thirty_first.text
     assert (await SignInAttempt.count().where(SignInAttempt.outcome == "throttled")) == 1
@@ -212,3 +220,47 @@ async def test_the_tokens_page_makes_lists_and_revokes_a_token(client):
     after = await client.get("/account/tokens")
     assert "Revoked" in after.text and "/revoke" not in after.text
     assert (await client.get("/api/v1/allocations", headers=headers)).status_code == 401
+
+
+def test_health_checks_stay_fast_while_twenty_bad_sign_ins_are_hashed(tmp_path):
+    """Issue 15: argon2 on the event loop let four bad sign-ins raise every
+    other request from 0.1 s to 2.2 s. Against a real `qaf serve`, 20 bad
+    sign-ins at once; /healthz meanwhile. The median is asserted (a shared
+    test machine's scheduling shows in single probes); the closing note
+    gives the full figures (/work/helpers/notes/oidc.md)."""
+    import asyncio
+    import statistics
+    import time
+
+    import httpx
+
+    from support.live_server import server_env, serve, stop_live_server
+
+    server = serve(tmp_path, server_env(tmp_path))  # migrates a fresh database: no one to sign in as
+    try:
+        async def flood() -> tuple[list[int], list[float]]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=httpx.Limits(max_connections=40)) as web:
+                probes: list[float] = []
+                done = asyncio.Event()
+
+                async def probe():
+                    while not done.is_set():
+                        started = time.perf_counter()
+                        assert (await web.get("/healthz")).status_code == 200
+                        probes.append((time.perf_counter() - started) * 1000)
+                        await asyncio.sleep(0.02)
+
+                prober = asyncio.create_task(probe())
+                answers = await asyncio.gather(
+                    *(web.post("/api/v1/auth/token", json={"username": f"flood.{n}", "password": "wrong"}) for n in range(20))
+                )
+                done.set()
+                await prober
+                return [a.status_code for a in answers], probes
+
+        codes, probes = asyncio.run(flood())
+    finally:
+        stop_live_server(server)
+    assert codes == [401] * 20
+    assert len(probes) >= 10
+    assert statistics.median(probes) < 50, sorted(probes)

@@ -11,14 +11,16 @@ API tokens expire, and their owner can list and revoke them.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import hashlib
 import hmac
 import logging
+import os
 import secrets
+import threading
 from dataclasses import dataclass
 
-import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -34,9 +36,24 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash("qaf-no-such-user")
 
 # At most this many password hashes at once (each takes ~64 MiB and a core
-# for tens of milliseconds); others queue without holding a thread.
+# for tens of milliseconds), in threads of their own at the lowest CPU
+# priority: a flood of sign-ins queues there, and the event loop (every other
+# request) is always scheduled first.
 HASHING_AT_ONCE = 2
-_gates: dict[int, asyncio.Semaphore] = {}
+
+
+def _lowest_priority() -> None:
+    try:
+        # Linux: a thread is a task with its own nice value; argon2's own lane
+        # threads, started from here, inherit it.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: still off the loop
+        pass
+
+
+_hashing = concurrent.futures.ThreadPoolExecutor(
+    max_workers=HASHING_AT_ONCE, thread_name_prefix="qaf-hashing", initializer=_lowest_priority
+)
 
 # Throttling (issue 15 item 5). An account may fail FREE_FAILURES times in
 # ACCOUNT_WINDOW; after that each attempt waits 2^(failures - FREE_FAILURES)
@@ -69,18 +86,10 @@ def _verify(password_hash: str, password: str) -> bool:
     return matched and usable
 
 
-def _gate() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    gate = _gates.get(id(loop))
-    if gate is None:
-        gate = _gates[id(loop)] = asyncio.Semaphore(HASHING_AT_ONCE)
-    return gate
-
-
 async def in_hashing_thread(function, *args):
-    """Run an argon2 call off the event loop, a few at a time."""
-    async with _gate():
-        return await anyio.to_thread.run_sync(function, *args)
+    """Run an argon2 call off the event loop, a few at a time; the rest wait
+    in the executor's queue without holding the loop or a thread."""
+    return await asyncio.get_running_loop().run_in_executor(_hashing, function, *args)
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
