@@ -145,6 +145,7 @@ def cmd_token(args) -> int:
     from core.db.tables import Person
     from core.services.accounts import create_token
     from core.services.context import Context
+    from core.services.errors import Invalid
 
     settings, plugins = _prepare()
 
@@ -152,7 +153,10 @@ def cmd_token(args) -> int:
         person = await Person.select(Person.id).where(Person.username == args.username).first()
         if person is None:
             raise SystemExit(f"no such user {args.username!r}")
-        return await create_token(Context(registry=plugins.registry), person["id"], args.label)
+        try:
+            return await create_token(Context(registry=plugins.registry), person["id"], args.label, args.days)
+        except Invalid as refused:
+            raise SystemExit(refused.message) from None
 
     print(asyncio.run(run()))
     return 0
@@ -376,9 +380,10 @@ def parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="issue due cycles and act on passed deadlines (the server does this every minute)")
     sweep.add_argument("--at", help="act as if it were this ISO instant (for testing and catching up)")
     sweep.set_defaults(func=cmd_sweep)
-    token = sub.add_parser("token", help="create an API token for a user")
+    token = sub.add_parser("token", help="create an API token for a user (it expires)")
     token.add_argument("username")
     token.add_argument("--label", default="")
+    token.add_argument("--days", type=int, default=None, help="days until the token expires (1-365, default 30)")
     token.set_defaults(func=cmd_token)
     send_mail = sub.add_parser("send-mail", help="send the notification emails that are due")
     send_mail.add_argument("--batch", type=int, default=50, help="emails claimed at a time")
