@@ -62,6 +62,21 @@ async def test_signing_in_gives_a_new_session_id_and_a_planted_or_old_one_holds_
     assert _cookie(again, "session") not in (issued, None)
 
 
+async def test_a_change_of_role_gives_the_session_a_new_id(client):
+    from core.db.tables import Person
+
+    signed = await sign_in(client, "haringey.cp_chair")
+    before = _cookie(signed, "session")
+    # The staff import makes the CP chair a QA officer while they are signed in.
+    await Person.update({Person.role: "qa_officer"}).where(Person.username == "haringey.cp_chair")
+    page = await client.get("/audits")
+    after = _cookie(page, "session")
+    assert after and after != before
+    assert "QA queue" in page.text
+    client.cookies.set("session", before)  # the id from before the change holds nothing
+    assert (await client.get("/audits", follow_redirects=False)).headers["location"].startswith("/login")
+
+
 async def test_a_csrf_token_from_another_session_is_refused(client, settings, plugins):
     from web.app import create_app
 
@@ -264,3 +279,28 @@ def test_health_checks_stay_fast_while_twenty_bad_sign_ins_are_hashed(tmp_path):
     assert codes == [401] * 20
     assert len(probes) >= 10
     assert statistics.median(probes) < 50, sorted(probes)
+
+
+async def test_administrators_see_refused_sign_ins_to_their_accounts(client):
+    await _post_login(client, "haringey.cp_chair", "wrong")
+    await _post_login(client, "nobody.known", "wrong")
+    await sign_in(client, "haringey.head_of_qa")
+    imports = await client.get("/imports")
+    assert 'href="/sign-ins"' in imports.text
+    page = await client.get("/sign-ins")
+    assert page.status_code == 200
+    # Haringey's CP chair (demo data), by name; the unknown username is not shown.
+    chair = await person("haringey.cp_chair")
+    assert chair["display_name"] in page.text and "Wrong password" in page.text and "nobody" not in page.text
+    headers = await _token_headers(client, "haringey.head_of_qa")
+    listed = (await client.get("/api/v1/sign-in-attempts", headers=headers)).json()
+    assert [(r["name"], r["outcome"]) for r in listed] == [(chair["display_name"], "Wrong password")]
+    # Not for an auditor.
+    auditor = await _token_headers(client, "haringey.iro")
+    assert (await client.get("/api/v1/sign-in-attempts", headers=auditor)).status_code == 403
+
+
+async def _token_headers(client, username: str) -> dict[str, str]:
+    made = await client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    assert made.status_code == 201, made.text
+    return {"Authorization": f"Bearer {made.json()['token']}"}

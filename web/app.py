@@ -33,6 +33,7 @@ from web.actions.plans import PlanPages
 from web.audits.controller import AuditPages
 from web.auth.controller import LoginController, SecondFactorController
 from web.auth.oidc import OidcController
+from web.auth.attempts import SignInAttemptPages
 from web.auth.tokens import TokenPages
 from web.auth.middleware import authentication_middleware
 from web.auth.sessions import QafSessionConfig
@@ -98,6 +99,7 @@ class QafInit(InitPluginProtocol):
                 SecondFactorController,
                 OidcController,
                 TokenPages,
+                SignInAttemptPages,
                 AuditPages,
                 QaPages,
                 NotificationPages,

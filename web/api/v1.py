@@ -18,6 +18,7 @@ from web.api.joint import JointAuditsController
 from web.api.work import WorkController
 from web.auth.guards import requires, signed_in
 from web.auth.tokens import TokensApi
+from web.auth.attempts import SignInAttemptsApi
 from web.context import request_context
 from web.cycles.controller import CyclesApi
 
@@ -192,6 +193,6 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, TokensApi, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, TokensApi, SignInAttemptsApi, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController],
     tags=["v1"],
 )
