@@ -15,11 +15,6 @@ import logging
 from typing import Annotated
 
 import httpx
-from authlib.integrations.base_client import BaseApp, OAuthError
-from authlib.integrations.base_client.async_app import AsyncOAuth2Mixin
-from authlib.integrations.base_client.async_openid import AsyncOpenIDMixin
-from authlib.integrations.httpx_client import AsyncOAuth2Client
-from joserfc.errors import JoseError
 from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery, Parameter
@@ -39,18 +34,42 @@ PENDING_OIDC = "oidc"
 SCOPE = "openid email profile"
 
 
-class Provider(AsyncOAuth2Mixin, AsyncOpenIDMixin, BaseApp):
-    client_cls = AsyncOAuth2Client
+_providers: dict[tuple[str, str, str], object] = {}
 
 
-_providers: dict[tuple[str, str, str], Provider] = {}
+def _provider_class():
+    """Authlib's OpenID client, loaded only where OpenID Connect is set up
+    (it takes a while to import, and says its httpx support is deprecated
+    in favour of httpx2, which is not yet a release qaf can depend on)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        import authlib.deprecate  # noqa: F401  (it sets its own warnings to "always": ignored here after it)
+
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from authlib.integrations.base_client import BaseApp
+        from authlib.integrations.base_client.async_app import AsyncOAuth2Mixin
+        from authlib.integrations.base_client.async_openid import AsyncOpenIDMixin
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+    class Provider(AsyncOAuth2Mixin, AsyncOpenIDMixin, BaseApp):
+        client_cls = AsyncOAuth2Client
+
+    return Provider
 
 
-def provider(settings: Settings) -> Provider:
+def _refusals() -> tuple[type[Exception], ...]:
+    from authlib.integrations.base_client import OAuthError
+    from joserfc.errors import JoseError
+
+    return (OAuthError, JoseError, httpx.HTTPError, ValueError, KeyError)
+
+
+def provider(settings: Settings):
     """One client per provider and app, which keeps the discovery document and keys it has read."""
     key = (settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret)
     if key not in _providers:
-        _providers[key] = Provider(
+        _providers[key] = _provider_class()(
             framework=None,
             name="oidc",
             client_id=settings.oidc_client_id,
@@ -132,7 +151,7 @@ class OidcController(Controller):
                 redirect_uri=redirect_uri(settings), code=code, code_verifier=pending["code_verifier"]
             )
             claims = await client.parse_id_token(token, nonce=pending["nonce"])
-        except (OAuthError, JoseError, httpx.HTTPError, ValueError, KeyError) as exc:
+        except _refusals() as exc:
             # No token or claim in the log: only what kind of failure it was.
             log.warning("sign-in: the identity provider's answer was refused (%s)", type(exc).__name__)
             return await _refused(request, f"qaf could not confirm your sign-in with {name}. Start signing in again.", 400)
