@@ -12,11 +12,10 @@ to a member of staff by ``core.services.identity``.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
 from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core.services import accounts, identity
@@ -131,12 +130,13 @@ class OidcController(Controller):
         self,
         request: Request,
         code: FromQuery[str | None] = None,
-        returned_state: Annotated[str | None, Parameter(query="state")] = None,
         error: FromQuery[str | None] = None,
     ) -> Redirect | Template:
         settings = qaf_state(request.app.state).settings
         if not settings.oidc_enabled:
             raise NotFoundException()
+        # "state" is a name Litestar keeps for the app's state: read it as given.
+        returned_state = request.query_params.get("state")
         session = request.session if isinstance(request.scope.get("session"), dict) else {}
         pending = session.get(PENDING_OIDC)
         # Used once, whatever happens next.
