@@ -18,7 +18,7 @@ from web.rendering import local_path, page
 from web.state import qaf_state
 
 SIGNED_OUT_MESSAGES = {
-    "idle": "You have been signed out because you had not used qaf for {minutes} minutes. Your work was saved as you went.",
+    "idle": "You have been signed out because you had not used qaf for {minutes} minutes. Sign in again to carry on.",
     "lifetime": "You have been signed out because you signed in more than {hours} hours ago. Sign in again to carry on.",
 }
 
