@@ -98,8 +98,8 @@ class TokenController(Controller):
                 raise NotAuthorizedException(
                     "Give the 6-digit code from your authenticator app as code (set the app up by signing in on the web)"
                 )
+        expires_at = accounts.token_expiry(ctx, data.expires_in_days)  # a bad expiry refused before anything is written
         await accounts.signed_in(ctx, person_id, username=data.username, address=address, key=settings.secret_key)
-        expires_at = accounts.token_expiry(ctx, data.expires_in_days)
         token = await accounts.create_token(ctx, person_id, data.label, data.expires_in_days)
         return schemas.TokenResponse(token=token, expires_at=expires_at)
 
