@@ -312,6 +312,29 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_second_factor_reset(args) -> int:
+    """Forget someone's authenticator app and recovery codes (issue 15): they
+    set up a new app at their next sign-in. For an administrator to run once
+    they have made sure who is asking."""
+    from core.db.tables import Person
+    from core.services import second_factor
+    from core.services.context import Context
+
+    settings, plugins = _prepare()
+
+    async def run():
+        person = await Person.select(Person.id).where(Person.username == args.username).first()
+        if person is None:
+            raise SystemExit(f"no such user {args.username!r}")
+        return await second_factor.reset(Context(registry=plugins.registry), person["id"])
+
+    if asyncio.run(run()):
+        print(f"{args.username} will set up a new authenticator app at their next sign-in.")
+    else:
+        print(f"{args.username} has no authenticator app set up: nothing to reset.")
+    return 0
+
+
 def cmd_trail_verify(args) -> int:
     """Walk every organisation's trail chain; exit 1 at the first broken link (PLAT-12)."""
     from core.db.engine import bind, engine_for
@@ -388,6 +411,11 @@ def parser() -> argparse.ArgumentParser:
     send_mail = sub.add_parser("send-mail", help="send the notification emails that are due")
     send_mail.add_argument("--batch", type=int, default=50, help="emails claimed at a time")
     send_mail.set_defaults(func=cmd_send_mail)
+    factor = sub.add_parser("second-factor", help="a person's authenticator app (TOTP)")
+    factor_sub = factor.add_subparsers(dest="second_factor_command", required=True)
+    factor_reset = factor_sub.add_parser("reset", help="forget USERNAME's app and recovery codes: they set up a new one at next sign-in")
+    factor_reset.add_argument("username")
+    factor_reset.set_defaults(func=cmd_second_factor_reset)
     trail = sub.add_parser("trail", help="the append-only trail of every change")
     trail_sub = trail.add_subparsers(dest="trail_command", required=True)
     trail_sub.add_parser(

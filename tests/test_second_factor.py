@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
 
 import pyotp
 import pytest
@@ -16,7 +17,8 @@ from litestar.testing import AsyncTestClient
 
 from conftest import make_settings
 from core.db.tables import Trail
-from helpers import csrf_from, person
+from helpers import csrf_from, person, process_env
+from support.live_server import qaf_executable
 
 PASSWORD = "qaf-demo-2026"
 
@@ -52,7 +54,7 @@ async def _sign_out(client):
 
 
 @pytest.mark.req("PLAT-10")
-async def test_the_qa_team_sets_up_an_authenticator_app_and_gives_a_code_at_every_sign_in(strict_client, clock):
+async def test_the_qa_team_sets_up_an_authenticator_app_and_gives_a_code_at_every_sign_in(strict_client, clock, database_url, tmp_path):
     client = strict_client
     first = await _password(client, "haringey.qa_officer")
     assert first.headers["location"] == "/login/second-factor"
@@ -96,6 +98,20 @@ async def test_the_qa_team_sets_up_an_authenticator_app_and_gives_a_code_at_ever
     assert no_code.status_code == 401 and "authenticator app" in no_code.json()["detail"]
     token = await client.post("/api/v1/auth/token", json={"username": "haringey.qa_officer", "password": PASSWORD, "code": app.now()})
     assert token.status_code == 201
+
+    # Phone and recovery codes lost: an administrator resets the app; the
+    # officer sets up a new one at their next sign-in.
+    reset = subprocess.run(
+        [str(qaf_executable()), "second-factor", "reset", "haringey.qa_officer"],
+        env=process_env(QAF_DATABASE_URL=database_url, QAF_DATA_DIR=str(tmp_path / "cli")),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert reset.returncode == 0, reset.stderr
+    assert "haringey.qa_officer will set up a new authenticator app at their next sign-in." in reset.stdout
+    await _sign_out(client)
+    await _password(client, "haringey.qa_officer")
+    assert "Set up your authenticator app" in (await client.get("/login/second-factor")).text
+    assert (await _code(client, codes[4])).status_code == 422  # the old recovery codes are gone
 
 
 @pytest.mark.req("PLAT-10")

@@ -130,3 +130,16 @@ async def check(ctx: Context, person_id: int, code: str) -> bool:
             action="recovery_code_used", changes={"left": left},
         )
     return True
+
+
+async def reset(ctx: Context, person_id: int) -> bool:
+    """Forget a person's authenticator app and recovery codes (they lost both):
+    they set up a new app at their next sign-in. False if none was set up."""
+    person = await _person(person_id)
+    if not person["totp_secret"]:
+        return False
+    async with transaction():
+        await Person.update({Person.totp_secret: "", Person.totp_confirmed_at: None, Person.totp_last_step: 0}).where(Person.id == person_id)
+        await RecoveryCode.update({RecoveryCode.used_at: ctx.now}).where((RecoveryCode.person == person_id) & RecoveryCode.used_at.is_null())
+        await trail.record(ctx, organisation_id=person["organisation"], entity="person", entity_id=person_id, action="second_factor_reset")
+    return True
