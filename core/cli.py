@@ -1,4 +1,4 @@
-"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token, trail."""
+"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token, second-factor, trail."""
 
 from __future__ import annotations
 
