@@ -1,5 +1,5 @@
-"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token, trail,
-backup, restore, retention, subject-access."""
+"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token,
+second-factor, trail, backup, restore, retention, subject-access."""
 
 from __future__ import annotations
 
@@ -164,6 +164,7 @@ def cmd_token(args) -> int:
     from core.db.tables import Person
     from core.services.accounts import create_token
     from core.services.context import Context
+    from core.services.errors import Invalid
 
     settings, plugins = _prepare()
 
@@ -171,7 +172,10 @@ def cmd_token(args) -> int:
         person = await Person.select(Person.id).where(Person.username == args.username).first()
         if person is None:
             raise SystemExit(f"no such user {args.username!r}")
-        return await create_token(Context(registry=plugins.registry), person["id"], args.label)
+        try:
+            return await create_token(Context(registry=plugins.registry), person["id"], args.label, args.days)
+        except Invalid as refused:
+            raise SystemExit(refused.message) from None
 
     print(asyncio.run(run()))
     return 0
@@ -320,6 +324,29 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_second_factor_reset(args) -> int:
+    """Forget someone's authenticator app and recovery codes (issue 15): they
+    set up a new app at their next sign-in. For an administrator to run once
+    they have made sure who is asking."""
+    from core.db.tables import Person
+    from core.services import second_factor
+    from core.services.context import Context
+
+    settings, plugins = _prepare()
+
+    async def run():
+        person = await Person.select(Person.id).where(Person.username == args.username).first()
+        if person is None:
+            raise SystemExit(f"no such user {args.username!r}")
+        return await second_factor.reset(Context(registry=plugins.registry), person["id"])
+
+    if asyncio.run(run()):
+        print(f"{args.username} will set up a new authenticator app at their next sign-in.")
+    else:
+        print(f"{args.username} has no authenticator app set up: nothing to reset.")
+    return 0
+
+
 def cmd_trail_verify(args) -> int:
     """Walk every organisation's trail chain; exit 1 at the first broken link (PLAT-12)."""
     from core.db.engine import bind, engine_for
@@ -454,9 +481,10 @@ def parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="issue due cycles and act on passed deadlines (the server does this every minute)")
     sweep.add_argument("--at", help="act as if it were this ISO instant (for testing and catching up)")
     sweep.set_defaults(func=cmd_sweep)
-    token = sub.add_parser("token", help="create an API token for a user")
+    token = sub.add_parser("token", help="create an API token for a user (it expires)")
     token.add_argument("username")
     token.add_argument("--label", default="")
+    token.add_argument("--days", type=int, default=None, help="days until the token expires (1-365, default 30)")
     token.set_defaults(func=cmd_token)
     send_mail = sub.add_parser("send-mail", help="send the notification emails that are due")
     send_mail.add_argument("--batch", type=int, default=50, help="emails claimed at a time")
@@ -468,6 +496,11 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument("path", type=Path)
     restore.add_argument("--replace", action="store_true", help="overwrite a database that holds records")
     restore.set_defaults(func=cmd_restore)
+    factor = sub.add_parser("second-factor", help="a person's authenticator app (TOTP)")
+    factor_sub = factor.add_subparsers(dest="second_factor_command", required=True)
+    factor_reset = factor_sub.add_parser("reset", help="forget USERNAME's app and recovery codes: they set up a new one at next sign-in")
+    factor_reset.add_argument("username")
+    factor_reset.set_defaults(func=cmd_second_factor_reset)
     trail = sub.add_parser("trail", help="the append-only trail of every change")
     trail_sub = trail.add_subparsers(dest="trail_command", required=True)
     trail_sub.add_parser(

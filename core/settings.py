@@ -55,6 +55,35 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     metrics_token: str = ""
     # Logs: one JSON object a line, plain text, or "auto" (text when stderr is a terminal).
     log_format: str = "auto"
+    # Sessions (issue 15): signed out after this many minutes without a
+    # request, and this many hours after signing in whatever happens.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 10
+    # Local usernames and passwords; off when every member of staff signs in
+    # through the council's identity provider (OpenID Connect).
+    local_passwords: bool = True
+    # Administrators and the QA team give a second factor (TOTP) after their
+    # local password; "off" only for demonstrations and the test suite.
+    second_factor: bool = True
+    # OpenID Connect (Microsoft Entra ID or any provider): the issuer whose
+    # /.well-known/openid-configuration is read, this app's client id and
+    # secret, and the provider's roles (app roles, or group ids) that give
+    # each qaf role, "provider value=role key", first match wins.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_roles: tuple[tuple[str, str], ...] = ()
+    oidc_provider_name: str = "your organisation's account"
+    # Who a person who cannot sign in should ask, in the words the pages use.
+    sign_in_contact: str = "your council's qaf administrator"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:
@@ -106,7 +135,7 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or int(raw) < 1:
-        raise SettingsError(f"{name} must be a whole number of bytes above 0, not {raw!r}")
+        raise SettingsError(f"{name} must be a whole number above 0, not {raw!r}")
     return int(raw)
 
 
@@ -127,6 +156,14 @@ def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     return value
+def _role_map(value: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for part in _list(value):
+        claim, sep, role = part.rpartition("=")
+        if not sep or not claim.strip() or not role.strip():
+            raise SettingsError(f"QAF_OIDC_ROLES must be 'provider role=qaf role' pairs separated by commas, not {part!r}")
+        pairs.append((claim.strip(), role.strip()))
+    return tuple(pairs)
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -170,6 +207,16 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         metrics_allow=_networks(env.get("QAF_METRICS_ALLOW", "127.0.0.1,::1")),
         metrics_token=env.get("QAF_METRICS_TOKEN", ""),
         log_format=_choice(env, "QAF_LOG_FORMAT", ("auto", "json", "text")),
+        session_idle_minutes=_positive(env, "QAF_SESSION_IDLE_MINUTES", 30),
+        session_max_hours=_positive(env, "QAF_SESSION_MAX_HOURS", 10),
+        local_passwords=not env.get("QAF_LOCAL_PASSWORDS", "").strip() or _flag(env.get("QAF_LOCAL_PASSWORDS", "")),
+        second_factor=env.get("QAF_SECOND_FACTOR", "required").strip().lower() not in {"off", "0", "false", "no"},
+        oidc_issuer=env.get("QAF_OIDC_ISSUER", "").strip().rstrip("/"),
+        oidc_client_id=env.get("QAF_OIDC_CLIENT_ID", "").strip(),
+        oidc_client_secret=env.get("QAF_OIDC_CLIENT_SECRET", ""),
+        oidc_roles=_role_map(env.get("QAF_OIDC_ROLES", "")),
+        oidc_provider_name=env.get("QAF_OIDC_PROVIDER_NAME", "").strip() or "your organisation's account",
+        sign_in_contact=env.get("QAF_SIGN_IN_CONTACT", "").strip() or "your council's qaf administrator",
     )
 
 

@@ -23,7 +23,7 @@ from core.services.context import Context
 from core.services.demo import DEMO_PASSWORD, load_demo
 from core.settings import Settings
 
-pytest_plugins = ["support.fixtures", "support.live_server"]
+pytest_plugins = ["support.fixtures", "support.live_server", "support.oidc_provider"]
 
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,7 +55,9 @@ def clock(request, suite_clock):
         yield traveller
 
 
-def make_settings(tmp_path: Path, database_url: str, councils=("haringey",)) -> Settings:
+def make_settings(tmp_path: Path, database_url: str, councils=("haringey",), **extra) -> Settings:
+    # Signing in as the QA team asks for a second factor only in the tests of
+    # it (tests/test_second_factor.py): others sign in by password alone.
     return Settings(
         data_dir=tmp_path,
         database_url=database_url,
@@ -66,6 +68,7 @@ def make_settings(tmp_path: Path, database_url: str, councils=("haringey",)) -> 
         # made there cannot serve the test's own queries. `qaf serve` tests
         # exercise the pool in a real server process.
         database_pool_size=0,
+        **({"second_factor": False} | extra),
     )
 
 

@@ -31,7 +31,10 @@ from web.actions.compliance import CompliancePages
 from web.actions.controller import ActionPages
 from web.actions.plans import PlanPages
 from web.audits.controller import AuditPages
-from web.auth.controller import LoginController
+from web.auth.controller import LoginController, SecondFactorController
+from web.auth.oidc import OidcController
+from web.auth.attempts import SignInAttemptPages
+from web.auth.tokens import TokenPages
 from web.auth.middleware import authentication_middleware
 from web.auth.sessions import QafSessionConfig
 from web.auth.store import DatabaseStore
@@ -79,11 +82,17 @@ class QafInit(InitPluginProtocol):
         settings = self.settings
         engine = engine_for(settings.database_url)
         bind(engine)
-        secure = settings.base_url.startswith("https://")
-        # A staff session lasts a working day from sign-in (web/auth/sessions.py).
-        session = QafSessionConfig(store="sessions", secure=secure, samesite="lax", httponly=True, max_age=8 * 3600)
+        secure = settings.https
+        state = QafState(settings=settings, plugins=self.plugins)
+        # A session's idle timeout and absolute lifetime are checked on every
+        # request (web/auth/middleware.py); the store forgets it at the latest
+        # after the lifetime. Its cookie has no expiry (web/auth/sessions.py).
+        session = QafSessionConfig(
+            store="sessions", key=state.session_cookie_name, secure=secure, samesite="lax", httponly=True,
+            max_age=settings.session_max_hours * 3600,
+        )
 
-        app_config.state["qaf"] = QafState(settings=settings, plugins=self.plugins)
+        app_config.state["qaf"] = state
         app_config.state["qaf_observer"] = self.observer
         app_config.route_handlers.extend(
             [
@@ -93,6 +102,10 @@ class QafInit(InitPluginProtocol):
                 metrics,
                 accessibility,
                 LoginController,
+                SecondFactorController,
+                OidcController,
+                TokenPages,
+                SignInAttemptPages,
                 AuditPages,
                 QaPages,
                 NotificationPages,
@@ -116,7 +129,8 @@ class QafInit(InitPluginProtocol):
         self._sessions = DatabaseStore()
         app_config.stores = {"sessions": self._sessions}
         app_config.csrf_config = CSRFConfig(
-            secret=settings.secret_key, exclude=["/api/"], cookie_secure=secure, cookie_samesite="lax"
+            secret=settings.secret_key, exclude=["/api/"], cookie_name=state.csrf_cookie_name,
+            cookie_secure=secure, cookie_samesite="lax", cookie_httponly=True,
         )
         app_config.middleware = [request_id_middleware, nul_refusing_middleware, session.middleware, authentication_middleware, *app_config.middleware]
         app_config.exception_handlers = {**HANDLERS, **app_config.exception_handlers}

@@ -16,6 +16,8 @@ from web.rendering import shell_context
 
 log = logging.getLogger("qaf.web")
 
+STALE_FORM = "This form is from another session. Go back, reload the page and try again."
+
 
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
@@ -59,6 +61,9 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, NotAuthorizedException):
         return Redirect(f"/login?next={request.url.path}", status_code=303)
     if isinstance(exc, PermissionDeniedException):
+        if exc.detail in (STALE_FORM, "CSRF token verification failed"):
+            # A form from another session or browser (issue 15): say what to do.
+            return _error_page(request, 403, "You cannot do that", STALE_FORM)
         return _error_page(request, 403, "You cannot do that", "Your role does not give you access to this page.")
     if status == 404:
         return _error_page(request, 404, "Page not found", "If you typed the web address, check it is correct.")

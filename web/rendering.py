@@ -222,6 +222,9 @@ def shell_context(request: Request, title: str, unread: int | None = None, reads
     if isinstance(session, dict) and session.get("flash"):
         messages = session.get("flash", [])
         request.set_session({k: v for k, v in session.items() if k != "flash"})
+    # The GOV.UK timeout warning: how long a page may sit unused before the
+    # session ends (web/auth/middleware.py), for base.html's dialog.
+    idle_seconds = qaf_state(request.app.state).settings.session_idle_minutes * 60 if user else 0
     return {
         "page_title": title,
         "user": user,
@@ -229,6 +232,8 @@ def shell_context(request: Request, title: str, unread: int | None = None, reads
         "csrf_token": _csrf(request),
         "flash": messages,
         "category_labels": categories,
+        "idle_seconds": idle_seconds,
+        "here": request.url.path,
     }
 
 

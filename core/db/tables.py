@@ -72,6 +72,13 @@ class Person(Table, tablename="person"):
     line_manager = ForeignKey("self", null=True, index=True, on_delete=OnDelete.restrict)
     active = Boolean(default=True)
     created_at = Timestamptz()
+    # A second factor for a local account (issue 15 item 3): the TOTP secret,
+    # when it was confirmed, and the last time step used (no code twice).
+    totp_secret = Varchar(length=64, default="")
+    totp_confirmed_at = Timestamptz(null=True, default=None)
+    totp_last_step = Integer(default=0)
+    # The identity provider's subject the person last signed in as (OIDC).
+    oidc_subject = Varchar(length=255, default="")
 
 
 class ApiToken(Table, tablename="api_token"):
@@ -82,6 +89,29 @@ class ApiToken(Table, tablename="api_token"):
     label = Varchar(length=100, default="")
     created_at = Timestamptz()
     last_used_at = Timestamptz(null=True, default=None)
+    # Every token expires; a revoked one is kept (the trail names it) but refused.
+    expires_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class SignInAttempt(Table, tablename="sign_in_attempt"):
+    """One attempt to sign in with a password, for throttling (issue 15). The
+    username and address are kept only as keyed digests; never the password."""
+
+    at = Timestamptz()
+    account = Varchar(length=64, index=True)
+    address = Varchar(length=64, index=True)
+    person = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    outcome = Varchar(length=32)  # signed_in | wrong_password | throttled | second_factor_wrong
+
+
+class RecoveryCode(Table, tablename="recovery_code"):
+    """A single-use code that stands in for the second factor; only its digest is kept."""
+
+    person = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    code_hash = Varchar(length=64)
+    created_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
 
 
 class ChildCase(Table, tablename="child_case"):
@@ -656,6 +686,8 @@ TABLES: tuple[type[Table], ...] = (
     Team,
     Person,
     ApiToken,
+    SignInAttempt,
+    RecoveryCode,
     ChildCase,
     Cycle,
     PracticeWeek,

@@ -78,6 +78,9 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
         QAF_DATA_DIR=str(data_dir),
         QAF_COUNCILS="haringey",
         QAF_SWEEP_SECONDS="0",
+        # The browser journeys sign the QA team in by password alone
+        # (tests/test_second_factor.py proves the second factor).
+        QAF_SECOND_FACTOR="off",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -13,10 +13,26 @@ class TokenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     username: str
     password: str
     label: str = ""
+    # How long the token lasts: 30 days unless given, at most 365.
+    expires_in_days: int | None = None
+    # The 6-digit code from the authenticator app (or a recovery code), for
+    # administrators and the QA team, who sign in with a second factor.
+    code: str = ""
 
 
 class TokenResponse(msgspec.Struct, kw_only=True):
     token: str
+    expires_at: dt.datetime | None = None
+
+
+class TokenOut(msgspec.Struct, kw_only=True):
+    id: int
+    label: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    state: str  # active | expired | revoked
 
 
 # The list shape is the service's own Summary: one definition for pages and API.

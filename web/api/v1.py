@@ -7,7 +7,7 @@ import json
 import msgspec
 from litestar.params import FromPath, JSONBody
 from litestar import Controller, Request, Router, get, post, put
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 
 from core.services import accounts, audits, compliance, imports, notifications
 from web.api import schemas
@@ -17,6 +17,8 @@ from web.api.disputes_actions import ActionsController, DisputesController, Plan
 from web.api.joint import JointAuditsController
 from web.api.work import WorkController
 from web.auth.guards import requires, signed_in
+from web.auth.tokens import TokensApi
+from web.auth.attempts import SignInAttemptsApi
 from web.context import request_context
 from web.cycles.controller import CyclesApi
 
@@ -59,13 +61,47 @@ def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
 class TokenController(Controller):
     path = "/auth"
 
-    @post("/token", summary="Exchange a username and password for a bearer token")
+    @post(
+        "/token",
+        summary="Exchange a username and password (and, for administrators and the QA team, "
+        "the code from their authenticator app) for a bearer token that expires",
+    )
     async def token(self, request: Request, data: JSONBody[schemas.TokenRequest]) -> schemas.TokenResponse:
+        from core.services import second_factor
+        from web.auth.controller import client_address, wait_words
+        from web.state import qaf_state
+
+        settings = qaf_state(request.app.state).settings
+        if not settings.local_passwords:
+            raise NotAuthorizedException(
+                "qaf passwords are switched off: sign in on the web and make a token on the Your API tokens page"
+            )
         ctx = request_context(request)
-        person_id = await accounts.authenticate(ctx, data.username, data.password)
-        if person_id is None:
+        address = client_address(request)
+        result = await accounts.authenticate(ctx, data.username, data.password, address=address, key=settings.secret_key)
+        if result.refused == "throttled":
+            raise TooManyRequestsException(
+                f"There have been too many attempts to sign in. Wait {wait_words(result.wait_seconds)} and try again",
+                headers={"retry-after": str(result.wait_seconds)},
+            )
+        if result.refused:
             raise NotAuthorizedException("The username or password is not right")
-        return schemas.TokenResponse(token=await accounts.create_token(ctx, person_id, data.label))
+        person_id = result.person_id
+        if settings.second_factor and second_factor.required(await accounts.actor(ctx, person_id)):
+            if not data.code or not await second_factor.check(ctx, person_id, data.code):
+                person = await accounts.person_row(person_id)
+                await accounts.record_attempt(
+                    ctx, account=accounts.digest(settings.secret_key, "account:" + person["username"]),
+                    address=accounts.digest(settings.secret_key, "address:" + address), person=person,
+                    outcome="second_factor_wrong",
+                )
+                raise NotAuthorizedException(
+                    "Give the 6-digit code from your authenticator app as code (set the app up by signing in on the web)"
+                )
+        expires_at = accounts.token_expiry(ctx, data.expires_in_days)  # a bad expiry refused before anything is written
+        await accounts.signed_in(ctx, person_id, username=data.username, address=address, key=settings.secret_key)
+        token = await accounts.create_token(ctx, person_id, data.label, data.expires_in_days)
+        return schemas.TokenResponse(token=token, expires_at=expires_at)
 
 
 class AllocationsController(Controller):
@@ -157,7 +193,7 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, TokensApi, SignInAttemptsApi, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController],
     tags=["v1"],
 )
 

@@ -72,3 +72,43 @@ document.addEventListener('htmx:beforeRequest', () => {
   const box = document.getElementById('qaf-request-error')
   if (box) box.hidden = true
 })
+
+// The GOV.UK timeout warning (issue 15): two minutes before an unused
+// session would end, a dialog offers to keep it; any request to the server
+// (a page, an htmx update) starts the count again.
+function timeoutWarning () {
+  const dialog = document.getElementById('qaf-timeout')
+  if (!dialog || typeof dialog.showModal !== 'function') return
+  const idle = Number(dialog.dataset.idleSeconds) * 1000
+  const warn = Number(dialog.dataset.warnSeconds) * 1000
+  const count = dialog.querySelector('.qaf-timeout__count')
+  let warnTimer, endTimer, tick
+  function words (ms) {
+    const seconds = Math.max(0, Math.ceil(ms / 1000))
+    if (seconds >= 60) { const m = Math.ceil(seconds / 60); return `${m} minute${m === 1 ? '' : 's'}` }
+    return `${seconds} second${seconds === 1 ? '' : 's'}`
+  }
+  function start () {
+    clearTimeout(warnTimer); clearTimeout(endTimer); clearInterval(tick)
+    const endsAt = Date.now() + idle
+    warnTimer = setTimeout(() => {
+      count.textContent = words(endsAt - Date.now())
+      dialog.showModal()
+      tick = setInterval(() => { count.textContent = words(endsAt - Date.now()) }, 15000)
+    }, Math.max(0, idle - warn))
+    endTimer = setTimeout(() => { window.location.href = '/login' }, idle + 1000)
+  }
+  dialog.querySelector('.qaf-timeout__stay').addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const form = event.target
+    const response = await fetch(form.action, {
+      method: 'POST',
+      headers: { 'hx-request': 'true', 'x-csrftoken': form.elements._csrf_token.value },
+      credentials: 'same-origin'
+    })
+    if (response.ok) { dialog.close(); start() } else { window.location.href = '/login' }
+  })
+  document.addEventListener('htmx:afterRequest', start)
+  start()
+}
+timeoutWarning()
