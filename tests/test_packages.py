@@ -51,7 +51,8 @@ def _uv(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess
 
 
 def _clean_env(data_dir: Path, council: str) -> dict[str, str]:
-    env = process_env(QAF_DATA_DIR=str(data_dir), QAF_COUNCILS=council, QAF_SWEEP_SECONDS="0")
+    # The demo's sign-in as the README gives it: no authenticator app to set up.
+    env = process_env(QAF_DATA_DIR=str(data_dir), QAF_COUNCILS=council, QAF_SWEEP_SECONDS="0", QAF_SECOND_FACTOR="off")
     return {k: v for k, v in env.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
 
 
