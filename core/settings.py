@@ -45,6 +45,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # PostgreSQL: the owner's URL, for migrations; the app then connects
     # (database_url) as a role that owns nothing (core/db/roles.py).
     migrate_database_url: str = ""
+    # PLAT-7: an agency respondent's access ends after this many days without
+    # signing in (QAF_RESPONDENT_IDLE_DAYS); their agency lead may invite them again.
+    respondent_idle_days: int = 90
 
     @property
     def is_sqlite(self) -> bool:
@@ -105,7 +108,17 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         database_pool_size=int(env.get("QAF_DATABASE_POOL_SIZE", "10")),
         evidence_max_bytes=_positive(env, "QAF_EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
         migrate_database_url=env.get("QAF_MIGRATE_DATABASE_URL", ""),
+        respondent_idle_days=_days(env, "QAF_RESPONDENT_IDLE_DAYS", 90),
     )
+
+
+def _days(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a whole number of days above 0, not {raw!r}")
+    return int(raw)
 
 
 @functools.lru_cache(maxsize=1)

@@ -31,7 +31,9 @@ from web.actions.compliance import CompliancePages
 from web.actions.controller import ActionPages
 from web.actions.plans import PlanPages
 from web.audits.controller import AuditPages
+from web.agency_requests import RequestPages
 from web.auth.controller import LoginController
+from web.respondents import RespondentPages, RespondentSignIn
 from web.auth.middleware import authentication_middleware
 from web.auth.sessions import QafSessionConfig
 from web.context import nul_refusing_middleware, request_id_middleware
@@ -87,6 +89,9 @@ class QafInit(InitPluginProtocol):
                 healthz,
                 accessibility,
                 LoginController,
+                RespondentSignIn,
+                RespondentPages,
+                RequestPages,
                 AuditPages,
                 QaPages,
                 NotificationPages,

@@ -19,6 +19,8 @@ from web.api.work import WorkController
 from web.auth.guards import requires, signed_in
 from web.context import request_context
 from web.cycles.controller import CyclesApi
+from web.agency_requests import RequestsApi
+from web.respondents import RespondentsApi, SignInApi
 
 
 def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
@@ -53,6 +55,9 @@ def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
         grade_chain=[msgspec.convert(g, schemas.GradeOut) for g in view.grade_chain],
         audited_by=view.audited_by,
         co_auditors=[schemas.CoAuditorOut(id=c["id"], name=c["name"]) for c in view.co_auditors],
+        unchanged=dict(view.carried.unchanged) if view.carried else {},
+        changed=[schemas.ChangedAnswerOut(field=c["name"], label=c["label"], before=str(c["before"]), after=str(c["after"]))
+                 for c in view.carried.changed] if view.carried else [],
     )
 
 
@@ -157,6 +162,6 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController, RequestsApi, RespondentsApi, SignInApi],
     tags=["v1"],
 )

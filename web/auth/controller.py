@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 from core.services import accounts
 from web.auth.guards import signed_in
 from web.auth.middleware import SESSION_PERSON
+from web.auth.sessions import start as start_session
 from web.context import request_context
 from web.forms import form_data
 from web.rendering import local_path, page
@@ -53,8 +54,7 @@ class LoginController(Controller):
                 values={"username": username},
                 status_code=422,
             )
-        request.clear_session()
-        request.set_session({SESSION_PERSON: person_id})
+        start_session(request, {SESSION_PERSON: person_id})
         return Redirect(_safe_next(data.get("next")), status_code=303)
 
     @post("/logout", guards=[signed_in])

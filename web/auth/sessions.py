@@ -20,6 +20,16 @@ from litestar.types import Empty, Message, ScopeSession
 
 # Where the session as loaded is kept for the response to compare against.
 _LOADED = "qaf_session_loaded"
+# Set by ``start``: the response stores the session under a new id and
+# forgets the old one (no session fixation across a sign-in).
+_ROTATE = "qaf_session_rotate"
+
+
+def start(request, values: dict) -> None:
+    """Sign in: a new session, under a new session id, holding ``values``."""
+    request.clear_session()
+    request.set_session(values)
+    request.scope.setdefault("state", {})[_ROTATE] = True
 
 
 class QafSessionBackend(ServerSideSessionBackend):
@@ -29,8 +39,20 @@ class QafSessionBackend(ServerSideSessionBackend):
         connection.scope.setdefault("state", {})[_LOADED] = self.serialize_data(data, connection.scope) if data else None
         return data
 
+    def get_session_id(self, connection: ASGIConnection) -> str:
+        state = connection.scope.setdefault("state", {})
+        if state.get(_ROTATE):
+            if "qaf_session_new_id" not in state:
+                state["qaf_session_new_id"] = self.generate_session_id()
+            return state["qaf_session_new_id"]
+        return super().get_session_id(connection)
+
     async def store_in_message(self, scope_session: ScopeSession, message: Message, connection: ASGIConnection) -> None:
-        has_cookie = bool(connection.cookies.get(self.config.key))
+        state = connection.scope.setdefault("state", {})
+        old = connection.cookies.get(self.config.key)
+        if state.get(_ROTATE) and old and old != "null":
+            await self.delete(old, self.config.get_store_from_app(connection.scope["app"]))
+        has_cookie = bool(old) and not state.get(_ROTATE)
         if scope_session is not Empty and not scope_session:
             if not has_cookie:
                 return  # nothing to keep, nothing to forget: no session at all
