@@ -8,7 +8,7 @@ import datetime as dt
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Response, Template
 
 from core.calendar import add_working_days, london_date
@@ -39,7 +39,7 @@ class RequestPages(Controller):
                           may_manage=ctx.actor.role == "agency_lead")
 
     @get("/new")
-    async def new(self, request: Request, kind: str | None = None, work: int | None = None) -> Template:
+    async def new(self, request: Request, kind: FromQuery[str | None] = None, work: FromQuery[int | None] = None) -> Template:
         ctx = request_context(request)
         values: dict = {"kind": kind or "", "agencies": []}
         if work is not None:

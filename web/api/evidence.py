@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Response
 
 from core.services import audits, evidence
@@ -37,7 +37,7 @@ class AuditEvidenceController(Controller):
     async def add(
         self, request: Request, allocation_id: FromPath[int],
         data: Annotated[EvidenceUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
-        field: str = "",
+        field: FromQuery[str] = "",
     ) -> list[EvidenceOut]:
         """Each file in a part named ``file``, checked as on completion
         records (``POST /api/v1/work/{id}/evidence``): a 422 says which file
