@@ -693,7 +693,7 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
     order = {key: i for i, (key, _) in enumerate(levels)}
     by_domain: dict[str, dict] = {}
     for row in grade_rows:
-        if levels and row["level"] not in order:
+        if row["level"] not in order:
             # A grade on another form's scale (a partnership's Section 11
             # return beside its audit tool's, issue 14): not this report's.
             continue
