@@ -171,10 +171,23 @@ async def _reports_card(ctx: Context, today: dt.date) -> Card | None:
     )
 
 
+async def _requests_card(ctx: Context) -> Card | None:
+    """Issue 14: the partnership QA manager's open requests to agencies."""
+    from core.services import agency_requests
+
+    if ctx.actor.council != "partnership" or not ctx.actor.can("administer"):
+        return None
+    found = await agency_requests.open_for_home(ctx)
+    return Card("requests", "Open requests to agencies", "requests/_home.html", link=("/requests", "All requests"),
+                empty="Requests you issue to agencies will appear here until every agency's return is accepted.",
+                data={"items": found[:SHOWN], "more": max(0, len(found) - SHOWN)})
+
+
 async def cards(ctx: Context) -> list[Card]:
     today = london_date(ctx.now)
     found = [
         await _work_card(ctx, today),
+        await _requests_card(ctx),
         await _audits_card(ctx, today),
         await _qa_card(ctx),
         await _decisions_card(ctx),
