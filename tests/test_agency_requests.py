@@ -18,7 +18,7 @@ import pytest
 
 from core.calendar import UTC
 from core.db.tables import Agency, AgencyRequest, Allocation, Notification, OneTimeLink, Person, Trail
-from core.services import agency_requests, audits, respondents, sweep
+from core.services import agency_requests, audits, evidence, respondents, sweep
 from core.services.errors import Forbidden, Invalid, NotFound
 from helpers import acting, api_token, csrf_from, person, sign_in
 
@@ -34,20 +34,6 @@ DUE = dt.date(2027, 1, 15)  # a Friday
 
 async def _agency(org: int, key: str) -> dict:
     return await Agency.select().where((Agency.organisation == org) & (Agency.key == key)).first()
-
-
-async def _lead_for(org: int, key: str, username: str) -> dict:
-    """The demo's one agency lead stays the local authority's; each other
-    agency gets its own lead (as a deployment would add them)."""
-    agency = await _agency(org, key)
-    found = await person(username)
-    if found is None:
-        template = await person("partnership.agency_lead")
-        await Person.insert(Person(organisation=org, agency=agency["id"], role="agency_lead", display_name=f"Lead of {agency['name']}",
-                                   email=f"{username}@example.org", username=username, password_hash=template["password_hash"],
-                                   active=True, created_at=ISSUED))
-        found = await person(username)
-    return found
 
 
 def _token(link: str) -> str:
@@ -74,8 +60,6 @@ async def test_a_section_11_round_from_request_to_acceptance_and_no_agency_sees_
     qa = await acting(partnership, "partnership.qa_manager")
     org = qa.actor.organisation_id
     police, health = await _agency(org, "police"), await _agency(org, "health")
-    await _lead_for(org, "police", "partnership.lead.police")
-    await _lead_for(org, "health", "partnership.lead.health")
 
     # Bad input: every field's error at once, in the council's words.
     with pytest.raises(Invalid) as refused:
@@ -87,7 +71,7 @@ async def test_a_section_11_round_from_request_to_acceptance_and_no_agency_sees_
     }
     # Only the QA manager issues requests.
     with pytest.raises(Forbidden):
-        await agency_requests.issue(await acting(partnership, "partnership.lead.police"), kind="section_11",
+        await agency_requests.issue(await acting(partnership, "partnership.agency_lead.police"), kind="section_11",
                                     agency_ids=[police["id"]], due_on=DUE)
 
     # Last round (2024): the police's Section 11 return, accepted.
@@ -111,17 +95,17 @@ async def test_a_section_11_round_from_request_to_acceptance_and_no_agency_sees_
     health_return = next(r["id"] for r in issued["returns"] if r["agency"] != "Police")
 
     # PLAT-8: the police's answers are carried forward from 2024, each unchanged until confirmed.
-    lead_headers = await api_token(client, "partnership.lead.police")
+    lead_headers = await api_token(client, "partnership.agency_lead.police")
     detail = (await client.get(f"/api/v1/allocations/{police_return}", headers=lead_headers)).json()
     assert detail["answers"]["answer.progress.progress_of_improvements"] == "New safeguarding training for all officers."
     assert detail["unchanged"]["answer.progress.progress_of_improvements"] == "Unchanged since 1 December 2026"
     assert detail["changed"] == []
-    # Health has no earlier return: nothing carried.
+    # Health's come from its last accepted return (the demo's, two years before).
     health_detail = (await client.get(f"/api/v1/allocations/{health_return}", headers=headers)).json()
-    assert health_detail["answers"] == {} and health_detail["unchanged"] == {}
+    assert health_detail["unchanged"]["answer.progress.progress_of_improvements"] == "Unchanged since 25 January 2025"
 
     # PLAT-7: the police lead invites a respondent; the email carries a one-time link.
-    lead = await acting(partnership, "partnership.lead.police")
+    lead = await acting(partnership, "partnership.agency_lead.police")
     respondent_id = await respondents.invite(lead, police["id"], "Sam.Smith@Police.example", "Sam Smith")
     invitation = await _last_link(respondent_id, "respondent_invitation")
     assert invitation.startswith("/respondents/invitation/")
@@ -129,7 +113,7 @@ async def test_a_section_11_round_from_request_to_acceptance_and_no_agency_sees_
     assert stored["token_hash"] != _token(invitation) and len(stored["token_hash"]) == 64
     # Another agency's lead cannot invite for the police.
     with pytest.raises(Forbidden):
-        await respondents.invite(await acting(partnership, "partnership.lead.health"), police["id"], "x@example.org", "X")
+        await respondents.invite(await acting(partnership, "partnership.agency_lead.health"), police["id"], "x@example.org", "X")
 
     # The link works once: accept, then the same link says it does not work.
     client.cookies.clear()
@@ -170,12 +154,25 @@ async def test_a_section_11_round_from_request_to_acceptance_and_no_agency_sees_
     view = await audits.audit_view(respondent, police_return)
     assert "answer.progress.progress_of_improvements" not in view.carried.unchanged
     assert [c["label"] for c in view.carried.changed] == ["Completed by (name and role)"]
+    # PLAT-6: evidence on an answer, its type checked from its content.
+    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    [file_id] = await evidence.add_to_audit(respondent, police_return, [evidence.Checked("training.pdf", "application/pdf", pdf)],
+                                            field="answer.progress.progress_of_improvements")
+    assert [(f.filename, f.field) for f in await evidence.of_audit(respondent, police_return)] == [
+        ("training.pdf", "answer.progress.progress_of_improvements")]
+    # Another agency's people cannot see the return or its file: page, file URL, API.
+    health_lead_headers = await api_token(client, "partnership.agency_lead.health")
+    assert (await client.get(f"/api/v1/allocations/{police_return}", headers=health_lead_headers)).status_code == 404
+    assert (await client.get(f"/api/v1/allocations/{police_return}/evidence/{file_id}", headers=health_lead_headers)).status_code == 404
+    with pytest.raises(NotFound):
+        await evidence.download_from_audit(await acting(partnership, "partnership.agency_lead.health"), police_return, file_id)
+    assert (await client.get(f"/audits/{police_return}/evidence/{file_id}")).status_code == 200  # the police's respondent may
     # Nor another agency's return, by page, API or service.
     assert (await client.get(f"/audits/{health_return}")).status_code == 404
     with pytest.raises(NotFound):
         await audits.audit_view(respondent, health_return)
     with pytest.raises(NotFound):
-        await agency_requests.request_view(await acting(partnership, "partnership.lead.health"), earlier)
+        await agency_requests.request_view(await acting(partnership, "partnership.agency_lead.health"), earlier)
 
     # The respondent sends it for sign-off; only the lead (signatory) submits.
     await audits.take_step(respondent, police_return, "send_for_sign_off")
@@ -201,7 +198,7 @@ async def test_a_section_11_round_from_request_to_acceptance_and_no_agency_sees_
         await audits.review(qa, police_return, "return", "")
     await audits.review(qa, police_return, "return", "Say which standards the training covers.")
     told = await Notification.select(Notification.body).where(
-        (Notification.recipient == (await person("partnership.lead.police"))["id"]) & (Notification.allocation == police_return)
+        (Notification.recipient == (await person("partnership.agency_lead.police"))["id"]) & (Notification.allocation == police_return)
     ).order_by(Notification.id, ascending=False).first()
     assert "Say which standards the training covers." in told["body"]
 
@@ -225,7 +222,7 @@ async def test_a_late_return_is_chased_then_goes_to_the_audit_chair_and_an_impro
     qa = await acting(partnership, "partnership.qa_manager")
     org = qa.actor.organisation_id
     police = await _agency(org, "police")
-    lead = await _lead_for(org, "police", "partnership.lead.police")
+    lead = await person("partnership.agency_lead.police")
     request_id = await agency_requests.issue(qa, kind="scorecard", agency_ids=[police["id"]], due_on=DUE, period="October to December 2026")
 
     # CSCP 5.3: an impromptu audit to the same agency warns and needs a note.
@@ -248,11 +245,11 @@ async def test_a_late_return_is_chased_then_goes_to_the_audit_chair_and_an_impro
     # Five working days before: a reminder (8 January 2027, a Friday).
     time_machine.move_to(dt.datetime(2027, 1, 8, 9, 30, tzinfo=UTC), tick=False)
     await sweep.sweep(qa.__class__(registry=partnership))
-    assert await told("response_reminder") == {"partnership.lead.police"}
+    assert await told("response_reminder") == {"partnership.agency_lead.police"}
     # After the deadline: the lead and the QA manager chase it.
     time_machine.move_to(dt.datetime(2027, 1, 18, 9, 0, tzinfo=UTC), tick=False)
     await sweep.sweep(qa.__class__(registry=partnership))
-    assert await told("escalation:agency_response_overdue") == {"partnership.lead.police", "partnership.qa_manager"}
+    assert await told("escalation:agency_response_overdue") == {"partnership.agency_lead.police", "partnership.qa_manager"}
     assert "partnership.audit_chair" not in await told("escalation:agency_response_still_overdue")
     # Ten working days later, still not submitted: the Audit Chair.
     time_machine.move_to(dt.datetime(2027, 2, 2, 9, 0, tzinfo=UTC), tick=False)
