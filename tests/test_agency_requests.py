@@ -20,7 +20,7 @@ from core.calendar import UTC
 from core.db.tables import Agency, AgencyRequest, Allocation, Notification, OneTimeLink, Person, Trail
 from core.services import agency_requests, audits, evidence, respondents, sweep
 from core.services.errors import Forbidden, Invalid, NotFound
-from helpers import acting, api_token, csrf_from, person, sign_in
+from helpers import acting, api_token, csrf_from, person
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
