@@ -525,10 +525,11 @@ async def test_the_programme_shows_quarterly_returns_four_thematic_audits_at_mos
     assert row("Quality Assurance Manager", "Co-ordinate a multi-agency thematic audit and write the audit report (up to)") == ["1", *quarterly, ""]
     # "agreed by the A&P Subgroup before any audits commence".
     assert row("Audit Chair (chair of the A&P subgroup)", "Discuss and agree the annual audit programme (A&P subgroup)") == ["1", *april, ""]
-    # CSCP 5.1: each partner's scorecard data, every quarter.
+    # CSCP 5.1: each partner's scorecard data, every quarter: from each of
+    # the demo's three agency leads (local authority, police, health; issue 14).
     assert row(
         "Agency lead (partner agency's A&P subgroup representative)", "Submit the agency's scorecard data with a brief narrative/commentary"
-    ) == ["1", *quarterly, ""]
+    ) == ["3", *[v and "3" for v in quarterly], ""]
     # CSCP 5.3: "The CSCP may decide to undertake an impromptu audit at any time".
     assert row(
         "Quality Assurance Manager", "Impromptu audit (after a Rapid Review, Safeguarding Practice Review or other information)"
