@@ -175,7 +175,7 @@ async def _requests_card(ctx: Context) -> Card | None:
     """Issue 14: the partnership QA manager's open requests to agencies."""
     from core.services import agency_requests
 
-    if ctx.actor.council != "partnership" or not ctx.actor.can("administer"):
+    if not ctx.registry.council(ctx.actor.council).agencies or not ctx.actor.can("administer"):
         return None
     found = await agency_requests.open_for_home(ctx)
     return Card("requests", "Open requests to agencies", "requests/_home.html", link=("/requests", "All requests"),
