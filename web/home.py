@@ -175,10 +175,17 @@ async def _requests_card(ctx: Context) -> Card | None:
     """Issue 14: the partnership QA manager's open requests to agencies."""
     from core.services import agency_requests
 
-    if not ctx.registry.council(ctx.actor.council).agencies or not ctx.actor.can("administer"):
+    if not ctx.registry.council(ctx.actor.council).agencies:
         return None
-    found = await agency_requests.open_for_home(ctx)
-    return Card("requests", "Open requests to agencies", "requests/_home.html", link=("/requests", "All requests"),
+    if ctx.actor.can("administer"):
+        found = await agency_requests.open_for_home(ctx)
+    elif await agency_requests.agency_of(ctx) is not None:
+        # An agency's lead or respondent: their agency's requests still to answer.
+        found = [r for r in await agency_requests.list_requests(ctx) if r["state"] == "open" and r["accepted"] < r["returns"]]
+    else:
+        return None
+    title = "Open requests to agencies" if ctx.actor.can("administer") else "The partnership's requests to your agency"
+    return Card("requests", title, "requests/_home.html", link=("/requests", "All requests"),
                 empty="Requests you issue to agencies will appear here until every agency's return is accepted.",
                 data={"items": found[:SHOWN], "more": max(0, len(found) - SHOWN)})
 
