@@ -17,10 +17,10 @@ import re
 import pytest
 
 from core.calendar import UTC
-from core.db.tables import Agency, AgencyRequest, Allocation, Notification, OneTimeLink, Person, Trail
+from core.db.tables import Agency, AgencyRequest, Allocation, Notification, OneTimeLink, Person, Trail, Work
 from core.services import agency_requests, audits, evidence, respondents, sweep
 from core.services.errors import Forbidden, Invalid, NotFound
-from helpers import acting, api_token, csrf_from, person
+from helpers import acting, api_token, csrf_from, person, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -212,6 +212,33 @@ async def test_a_section_11_round_from_request_to_acceptance_and_no_agency_sees_
     # The lead removes the respondent: no more sign-in, the session ends.
     await respondents.remove(lead, respondent_id)
     assert (await client.get("/requests", follow_redirects=False)).status_code in (302, 303, 401)
+
+
+@pytest.mark.req("CSCP-4")
+async def test_the_programme_offers_to_issue_its_request_with_the_period_and_agencies_filled_in(
+        partnership, partnership_demo, partnership_client):
+    """The QA manager's Section 175/157 work for the partnership year (April
+    2026 to March 2027, 5.2.3 "annually") issues the request to schools and
+    colleges; once issued, the work names it."""
+    client = partnership_client
+    qa = await acting(partnership, "partnership.qa_manager")
+    found = await Work.select(Work.id).where((Work.schedule_key == "partnership:section_175_157_report")
+                                              & (Work.owner == qa.actor.person_id)).first()
+    await sign_in(client, "partnership.qa_manager")
+    page = (await client.get(f"/programme/work/{found['id']}")).text
+    assert f'href="/requests/new?work={found["id"]}"' in page and "Issue the request" in page
+    form = (await client.get(f"/requests/new?work={found['id']}")).text
+    assert 'value="Section 175/157 self-assessment April 2026 to March 2027"' in form
+    schools = await _agency(qa.actor.organisation_id, "schools")
+    colleges = await _agency(qa.actor.organisation_id, "colleges")
+    for agency in (schools, colleges):
+        assert re.search(rf'value="{agency["id"]}"\s+checked', form)
+    # The schools and colleges have no agency lead yet: refused, saying so.
+    issued = await client.post("/requests/new", data={
+        "_csrf_token": csrf_from(form), "kind": "section_175", "title": "Section 175/157 2026", "agencies": [str(schools["id"])],
+        "due_on-day": "26", "due_on-month": "3", "due_on-year": "2027", "work": str(found["id"])})
+    assert issued.status_code == 422
+    assert "Schools" in issued.text and "has no agency lead to answer: add one first" in issued.text
 
 
 @pytest.mark.req("CSCP-9")
