@@ -283,3 +283,27 @@ async def test_a_late_return_is_chased_then_goes_to_the_audit_chair_and_an_impro
     await sweep.sweep(qa.__class__(registry=partnership))
     assert await told("escalation:agency_response_still_overdue") == {"partnership.audit_chair"}
     assert lead["id"]
+
+
+@pytest.mark.req("PLAT-7")
+async def test_an_invitation_can_be_withdrawn_and_access_ends_after_a_period_of_no_use(partnership, partnership_demo, time_machine):
+    time_machine.move_to(ISSUED, tick=False)
+    lead = await acting(partnership, "partnership.agency_lead.police")
+    police = await _agency(lead.actor.organisation_id, "police")
+    # A withdrawn invitation's link no longer works.
+    withdrawn = await respondents.invite(lead, police["id"], "pat@police.example", "Pat Jones")
+    token = _token(await _last_link(withdrawn, "respondent_invitation"))
+    await respondents.revoke_invitation(lead, withdrawn)
+    assert await respondents.accept(lead.__class__(registry=partnership), token) is None
+    # Accepted, then unused for longer than the setting: asking for a link ends the access instead.
+    kept = await respondents.invite(lead, police["id"], "kim@police.example", "Kim Lee")
+    assert await respondents.accept(lead.__class__(registry=partnership), _token(await _last_link(kept, "respondent_invitation"))) == kept
+    time_machine.move_to(ISSUED + dt.timedelta(days=91), tick=False)
+    await respondents.request_sign_in(lead.__class__(registry=partnership), "KIM@police.example", idle_days=90)
+    assert not (await Person.select(Person.active).where(Person.id == kept).first())["active"]
+    assert await Notification.count().where((Notification.recipient == kept) & (Notification.kind == "sign_in_link")) == 0
+    assert await Trail.count().where((Trail.entity_id == kept) & (Trail.action == "respondent_access_ended")) == 1
+    # Their lead sees both as without access, and may invite them again.
+    listed = {r["name"]: r["status"] for r in (await respondents.of_agency(lead, police["id"]))["respondents"]}
+    assert listed["Pat Jones"] == listed["Kim Lee"] == "No access"
+    await respondents.invite(lead, police["id"], "kim@police.example", "Kim Lee")
