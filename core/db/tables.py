@@ -684,5 +684,6 @@ TABLES: tuple[type[Table], ...] = (
     Concern,
     Notification,
     EvidenceFile,
+    OneTimeLink,
     Trail,
 )

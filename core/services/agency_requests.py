@@ -313,7 +313,27 @@ class Carried:
     confirmed: list[str] = field(default_factory=list)
 
 
-async def carried(row: dict, labels: dict[str, str]) -> Carried | None:
+def _in_words(field, value, levels: tuple[tuple[str, str], ...]) -> str:
+    """An answer as the page shows it: an option's or grade's label, a date in words."""
+    if value in (None, ""):
+        return ""
+    value = str(value)
+    if field is None:
+        return value
+    options = dict(field.options or (levels if field.kind == "grade" else ()))
+    if field.kind == "yes_no":
+        options = options or {"yes": "Yes", "no": "No"}
+    if value in options:
+        return options[value]
+    if field.kind == "date":
+        try:
+            return f"{dt.date.fromisoformat(value[:10]):%-d %B %Y}"
+        except ValueError:
+            return value
+    return value
+
+
+async def carried(row: dict, fields: dict, levels: tuple[tuple[str, str], ...] = ()) -> Carried | None:
     """The return's carried answers: those still unchanged and unconfirmed,
     and those changed since (with what they were)."""
     if not row.get("carried_from"):
@@ -334,7 +354,9 @@ async def carried(row: dict, labels: dict[str, str]) -> Carried | None:
             if name not in confirmed and before.get(name) not in (None, ""):
                 out.unchanged[name] = f"Unchanged since {since}"
         else:
-            out.changed.append({"name": name, "label": labels.get(name, name), "before": before.get(name) or "", "after": now.get(name) or ""})
+            field = fields.get(name)
+            out.changed.append({"name": name, "label": field.label if field else name,
+                                "before": _in_words(field, before.get(name), levels), "after": _in_words(field, now.get(name), levels)})
     return out
 
 

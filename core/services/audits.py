@@ -456,7 +456,8 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
     if row.get("carried_from"):
         from core.services.agency_requests import carried as carried_answers
 
-        carried = await carried_answers(row, {f.name: f.label for f in form_fields.fields})
+        levels = tuple((lvl.key, lvl.label) for lvl in form_fields.scale.levels) if form_fields.scale else ()
+        carried = await carried_answers(row, {f.name: f for f in form_fields.fields}, levels)
     return AuditView(
         row=row,
         form=form,
