@@ -486,3 +486,17 @@ async def request_of_work(work_id: int) -> dict | None:
     """The request already issued from a work item, if any (one per work item)."""
     return await AgencyRequest.select(AgencyRequest.id, AgencyRequest.title).where(AgencyRequest.work == work_id).order_by(
         AgencyRequest.id).first()
+
+
+async def close_if_answered(ctx: Context, request_id: int) -> None:
+    """A request whose every return is accepted is closed (in the trail);
+    call inside the transaction that accepted the last one."""
+    outstanding = await Allocation.count().where(
+        (Allocation.agency_request == request_id) & Allocation.agency.is_not_null() & Allocation.finalised_at.is_null())
+    if outstanding:
+        return
+    closed = await AgencyRequest.update({AgencyRequest.state: "closed"}).where(
+        (AgencyRequest.id == request_id) & (AgencyRequest.state == "open")).returning(AgencyRequest.organisation)
+    if closed:
+        await trail.record(ctx, organisation_id=closed[0]["organisation"], entity="agency_request", entity_id=request_id,
+                           action="closed", changes={"state": ["open", "closed"]})

@@ -692,6 +692,11 @@ async def review(
         await _move(ctx, row, workflow, chosen, people, extra=extra, reason=reason)
         if target.final:
             await _after_final(ctx, row, form_fields, people)
+            if row.get("agency_request") and row.get("agency"):
+                # Issue 14: the request is answered once every agency's return is accepted.
+                from core.services.agency_requests import close_if_answered
+
+                await close_if_answered(ctx, row["agency_request"])
 
 
 async def _after_final(ctx: Context, row: dict, form_fields: FormFields, people: dict[str, int | None]) -> None:

@@ -22,7 +22,7 @@ import re
 import secrets
 
 from core.db.engine import transaction
-from core.db.tables import Agency, Person
+from core.db.tables import Agency, OneTimeLink, Person
 from core.services import notifications, one_time_links, trail
 from core.services.context import Context
 from core.services.errors import Forbidden, Invalid, NotFound
@@ -30,6 +30,10 @@ from core.services.errors import Forbidden, Invalid, NotFound
 ROLE = "agency_respondent"
 INVITATION_VALID_FOR = dt.timedelta(days=7)
 SIGN_IN_VALID_FOR = dt.timedelta(minutes=30)
+# Links one respondent may be sent in an hour: a person retrying is well
+# within it; a script mailing someone's inbox full is not (the page answers
+# the same either way).
+SIGN_IN_LINKS_PER_HOUR = 5
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -205,6 +209,11 @@ async def request_sign_in(ctx: Context, email: str, idle_days: int) -> None:
                 await one_time_links.revoke(ctx, person_id=person["id"])
                 await trail.record(ctx, organisation_id=person["organisation"], entity="person", entity_id=person["id"],
                                    action="respondent_access_ended", changes={"unused_days": idle_days})
+                continue
+            recent = await OneTimeLink.count().where(
+                (OneTimeLink.person == person["id"]) & (OneTimeLink.purpose == one_time_links.SIGN_IN)
+                & (OneTimeLink.created_at > ctx.now - dt.timedelta(hours=1)))
+            if recent >= SIGN_IN_LINKS_PER_HOUR:
                 continue
             await one_time_links.revoke(ctx, person_id=person["id"], purpose=one_time_links.SIGN_IN)
             token = await one_time_links.issue(ctx, purpose=one_time_links.SIGN_IN, valid_for=SIGN_IN_VALID_FOR,
