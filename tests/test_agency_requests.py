@@ -215,6 +215,7 @@ async def test_a_section_11_round_from_request_to_acceptance_and_no_agency_sees_
 
 
 @pytest.mark.req("CSCP-4")
+@pytest.mark.req("CSCP-7")
 async def test_the_programme_offers_to_issue_its_request_with_the_period_and_agencies_filled_in(
         partnership, partnership_demo, partnership_client):
     """The QA manager's Section 175/157 work for the partnership year (April
@@ -239,6 +240,24 @@ async def test_the_programme_offers_to_issue_its_request_with_the_period_and_age
         "due_on-day": "26", "due_on-month": "3", "due_on-year": "2027", "work": str(found["id"])})
     assert issued.status_code == 422
     assert "Schools" in issued.text and "has no agency lead to answer: add one first" in issued.text
+
+    # CSCP 5.3 on the page: an impromptu audit that would overlap warns, asks why, then goes ahead.
+    police = await _agency(qa.actor.organisation_id, "police")
+    await agency_requests.issue(qa, kind="scorecard", agency_ids=[police["id"]], due_on=DUE, title="Scorecard October to December")
+    case = await Allocation.raw("SELECT external_id FROM child_case WHERE organisation = {} ORDER BY id LIMIT 1", qa.actor.organisation_id)
+    form = {"_csrf_token": csrf_from(issued.text), "kind": "impromptu", "title": "Impromptu audit after a rapid review",
+            "agencies": [str(police["id"])], "due_on-day": "15", "due_on-month": "1", "due_on-year": "2027",
+            "cases": case[0]["external_id"]}
+    warned = await client.post("/requests/new", data=form)
+    assert warned.status_code == 422
+    assert "This would overlap other open requests to the same agencies" in warned.text
+    assert "Scorecard October to December: Police, due Friday 15 January 2027" in warned.text
+    assert 'name="overlap_note"' in warned.text and 'value="Impromptu audit after a rapid review"' in warned.text
+    went = await client.post("/requests/new", data=form | {"_csrf_token": csrf_from(warned.text),
+                                                           "overlap_note": "The rapid review found a gap in police referrals"},
+                             follow_redirects=False)
+    assert went.status_code == 303
+    assert "The rapid review found a gap in police referrals" in (await client.get(went.headers["location"])).text
 
 
 @pytest.mark.req("CSCP-9")
