@@ -171,8 +171,15 @@ async def _settle(claim: Claim, values: dict) -> bool:
     return bool(changed)
 
 
+# Issue 14 (PLAT-7): a one-time link is kept only until its email is sent:
+# the sent notification forgets it, so the database holds no usable link.
+ONE_TIME_LINK_KINDS = ("respondent_invitation", "sign_in_link")
+
+
 async def _mark_sent(claim: Claim, now: dt.datetime) -> None:
     await _settle(claim, {Notification.email_state: "sent", Notification.email_sent_at: now})
+    await Notification.update({Notification.link: ""}).where(
+        (Notification.id == claim.id) & Notification.kind.is_in(list(ONE_TIME_LINK_KINDS)))
 
 
 async def _mark_failure(claim: Claim, now: dt.datetime, error: BaseException | str, report: SendReport) -> None:

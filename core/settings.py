@@ -84,6 +84,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def https(self) -> bool:
         return self.base_url.startswith("https://")
+    # PLAT-7: an agency respondent's access ends after this many days without
+    # signing in (QAF_RESPONDENT_IDLE_DAYS); their agency lead may invite them again.
+    respondent_idle_days: int = 90
 
     @property
     def is_sqlite(self) -> bool:
@@ -217,7 +220,17 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         oidc_roles=_role_map(env.get("QAF_OIDC_ROLES", "")),
         oidc_provider_name=env.get("QAF_OIDC_PROVIDER_NAME", "").strip() or "your organisation's account",
         sign_in_contact=env.get("QAF_SIGN_IN_CONTACT", "").strip() or "your council's qaf administrator",
+        respondent_idle_days=_days(env, "QAF_RESPONDENT_IDLE_DAYS", 90),
     )
+
+
+def _days(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a whole number of days above 0, not {raw!r}")
+    return int(raw)
 
 
 @functools.lru_cache(maxsize=1)

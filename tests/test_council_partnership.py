@@ -531,11 +531,11 @@ def test_programme_is_agreed_by_the_subgroup_before_any_audit_starts(reg):
     assert agreed[0].due < min(i.due for i in audits)
     w = workflow(reg, "audit_programme")
     assert by(w, "agree") == ("audit_chair",)
-    # An agency is asked only from the planned programme, by the QA manager.
+    # Issue 14: the QA manager's request opens an agency's return; the QA
+    # manager alone accepts or sends it back.
     response = workflow(reg, "agency_response")
-    assert response.initial == "planned"
-    assert [t.key for t in response.transitions if "planned" in t.from_] == ["request"]
-    assert by(response, "request") == ("qa_manager",)
+    assert response.initial == "requested"
+    assert by(response, "accept") == ("qa_manager",) and by(response, "return") == ("qa_manager",)
 
 
 # --- Section 11 and Section 175/157 ------------------------------------------------
@@ -795,12 +795,13 @@ def test_agency_responses_have_a_deadline_that_is_chased(reg):
     requested = wf.state(w, "requested")
     deadline = requested.deadline
     assert deadline is not None
-    assert {"agency_lead", "qa_manager"} <= set(deadline.escalate_to)
+    assert {"auditor", "qa_manager"} <= set(deadline.escalate_to)
     start = dt.datetime(2023, 5, 2, 9, 0, tzinfo=dt.timezone.utc)
     assert wf.due(deadline, start) > start
-    # The deadline runs until the agency submits: submitting is the only way out.
-    assert [t.key for t in w.transitions if "requested" in t.from_] == ["submit"]
-    assert by(w, "submit") == ("auditor",)
+    # The deadline runs until the agency submits: its respondents send it to
+    # the agency's signatory, who alone submits (PLAT-7).
+    assert [t.key for t in w.transitions if "requested" in t.from_] == ["send_for_sign_off", "submit"]
+    assert by(w, "submit") == ("auditor",) and by(w, "send_for_sign_off") == ("agency_respondent",)
     # Every return an agency makes to the CSCP runs on this workflow.
     for key in ("multi_agency_audit", "section_11", "section_175_157", "scorecard_return"):
         assert form(reg, key).workflow == "agency_response", key
@@ -811,11 +812,13 @@ def test_late_responses_are_chased_then_challenged(reg):
     first = rules["agency_response_overdue"]
     # The request's own deadline, and no other.
     assert (first.event, first.deadline, first.workflows, first.states) == ("deadline_passed", "state", ("agency_response",), ("requested",))
-    assert set(first.notify) == {"agency_lead", "qa_manager"}
+    # The agency lead is the return's auditor (issue 14).
+    assert set(first.notify) == {"auditor", "qa_manager"}
     assert "Chase" in first.action and first.within_working_days == 10
     # Still not submitted when the chasing task falls due: the challenge.
     again = rules["agency_response_still_overdue"]
-    assert (again.event, again.deadline, again.follow_ups, again.states) == ("deadline_passed", "follow_up", ("agency_response_overdue",), ("requested",))
+    assert (again.event, again.deadline, again.follow_ups, again.states) == (
+        "deadline_passed", "follow_up", ("agency_response_overdue",), ("requested", "with_signatory"))
     assert again.notify == ("audit_chair",)
     # The agency lead's ladder climbs to the Audit Chair.
     assert reg.role(f"{NS}:agency_lead").escalates_to == "audit_chair"

@@ -25,7 +25,8 @@ import pytest
 
 from core.calendar import UTC, end_of_london_day
 from core.db.engine import transaction
-from core.db.tables import ChildCase, Notification
+from core import workflow as wf
+from core.db.tables import Allocation, ChildCase, Deadline, Notification
 from core.services import audits, sweep
 from core.services.allocations import create_allocation
 from core.services.context import Context
@@ -64,7 +65,8 @@ def words(page: str) -> str:
 
 async def request_return(registry, auditor: str, form: str, now: dt.datetime, due_at: dt.datetime, case_index: int = 0) -> int:
     """The QA manager asks an agency for a return at ``now`` (workflow
-    agency_response: planned, then requested)."""
+    agency_response version 2: the return opens requested, due by the
+    state's deadline, ten working days; issue 14's requests set their own)."""
     qa = await acting(registry, "partnership.qa_manager")
     qa.now = now
     who = await person(auditor)
@@ -75,7 +77,11 @@ async def request_return(registry, auditor: str, form: str, now: dt.datetime, du
             reason="Thematic audit (CSCP 5.2)", form_key=f"partnership:{form}", workflow_key="partnership:agency_response",
             due_at=due_at,
         )
-    await audits.take_step(qa, allocation_id, "request")
+        workflow = registry.workflow("partnership:agency_response")
+        state_due = wf.due(wf.state(workflow, "requested").deadline, now)
+        await Allocation.update({Allocation.state_due_at: state_due}).where(Allocation.id == allocation_id)
+        await Deadline.insert(Deadline(organisation=who["organisation"], allocation=allocation_id, kind="state:requested",
+                                       due_at=state_due, escalate_to=["auditor", "qa_manager"], created_at=now))
     return allocation_id
 
 
@@ -106,6 +112,13 @@ async def take_step(client, allocation_id: int, step: str, reason: str = ""):
     return await client.post(
         f"/audits/{allocation_id}/steps/{step}", data={"_csrf_token": csrf_from(page.text), "reason": reason}, follow_redirects=False
     )
+
+
+async def accept(client, allocation_id: int):
+    """The QA manager accepts a return (issue 14: agency_response version 2)."""
+    page = await client.get(f"/audits/{allocation_id}")
+    return await client.post(f"/audits/{allocation_id}/review", data={"decision": "accept", "reason": "", "_csrf_token": csrf_from(page.text)},
+                             follow_redirects=False)
 
 
 def step_buttons(page: str) -> list[str]:
@@ -198,7 +211,7 @@ async def test_an_agency_auditor_completes_the_multi_agency_audit_tool(partnersh
 @pytest.mark.req("CSCP-9")
 async def test_an_agency_response_not_made_by_its_deadline_is_chased(partnership, partnership_client):
     client = partnership_client
-    # Asked on 31 January 2028: one calendar month on is 29 February (a leap year).
+    # Asked on Monday 31 January 2028: ten working days on is Monday 14 February.
     asked = dt.datetime(2028, 1, 31, 10, 0, tzinfo=UTC)
     due = end_of_london_day(dt.date(2028, 3, 31))
     late = await request_return(partnership, "partnership.multi_agency_auditor", "multi_agency_audit", asked, due, case_index=0)
@@ -208,11 +221,11 @@ async def test_an_agency_response_not_made_by_its_deadline_is_chased(partnership
 
     # The agency sees the deadline on the request.
     await sign_in(client, "partnership.multi_agency_auditor")
-    assert "This step is due by 29 February 2028 23:59." in words((await client.get(f"/audits/{late}")).text)
+    assert "This step is due by 14 February 2028 23:59." in words((await client.get(f"/audits/{late}")).text)
 
     # One response arrives the day before the deadline.
     auditor = await acting(partnership, "partnership.multi_agency_auditor")
-    auditor.now = dt.datetime(2028, 2, 28, 15, 0, tzinfo=UTC)
+    auditor.now = dt.datetime(2028, 2, 11, 15, 0, tzinfo=UTC)
     view = await audits.audit_view(auditor, on_time)
     revision = await audits.save_answers(auditor, on_time, view.revision, filled_answers(view, "exceeds_good"))
     await audits.submit(auditor, on_time, revision)
@@ -226,29 +239,30 @@ async def test_an_agency_response_not_made_by_its_deadline_is_chased(partnership
         ).order_by(Notification.id)
 
     # On the last day nobody is chased.
-    assert (await sweep_at(dt.datetime(2028, 2, 29, 23, 0, tzinfo=UTC))).by_kind == {}
+    assert (await sweep_at(dt.datetime(2028, 2, 14, 23, 0, tzinfo=UTC))).by_kind == {}
     assert await chases() == []
 
-    # Half an hour after the deadline the agency lead and the QA manager are
-    # told, and told to chase; only the late response.
-    report = await sweep_at(dt.datetime(2028, 3, 1, 0, 30, tzinfo=UTC))
+    # Half an hour after the deadline the return's auditor (for a request,
+    # the agency lead) and the QA manager are told, and told to chase; only
+    # the late response.
+    report = await sweep_at(dt.datetime(2028, 2, 15, 0, 30, tzinfo=UTC))
     assert report.by_kind == {"state:requested": 1}
     sent = await chases()
     assert {(n["to"], n["kind"]) for n in sent} == {
-        ("partnership.agency_lead", "deadline_passed"),
+        ("partnership.multi_agency_auditor", "deadline_passed"),
         ("partnership.qa_manager", "deadline_passed"),
-        ("partnership.agency_lead", "escalation:agency_response_overdue"),
+        ("partnership.multi_agency_auditor", "escalation:agency_response_overdue"),
         ("partnership.qa_manager", "escalation:agency_response_overdue"),
     }
     assert {n["link"] for n in sent} == {f"/audits/{late}"}
-    for username in ("partnership.agency_lead", "partnership.qa_manager"):
+    for username in ("partnership.multi_agency_auditor", "partnership.qa_manager"):
         text = await inbox(client, username)
         assert f"Overdue: the audit of case {late_case} is still requested" in text
         assert "Chase the agency's overdue response to the audit request" in text
         assert f"case {on_time_case} is still requested" not in text
 
     # Chased once, not again at every sweep.
-    assert (await sweep_at(dt.datetime(2028, 3, 2, 9, 0, tzinfo=UTC))).by_kind == {}
+    assert (await sweep_at(dt.datetime(2028, 2, 16, 9, 0, tzinfo=UTC))).by_kind == {}
     assert len(await chases()) == len(sent)
 
 
@@ -322,13 +336,13 @@ async def test_each_agency_sees_its_own_return_and_the_partnership_sees_every_ag
     for allocation_id, agency in ((police, "Agency completing audit Police"), (health, "Partner agency Health (NHS commissioners and providers)")):
         page = (await client.get(f"/audits/{allocation_id}")).text
         assert agency in words(page)
-        assert step_buttons(page) == ["receive"]
-        assert (await take_step(client, allocation_id, "receive")).status_code == 303
-        assert "Received and collated" in words((await client.get(f"/audits/{allocation_id}")).text)
+        assert step_buttons(page) == []
+        assert (await accept(client, allocation_id)).status_code == 303
+        assert "Accepted by the Quality Assurance Manager" in words((await client.get(f"/audits/{allocation_id}")).text)
     await sign_in(client, "partnership.audit_chair")
     for allocation_id in (police, health):
         page = await client.get(f"/audits/{allocation_id}")
-        assert page.status_code == 200 and "Received and collated" in words(page.text)
+        assert page.status_code == 200 and "Accepted by the Quality Assurance Manager" in words(page.text)
         assert step_buttons(page.text) == []
 
 
@@ -388,7 +402,7 @@ async def test_a_section_11_return_reports_progress_and_the_report_recommends_fo
     # The QA manager receives it and writes the Section 11 report with
     # recommendations and actions for each agency (CSCP 5.2).
     await sign_in(client, "partnership.qa_manager")
-    assert (await take_step(client, allocation_id, "receive")).status_code == 303
+    assert (await accept(client, allocation_id)).status_code == 303
     report = await draft_report(partnership, dt.datetime(2024, 4, 2, 9, 0, tzinfo=UTC))
     page, hidden = await page_answers(client, report)
     assert "SMART Action Plan, row 1: Agency" in words(page)
@@ -511,10 +525,11 @@ async def test_the_programme_shows_quarterly_returns_four_thematic_audits_at_mos
     assert row("Quality Assurance Manager", "Co-ordinate a multi-agency thematic audit and write the audit report (up to)") == ["1", *quarterly, ""]
     # "agreed by the A&P Subgroup before any audits commence".
     assert row("Audit Chair (chair of the A&P subgroup)", "Discuss and agree the annual audit programme (A&P subgroup)") == ["1", *april, ""]
-    # CSCP 5.1: each partner's scorecard data, every quarter.
+    # CSCP 5.1: each partner's scorecard data, every quarter: from each of
+    # the demo's three agency leads (local authority, police, health; issue 14).
     assert row(
         "Agency lead (partner agency's A&P subgroup representative)", "Submit the agency's scorecard data with a brief narrative/commentary"
-    ) == ["1", *quarterly, ""]
+    ) == ["3", *[v and "3" for v in quarterly], ""]
     # CSCP 5.3: "The CSCP may decide to undertake an impromptu audit at any time".
     assert row(
         "Quality Assurance Manager", "Impromptu audit (after a Rapid Review, Safeguarding Practice Review or other information)"

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 async def agency_return(registry, auditor: str, form: str, due_at, grade: str | None, *, complete: bool = True) -> int:
     """An audit request to an agency (workflow agency_response): requested by
-    the QA manager, filled in and submitted by the agency, received."""
+    the QA manager, filled in and submitted by the agency, accepted
+    (issue 14: the request opens the return; the QA manager accepts it)."""
     qa = await acting(registry, "partnership.qa_manager")
     who = await person(auditor)
     case = await ChildCase.select().where(ChildCase.organisation == who["organisation"]).order_by(ChildCase.id).first()
@@ -31,7 +32,6 @@ async def agency_return(registry, auditor: str, form: str, due_at, grade: str | 
             qa, organisation_id=who["organisation"], case=case, auditor=who, kind="audit", reason="Thematic audit (5.2)",
             form_key=f"partnership:{form}", workflow_key="partnership:agency_response", due_at=due_at,
         )
-    await audits.take_step(qa, allocation_id, "request")
     if not complete:
         return allocation_id
     ctx = await acting(registry, auditor)
@@ -39,7 +39,7 @@ async def agency_return(registry, auditor: str, form: str, due_at, grade: str | 
     answers = filled_answers(view, grade, evidence="From the agency's records.")
     revision = await audits.save_answers(ctx, allocation_id, view.revision, answers)
     await audits.submit(ctx, allocation_id, revision)
-    await audits.take_step(qa, allocation_id, "receive")
+    await audits.review(qa, allocation_id, "accept")
     return allocation_id
 
 

@@ -35,6 +35,8 @@ from web.auth.controller import LoginController, SecondFactorController
 from web.auth.oidc import OidcController
 from web.auth.attempts import SignInAttemptPages
 from web.auth.tokens import TokenPages
+from web.agency_requests import RequestPages
+from web.respondents import RespondentPages, RespondentSignIn
 from web.auth.middleware import authentication_middleware
 from web.auth.sessions import QafSessionConfig
 from web.auth.store import DatabaseStore
@@ -106,6 +108,9 @@ class QafInit(InitPluginProtocol):
                 OidcController,
                 TokenPages,
                 SignInAttemptPages,
+                RespondentSignIn,
+                RespondentPages,
+                RequestPages,
                 AuditPages,
                 QaPages,
                 NotificationPages,

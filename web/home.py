@@ -171,10 +171,30 @@ async def _reports_card(ctx: Context, today: dt.date) -> Card | None:
     )
 
 
+async def _requests_card(ctx: Context) -> Card | None:
+    """Issue 14: the partnership QA manager's open requests to agencies."""
+    from core.services import agency_requests
+
+    if not ctx.registry.council(ctx.actor.council).agencies:
+        return None
+    if ctx.actor.can("administer"):
+        found = await agency_requests.open_for_home(ctx)
+    elif await agency_requests.agency_of(ctx) is not None:
+        # An agency's lead or respondent: their agency's requests still to answer.
+        found = [r for r in await agency_requests.list_requests(ctx) if r["state"] == "open" and r["accepted"] < r["returns"]]
+    else:
+        return None
+    title = "Open requests to agencies" if ctx.actor.can("administer") else "The partnership's requests to your agency"
+    return Card("requests", title, "requests/_home.html", link=("/requests", "All requests"),
+                empty="Requests you issue to agencies will appear here until every agency's return is accepted.",
+                data={"items": found[:SHOWN], "more": max(0, len(found) - SHOWN)})
+
+
 async def cards(ctx: Context) -> list[Card]:
     today = london_date(ctx.now)
     found = [
         await _work_card(ctx, today),
+        await _requests_card(ctx),
         await _audits_card(ctx, today),
         await _qa_card(ctx),
         await _decisions_card(ctx),

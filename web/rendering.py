@@ -197,26 +197,35 @@ def shell_context(request: Request, title: str, unread: int | None = None, reads
         categories = {c.key: c.label for c in registry.council(actor.council).case_categories}
         path = request.url.path
         nav = [NavItem("/audits", "My audits", path.startswith("/audits"))]
-        if actor.can("qa_review"):
+        # Issue 14 (PLAT-7): an agency's people answer the partnership's requests.
+        if actor.role in ("agency_lead", "agency_respondent"):
+            nav.append(NavItem("/requests", "Requests", path.startswith("/requests")))
+        if actor.role == "agency_respondent":
+            nav = nav[1:] + [NavItem("/notifications", "Notifications", path.startswith("/notifications"), unread)]
+        elif actor.can("qa_review"):
             nav.append(NavItem("/qa", "QA queue", path.startswith("/qa")))
         if actor.can("administer"):
             nav.append(NavItem("/cycles", "Cycles", path.startswith("/cycles")))
             nav.append(NavItem("/imports", "Imports", path.startswith("/imports")))
-        if actor.can("administer") or actor.can("view_all_audits"):
+        if actor.role == "agency_respondent":
+            pass
+        elif actor.can("administer") or actor.can("view_all_audits"):
             nav.append(NavItem("/programme", "Programme", path.startswith("/programme")))
         else:
             nav.append(NavItem("/programme/mine", "My programme", path.startswith("/programme")))
         # Who reads reports, and of what: core.services.report_access (HAR 1.9).
         if report_access.reads_whole_council(actor) if reads_reports is None else reads_reports:
             nav.append(NavItem("/reports", "Reports", path.startswith("/reports")))
-        nav.append(NavItem("/actions", "Actions", path.startswith("/actions")))
+        if actor.role != "agency_respondent":
+            nav.append(NavItem("/actions", "Actions", path.startswith("/actions")))
         council = registry.council(actor.council)
         # CSCP-8, BED-6: those who sit on a monitoring body (or administer) see its plans.
         if council.bodies and (actor.can("administer") or any(
             actor.role in {r.split(":")[-1] for r in body.roles} for body in council.bodies
         )):
             nav.append(NavItem("/plans", "Action plans", path.startswith("/plans")))
-        nav.append(NavItem("/notifications", "Notifications", path.startswith("/notifications"), unread))
+        if actor.role != "agency_respondent":
+            nav.append(NavItem("/notifications", "Notifications", path.startswith("/notifications"), unread))
     messages = []
     session = request.scope.get("session")
     if isinstance(session, dict) and session.get("flash"):

@@ -185,6 +185,11 @@ class Allocation(Table, tablename="allocation"):
         index=True,
         on_delete=OnDelete.restrict,
     )
+    # PLAT-8: the same agency's earlier return its answers were carried
+    # forward from, and the carried answers (field names) the agency has
+    # confirmed are still right; the others show "Unchanged since <date>".
+    carried_from = ForeignKey("self", null=True, on_delete=OnDelete.restrict)
+    confirmed = JSON(default="[]")
     # Why this case was chosen for this auditor (CORE-9).
     reason = Text()
     form_key = Varchar(length=130)
@@ -626,6 +631,8 @@ class EvidenceFile(Table, tablename="evidence_file"):
     organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
     work = ForeignKey(Work, null=True, index=True, on_delete=OnDelete.restrict)
     allocation = ForeignKey(Allocation, null=True, index=True, on_delete=OnDelete.restrict)
+    # Issue 14: the answer (a form field's name) the file is evidence for; "" for the whole record.
+    field = Varchar(length=200, default="")
     filename = Varchar(length=255)
     media_type = Varchar(length=100)
     size = Integer()
@@ -658,6 +665,21 @@ class TrailText(Table, tablename="trail_text"):
     salt = Varchar(length=32, default="")
     words = Text(default="")
     removed_at = Timestamptz(null=True, default=None)
+class OneTimeLink(Table, tablename="one_time_link"):
+    """An emailed link that works once, until it expires or is revoked
+    (PLAT-7, PLAT-10): an invitation, a sign-in link, a password reset.
+    Only the sha256 of its token is kept (``core.services.one_time_links``)."""
+
+    organisation = ForeignKey(Organisation, null=True, on_delete=OnDelete.restrict)
+    purpose = Varchar(length=32)
+    token_hash = Varchar(length=64, unique=True)
+    person = ForeignKey(Person, null=True, index=True, on_delete=OnDelete.restrict)
+    email = Varchar(length=254, default="")
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+    created_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
 
 
 class Trail(Table, tablename="trail"):
@@ -719,5 +741,6 @@ TABLES: tuple[type[Table], ...] = (
     EvidenceFile,
     Erasure,
     TrailText,
+    OneTimeLink,
     Trail,
 )

@@ -355,6 +355,13 @@ class Schedule(Definition, kw_only=True):
     # PLAT-4, HAR 2.15 ("case audits and peer audits"): the holders audit in
     # peer pairs, each the cases its partner holds (core.services.joint).
     peer_pairs: bool = False
+    # Issue 14 (CSCP-4, CSCP-9): the work is a partnership's request to its
+    # agencies: its owner (the QA manager) issues it from the work item, with
+    # ``request_form`` for each agency's return, to the agencies of the types
+    # ``request_to`` names (every agency where it names none).
+    request: Literal["section_11", "section_175", "scorecard", "thematic", "impromptu"] | None = None
+    request_form: Ref | None = None
+    request_to: tuple[Key, ...] = ()
     # What the source says, quoted, and how it was read where it is ambiguous.
     source: str = ""
     reading: str = ""

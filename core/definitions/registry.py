@@ -464,6 +464,14 @@ def _check_schedule(check: _Checker, schedule: Schedule) -> None:
         if schedule.form is not None:
             raise check.fail("workflow", "an activity with a form goes through its form's workflow; name a workflow only without a form")
         check.ref("workflow", schedule.workflow, "workflows")
+    if (schedule.request is None) != (schedule.request_form is None):
+        raise check.fail("request_form" if schedule.request else "request", "a request to agencies names both its kind (request) and the form agencies answer (request_form)")
+    if schedule.request_form is not None:
+        check.ref("request_form", schedule.request_form, "forms")
+        known = {a.key for a in check.registry.councils[check.supplied.namespace].value.agencies} if check.supplied.namespace in check.registry.councils else set()
+        for index, key in enumerate(schedule.request_to):
+            if key not in known:
+                raise check.fail(f"request_to[{index}]", f"unknown agency {key!r}: the council's agencies are {', '.join(sorted(known))}")
     if schedule.post != schedule.post.strip() or (schedule.post and not schedule.post.strip()):
         raise check.fail("post", f"{schedule.post!r} has spaces at its ends: write the post as the staff file names it")
     council = check.registry.councils.get(check.supplied.namespace)

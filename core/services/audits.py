@@ -44,8 +44,11 @@ def _row_sql(listing: bool) -> str:
         " t.name AS case_team_name, COALESCE(sp.id, c.allocated_worker) AS practitioner_id, c.chair AS case_chair_id,"
         " c.involvement_started_on AS involvement_started_on, au.display_name AS auditor_name,"
         " sp.display_name AS subject_person_name,"
-        " cy.year AS cycle_year, cy.month AS cycle_month, o.council AS council"
+        " cy.year AS cycle_year, cy.month AS cycle_month, o.council AS council,"
+        # Issue 14: an agency's return names its agency and the request it answers.
+        " ag.name AS agency_name, ar.title AS request_title"
         " FROM allocation a LEFT JOIN child_case c ON c.id = a.child_case"
+        " LEFT JOIN agency ag ON ag.id = a.agency LEFT JOIN agency_request ar ON ar.id = a.agency_request"
         " LEFT JOIN person sp ON sp.id = a.subject_person LEFT JOIN team t ON t.id = COALESCE(c.team, sp.team)"
         " LEFT JOIN person au ON au.id = a.auditor LEFT JOIN cycle cy ON cy.id = a.cycle"
         " LEFT JOIN organisation o ON o.id = a.organisation"
@@ -67,6 +70,8 @@ async def _rows(tail: str, *args, listing: bool = True, registry=None) -> list[d
     for row in rows:
         if not listing and isinstance(row["answers"], str):
             row["answers"] = json.loads(row["answers"])
+        if isinstance(row.get("confirmed"), str):
+            row["confirmed"] = json.loads(row["confirmed"])
         subjects.describe(row, registry)
     return rows
 
@@ -114,6 +119,9 @@ class AuditView:
     # (shown where the form sets no scope of its own, ``scope_from``).
     window: str = ""
     co_auditors: tuple[dict, ...] = ()  # PLAT-4: a joint audit's co-auditors, {id, name}
+    # Issue 14, PLAT-8: an agency's return's carried-forward answers
+    # (``agency_requests.Carried``), None for any other audit.
+    carried: object | None = None
 
     @property
     def audited_by(self) -> str:
@@ -214,9 +222,14 @@ async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str,
             held.add("co_auditor")  # PLAT-4: not "auditor": no workflow step of the lead's is theirs
     _, workflow = _definitions(ctx, row)
     is_final = wf.state(workflow, row["state"]).final
+    if row.get("agency") is not None and await _of_agency(ctx, row["agency"]):
+        # CSCP-1, PLAT-7: an agency's lead and respondents see (every state)
+        # their own agency's returns, and no other agency's.
+        held.add("agency_member")
     visible = (
         "auditor" in held
         or "co_auditor" in held
+        or "agency_member" in held
         or ctx.actor.can("view_all_audits")
         # By relation, not role: ``held`` also holds the role key, and every
         # practitioner's role is "practitioner".
@@ -236,6 +249,21 @@ async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str,
     if not visible:
         raise NotFound("There is no audit with that number that you can see")
     return row, people, held
+
+
+async def _of_agency(ctx: Context, agency_id: int) -> bool:
+    from core.services.agency_requests import agency_of
+
+    return await agency_of(ctx) == agency_id
+
+
+def _may_edit(workflow: Workflow, row: dict, held: set[str]) -> bool:
+    """The auditor and co-auditors while it is a draft; an agency's
+    respondent while the agency drafts its return (PLAT-7: not once it is
+    with the agency's signatory)."""
+    if {"auditor", "co_auditor"} & held:
+        return row["state"] in _editable_states(workflow)
+    return "agency_member" in held and "agency_respondent" in held and row["state"] == workflow.initial
 
 
 async def visible(ctx: Context, allocation_id: int) -> tuple[dict, dict[str, int | None], set[str]]:
@@ -403,7 +431,7 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
     row, people, held = await _load(ctx, allocation_id)
     form, workflow = _definitions(ctx, row)
     state = wf.state(workflow, row["state"])
-    editable = bool({"auditor", "co_auditor"} & held) and row["state"] in _editable_states(workflow)
+    editable = _may_edit(workflow, row, held)
     grade_chain = (
         await Grade.select(
             Grade.phase, Grade.domain, Grade.level, Grade.evidence, Grade.set_at, Grade.set_by.display_name.as_alias("set_by_name")
@@ -423,11 +451,18 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
         start = (row["created_at"] - dt.timedelta(days=round(form.scope_months * 30.44))).date()
         began = row["involvement_started_on"]
         scope_from = max(start, began) if began else start
+    form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
+    carried = None
+    if row.get("carried_from"):
+        from core.services.agency_requests import carried as carried_answers
+
+        levels = tuple((lvl.key, lvl.label) for lvl in form_fields.scale.levels) if form_fields.scale else ()
+        carried = await carried_answers(row, {f.name: f for f in form_fields.fields}, levels)
     return AuditView(
         row=row,
         form=form,
         workflow=workflow,
-        fields=fields_of(ctx.registry, _namespace(row), form, row["kind"]),
+        fields=form_fields,
         answers=dict(row["answers"] or {}),
         relations=held,
         transitions=[t for t in wf.available(workflow, row["state"], held) if t.key != "start"],
@@ -439,6 +474,7 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
         scope_months=form.scope_months,
         window=await _work_window(ctx, row),
         co_auditors=tuple(await _co_auditors(allocation_id)),
+        carried=carried,
     )
 
 
@@ -464,10 +500,13 @@ async def save_answers(ctx: Context, allocation_id: int, revision: int, submitte
     the latest revision is refused (Conflict), never silently merged."""
     row, people, held = await _load(ctx, allocation_id)
     form, workflow = _definitions(ctx, row)
-    if not {"auditor", "co_auditor"} & held:
+    if not ({"auditor", "co_auditor"} & held or {"agency_member", "agency_respondent"} <= held):
         raise Forbidden("Only the allocated auditor can fill in this audit")
-    if row["state"] not in _editable_states(workflow):
+    if not _may_edit(workflow, row, held):
         raise Conflict(f"This audit is {wf.state(workflow, row['state']).label.lower()} and can no longer be changed")
+    # PLAT-8: "confirm.<field>" says a carried-forward answer is still right.
+    confirming = {k.split(".", 1)[1] for k, v in submitted.items() if k.startswith("confirm.") and v}
+    submitted = {k: v for k, v in submitted.items() if not k.startswith("confirm.")}
     form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
     answers, errors = clean(form_fields, submitted)
     if errors:
@@ -478,7 +517,9 @@ async def save_answers(ctx: Context, allocation_id: int, revision: int, submitte
         for name in sorted(set(before) | set(answers))
         if before.get(name) != answers.get(name)
     }
-    if not changes and revision == row["revision"] and row["state"] != workflow.initial:
+    confirmed_before = list(row.get("confirmed") or [])
+    newly_confirmed = sorted(confirming - set(confirmed_before)) if row.get("carried_from") else []
+    if not changes and not newly_confirmed and revision == row["revision"] and row["state"] != workflow.initial:
         return revision  # nothing changed: no new revision, no empty trail row
     async with transaction():
         values = {
@@ -486,6 +527,8 @@ async def save_answers(ctx: Context, allocation_id: int, revision: int, submitte
             Allocation.revision: revision + 1,
             Allocation.updated_at: ctx.now,
         }
+        if newly_confirmed:
+            values[Allocation.confirmed] = confirmed_before + newly_confirmed
         start = _start_transition(workflow, row["state"])
         if start is not None:
             values[Allocation.state] = start.to
@@ -514,7 +557,8 @@ async def save_answers(ctx: Context, allocation_id: int, revision: int, submitte
             entity="allocation",
             entity_id=allocation_id,
             action="answers_saved",
-            changes={"revision": [revision, revision + 1], "answers": changes},
+            changes={"revision": [revision, revision + 1], "answers": changes,
+                     **({"confirmed": newly_confirmed} if newly_confirmed else {})},
         )
     return revision + 1
 
@@ -552,7 +596,9 @@ async def submit(ctx: Context, allocation_id: int, revision: int | None = None) 
             await standing_grades.refresh([row["id"]])
         # Submitted in time or late, the allocation itself is no longer overdue.
         await Deadline.update({Deadline.status: "met", Deadline.closed_at: ctx.now}).where(
-            (Deadline.allocation == row["id"]) & (Deadline.status == "open") & (Deadline.kind == "allocation_due")
+            (Deadline.allocation == row["id"]) & (Deadline.status == "open")
+            # Issue 14: an agency's return's deadline and its reminder (CSCP-9).
+            & Deadline.kind.is_in(["allocation_due", "response_due", "response_reminder"])
         )
         extra = {Allocation.submitted_at: ctx.now}
         if wf.state(workflow, chosen.to).final:
@@ -646,6 +692,11 @@ async def review(
         await _move(ctx, row, workflow, chosen, people, extra=extra, reason=reason)
         if target.final:
             await _after_final(ctx, row, form_fields, people)
+            if row.get("agency_request") and row.get("agency"):
+                # Issue 14: the request is answered once every agency's return is accepted.
+                from core.services.agency_requests import close_if_answered
+
+                await close_if_answered(ctx, row["agency_request"])
 
 
 async def _after_final(ctx: Context, row: dict, form_fields: FormFields, people: dict[str, int | None]) -> None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from core.calendar import london_date
 from core.db.engine import transaction
-from core.db.tables import Agency, ChildCase, Organisation, Person, Service, Team
-from core.services import cycles, trail, work
+from core.db.tables import Agency, AgencyRequest, Allocation, ChildCase, Deadline, Organisation, Person, Service, Team
+from core.services import cycles, month_counts, trail, work
 from core.services.accounts import hash_password
 from core.services.context import Context
 
@@ -168,6 +168,8 @@ async def load_demo(ctx: Context, council_key: str, *, issue_work: bool = True) 
                         ChildCase.id == case[0]["id"])
                 await trail.record(ctx, organisation_id=org_id, entity="child_case", entity_id=case[0]["id"], action="created")
 
+    if council_key == "partnership":
+        logins += await _partnership_agencies(ctx, org_id, password_hash)
     allocations = 0
     if council.cycles is not None:
         today = london_date(ctx.now)
@@ -202,3 +204,54 @@ def _demo_attributes(council, index: int, today: dt.date) -> dict:
         else:
             values[attribute.key] = attribute.options[spread % len(attribute.options)].value
     return {"attributes": values, "involvement_started_on": add_months(today, -(1 + index * 3 % 30))}
+
+
+# Issue 14: the partnership's agencies with their leads, and last round's
+# Section 11 returns (accepted two years ago) that this round carries forward.
+_DEMO_AGENCY_LEADS = (("police", "Dev Sharma"), ("health", "Hannah Okafor"))
+
+
+async def _partnership_agencies(ctx: Context, org_id: int, password_hash: str) -> list[Login]:
+    from core.calendar import add_working_days
+    from core.services import agency_requests
+    from core.services.context import actor_for
+
+    logins = []
+    for key, name in _DEMO_AGENCY_LEADS:
+        agency = await Agency.select(Agency.id).where((Agency.organisation == org_id) & (Agency.key == key)).first()
+        username = f"partnership.agency_lead.{key}"
+        await Person.insert(Person(organisation=org_id, agency=agency["id"], role="agency_lead", display_name=name,
+                                   email=f"{username}@example.org", username=username, password_hash=password_hash,
+                                   active=True, created_at=ctx.now))
+        logins.append(Login(username, name, ctx.registry.role("partnership:agency_lead").label))
+    qa = await Person.select().where((Person.organisation == org_id) & (Person.role == "qa_manager")).first()
+    then = ctx.now - dt.timedelta(days=730)
+    earlier = Context(registry=ctx.registry, now=then)
+    earlier.actor = actor_for(ctx.registry, qa, "partnership")
+    agencies = [a["id"] for a in await agency_requests.agencies(earlier) if a["lead"]]
+    request_id = await agency_requests.issue(
+        earlier, kind="section_11", agency_ids=agencies, due_on=add_working_days(london_date(then), 20),
+        title=f"Section 11 self-assessment {london_date(then).year}", period=f"{london_date(then).year}",
+    )
+    accepted = then + dt.timedelta(days=25)
+    for row in await Allocation.select(Allocation.id, Allocation.agency.name.as_alias("agency"),
+                                       Allocation.agency.key.as_alias("agency_key")).where(Allocation.agency_request == request_id):
+        answers = {
+            "answer.agency.agency": row["agency_key"],
+            "answer.agency.date_of_completion": london_date(accepted).isoformat(),
+            "grade.initial.overall": "compliant", "evidence.initial.overall": "Compliant with every standard.",
+            "answer.agency.completed_by": "Safeguarding lead",
+            "answer.progress.progress_of_improvements": f"{row['agency']}: safeguarding training refreshed for every team.",
+            "answer.declaration.information_accurate": "yes",
+            "answer.self_evaluation.standards.1.standard": "Senior management commitment to safeguarding",
+            "answer.self_evaluation.standards.1.self_evaluation": "Met: a named board lead and an annual report.",
+            "grade.initial.self_evaluation": "compliant", "evidence.initial.self_evaluation": "Every standard met.",
+        }
+        await Allocation.update({Allocation.answers: answers, Allocation.state: "accepted", Allocation.submitted_at: accepted,
+                                 Allocation.finalised_at: accepted}).where(Allocation.id == row["id"])
+        await month_counts.finalised(row["id"])
+    await Deadline.update({Deadline.status: "met", Deadline.closed_at: accepted}).where(
+        Deadline.allocation.is_in(Allocation.select(Allocation.id).where(Allocation.agency_request == request_id)))
+    await AgencyRequest.update({AgencyRequest.state: "closed"}).where(AgencyRequest.id == request_id)
+    await trail.record(earlier, organisation_id=org_id, entity="agency_request", entity_id=request_id, action="closed")
+    return logins

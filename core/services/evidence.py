@@ -84,6 +84,7 @@ class EvidenceItem:
     size_words: str
     uploaded_by: str
     uploaded_at: dt.datetime
+    field: str = ""  # the answer it is evidence for (issue 14); "" for the whole record
 
     @property
     def kind(self) -> str:
@@ -243,7 +244,7 @@ async def download(ctx: Context, work_id: int, file_id: int) -> dict:
 
 
 # ------------------------------------------------------------------ audits
-async def add_to_audit(ctx: Context, allocation_id: int, files: list[Checked]) -> list[int]:
+async def add_to_audit(ctx: Context, allocation_id: int, files: list[Checked], field: str = "") -> list[int]:
     """Evidence for an audit's answers, added by its auditor while they may
     still change the answers (never after it is submitted or final)."""
     from core.services.audits import audit_view
@@ -254,10 +255,13 @@ async def add_to_audit(ctx: Context, allocation_id: int, files: list[Checked]) -
     view = await audit_view(ctx, allocation_id)  # NotFound for those who may not see it
     if not view.editable:
         raise Forbidden("Only the auditor adds evidence, while the audit can still be changed")
-    return await _store(ctx, files, "allocation", allocation_id)
+    # Issue 14: evidence on one answer (any of the form's fields), or on the whole audit.
+    if field and field not in {f.name for f in view.fields.fields}:
+        raise Invalid("Choose one of the form's answers", {"evidence_field": "Choose one of the form's answers, or the whole return"})
+    return await _store(ctx, files, "allocation", allocation_id, field=field)
 
 
-async def _store(ctx: Context, files: list[Checked], entity: str, entity_id: int) -> list[int]:
+async def _store(ctx: Context, files: list[Checked], entity: str, entity_id: int, field: str = "") -> list[int]:
     """Write checked files on a piece of work or an audit (``entity``: work or
     allocation), each in the trail by name, type, size and digest: what was
     added, never the content."""
@@ -270,7 +274,7 @@ async def _store(ctx: Context, files: list[Checked], entity: str, entity_id: int
                 EvidenceFile(
                     organisation=ctx.actor.organisation_id, filename=file.filename,
                     media_type=file.media_type, size=len(file.data), sha256=digest, content=file.data,
-                    uploaded_by=ctx.actor.person_id, uploaded_at=ctx.now,
+                    uploaded_by=ctx.actor.person_id, uploaded_at=ctx.now, field=field,
                     **({"work": entity_id} if entity == "work" else {"allocation": entity_id}),
                 )
             ).returning(EvidenceFile.id)
@@ -278,7 +282,7 @@ async def _store(ctx: Context, files: list[Checked], entity: str, entity_id: int
             await trail.record(ctx, organisation_id=ctx.actor.organisation_id, entity=entity, entity_id=entity_id,
                                action="evidence_added", changes={"file": rows[0]["id"], "filename": file.filename,
                                                                  "media_type": file.media_type, "size": len(file.data),
-                                                                 "sha256": digest})
+                                                                 "sha256": digest, **({"answer": field} if field else {})})
     return ids
 
 
@@ -286,10 +290,11 @@ async def of_audit(ctx: Context, allocation_id: int) -> list[EvidenceItem]:
     """An audit's evidence as listed on its page (its visibility already checked)."""
     return [
         EvidenceItem(id=row["id"], filename=row["filename"], media_type=row["media_type"], size=row["size"],
-                     size_words=size_words(row["size"]), uploaded_by=row["who"], uploaded_at=row["uploaded_at"])
+                     size_words=size_words(row["size"]), uploaded_by=row["who"], uploaded_at=row["uploaded_at"],
+                     field=row["field"])
         for row in await EvidenceFile.select(
             EvidenceFile.id, EvidenceFile.filename, EvidenceFile.media_type, EvidenceFile.size,
-            EvidenceFile.uploaded_at, EvidenceFile.uploaded_by.display_name.as_alias("who"),
+            EvidenceFile.uploaded_at, EvidenceFile.uploaded_by.display_name.as_alias("who"), EvidenceFile.field,
         ).where(EvidenceFile.allocation == allocation_id).order_by(EvidenceFile.id)
     ]
 

@@ -693,6 +693,10 @@ async def report(ctx: Context, p: Period, scope: Scope, trend: int = TREND_PERIO
     order = {key: i for i, (key, _) in enumerate(levels)}
     by_domain: dict[str, dict] = {}
     for row in grade_rows:
+        if row["level"] not in order:
+            # A grade on another form's scale (a partnership's Section 11
+            # return beside its audit tool's, issue 14): not this report's.
+            continue
         entry = by_domain.setdefault(row["domain"], {"levels": {k: 0 for k, _ in levels}, "mod": 0, "disp": 0})
         entry["levels"][row["level"]] = entry["levels"].get(row["level"], 0) + int(row["n"])
         entry["mod"] += int(row["by_moderation"])

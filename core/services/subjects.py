@@ -59,7 +59,13 @@ def describe(row: dict, registry=None) -> None:
     protection conference on 3 March 2027") and ``subject_title`` (as a
     heading: "Case 123", "Sam Jones", "Observation of a child protection
     conference on 3 March 2027") on an allocation row from audits' SQL."""
-    if row.get("meeting_type"):
+    if row.get("agency_name"):
+        # Issue 14: an agency's return to a partnership request (CSCP-1).
+        case = f" on case {row['case_external_id']}" if row.get("case_external_id") else ""
+        row["subject"] = f"{row['agency_name']}'s return{case}"
+        row["subject_title"] = f"{row.get('request_title') or 'Return'}: {row['agency_name']}{case}"
+        row["subject_short"] = row["agency_name"] + (f", case {row['case_external_id']}" if case else "")
+    elif row.get("meeting_type"):
         label = meeting_label(registry, row.get("council") or "", row["meeting_type"])
         on = row.get("meeting_on")
         if isinstance(on, str):

@@ -48,6 +48,10 @@ _ROW = (
     Allocation.subject_person.team.as_alias("subject_team"),
     Allocation.meeting_type,
     Allocation.meeting_on,
+    # Issue 14: an agency's return to a partnership request.
+    Allocation.agency,
+    Allocation.agency.name.as_alias("agency_name"),
+    Allocation.agency_request.title.as_alias("request_title"),
 )
 
 
@@ -255,6 +259,8 @@ async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batc
             link=link,
             batch=batch,
         )
+    elif kind in ("response_due", "response_reminder"):
+        await _act_on_response(ctx, deadline, row, people, batch)
     elif kind.startswith("state:"):
         # A workflow step not done in time: tell whoever the state names.
         state = kind.split(":", 1)[1]
@@ -293,6 +299,41 @@ async def _act_on_allocation(ctx: Context, deadline: dict, loaded: _Loaded, batc
             changes={"deadline": deadline["id"], "kind": kind},
         )
     )
+
+
+async def _act_on_response(ctx: Context, deadline: dict, row: dict, people: dict, batch: escalations.Batch) -> None:
+    """Issue 14, CSCP-9: an agency's return to a partnership request, chased
+    before its deadline (a reminder to the agency's lead and respondents)
+    and after it (the same people and the QA manager, then the escalation
+    rules: the lead and the QA manager chase it, the Audit Chair challenges
+    a response still overdue)."""
+    if row["state"] not in ("requested", "with_signatory"):
+        return
+    link = f"/audits/{row['id']}"
+    due = to_london(row["due_at"])
+    respondents = [p["id"] for p in await Person.select(Person.id).where(
+        (Person.agency == row["agency"]) & (Person.role == "agency_respondent") & (Person.active == True)  # noqa: E712
+    )] if row["agency"] else []
+    what = row.get("request_title") or "the partnership's request"
+    if deadline["kind"] == "response_reminder":
+        batch.outbox.add(
+            organisation_id=row["organisation"], recipients=[row["auditor"], *respondents], kind="response_reminder",
+            subject=f"Reminder: {row['agency_name']}'s response to {what} is due by {due:%-d %B %Y}",
+            body=f"{row['agency_name']}'s response to {what} is due by {due:%A %-d %B %Y}. It is not yet submitted.",
+            link=link, allocation_id=row["id"],
+        )
+        return
+    who = await escalations.recipients(row["organisation"], tuple(deadline["escalate_to"] or ()), people, row["auditor"], batch.ladder)
+    batch.outbox.add(
+        organisation_id=row["organisation"], recipients=[*who, *respondents], kind="deadline_passed",
+        subject=f"Overdue: {row['agency_name']}'s response to {what}",
+        body=f"{row['agency_name']}'s response to {what} was due by {due:%A %-d %B %Y} and has not been submitted.",
+        link=link, allocation_id=row["id"],
+    )
+    # The request's deadline is the one of the response requested
+    # (escalations.yaml: agency_response_overdue).
+    await _deadline_passed(ctx, _passed(row, "state", state="requested"), row, people, row["auditor"],
+                           f"Overdue: {row['agency_name']}'s response to {what}", link, batch)
 
 
 def _state_label(ctx: Context, row: dict, state: str) -> str:

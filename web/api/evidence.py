@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Response
 
 from core.services import audits, evidence
@@ -37,6 +37,7 @@ class AuditEvidenceController(Controller):
     async def add(
         self, request: Request, allocation_id: FromPath[int],
         data: Annotated[EvidenceUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        field: FromQuery[str] = "",
     ) -> list[EvidenceOut]:
         """Each file in a part named ``file``, checked as on completion
         records (``POST /api/v1/work/{id}/evidence``): a 422 says which file
@@ -44,7 +45,8 @@ class AuditEvidenceController(Controller):
         no longer change; nothing is stored unless every file is accepted."""
         ctx = request_context(request)
         files = await checked_parts(request, data.file)
-        await evidence.add_to_audit(ctx, allocation_id, files)
+        # Issue 14: ``?field=answer.x.y`` names the answer the files are evidence for.
+        await evidence.add_to_audit(ctx, allocation_id, files, field=field)
         return _out(allocation_id, await evidence.of_audit(ctx, allocation_id))
 
     @get("/{file_id:int}", summary="Download an audit's evidence file", media_type="application/octet-stream")

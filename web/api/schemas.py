@@ -75,6 +75,13 @@ class CoAuditorIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     person_id: int
 
 
+class ChangedAnswerOut(msgspec.Struct, kw_only=True):
+    field: str
+    label: str
+    before: str
+    after: str
+
+
 class AllocationDetail(msgspec.Struct, kw_only=True):
     id: int
     case_external_id: str  # "" for an audit on a person or a meeting without a case
@@ -96,6 +103,11 @@ class AllocationDetail(msgspec.Struct, kw_only=True):
     co_auditors: list[CoAuditorOut] = []
     # What it is on (issue 13): "Case 123", the person's name, or "Observation of a … on 3 March 2027".
     subject: str = ""
+    # Issue 14, PLAT-8: an agency's return's carried-forward answers still
+    # unconfirmed ({field: "Unchanged since 3 March 2025"}; confirm one by
+    # saving "confirm.<field>": "yes"), and what changed since that return.
+    unchanged: dict[str, str] = {}
+    changed: list[ChangedAnswerOut] = []
 
 
 class SaveAnswers(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

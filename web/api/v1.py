@@ -21,6 +21,8 @@ from web.auth.tokens import TokensApi
 from web.auth.attempts import SignInAttemptsApi
 from web.context import request_context
 from web.cycles.controller import CyclesApi
+from web.agency_requests import RequestsApi
+from web.respondents import RespondentsApi, SignInApi
 
 
 def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
@@ -55,6 +57,9 @@ def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
         grade_chain=[msgspec.convert(g, schemas.GradeOut) for g in view.grade_chain],
         audited_by=view.audited_by,
         co_auditors=[schemas.CoAuditorOut(id=c["id"], name=c["name"]) for c in view.co_auditors],
+        unchanged=dict(view.carried.unchanged) if view.carried else {},
+        changed=[schemas.ChangedAnswerOut(field=c["name"], label=c["label"], before=str(c["before"]), after=str(c["after"]))
+                 for c in view.carried.changed] if view.carried else [],
     )
 
 
@@ -193,7 +198,7 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, TokensApi, SignInAttemptsApi, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, TokensApi, SignInAttemptsApi, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController, RequestsApi, RespondentsApi, SignInApi],
     tags=["v1"],
 )
 

@@ -92,7 +92,9 @@ class AuditPages(Controller):
         if problem:
             view = await audits.audit_view(ctx, allocation_id)
             return await self._render(request, view, view.answers, {}, status_code=422, evidence_error=problem)
-        await evidence.add_to_audit(ctx, allocation_id, files)
+        form = await request.form()
+        field = form.get("evidence_field") if isinstance(form.get("evidence_field"), str) else ""
+        await evidence.add_to_audit(ctx, allocation_id, files, field=field or "")
         flash(request, "Evidence added" if len(files) == 1 else f"{len(files)} files of evidence added")
         return see_other(request, f"/audits/{allocation_id}")
 
@@ -286,7 +288,7 @@ def _draft(data: dict[str, str]) -> tuple[int, dict[str, str]]:
         revision = int(data.pop("revision", "-1"))
     except ValueError:
         revision = -1
-    return revision, {k: v for k, v in data.items() if k.startswith(("answer.", "grade.", "evidence."))}
+    return revision, {k: v for k, v in data.items() if k.startswith(("answer.", "grade.", "evidence.", "confirm."))}
 
 
 def _submit_step(view):

@@ -126,6 +126,7 @@ class ProgrammePages(Controller):
             values=values, errors=errors, status_code=status_code, today=london_date(ctx.now),
             criteria=case_attributes.criteria_words(ctx.registry, item.schedule_key),
             files=files, size_limit=evidence.size_limit_words(limit), steps=await work_workflow.steps(ctx, item),
+            agency_request=await _agency_request(ctx, item, mine),
         )
 
     @post("/work/{work_id:int}/complete")
@@ -245,3 +246,15 @@ class ProgrammePages(Controller):
             return await self._start_page(request, activity, data, errors, status_code=422)
         flash(request, f"{item.activity} started", f"Due {item.due_on:%-d %B %Y}")
         return see_other(request, f"/programme/work/{item.id}")
+
+
+async def _agency_request(ctx, item, mine: bool) -> dict | None:
+    """Issue 14: a QA manager's work that is a request to agencies offers to
+    issue it (with its period and agencies filled in), or names the one issued."""
+    from core.services import agency_requests
+
+    supplied = ctx.registry.schedules.get(item.schedule_key)
+    if supplied is None or supplied.value.request is None or not mine:
+        return None
+    issued = await agency_requests.request_of_work(item.id)
+    return {"issued": issued, "href": f"/requests/new?work={item.id}"}
