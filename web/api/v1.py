@@ -227,7 +227,7 @@ def document_errors(router: Router) -> None:
         for handler in getattr(route, "route_handlers", ()):
             own = dict(handler.responses or {})
             handler.responses = {
-                status: own.get(status) or ResponseSpec(data_container=schemas.ErrorOut, description=words)
+                status: own.get(status) or ResponseSpec(data_container=schemas.ErrorOut, description=words, generate_examples=False)
                 for status, words in ERRORS.items()
             } | own
 
