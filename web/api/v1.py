@@ -15,6 +15,7 @@ from web.api.delivery import DeliveryController
 from web.api.evidence import AuditEvidenceController
 from web.api.disputes_actions import ActionsController, DisputesController, PlansController
 from web.api.joint import JointAuditsController
+from web.api.partnership import PartnershipController
 from web.api.work import WorkController
 from web.auth.guards import requires, signed_in
 from web.context import request_context
@@ -157,6 +158,6 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController, PartnershipController],
     tags=["v1"],
 )
