@@ -106,7 +106,7 @@ async def test_a_thematic_audit_on_two_cases_from_the_agreed_programme_to_an_act
         "Voice of the Child", "Family/Parental Engagement", "Equality, Diversity and Identity", "Impact of involvement"]
     assert len(side["cases"]) == 2 and side["accepted"] == 4
     voice = next(line for line in side["cases"][1]["lines"] if line["label"] == "Voice of the Child")
-    assert {(a["agency"], a["development"]) for a in voice["answers"]} == {
+    assert {(a["agency"], a["development"]) for a in voice["by_agency"]} == {
         ("Police", "Police: wishes were not shared with partners (case 1)."),
         ("Health (NHS commissioners and providers)", "Health: wishes were not shared with partners (case 1)."),
     }
@@ -145,7 +145,7 @@ async def test_a_thematic_audit_on_two_cases_from_the_agreed_programme_to_an_act
     assert report["state_label"] == "Drafted by the Quality Assurance Manager"
     findings = next(s for s in report["sections"] if s["title"] == "Findings")
     assert {"label": "Findings across the partnership: areas for development",
-            "value": "Voice of the Child: Wishes were not shared between agencies."} in findings["answers"]
+            "value": "Voice of the Child: Wishes were not shared between agencies."} in findings["items"]
     assert (await client.post(f"{API}/requests/{request}/report", headers=qa)).status_code == 409
     assert (await client.post(f"{API}/requests/{request}/action-plan", headers=qa)).json()["detail"] == (
         "The report's recommendations become an action plan once the A&P subgroup has agreed the report")

@@ -165,7 +165,7 @@ async def side_by_side(ctx: Context, request_id: int) -> dict:
             "agencies": [{"agency": r["agency_name"], "state": r["state_label"], "accepted": r["accepted"],
                           "grade": level_words.get(r["answers"].get(f"grade.{last_phase}.overall"), "") if last_phase else ""}
                          for r in returns],
-            "lines": [{"key": key, "label": label, "answers": [
+            "lines": [{"key": key, "label": label, "by_agency": [
                 {"agency": r["agency_name"], "accepted": r["accepted"],
                  "worked_well": str(r["answers"].get(f"answer.{key}.worked_well") or ""),
                  "development": str(r["answers"].get(f"answer.{key}.development") or "")} for r in returns]}
@@ -288,7 +288,8 @@ async def draft_report(ctx: Context, request_id: int) -> int:
     for n, rec in enumerate(view["recommendations"][:5], start=1):
         base = f"answer.recommendations.action_plan.{n}"
         answers |= {f"{base}.recommendation": rec["recommendation"], f"{base}.action": rec["action"],
-                    f"{base}.by_whom": rec["by_whom"], f"{base}.by_when": rec["by_when"].isoformat()}
+                    f"{base}.by_whom": rec["by_whom"], f"{base}.by_when": rec["by_when"].isoformat(),
+                    f"{base}.progress": "Not started"}
         if rec["agency"]:
             answers[f"{base}.agency"] = rec["agency"]
     me = await Person.select().where(Person.id == ctx.actor.person_id).first()
@@ -335,7 +336,7 @@ async def report_view(ctx: Context, request_id: int, *, lens: str | None = None)
                 except ValueError:
                     pass
             shown.append({"label": f.label, "value": str(words)})
-        sections.append({"title": section.title, "answers": shown})
+        sections.append({"title": section.title, "items": shown})
     state = wf.state(workflow, report["state"])
     plan = await ActionPlan.select(ActionPlan.id, ActionPlan.title).where(ActionPlan.allocation == report["id"]).first()
     chain = [{"step": "Drafted by the Quality Assurance Manager", "by": report["auditor_name"], "at": report["created_at"], "reason": ""}]
