@@ -41,6 +41,7 @@ from web.errors import HANDLERS
 from web.imports.controller import ImportPages
 from web.notifications.controller import NotificationPages
 from web.pages import accessibility, healthz, home
+from web.partnership import PartnershipPages
 from web.programme.controller import ProgrammePages
 from web.programme.delivery import DeliveryPages
 from web.qa.controller import QaPages
@@ -97,6 +98,7 @@ class QafInit(InitPluginProtocol):
                 DisputePages,
                 ActionPages,
                 PlanPages,
+                PartnershipPages,
                 CompliancePages,
                 ReportPages,
                 AuditPdf,

@@ -179,7 +179,7 @@ async def side_by_side(ctx: Context, request_id: int) -> dict:
     return {
         "request": request, "cases": out, "lines": [{"key": k, "label": label, "finding": findings.get(k)} for k, label in lines],
         "recommendations": recommendations, "accepted": sum(1 for r in rows if r["accepted"]), "returns": len(rows),
-        "agency_choices": [(a.key, agencies.get(a.key, a.label)) for a in ctx.registry.council(ctx.actor.council).agencies],
+        "agency_items": [{"value": a.key, "text": agencies.get(a.key, a.label)} for a in ctx.registry.council(ctx.actor.council).agencies],
         "may_write": ctx.actor.can("administer"),
     }
 
