@@ -17,7 +17,8 @@ import pytest
 from pypdf import PdfReader
 
 from core.calendar import UTC
-from helpers import api_token
+from helpers import api_token, csrf_from, sign_in
+from test_partnership_journeys import words
 from partnership_support import agency_return, issue_request
 from test_reports_agencies import move_to_agency
 
@@ -175,6 +176,19 @@ async def test_a_thematic_audit_on_two_cases_from_the_agreed_programme_to_an_act
         "Share the child's wishes: Add the child's wishes to every strategy discussion record (by Police safeguarding lead)"]
     assert (await client.post(f"{API}/requests/{request}/action-plan", headers=qa)).status_code == 409
 
+    # What a Board member reads on the request's page; an agency's auditor gets nothing.
+    await sign_in(client, "partnership.partnership_board")
+    shown = words((await client.get(f"/partnership/requests/{request}")).text)
+    assert "Neglect: multi-agency thematic audit" in shown and "4 of 4 returns accepted" in shown
+    assert ("Voice of the Child Health (NHS commissioners and providers) Health: the child's wishes were recorded (case 0). "
+            "Health: wishes were not shared with partners (case 0). Police Police: the child's wishes were recorded (case 0).") in shown
+    assert f"Sign off {chair_name}, 4 May 2027" in shown and "Presented at the Partnership Board meeting" in shown
+    assert "Health (NHS commissioners and providers) 2 1 1 0 2" in shown
+    assert "Save the finding" not in shown and "Draft the report" not in shown
+    await sign_in(client, "partnership.multi_agency_auditor")
+    refused = await client.get(f"/partnership/requests/{request}")
+    assert refused.status_code == 404 and "There is no request with that number that you can see" in words(refused.text)
+
 
 SCORECARD_AT = dt.datetime(2027, 7, 1, 8, 0, tzinfo=UTC)  # Thursday 1 July 2027, 09:00 BST: Q1 has just ended
 
@@ -253,3 +267,18 @@ async def test_a_quarters_scorecard_from_approved_indicators_and_the_agencies_re
     # An agency's lead sees its own indicators, not the partnership's workflow steps.
     mine = (await client.get(f"{API}/scorecard/2027/1", headers=lead)).json()
     assert [r["key"] for r in mine["rows"]] == ["iha_20_days"] and mine["steps"] == []
+
+    # The scorecard page: trend, RAG against the threshold and the partner's narrative.
+    await sign_in(client, "partnership.ap_member")
+    shown = words((await client.get("/partnership/scorecard?year=2027&quarter=1")).text)
+    assert "Quarter 1 (April to June 2027)" in shown and "Presented to the Partnership Board" in shown
+    assert ("Initial health assessments within 20 working days Health (NHS commissioners and providers). Higher is better: "
+            "green from 90%, amber from 85%. No figure No figure 92% (Green) 84% (Red) Red Two paediatricians on leave in May.") in shown
+    # A proposal missing its reasons comes back with every field's error, and what was typed.
+    page = await client.get("/partnership/scorecard/changes/new")
+    refused = await client.post("/partnership/scorecard/changes/new", data={
+        "_csrf_token": csrf_from(page.text), "key": "cp_repeat", "label": "Repeat child protection plans", "direction": "lower_is_better"})
+    assert refused.status_code == 422
+    text = words(refused.text)
+    assert "There is a problem" in text and "Say what the indicator counts" in text and "Choose the agency that supplies the figure" in text
+    assert 'value="Repeat child protection plans"' in refused.text

@@ -35,7 +35,7 @@ import json
 from core import workflow as wf
 from core.calendar import end_of_london_day, london_date, working_deadline
 from core.db.engine import transaction
-from core.db.tables import ActionPlan, Agency, AgencyRequest, Allocation, Person, RequestFinding, RequestRecommendation
+from core.db.tables import ActionPlan, Agency, AgencyRequest, Allocation, Notification, Person, RequestFinding, RequestRecommendation
 from core.forms import fields_of, problems_for_submit
 from core.services import action_plans, audits
 from core.services import partnership_steps as steps
@@ -370,6 +370,9 @@ async def take_report_step(ctx: Context, request_id: int, key: str, reason: str 
     people = await audits.relations_of(ctx, report)
     async with transaction():
         await audits._move(ctx, report, workflow, chosen, people, extra=extra, reason=reason.strip())
+        # The subgroup's members and the Board read the report here, not on the audit page.
+        await Notification.update({Notification.link: f"/partnership/requests/{request_id}#report"}).where(
+            (Notification.allocation == report["id"]) & (Notification.created_at == ctx.now))
 
 
 async def make_action_plan(ctx: Context, request_id: int) -> int:
