@@ -68,8 +68,9 @@ async def test_a_thematic_audit_on_two_cases_from_the_agreed_programme_to_an_act
         assert answer.status_code == 200, answer.text
         return answer.json()
 
-    assert (await may_start("2027-04-06"))["reason"] == (
-        "There is no audit programme for 2027 to 2028. The A&P subgroup must agree the year's programme before any thematic audit starts.")
+    first = await may_start("2027-04-06")
+    assert first["reason"] == (
+        "There is no audit programme for 2027 to 2028. The A&P subgroup must agree the year's programme before any thematic audit starts."), first
     # "a maximum of 4 multi-agency thematic audits each year (one per quarter)": a fifth quarter does not exist.
     refused = await client.post(f"{API}/programmes", json={"year": 2027, "themes": {"5": "Neglect"}}, headers=qa)
     assert refused.status_code == 422 and refused.json()["errors"] == {"quarter_5": "A quarter is 1, 2, 3 or 4"}
