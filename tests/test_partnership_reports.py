@@ -160,6 +160,10 @@ async def test_a_thematic_audit_on_two_cases_from_the_agreed_programme_to_an_act
         "Drafted by the Quality Assurance Manager", "Send to the Audit Chair for sign-off", "Sign off", "Agree the final report",
         "Present at the Partnership Board meeting"]
     assert (await client.get(f"{API}/requests/{request}/report", headers=police)).status_code == 404
+    # Every step is in the trail, with who took it.
+    history = (await client.get(f"/api/v1/allocations/{seen['report']['id']}/history", headers=qa)).json()
+    assert [(e["action"], e["actor_name"]) for e in history if e["action"].startswith("transition:")] == [
+        (f"transition:{step}", seen["chain"][n]["by"]) for n, step in enumerate(("submit", "sign_off", "agree", "present"), start=1)]
 
     # The PDF carries the chain and the figures.
     text = pdf_words(await client.get(f"{API}/requests/{request}/report.pdf", headers=board))
@@ -199,6 +203,11 @@ SCORECARD_AT = dt.datetime(2027, 7, 1, 8, 0, tzinfo=UTC)  # Thursday 1 July 2027
 @pytest.mark.req("CSCP-10")
 async def test_a_quarters_scorecard_from_approved_indicators_and_the_agencies_returns(partnership, partnership_client):
     client = partnership_client
+    paths = (await client.get("/api/schema/openapi.json")).json()["paths"]
+    for path in ("/api/v1/partnership/scorecard/{year}/{quarter}", "/api/v1/partnership/scorecard/changes/{change_id}/steps/{step}",
+                 "/api/v1/partnership/programmes/{programme_id}/steps/{step}", "/api/v1/partnership/requests/{request_id}/report/steps/{step}",
+                 "/api/v1/partnership/requests/{request_id}/side-by-side", "/api/v1/partnership/requests/{request_id}/action-plan"):
+        assert path in paths, path
     await move_to_agency(partnership, "partnership.agency_lead", "health")
     qa = await api_token(client, "partnership.qa_manager")
     chair = await api_token(client, "partnership.audit_chair")
