@@ -256,9 +256,7 @@ async def _report(ctx: Context, request_id: int) -> dict | None:
         & (Allocation.form_key == f"{ctx.actor.council}:{REPORT_FORM}")).order_by(Allocation.id).first()
     if row is None:
         return None
-    full = await audits.load_row(row["id"], ctx.registry)
-    full["subject"] = "the report on the request"
-    return full
+    return await audits.load_row(row["id"], ctx.registry)
 
 
 async def draft_report(ctx: Context, request_id: int) -> int:
