@@ -277,6 +277,9 @@ async def test_a_quarters_scorecard_from_approved_indicators_and_the_agencies_re
     # An agency's lead sees its own indicators, not the partnership's workflow steps.
     mine = (await client.get(f"{API}/scorecard/2027/1", headers=lead)).json()
     assert [r["key"] for r in mine["rows"]] == ["iha_20_days"] and mine["steps"] == []
+    # Nobody else in an agency reads the scorecard.
+    refused = await client.get(f"{API}/scorecard/2027/1", headers=await api_token(client, "partnership.practitioner.11"))
+    assert refused.status_code == 404 and refused.json()["detail"] == "There is no scorecard you can see"
 
     # The scorecard page: trend, RAG against the threshold and the partner's narrative.
     await sign_in(client, "partnership.ap_member")

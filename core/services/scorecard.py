@@ -38,6 +38,8 @@ QUARTER_WORKFLOW = "scorecard"
 RETURN_FORM = "scorecard_return"
 DIRECTIONS = {"higher_is_better": "Higher is better", "lower_is_better": "Lower is better"}
 RAG_WORDS = {"green": "Green", "amber": "Amber", "red": "Red", None: "No figure"}
+# An agency's people who see their own agency's indicators and figures (CSCP-1).
+AGENCY_ROLES = ("agency_lead", "agency_respondent")
 FIELDS = ("key", "label", "priority", "owner_agency", "definition", "direction", "unit", "green", "amber", "active")
 
 
@@ -69,7 +71,7 @@ async def _scope(ctx: Context) -> str | None:
     """None: every agency's (the partnership's readers); else the actor's agency key."""
     if steps.reads_partnership(ctx):
         return None
-    agency = await steps.agency_of(ctx)
+    agency = await steps.agency_of(ctx) if ctx.actor.role in AGENCY_ROLES else None
     if agency is None:
         raise NotFound("There is no scorecard you can see")
     return agency["key"]
@@ -174,10 +176,13 @@ def _clean(ctx: Context, data: dict, current: dict | None, taken: set[str]) -> t
 async def _change(ctx: Context, change_id: int) -> dict:
     assert ctx.actor
     row = await IndicatorChange.select().where(IndicatorChange.id == change_id).first()
-    if row is None or row["organisation"] != ctx.actor.organisation_id or not steps.reads_partnership(ctx) and ctx.actor.role != "agency_lead":
-        raise NotFound("There is no indicator change with that number that you can see")
+    missing = NotFound("There is no indicator change with that number that you can see")
+    if row is None or row["organisation"] != ctx.actor.organisation_id:
+        raise missing
     if isinstance(row["proposal"], str):
         row["proposal"] = json.loads(row["proposal"] or "{}")
+    if not steps.reads_partnership(ctx) and (row["proposal"].get("owner_agency") != await _scope(ctx)):
+        raise missing  # an agency's lead sees the changes to its own agency's indicators
     return row
 
 
