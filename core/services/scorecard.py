@@ -275,7 +275,6 @@ async def _apply(ctx: Context, change: dict) -> None:
             organisation=change["organisation"], key=p["key"], version=1, created_at=ctx.now, updated_at=ctx.now, **values,
         )).returning(ScorecardIndicator.id)
         indicator_id = rows[0]["id"]
-        await IndicatorChange.update({IndicatorChange.indicator: indicator_id}).where(IndicatorChange.id == change["id"])
         await steps.record(ctx, "scorecard_indicator", indicator_id, "indicator_added", {"change": change["id"], **values})
         return
     before = await ScorecardIndicator.select().where(ScorecardIndicator.id == change["indicator"]).first()
