@@ -283,7 +283,10 @@ async def draft_report(ctx: Context, request_id: int) -> int:
         answers["answer.findings.findings.worked_well"] = "\n".join(well)
     if dev:
         answers["answer.findings.findings.development"] = "\n".join(dev)
-    for n, rec in enumerate(view["recommendations"][:5], start=1):
+    form = ctx.registry.form(f"{ctx.actor.council}:{REPORT_FORM}")
+    table = next((q for sec in form.sections if sec.key == "recommendations" for q in sec.questions if q.key == "action_plan"), None)
+    room = table.rows if table is not None else 5
+    for n, rec in enumerate(view["recommendations"][:room], start=1):
         base = f"answer.recommendations.action_plan.{n}"
         answers |= {f"{base}.recommendation": rec["recommendation"], f"{base}.action": rec["action"],
                     f"{base}.by_whom": rec["by_whom"], f"{base}.by_when": rec["by_when"].isoformat(),
