@@ -126,7 +126,7 @@ def cmd_demo(args) -> int:
 
     async def run():
         await _migrate()
-        return [await load_demo(Context(registry=plugins.registry), council) for council in settings.councils]
+        return [await load_demo(Context(registry=plugins.registry), council, examples=True) for council in settings.councils]
 
     for result in asyncio.run(run()):
         status = "created" if result.created else "already loaded"

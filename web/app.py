@@ -48,6 +48,7 @@ from web.imports.controller import ImportPages
 from web.notifications.controller import NotificationPages
 from web.operations import Observer, metrics, readyz
 from web.pages import accessibility, healthz, home
+from web.partnership import PartnershipPages
 from web.programme.controller import ProgrammePages
 from web.programme.delivery import DeliveryPages
 from web.qa.controller import QaPages
@@ -121,6 +122,7 @@ class QafInit(InitPluginProtocol):
                 DisputePages,
                 ActionPages,
                 PlanPages,
+                PartnershipPages,
                 CompliancePages,
                 ReportPages,
                 AuditPdf,

@@ -16,6 +16,7 @@ from piccolo.columns import (
     Boolean,
     Bytea,
     Date,
+    DoublePrecision,
     ForeignKey,
     Integer,
     SmallInt,
@@ -280,6 +281,109 @@ class AgencyRequest(Table, tablename="agency_request"):
     # other requests to the same agencies, when warned of one.
     overlap_note = Text(default="")
     created_at = Timestamptz()
+
+
+class ScorecardIndicator(Table, tablename="scorecard_indicator"):
+    """One Performance Scorecard indicator (CSCP-2, CSCP 5.1), kept as data so
+    that it can change: seeded from the council's definitions, then changed
+    only through an approved ``IndicatorChange``."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    key = Varchar(length=64)
+    label = Varchar(length=300)
+    priority = Varchar(length=64, default="")  # the council's indicator group (priority) key
+    owner_agency = Varchar(length=64)  # the council's agency key
+    definition = Text(default="")
+    direction = Varchar(length=16)  # higher_is_better | lower_is_better
+    unit = Varchar(length=32, default="")
+    green = DoublePrecision()  # on or beyond this: green
+    amber = DoublePrecision()  # on or beyond this (short of green): amber; else red
+    active = Boolean(default=True)
+    version = Integer(default=1)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class IndicatorChange(Table, tablename="indicator_change"):
+    """A proposed change to the scorecard's indicators, moved by the
+    ``indicator_change`` workflow; applied only when a quorate A&P subgroup
+    approves it (CSCP 5.1)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    indicator = ForeignKey(ScorecardIndicator, null=True, on_delete=OnDelete.restrict)  # none: a new indicator
+    proposal = JSON(default="{}")
+    why = Text(default="")
+    workflow_key = Varchar(length=130)
+    state = Varchar(length=64)
+    proposed_by = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    proposed_at = Timestamptz()
+    quorate = Boolean(null=True, default=None)
+    members_present = Integer(null=True, default=None)
+    minute_reference = Varchar(length=200, default="")
+    decided_by = ForeignKey(Person, null=True, on_delete=OnDelete.restrict)
+    decided_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz()
+
+
+class ScorecardQuarter(Table, tablename="scorecard_quarter"):
+    """A quarter's Performance Scorecard, moved by the ``scorecard`` workflow
+    from the QA manager to the A&P subgroup to the Partnership Board (CSCP 5.1)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    year = Integer()  # the partnership year's first calendar year (April 2027 to March 2028: 2027)
+    quarter = Integer()  # 1..4
+    workflow_key = Varchar(length=130)
+    state = Varchar(length=64)
+    created_by = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class AuditProgramme(Table, tablename="audit_programme"):
+    """The year's thematic audits, agreed by the A&P subgroup before any
+    starts; at most four, one a quarter (CSCP-3, CSCP 5.2)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    year = Integer()
+    workflow_key = Varchar(length=130)
+    state = Varchar(length=64)
+    created_by = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class AuditProgrammeTheme(Table, tablename="audit_programme_theme"):
+    programme = ForeignKey(AuditProgramme, null=False, index=True, on_delete=OnDelete.restrict)
+    quarter = Integer()  # 1..4; at most one theme a quarter
+    theme = Varchar(length=300)
+
+
+class RequestFinding(Table, tablename="request_finding"):
+    """The QA manager's finding on one key line of enquiry of a multi-agency
+    audit, read across the agencies' answers (CSCP-5, CSCP 5.2.1)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    agency_request = ForeignKey(AgencyRequest, null=False, index=True, on_delete=OnDelete.restrict)
+    line = Varchar(length=64)
+    worked_well = Text(default="")
+    development = Text(default="")
+    recorded_by = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    recorded_at = Timestamptz()
+
+
+class RequestRecommendation(Table, tablename="request_recommendation"):
+    """A recommendation raised from a request's returns; with the report it
+    becomes the SMART action plan (CSCP 5.5)."""
+
+    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
+    agency_request = ForeignKey(AgencyRequest, null=False, index=True, on_delete=OnDelete.restrict)
+    recommendation = Text()
+    agency = Varchar(length=64, default="")
+    action = Text()
+    by_whom = Varchar(length=200, default="")
+    by_when = Date()
+    raised_by = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+    raised_at = Timestamptz()
 
 
 class WorkMember(Table, tablename="work_member"):
@@ -716,6 +820,13 @@ TABLES: tuple[type[Table], ...] = (
     Allocation,
     Work,
     AgencyRequest,
+    ScorecardIndicator,
+    IndicatorChange,
+    ScorecardQuarter,
+    AuditProgramme,
+    AuditProgrammeTheme,
+    RequestFinding,
+    RequestRecommendation,
     WorkMember,
     AllocationAuditor,
     Grade,

@@ -502,6 +502,27 @@ class Body(Definition, kw_only=True):
     source: str = ""
 
 
+class ScorecardIndicator(Definition, kw_only=True):
+    """A Performance Scorecard indicator as a council first defines it
+    (CSCP-2, CSCP 5.1): who owns its figure, what it counts, which way is
+    better, and where green and amber start. qaf seeds its records from these;
+    after that an indicator changes only through the ``indicator_change``
+    workflow."""
+
+    key: Key
+    label: Annotated[str, msgspec.Meta(min_length=1)]
+    # One of the council's ``indicators`` (the priority it aligns to).
+    priority: Key
+    # One of the council's ``agencies``: the partner that supplies the figure.
+    owner_agency: Key
+    definition: str = ""
+    direction: Literal["higher_is_better", "lower_is_better"]
+    unit: str = ""
+    green: float
+    amber: float
+    source: str = ""
+
+
 class Council(Definition, kw_only=True):
     key: Key
     version: Version = 1
@@ -524,6 +545,8 @@ class Council(Definition, kw_only=True):
     # observed"): what a schedule ``about: meeting`` chooses from.
     meeting_types: tuple[Named, ...] = ()
     indicators: tuple[Named, ...] = ()
+    # CSCP-2: the scorecard's indicators, seeded into records (``scorecard_indicator``).
+    scorecard_indicators: tuple[ScorecardIndicator, ...] = ()
     # HAR-9: the grading criteria documents a disputing practitioner cites.
     grading_criteria: tuple[Named, ...] = ()
     # CSCP-8, BED-6: bodies that monitor action plans.

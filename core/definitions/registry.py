@@ -264,6 +264,18 @@ def _cross_check(registry: Registry) -> None:
         for name in ("case_categories", "agencies", "lenses", "themes", "indicators", "grading_criteria", "meeting_types"):
             check.unique(f"{name}[{{index}}].key", [c.key for c in getattr(council, name)])
         check.unique("bodies[{index}].key", [b.key for b in council.bodies])
+        check.unique("scorecard_indicators[{index}].key", [i.key for i in council.scorecard_indicators])
+        groups, agencies = {i.key for i in council.indicators}, {a.key for a in council.agencies}
+        for index, indicator in enumerate(council.scorecard_indicators):
+            if indicator.priority not in groups:
+                raise check.fail(f"scorecard_indicators[{index}].priority",
+                                 f"{indicator.priority!r} is not one of the council's indicators: {', '.join(sorted(groups)) or 'none'}")
+            if indicator.owner_agency not in agencies:
+                raise check.fail(f"scorecard_indicators[{index}].owner_agency",
+                                 f"{indicator.owner_agency!r} is not one of the council's agencies: {', '.join(sorted(agencies)) or 'none'}")
+            if (indicator.green < indicator.amber) if indicator.direction == "higher_is_better" else (indicator.green > indicator.amber):
+                raise check.fail(f"scorecard_indicators[{index}].green",
+                                 "green must be on the better side of amber for the indicator's direction")
         _check_case_attributes(check, council)
         for index, body in enumerate(council.bodies):
             if not body.roles:

@@ -47,7 +47,7 @@ class DemoResult:
     allocations: int
 
 
-async def load_demo(ctx: Context, council_key: str, *, issue_work: bool = True) -> DemoResult:
+async def load_demo(ctx: Context, council_key: str, *, issue_work: bool = True, examples: bool = False) -> DemoResult:
     council = ctx.registry.council(council_key)
     existing = await Organisation.select(Organisation.id).where(Organisation.council == council_key).first()
     if existing:
@@ -178,6 +178,11 @@ async def load_demo(ctx: Context, council_key: str, *, issue_work: bool = True) 
     # issue it (``issue_work=False``: an organisation whose programme starts later).
     if issue_work:
         await work.issue_due_work(ctx)
+    # ``qaf demo``: a partnership's example scorecard, programme and thematic audit (issue 14).
+    if examples and council.lenses and council.agencies:
+        from core.services import partnership_demo
+
+        await partnership_demo.load(ctx, council_key, org_id)
     return DemoResult(council_key, True, logins, allocations)
 
 

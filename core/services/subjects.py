@@ -74,6 +74,12 @@ def describe(row: dict, registry=None) -> None:
         row["subject"] = f"{_in_a_sentence(label)}{when}"
         row["subject_title"] = f"Observation of {row['subject']}"
         row["subject_short"] = f"{label}, {on:%-d %B %Y}" if on else label
+    elif row.get("agency_request") and not row.get("child_case") and not row.get("subject_person"):
+        # Issue 14: a partnership's report on a request (no agency), or an
+        # agency's return that is not on a case (a self-assessment, scorecard figures).
+        words = "An agency's return" if row.get("agency") else "The partnership's report"
+        row["subject"] = words[0].lower() + words[1:]
+        row["subject_title"] = row["subject_short"] = words
     elif row.get("subject_person"):
         row["subject"] = row["subject_title"] = row["subject_short"] = row.get("subject_person_name") or ""
     else:

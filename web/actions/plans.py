@@ -35,7 +35,7 @@ class PlanPages(Controller):
     async def index(self, request: Request) -> Template:
         ctx = request_context(request)
         return await page(request, "plans/list.html", title="Action plans", plans=await action_plans.plans(ctx),
-                          bodies=action_plans.bodies_for(ctx))
+                          bodies=action_plans.bodies_for(ctx), partnership=bool(ctx.registry.council(ctx.actor.council).lenses))
 
     async def _new(self, request: Request, values: dict, errors: dict, status_code: int = 200) -> Template:
         ctx = request_context(request)

@@ -15,6 +15,7 @@ from web.api.delivery import DeliveryController
 from web.api.evidence import AuditEvidenceController
 from web.api.disputes_actions import ActionsController, DisputesController, PlansController
 from web.api.joint import JointAuditsController
+from web.api.partnership import PartnershipController
 from web.api.work import WorkController
 from web.auth.guards import requires, signed_in
 from web.auth.tokens import TokensApi
@@ -198,7 +199,7 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, TokensApi, SignInAttemptsApi, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController, RequestsApi, RespondentsApi, SignInApi],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, TokensApi, SignInAttemptsApi, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController, RequestsApi, RespondentsApi, SignInApi, PartnershipController],
     tags=["v1"],
 )
 
