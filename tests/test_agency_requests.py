@@ -326,3 +326,36 @@ async def test_an_invitation_can_be_withdrawn_and_access_ends_after_a_period_of_
     listed = {r["name"]: r["status"] for r in (await respondents.of_agency(lead, police["id"]))["respondents"]}
     assert listed["Pat Jones"] == listed["Kim Lee"] == "No access"
     await respondents.invite(lead, police["id"], "kim@police.example", "Kim Lee")
+
+
+@pytest.mark.req("CSCP-5")
+async def test_a_thematic_request_goes_out_only_as_the_agreed_programmes_audit_of_the_quarter(
+        partnership, partnership_demo, time_machine):
+    # Seed 004 5.2: thematic audits follow the annual audit programme agreed by
+    # the A&P subgroup, at most four a year (one a quarter).
+    from core.services import audit_programme
+    from core.services import partnership_steps as steps
+
+    time_machine.move_to(ISSUED, tick=False)
+    qa = await acting(partnership, "partnership.qa_manager")
+    chair = await acting(partnership, "partnership.audit_chair")
+    police = await _agency(qa.actor.organisation_id, "police")
+    case = await Allocation.raw("SELECT external_id FROM child_case WHERE organisation = {} ORDER BY id LIMIT 1",
+                                qa.actor.organisation_id)
+    ask = dict(kind="thematic", agency_ids=[police["id"]], due_on=DUE, case_numbers=[case[0]["external_id"]])
+
+    with pytest.raises(Invalid) as refused:
+        await agency_requests.issue(qa, title="Neglect", **ask)
+    assert "must agree the year's programme before any thematic audit starts" in refused.value.errors["kind"]
+    assert not await AgencyRequest.exists().where(AgencyRequest.kind == "thematic")
+
+    year, quarter = steps.quarter_of(qa, dt.date(2026, 12, 1))
+    programme = await audit_programme.create(qa, year=year, themes={quarter: "Neglect"})
+    await audit_programme.take_step(qa, programme, "submit")
+    await audit_programme.take_step(chair, programme, "agree")
+    first = await agency_requests.issue(qa, title="Neglect", **ask)
+    assert await Allocation.count().where(Allocation.agency_request == first) == 1
+
+    with pytest.raises(Invalid) as again:
+        await agency_requests.issue(qa, title="Neglect, again", **ask)
+    assert "has already started (\u201cNeglect\u201d)" in again.value.errors["kind"]

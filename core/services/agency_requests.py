@@ -34,7 +34,7 @@ from core.db.tables import Agency, AgencyRequest, Allocation, ChildCase, Deadlin
 from core.services import notifications, trail
 from core.services.allocations import create_allocation
 from core.services.context import Context
-from core.services.errors import Forbidden, Invalid, NotFound
+from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 WORKFLOW = "partnership:agency_response"
 # Working days before the deadline that the agency is reminded (CSCP-9: "tracked and chased").
@@ -228,6 +228,16 @@ async def issue(
     due_at = end_of_london_day(due_on)
     leads = await _leads(ctx, agency_ids)
     async with transaction():
+        if kind == "thematic":
+            # CSCP 5.2: a thematic audit starts only as the agreed programme's
+            # audit of this quarter, at most one a quarter; checked in the
+            # transaction that issues it, so two at once cannot both start.
+            from core.services import audit_programme
+
+            try:
+                await audit_programme.check_thematic_allowed(ctx)
+            except Conflict as refused:
+                raise Invalid("The request could not be issued", {"kind": refused.message}) from None
         rows = await AgencyRequest.insert(
             AgencyRequest(
                 organisation=ctx.actor.organisation_id, kind=kind, title=title, period=period.strip()[:100], form_key=form_key,
