@@ -113,7 +113,7 @@ async def invite(ctx: Context, person_id: int, *, valid_for: dt.timedelta) -> di
         await notifications.notify(ctx, organisation_id=person["organisation"], recipients=[person_id], kind="staff_invitation",
                                    subject=subject, body=body, link=f"/invitation/{token}")
         await trail.record(ctx, organisation_id=person["organisation"], entity="person", entity_id=person_id,
-                           action="invitation_sent", changes={"expires_at": expires.isoformat()})
+                           action="invitation_sent", changes={"link_works_until": when(expires)})
     return person
 
 
@@ -162,7 +162,7 @@ async def invite_all(ctx: Context, *, valid_for: dt.timedelta) -> InvitedAll:
         outbox.add(organisation_id=person["organisation"], recipients=[person["id"]], kind="staff_invitation",
                    subject=subject, body=body, link=f"/invitation/{token}")
         trail_rows.append(trail.row(ctx, organisation_id=person["organisation"], entity="person", entity_id=person["id"],
-                                    action="invitation_sent", changes={"expires_at": expires.isoformat(), "all_at_once": True}))
+                                    action="invitation_sent", changes={"link_works_until": when(expires), "all_at_once": True}))
     async with transaction():
         for start in range(0, len(links), 500):
             await OneTimeLink.insert(*links[start:start + 500])
