@@ -15,7 +15,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from core.db.engine import transaction
+from core.db.engine import current, transaction
 from core.db.tables import ApiToken, OneTimeLink, Person
 from core.services import one_time_links, trail
 from core.services.context import Context
@@ -77,7 +77,10 @@ async def listing(ctx: Context, *, search: str = "", page: int = 1, local_passwo
         # "%" and "_" stand for any one character: they find themselves (and
         # a little more) without an ESCAPE clause.
         pattern = "%" + search.replace("%", "_") + "%"
-        where &= Person.display_name.ilike(pattern) | Person.username.ilike(pattern) | Person.email.ilike(pattern)
+        # SQLite's LIKE ignores case already (Piccolo warns at each ILIKE there).
+        like = "like" if current().engine_type == "sqlite" else "ilike"
+        where &= (getattr(Person.display_name, like)(pattern) | getattr(Person.username, like)(pattern)
+                  | getattr(Person.email, like)(pattern))
     total = await Person.count().where(where)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
