@@ -73,6 +73,13 @@ async def test_an_imported_person_is_invited_chooses_a_password_and_signs_in(cli
     link, message = await _emailed_link(settings, smtp, "/invitation/")
     assert message.to == ["ava.okafor@example.org"] and message.subject == "You are invited to sign in to qaf"
     assert "Your username is haringey.ava.okafor" in message.body
+    # Once emailed, the database holds no usable link (only its sha256).
+    from core.db.tables import Notification, OneTimeLink
+
+    kept = await Notification.select(Notification.link).where(Notification.kind == "staff_invitation")
+    assert kept == [{"link": ""}]
+    stored = await OneTimeLink.select(OneTimeLink.token_hash).where(OneTimeLink.person == person_id)
+    assert stored[0]["token_hash"] != link.rsplit("/", 1)[1] and len(stored[0]["token_hash"]) == 64
     # 7 days (QAF_INVITATION_DAYS) from 00:30 on 1 July, London time.
     assert "It works once, until 8 July 2026 at 00:30" in message.body
     await client.post("/logout", data={"_csrf_token": csrf_from((await client.get("/people")).text)})
