@@ -38,8 +38,8 @@ async def _imported(username: str, name: str, email: str, role: str = "practitio
     return rows[0]["id"]
 
 
-@pytest.fixture(autouse=True)
-async def _demo_mail_left_unsent(client):
+@pytest.fixture
+async def demo_mail_left_unsent(client):
     """The demo's own notifications (its cycle) are not this test's mail."""
     from core.db.tables import Notification
 
@@ -62,7 +62,7 @@ async def _post(client, url: str, data: dict, page_url: str | None = None, **kwa
 
 @pytest.mark.req("PLAT-10")
 @pytest.mark.clock("2026-06-30T23:30:00+00:00")  # 00:30 on 1 July in London (BST): the People page says London's day
-async def test_an_imported_person_is_invited_chooses_a_password_and_signs_in(client, settings, smtp, clock):
+async def test_an_imported_person_is_invited_chooses_a_password_and_signs_in(client, settings, smtp, clock, demo_mail_left_unsent):
     person_id = await _imported("haringey.ava.okafor", "Ava Okafor", "ava.okafor@example.org")
     await sign_in(client, ADMIN)
     listing = await client.get("/people?q=okafor")
@@ -123,7 +123,7 @@ async def test_an_imported_person_is_invited_chooses_a_password_and_signs_in(cli
 
 @pytest.mark.req("PLAT-10")
 @pytest.mark.clock("2026-03-29T00:30:00+00:00")  # the clocks go forward at 01:00 UTC: an hour's link ends at 02:30 BST
-async def test_forgot_password_answers_the_same_and_a_reset_ends_other_sessions_and_tokens(client, settings, smtp, clock):
+async def test_forgot_password_answers_the_same_and_a_reset_ends_other_sessions_and_tokens(client, settings, smtp, clock, demo_mail_left_unsent):
     user = "haringey.cp_chair"
     # Invitations expire: 8 days on, an invitation no longer works.
     person_id = await _imported("haringey.ben.adeyemi", "Ben Adeyemi", "ben.adeyemi@example.org")
@@ -153,6 +153,11 @@ async def test_forgot_password_answers_the_same_and_a_reset_ends_other_sessions_
     chosen = await client.post(link, data={"password": GOOD, "confirm": GOOD, "_csrf_token": csrf_from(page.text)}, follow_redirects=False)
     assert chosen.status_code == 303
     assert (await client.get("/audits")).status_code == 200  # the session that chose it carries on
+    await send_due(settings)
+    [told] = await smtp.wait_for(1)
+    smtp.clear()
+    assert told.subject == "Your qaf password has been changed" and told.to == ["haringey.cp_chair@example.org"]
+    assert "was changed on 29 March 2026 at" in told.body
     # The other session and the token end at once.
     client.cookies.clear()
     client.cookies.update(old_session)
@@ -235,3 +240,20 @@ async def test_deactivation_ends_a_live_session_and_token_at_once(client):
     assert "Invited (the link works until 7 January 2027 at 09:30)" in after.text
     assert "Invite everyone not yet invited" not in after.text
     assert "This is you" in (await client.get("/people", params={"q": "head_of_qa"})).text
+
+
+async def test_with_qaf_passwords_switched_off_nobody_is_offered_a_password(database_url, tmp_path, plugins):
+    """QAF_LOCAL_PASSWORDS=off (everyone signs in through the identity
+    provider): no "Forgot your password?", and its pages and API say why."""
+    from litestar.testing import AsyncTestClient
+
+    from web.app import create_app
+
+    settings = make_settings(tmp_path, database_url, local_passwords=False)
+    async with AsyncTestClient(app=create_app(settings, plugins), base_url="http://testserver.local") as client:
+        assert "Forgot your password?" not in (await client.get("/login")).text
+        forgot = await client.get("/login/forgot")
+        assert forgot.status_code == 409 and "qaf passwords are switched off here" in forgot.text
+        api = await client.post("/api/v1/auth/password-reset", json={"username_or_email": "someone"})
+        assert api.status_code == 409 and api.json()["detail"].startswith("qaf passwords are switched off here")
+        assert (await client.get("/invitation/any-token")).status_code == 409

@@ -226,6 +226,15 @@ async def choose_password(ctx: Context, purpose: str, token: str, password: str,
             changes |= {"other_sessions_ended": True, "api_tokens_revoked": tokens_ended}
         await trail.record(ctx, organisation_id=person["organisation"], entity="person", entity_id=person["id"],
                            action="password_chosen", changes=changes)
+        if purpose == RESET:
+            # ASVS 2.2.3: the person hears of a change to how they sign in.
+            await notifications.notify(
+                ctx, organisation_id=person["organisation"], recipients=[person["id"]], kind="password_changed",
+                subject="Your qaf password has been changed",
+                body=(f"The password of your qaf account ({person['username']}) was changed on {when(ctx.now)} through a "
+                      "link emailed to you. Every other session and API token of yours has ended.\n\n"
+                      "If it was not you, tell your qaf administrator at once."),
+            )
     return person["id"]
 
 
