@@ -225,6 +225,7 @@ class Window:
 
     start: dt.date
     today: dt.date
+    since: str = "when the audit was allocated"  # what ``start`` is, in words
 
 
 DATE_PARTS = ("day", "month", "year")
@@ -272,7 +273,7 @@ def date_in_window(field: Field, value: dt.date, window: Window) -> str | None:
     ``model.DateMeaning``), or None."""
     subject = _subject(field)
     if field.date_is in ("during", "target") and value < window.start:
-        return f"{subject} must be the same as or after {_long(window.start)}, when the audit was allocated"
+        return f"{subject} must be the same as or after {_long(window.start)}, {window.since}"
     if field.date_is in ("past", "during") and value > window.today:
         return f"{subject} must be today or in the past"
     return None

@@ -72,8 +72,11 @@ async def fill_in_and_submit(page: Page, a11y: A11yTracker, *, watch_autosave: b
     boxes = form.locator("textarea")
     for index in range(await boxes.count()):
         await boxes.nth(index).fill(f"Evidence {index + 1}: plan not reviewed since the last audit.")
-    for index in range(await form.locator("input[type=date]").count()):
-        await form.locator("input[type=date]").nth(index).fill(dt.date.today().isoformat())
+    today = dt.date.today()
+    for index in range(await form.locator(".govuk-date-input").count()):
+        date_input = form.locator(".govuk-date-input").nth(index)
+        for part, value in (("Day", today.day), ("Month", today.month), ("Year", today.year)):
+            await date_input.get_by_label(part).fill(str(value))
     if watch_autosave:
         # Saved in the background a moment after the last change, in London time;
         # nothing typed is replaced.
@@ -81,6 +84,8 @@ async def fill_in_and_submit(page: Page, a11y: A11yTracker, *, watch_autosave: b
         await expect(boxes.first).to_have_value("Evidence 1: plan not reviewed since the last audit.")
         await expect(page.locator("#audit-form .govuk-error-summary")).to_have_count(0)
         await assert_accessible(page)
+    await page.get_by_role("button", name="Save and check your answers").click()
+    await page.wait_for_url(re.compile(r"/audits/\d+/check$"))
     await page.get_by_role("button", name="Submit to QA").click()
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit submitted to QA")
     await expect(summary_value(page, "Status")).to_have_text("With QA")

@@ -491,7 +491,7 @@ async def _progress(ctx: Context, row: dict, people: dict, form: AuditForm, form
     facts = await record_facts(row, people, form_fields)
     answers = dict(row["answers"] or {}) | facts
     scheme = ctx.registry.scheme(ctx.registry.ref(_namespace(row), form.grading.scheme, "schemes")) if form.grading else None
-    problems = problems_for_submit(form_fields, answers, scheme, window(ctx, row))
+    problems = problems_for_submit(form_fields, answers, scheme, await window(ctx, row))
     return {"facts": facts, "problems": problems, "task_list": tuple(section_statuses(form_fields, answers, problems, facts))}
 
 
@@ -512,11 +512,20 @@ async def _co_auditors(allocation_id: int) -> list[dict]:
     return await co_auditors(allocation_id)
 
 
-def window(ctx: Context, row: dict) -> Window:
+async def window(ctx: Context, row: dict) -> Window:
     """The days a date answer is checked against (issue 17): from the day the
     audit was allocated (nothing done for it happened before; BED App. A
-    "Date of audit", HAR 2.4 "Date of the conversation") to today."""
-    return Window(start=to_london(row["created_at"]).date(), today=to_london(ctx.now).date())
+    "Date of audit", HAR 2.4 "Date of the conversation") to today, in London.
+    An audit started on the programme's work (an observation recorded after
+    it was watched, BED App. C) counts from the start of the work's period."""
+    start, since = to_london(row["created_at"]).date(), "when the audit was allocated"
+    if row.get("work"):
+        from core.db.tables import Work
+
+        found = await Work.select(Work.starts_on).where(Work.id == row["work"]).first()
+        if found and found["starts_on"] < start:
+            start, since = found["starts_on"], "when the period of this work began"
+    return Window(start=start, today=to_london(ctx.now).date(), since=since)
 
 
 async def record_facts(row: dict, people: dict[str, int | None], form_fields: FormFields) -> dict[str, str]:
@@ -589,7 +598,7 @@ async def save_answers(
         of_section = {f.name for f in form_fields.fields if f.section == section}
         submitted = {k: v for k, v in before.items() if k not in of_section} | submitted
     submitted, contradicted = _with_facts(form_fields, await record_facts(row, people, form_fields), submitted)
-    answers, errors = clean(form_fields, submitted, window(ctx, row))
+    answers, errors = clean(form_fields, submitted, await window(ctx, row))
     errors = contradicted | errors
     if errors:
         raise Invalid("Some answers could not be saved", errors)
@@ -666,7 +675,7 @@ async def submit(ctx: Context, allocation_id: int, revision: int | None = None) 
     # were filled from it may hold other words: the record's replace them).
     answers, _ = _with_facts(form_fields, await record_facts(row, people, form_fields), stored)
     scheme = ctx.registry.scheme(ctx.registry.ref(_namespace(row), form.grading.scheme, "schemes")) if form.grading else None
-    errors = problems_for_submit(form_fields, answers, scheme, window(ctx, row))
+    errors = problems_for_submit(form_fields, answers, scheme, await window(ctx, row))
     if errors:
         raise Invalid("The audit is not ready to submit", errors)
     async with transaction():
