@@ -141,7 +141,7 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     await expect(page.get_by_role("heading", level=1)).to_have_text("Check your answers")
     await a11y.check()
     await page.get_by_role("button", name="Submit to QA").click()
-    summary = page.locator(".govuk-error-summary")
+    summary = page.locator(".govuk-error-summary[data-module]")
     await expect(summary).to_be_visible()
     await expect(summary).to_be_focused()
     await expect(summary).to_contain_text("Overall grade: choose a grade after the conversation with the practitioner")
@@ -152,7 +152,16 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     assert all(re.fullmatch(rf"/audits/{allocation_id}\?section=\w+#[\w-]+", t) for t in targets), targets
     await assert_accessible(page)
     await shot(page, "audit-errors")
+    # "Check your answers" and the task list at 320 px too (WCAG 1.4.10: no
+    # scrolling sideways), with axe.
+    await page.set_viewport_size({"width": 320, "height": 800})
+    await a11y.check()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 320
     await a11y.goto(audit_url)
+    await expect(tasks).to_have_count(7)
+    await a11y.check()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 320
+    await page.set_viewport_size({"width": 1280, "height": 900})
 
     # Fill in every field, save a draft.
     groups = form.locator(".govuk-radios")

@@ -86,6 +86,7 @@ async def fill_in_and_submit(page: Page, a11y: A11yTracker, *, watch_autosave: b
         await assert_accessible(page)
     await page.get_by_role("button", name="Save and check your answers").click()
     await page.wait_for_url(re.compile(r"/audits/\d+/check$"))
+    await a11y.check()
     await page.get_by_role("button", name="Submit to QA").click()
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit submitted to QA")
     await expect(summary_value(page, "Status")).to_have_text("With QA")
