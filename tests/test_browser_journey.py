@@ -211,7 +211,7 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     # Issue 17: what QA decides on is summed up at the top, with a way straight to the decision.
     await expect(summary_value(page, "Overall grade given")).to_have_text("Requires Improvement")
     await page.get_by_role("link", name="Go to the QA decision").click()
-    await expect(page.get_by_role("heading", name="QA decision")).to_be_focused()
+    await expect(page.get_by_role("heading", name="QA decision", exact=True)).to_be_focused()
     await a11y.check()
     await shot(page, "qa-decision")
 
