@@ -106,7 +106,7 @@ async def finalise(registry, auditor: str, allocation_id: int, grade: str, qa: s
     await audits.review(await acting(registry, qa), allocation_id, "accept")
 
 
-def filled_answers(view, grade: str | None, evidence: str = "Evidence from the file.") -> dict[str, str]:
+def filled_answers(view, grade: str | None, evidence: str = "Evidence from the file.", day: str | None = None) -> dict[str, str]:
     """An answer for every field of an audit's form (``audits.audit_view``):
     ``grade`` for each grade (the scale's first level if it has no such level),
     the first option of a choice, and ``evidence`` for required text."""
@@ -117,7 +117,7 @@ def filled_answers(view, grade: str | None, evidence: str = "Evidence from the f
         if field.kind == "grade":
             answers[field.name] = grade if grade in dict(field.options) else field.options[0][0]
         elif field.kind == "date":
-            answers[field.name] = audit_day()
+            answers[field.name] = day or audit_day()
         elif field.options:
             answers[field.name] = field.options[0][0]
         elif field.kind == "number":

@@ -163,10 +163,14 @@ async def reaudit(live_server, page: Page, a11y: A11yTracker) -> None:
     # The final re-audit: no domain moved.
     await a11y.goto(reaudit_url)
     await expect(summary_value(page, "Status")).to_have_text("Final")
-    await expect(page.get_by_role("heading", name="Since the last audit")).to_be_visible()
+    # Issue 17: summed up at the top, a link away from the table at the foot.
+    await expect(page.get_by_text(re.compile(r"^Compared with the last audit: 0 improved, \d+ the same, 0 downgraded\."))).to_be_visible()
+    await page.get_by_role("link", name="Go to the comparison with the last audit").click()
+    await expect(page.get_by_role("heading", name="Since the last audit")).to_be_focused()
     movement = page.get_by_role("table", name="Final grades of the previous audit and this re-audit, by domain")
     rows = movement.locator("tbody tr")
     count = await rows.count()
+    await expect(page.get_by_text(f"Compared with the last audit: 0 improved, {count} the same, 0 downgraded.", exact=False)).to_be_visible()
     assert count >= 6  # five domains and the overall grade
     await expect(rows.locator("td:nth-child(2)")).to_have_text([GRADE] * count)
     await expect(rows.locator("td:nth-child(3)")).to_have_text([GRADE] * count)

@@ -57,6 +57,8 @@ async def supervision_audit(registry, auditor: str, form: str, due_at, answers: 
     filled = {}
     for field in view.fields.fields:
         short = field.name.removeprefix("answer.")
+        if field.from_record:
+            continue  # issue 17: the record's (the auditor, the supervisee)
         if short in answers:
             filled[field.name] = answers[short]
         elif field.kind == "date" and field.required:
