@@ -172,6 +172,10 @@ async def journey(server, smtp, page: Page, a11y: A11yTracker, tmp_path: Path) -
     await sign_in(page, a11y, base, POLICE_LEAD)
     police = returns_of(server.database)["police"]
     await a11y.goto(f"{base}/audits/{police}")
+    # Issue 17: submitted from "Check your answers".
+    await page.get_by_role("button", name="Save and check your answers").click()
+    await page.wait_for_url(f"{base}/audits/{police}/check")
+    await a11y.check()
     await page.get_by_role("button", name="Sign off and submit to the partnership").click()
     await expect(page.get_by_text("Submitted to the Quality Assurance Manager").first).to_be_visible()
     await a11y.check()

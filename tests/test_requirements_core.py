@@ -24,10 +24,11 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import TEST_PLUGIN_GROUPS, make_settings
-from helpers import audit_day, (
+from helpers import (
     acting,
     allocation_of,
     api_token,
+    audit_day,
     complete_answers,
     csrf_from,
     filled_answers,
