@@ -12,6 +12,7 @@ partner agencies; 5.0 responses "within the agreed timescales".
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sqlite3
 import tempfile
@@ -151,6 +152,11 @@ async def journey(server, smtp, page: Page, a11y: A11yTracker, tmp_path: Path) -
     assert await page.get_by_text(re.compile(r"^Unchanged since \d+ \w+ \d{4}$")).count() >= 5
     await progress.fill("Police: the escalation policy is now in every team's induction.")
     await page.get_by_role("textbox", name="Completed by (name and role)").fill("Sam Smith, Detective Inspector")
+    # This return's own date of completion is not carried forward (issue 17): a GOV.UK date input.
+    completed_on = page.get_by_role("group", name="Date of completion")
+    today = dt.date.today()
+    for part, value in (("Day", today.day), ("Month", today.month), ("Year", today.year)):
+        await completed_on.get_by_label(part).fill(str(value))
     await page.get_by_label("This answer is still right: The information provided is accurate").check()
     await page.get_by_role("button", name="Save draft").click()
     await expect(page.get_by_text("Draft saved")).to_be_visible()
