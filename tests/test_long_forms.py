@@ -137,6 +137,8 @@ async def test_sections_are_a_task_list_each_saved_on_its_own_page_then_checked_
     page = (await client.get(url)).text
     # A link to raise a concern comes before the form, not after 16,000 pixels of it.
     assert page.index("Raise an immediate concern about the child") < page.index('<div id="audit-form">')
+    concern = await client.get(f"{url}/concern")
+    assert concern.status_code == 200 and "Tell the team manager now" in concern.text
     tasks = task_list(page)
     assert list(tasks) == [
         "Voice and lived experience of the child", "Assessment", "Planning and review",

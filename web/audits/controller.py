@@ -294,11 +294,16 @@ class AuditPages(Controller):
         return see_other(request, f"/audits/{allocation_id}")
 
     @get("/{allocation_id:int}/concern")
-    async def concern_page(self, request: Request, allocation_id: FromPath[int]) -> Template:
+    async def concern_page(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
         """Issue 17: the immediate concern, on a page of its own, linked from
         the top of every view of the audit."""
         ctx = request_context(request)
         view = await audits.audit_view(ctx, allocation_id)
+        # Only for those who may raise one (as on the audit page): never a button that cannot succeed.
+        may_raise = (view.editable and {"auditor", "co_auditor"} & view.relations) or (
+            ctx.actor.can("qa_review") and not view.row["finalised_at"])
+        if not may_raise:
+            return see_other(request, f"/audits/{allocation_id}")
         return await page(request, "audits/concern.html", title=f"Raise an immediate concern: audit of {view.row['subject']}", view=view)
 
     async def _told_submitted(self, request, directions, allocation_id: int) -> None:
