@@ -45,6 +45,8 @@ class Field:
     phase: str | None = None
     # Shown (and so required) only when this answer field has one of these values.
     condition: tuple[str, tuple[str, ...]] | None = None
+    date_is: str | None = None  # a date's meaning (``model.DateMeaning``)
+    from_record: str | None = None  # the fact of the record it shows (``model.RecordFact``)
 
     def applies(self, answers: dict[str, str]) -> bool:
         if self.condition is None:
@@ -199,6 +201,7 @@ def _question_fields(registry: Registry, namespace: str, form: AuditForm, sectio
                         question.required and row == 1,
                         section,
                         options=options,
+                        date_is=column.date_is,
                     )
                 )
         return cells
@@ -211,15 +214,95 @@ def _question_fields(registry: Registry, namespace: str, form: AuditForm, sectio
             raise ValueError(f"question {question.key!r} has no scale and the form is not graded")
         qscale = registry.scale(registry.ref(namespace, ref, "scales"))
         options = tuple((level.key, level.label) for level in qscale.levels)
-    return [Field(base, question.label, question.type, question.required, section, guidance, options)]
+    return [Field(base, question.label, question.type, question.required, section, guidance, options,
+                  date_is=question.date_is, from_record=question.from_record)]
 
 
-def clean(form_fields: FormFields, submitted: dict[str, object]) -> tuple[dict[str, str], dict[str, str]]:
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The days a date answer is checked against (issue 17): the day the
+    audit was allocated, and today (both Europe/London)."""
+
+    start: dt.date
+    today: dt.date
+    since: str = "when the audit was allocated"  # what ``start`` is, in words
+
+
+DATE_PARTS = ("day", "month", "year")
+
+
+def _long(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _subject(field: Field) -> str:
+    """A date's label to start a GOV.UK message: "DATE OF OBSERVATION" reads
+    "Date of observation", a table cell its column ("Timescale, row 2")."""
+    label = field.label
+    if ", row " in label and ": " in label:
+        table_row, column = label.rsplit(": ", 1)
+        label = f"{column} ({table_row[0].lower() + table_row[1:]})"
+    words = _in_a_sentence(label)
+    return words[0].upper() + words[1:]
+
+
+def date_from_parts(field: Field, day: str, month: str, year: str) -> tuple[str | None, str | None]:
+    """A GOV.UK date input's three boxes as an ISO date, or the design
+    system's message naming the field ("Date of audit must include a month",
+    "... must be a real date", "Year must include 4 numbers"). (None, None)
+    when all three are empty."""
+    parts = {"day": day.strip(), "month": month.strip(), "year": year.strip()}
+    missing = [p for p in DATE_PARTS if not parts[p]]
+    if len(missing) == 3:
+        return None, None
+    subject = _subject(field)
+    if missing:
+        return None, f"{subject} must include a {' and '.join(missing)}"
+    if not all(v.isdigit() for v in parts.values()):
+        return None, f"{subject} must be a real date"
+    if len(parts["year"]) != 4:
+        return None, "Year must include 4 numbers"
+    try:
+        return dt.date(int(parts["year"]), int(parts["month"]), int(parts["day"])).isoformat(), None
+    except ValueError:
+        return None, f"{subject} must be a real date"
+
+
+def date_in_window(field: Field, value: dt.date, window: Window) -> str | None:
+    """The GOV.UK message for a date outside what its meaning allows (see
+    ``model.DateMeaning``), or None."""
+    subject = _subject(field)
+    if field.date_is in ("during", "target") and value < window.start:
+        return f"{subject} must be the same as or after {_long(window.start)}, {window.since}"
+    if field.date_is in ("past", "during") and value > window.today:
+        return f"{subject} must be today or in the past"
+    return None
+
+
+def _typed_dates(form_fields: FormFields, submitted: dict[str, object]) -> tuple[dict[str, object], dict[str, str]]:
+    """The HTML form's GOV.UK date inputs (``<field>-day``, ``-month``,
+    ``-year``) as one ISO value per field, and the message for each that is
+    not a date. The JSON API sends the ISO value itself."""
+    out = dict(submitted)
+    errors: dict[str, str] = {}
+    for field in form_fields.fields:
+        if field.kind != "date" or not any(f"{field.name}-{p}" in out for p in DATE_PARTS):
+            continue
+        typed = [out.pop(f"{field.name}-{p}", "") for p in DATE_PARTS]
+        value, problem = date_from_parts(field, *(t if isinstance(t, str) else "" for t in typed))
+        if problem:
+            errors[field.name] = problem
+        out[field.name] = value
+    return out, errors
+
+
+def clean(form_fields: FormFields, submitted: dict[str, object], window: Window | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """Normalise a draft: (answers, errors). Unknown fields and values of the
-    wrong type are errors; empty values are dropped; nothing is required yet."""
+    wrong type are errors; empty values are dropped; nothing is required yet.
+    A date is checked against the audit's ``window`` where one is given."""
     known = form_fields.by_name()
     answers: dict[str, str] = {}
-    errors: dict[str, str] = {}
+    submitted, errors = _typed_dates(form_fields, submitted)
     for name, raw in submitted.items():
         field = known.get(name)
         if field is None:
@@ -233,21 +316,23 @@ def clean(form_fields: FormFields, submitted: dict[str, object]) -> tuple[dict[s
         value = str(raw).strip()
         if not value:
             continue
-        problem = _check(field, value)
+        problem = _check(field, value, window)
         if problem:
             errors[name] = problem
         answers[name] = value
     return answers, errors
 
 
-def _check(field: Field, value: str) -> str | None:
+def _check(field: Field, value: str, window: Window | None = None) -> str | None:
     if field.options and value not in {v for v, _ in field.options}:
         return f"{field.label}: choose one of {', '.join(label for _, label in field.options)}"
     if field.kind == "date":
         try:
-            dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
-            return f"{field.label} must be a real date, for example 3 December 2026"
+            return f"{_subject(field)} must be a real date, for example 3 December 2026"
+        if window is not None:
+            return date_in_window(field, day, window)
     if field.kind == "number":
         try:
             float(value)
@@ -270,7 +355,7 @@ def _in_a_sentence(label: str) -> str:
     return label[0].lower() + label[1:] if label[1:2].islower() else label
 
 
-def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme) -> dict[str, str]:
+def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme, window: Window | None = None) -> dict[str, str]:
     """Every field still missing or wrong before the audit can be submitted."""
     errors: dict[str, str] = {}
     for field in form_fields.fields:
@@ -287,7 +372,7 @@ def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme
             else:
                 errors[field.name] = f"Enter {_in_a_sentence(field.label)}" if field.kind in ("text", "long_text", "date", "number") else f"Answer '{field.label}'"
         elif field.name in answers:
-            problem = _check(field, answers[field.name])
+            problem = _check(field, answers[field.name], window)
             if problem:
                 errors[field.name] = problem
     for phase in form_fields.phases:
@@ -296,7 +381,44 @@ def problems_for_submit(form_fields: FormFields, answers: dict[str, str], scheme
         }
         overall = answers.get(f"grade.{phase}.{OVERALL}")
         rationale = answers.get(f"evidence.{phase}.{OVERALL}", "")
-        if overall and rationale:
+        if overall and rationale and scheme is not None:
             for problem in scheme.problems(form_fields.scale, domain_grades, overall, rationale):
                 errors.setdefault(f"grade.{phase}.{OVERALL}", problem)
     return errors
+
+
+STATUS_WORDS = {"not_started": "Not started", "in_progress": "In progress", "completed": "Completed"}
+
+
+@dataclass(frozen=True, slots=True)
+class SectionStatus:
+    """One line of the audit's task list (issue 17): a section, and how far
+    its answers go (GOV.UK task list: Not started, In progress, Completed)."""
+
+    key: str
+    title: str
+    status: str  # a key of STATUS_WORDS
+
+    @property
+    def words(self) -> str:
+        return STATUS_WORDS[self.status]
+
+
+def section_statuses(form_fields: FormFields, answers: dict[str, str], problems: dict[str, str], facts: dict[str, str]) -> list[SectionStatus]:
+    """Each section's status from its answers: nothing typed yet is Not
+    started; everything a submission needs, with no problem, is Completed;
+    anything between is In progress. Answers filled from the record
+    (``facts``) are not the auditor's and do not count."""
+    keys = [(s.key, s.title) for s in form_fields.sections]
+    if form_fields.phases:
+        keys.append((OVERALL, "Overall grade"))
+    out = []
+    for key, title in keys:
+        own = [f for f in form_fields.fields if f.section == key and f.name not in facts and f.applies(answers)]
+        if not own:
+            continue
+        typed = any(answers.get(f.name) for f in own)
+        wrong = any(f.name in problems for f in own)
+        status = "completed" if typed and not wrong else ("in_progress" if typed else "not_started")
+        out.append(SectionStatus(key, title, status))
+    return out

@@ -74,14 +74,22 @@ async def api_token(client, username: str, password: str = DEMO_PASSWORD) -> dic
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
+def audit_day() -> str:
+    """A date answer inside any open audit's window (issue 17: on or after
+    the day it was allocated, and not in the future): today, in London."""
+    return london_date(dt.datetime.now(dt.timezone.utc)).isoformat()
+
+
 def complete_answers(fields: list[dict], grade: str = "good", evidence: str = "Seen alone; wishes recorded.") -> dict[str, str]:
     """A full set of answers for every field of a form (from the API's field list)."""
     answers = {}
     for field in fields:
+        if field.get("from_record"):
+            continue  # issue 17: filled from the case record, not asked
         if field["kind"] == "grade":
             answers[field["name"]] = grade
         elif field["kind"] == "date":
-            answers[field["name"]] = "2026-11-10"
+            answers[field["name"]] = audit_day()
         elif field["kind"] in ("evidence", "long_text", "text"):
             answers[field["name"]] = evidence
         elif field["options"]:
@@ -100,16 +108,18 @@ async def finalise(registry, auditor: str, allocation_id: int, grade: str, qa: s
     await audits.review(await acting(registry, qa), allocation_id, "accept")
 
 
-def filled_answers(view, grade: str | None, evidence: str = "Evidence from the file.") -> dict[str, str]:
+def filled_answers(view, grade: str | None, evidence: str = "Evidence from the file.", day: str | None = None) -> dict[str, str]:
     """An answer for every field of an audit's form (``audits.audit_view``):
     ``grade`` for each grade (the scale's first level if it has no such level),
     the first option of a choice, and ``evidence`` for required text."""
     answers = {}
     for field in view.fields.fields:
+        if field.from_record:
+            continue  # issue 17: filled from the case record, not asked
         if field.kind == "grade":
             answers[field.name] = grade if grade in dict(field.options) else field.options[0][0]
         elif field.kind == "date":
-            answers[field.name] = "2026-11-10"
+            answers[field.name] = day or audit_day()
         elif field.options:
             answers[field.name] = field.options[0][0]
         elif field.kind == "number":

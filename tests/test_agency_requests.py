@@ -20,7 +20,7 @@ from core.calendar import UTC
 from core.db.tables import Agency, AgencyRequest, Allocation, Notification, OneTimeLink, Person, Trail, Work
 from core.services import agency_requests, audits, evidence, respondents, sweep
 from core.services.errors import Forbidden, Invalid, NotFound
-from helpers import acting, api_token, csrf_from, person, sign_in
+from helpers import audit_day, acting, api_token, csrf_from, person, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -182,7 +182,7 @@ async def test_a_section_11_round_from_request_to_acceptance_and_no_agency_sees_
     assert view.state_label == "With the agency's signatory for sign-off"
     answers = {**view.answers, "grade.initial.self_evaluation": "compliant", "evidence.initial.self_evaluation": "Every standard met.",
                "grade.initial.overall": "compliant", "evidence.initial.overall": "Compliant overall.",
-               "answer.agency.agency": "police", "answer.agency.date_of_completion": "2026-12-10",
+               "answer.agency.agency": "police", "answer.agency.date_of_completion": audit_day(),
                "answer.self_evaluation.standards.1.standard": "Leadership", "answer.self_evaluation.standards.1.self_evaluation": "Met"}
     try:
         revision = await audits.save_answers(lead, police_return, view.revision, answers)

@@ -45,7 +45,8 @@ async def test_submitting_an_empty_audit_lists_every_missing_field_and_keeps_wha
     # 5 domains + overall, each graded with evidence in two phases, plus the two conversation answers.
     assert len(links) == 6 * 2 * 2 + 2 - 1
     assert ("grade-post_conversation-overall", "Overall grade: choose a grade after the conversation with the practitioner") in links
-    assert ("answer-conversation-held_on", "Enter date of the conversation") in links
+    # A GOV.UK date input is linked at its day box (issue 17).
+    assert ("answer-conversation-held_on-day", "Enter date of the conversation") in links
     # What was typed is saved as a draft and shown again, escaped.
     assert "Your answers are saved as a draft, but the audit is not ready to submit yet." in response.text
     assert "Assessment completed in 38 days &lt;b&gt;late&lt;/b&gt;" in response.text

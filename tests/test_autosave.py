@@ -169,7 +169,8 @@ async def test_an_autosave_after_the_audit_was_submitted_elsewhere_is_refused(cl
         if field.kind == "grade":
             answers[field.name] = "good"
         elif field.kind == "date":
-            answers[field.name] = "2026-11-10"
+            # Issue 17: on or after the day it was allocated, and not in the future.
+            answers[field.name] = view.row["created_at"].date().isoformat()
         elif field.required:
             answers[field.name] = "Evidence from the file."
     new_revision = await audits.save_answers(ctx, allocation["id"], view.revision, answers)

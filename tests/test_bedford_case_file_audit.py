@@ -117,6 +117,15 @@ async def bedford_client(bedford, database_url, tmp_path):
 
 
 CRITERION_KEYS = [f"criterion_{n:02d}" for n in range(1, 17)]
+# Issue 17: what App. A section 1 asks that qaf holds is shown from the case
+# record (in the seed's order), not asked.
+FROM_RECORD = ("Azeus Number", "Name of Auditor and Designation", "Team Name", "Team Manager", "Social Worker", "Category of case")
+
+
+def record_facts(section: str) -> dict[str, str]:
+    """The summary list of what the record holds, at the top of a section."""
+    rows = re.findall(r'<dt class="govuk-summary-list__key">(.*?)</dt>\s*<dd class="govuk-summary-list__value">(.*?)</dd>', section, re.S)
+    return {plain(key): plain(value) for key, value in rows}
 FAMILY_KEYS = ["q1_experience", "q2_listened", "q3_involved", "q4_meetings", "q5_support"]
 
 
@@ -141,8 +150,11 @@ async def test_a_team_manager_fills_in_and_completes_the_appendix_a_case_file_au
 
     # Section 1: key information, the case's category and the four in-time checks.
     s1 = sections[SECTION_1_TITLE]
-    assert asked(s1) == [*SECTION_1_LABELS, *IN_TIME_CHECKS]
-    assert choices(s1, "answer.section_1.category") == list(CATEGORIES)
+    assert asked(s1) == [*(label for label in SECTION_1_LABELS if label not in FROM_RECORD), *IN_TIME_CHECKS]
+    facts = record_facts(s1)
+    assert list(facts) == list(FROM_RECORD)
+    assert facts["Category of case"] in CATEGORIES
+    assert 'name="answer.section_1.category"' not in s1
     for n, check in enumerate(("last_visit_in_time", "assessment_in_time", "plan_in_time", "last_supervision_in_time")):
         assert choices(s1, f"answer.section_1.{check}") == ["Yes", "No"], IN_TIME_CHECKS[n]
 
@@ -209,13 +221,8 @@ async def test_a_team_manager_fills_in_and_completes_the_appendix_a_case_file_au
     # Everything answered: the audit is completed and goes to a senior manager.
     answers = {
         "answer.section_1.case_summary": "Two siblings on a child protection plan for neglect.",
-        "answer.section_1.azeus_number": "AZ-4411",
-        "answer.section_1.date_of_audit": "2026-12-30",
-        "answer.section_1.auditor": "Team Manager, Assessment Team 1",
-        "answer.section_1.team_name": "Young People in Care",
-        "answer.section_1.team_manager": "Team Manager 3",
-        "answer.section_1.social_worker": "Allocated worker",
-        "answer.section_1.category": "cp",
+        # The day it was allocated (issue 17: not before, not in the future).
+        "answer.section_1.date_of_audit": "2026-12-31",
         "answer.section_1.last_visit_in_time": "yes",
         "answer.section_1.assessment_in_time": "yes",
         "answer.section_1.plan_in_time": "no",
@@ -240,7 +247,8 @@ async def test_a_team_manager_fills_in_and_completes_the_appendix_a_case_file_au
     record = await client.get(url)
     assert "Completed: with senior manager for quality assurance" in plain(record.text)
     shown = summary_rows(record.text)
-    assert shown["Category of case"] == "CP"
+    assert shown["Category of case"] == facts["Category of case"]  # the case's, from the record
+    assert shown["Team Name"] == facts["Team Name"]
     assert shown["Is Plan in time?"] == "No"
     assert shown[f"{CRITERIA[7][0]}: grade"] == "Requires Improvement"
     assert shown[f"{CRITERIA[7][0]}: evaluation"] == "Evaluation of criterion 8."
@@ -291,7 +299,7 @@ async def test_bedford_beside_haringey_each_team_manager_sees_their_own_councils
     assert page.status_code == 200
     assert '<span class="govuk-caption-l">Case File Audit</span>' in page.text
     assert list(form_sections(page.text))[:2] == [SECTION_1_TITLE, SECTION_2_TITLE]
-    assert choices(page.text, "answer.section_1.category") == list(CATEGORIES)
+    assert record_facts(form_sections(page.text)[SECTION_1_TITLE])["Category of case"] in CATEGORIES
     assert "Voice and lived experience of the child" not in page.text
     assert (await client.get(f"/audits/{haringey_audit['id']}")).status_code == 404
     await client.get("/logout")

@@ -238,8 +238,11 @@ async def test_a_team_managers_yearly_practice_observation_is_issued_started_on_
     }
     assert required <= set(answers), required - set(answers)
     audit = await client.get(f"/audits/{allocation_id}")
-    # The main button says what it does in Bedford's words (App. C: shared with the worker).
-    assert re.search(r'<button[^>]*value="submit"[^>]*>\s*Share with the worker\s*</button>', audit.text)
+    # The main button says what it does in Bedford's words (App. C: shared
+    # with the worker), on "Check your answers" (issue 17).
+    assert 'value="submit"' not in audit.text and "Save and check your answers" in audit.text
+    check = await client.get(f"/audits/{allocation_id}/check")
+    assert re.search(r'<button[^>]*>\s*Share with the worker\s*</button>', check.text)
     submitted = await client.post(f"/audits/{allocation_id}", data={
         "_csrf_token": csrf_from(audit.text), "revision": _revision(audit.text), "action": "submit", **answers,
     }, follow_redirects=False)
@@ -563,7 +566,7 @@ async def test_the_conference_and_review_services_monthly_audits_are_issued_each
         "Started", "Conference and Review Service: observation of a conference/ review")
     detail = await _save(client, token, allocation_id, {
         "answer.details.meeting": "cp_conference",
-        "answer.details.date": "2027-05-06",
+        "answer.details.date": "2027-05-04",  # this morning's conference (issue 17: never a day ahead)
         "answer.details.chair": "Jonah Jones",
         "answer.observation.chairing_robust": "yes",
         "answer.observation.safeguarding_addressed": "yes",
@@ -916,7 +919,7 @@ async def test_a_team_manager_audits_their_advanced_practitioners_case_supervisi
     token = await api_token(client, "bedford.team_manager.1")
     worker = await Person.select(Person.display_name).where(Person.id == case["allocated_worker"]).first()
     detail = await _save(client, token, allocation_id, {
-        "answer.details.auditor": tm["display_name"], "answer.details.date_of_audit": "2026-10-02",
+        "answer.details.auditor": tm["display_name"], "answer.details.date_of_audit": "2026-10-01",
         "answer.details.case_file_id": number, "answer.details.supervisor": ap["display_name"],
         "answer.details.supervisee": worker["display_name"],
         **{f"answer.case_file_supervision.{q}": "yes" for q in CASE_SUPERVISION_QUESTIONS},

@@ -14,6 +14,7 @@ partner agencies; 5.0 responses "within the agreed timescales".
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sqlite3
 import tempfile
@@ -155,6 +156,11 @@ async def journey(server, smtp, page: Page, a11y: A11yTracker, tmp_path: Path) -
     assert await page.get_by_text(re.compile(r"^Unchanged since \d+ \w+ \d{4}$")).count() >= 5
     await progress.fill("Police: the escalation policy is now in every team's induction.")
     await page.get_by_role("textbox", name="Completed by (name and role)").fill("Sam Smith, Detective Inspector")
+    # This return's own date of completion is not carried forward (issue 17): a GOV.UK date input.
+    completed_on = page.get_by_role("group", name="Date of completion")
+    today = dt.date.today()
+    for part, value in (("Day", today.day), ("Month", today.month), ("Year", today.year)):
+        await completed_on.get_by_label(part).fill(str(value))
     await page.get_by_label("This answer is still right: The information provided is accurate").check()
     await page.get_by_role("button", name="Save draft").click()
     await expect(page.get_by_text("Draft saved")).to_be_visible()
@@ -176,6 +182,10 @@ async def journey(server, smtp, page: Page, a11y: A11yTracker, tmp_path: Path) -
     await sign_in(page, a11y, base, POLICE_LEAD)
     police = returns_of(server.database)["police"]
     await a11y.goto(f"{base}/audits/{police}")
+    # Issue 17: submitted from "Check your answers".
+    await page.get_by_role("button", name="Save and check your answers").click()
+    await page.wait_for_url(f"{base}/audits/{police}/check")
+    await a11y.check()
     await page.get_by_role("button", name="Sign off and submit to the partnership").click()
     await expect(page.get_by_text("Submitted to the Quality Assurance Manager").first).to_be_visible()
     await a11y.check()
@@ -187,6 +197,12 @@ async def journey(server, smtp, page: Page, a11y: A11yTracker, tmp_path: Path) -
         for lead, key in (("partnership.agency_lead.health", "health"), ("partnership.agency_lead", "local_authority")):
             token = (await api.post("/api/v1/auth/token", json={"username": lead, "password": PASSWORD})).json()["token"]
             headers = {"Authorization": f"Bearer {token}"}
+            detail = (await api.get(f"/api/v1/allocations/{returns[key]}", headers=headers)).json()
+            # The date of completion is this return's own (not carried forward, issue 17).
+            completed = {f["name"]: dt.date.today().isoformat() for f in detail["fields"] if f["date_is"] == "during"}
+            saved = await api.put(f"/api/v1/allocations/{returns[key]}/answers", headers=headers,
+                                  json={"revision": detail["revision"], "answers": detail["answers"] | completed})
+            assert saved.status_code == 200, saved.text
             detail = (await api.get(f"/api/v1/allocations/{returns[key]}", headers=headers)).json()
             submitted = await api.post(f"/api/v1/allocations/{returns[key]}/submit", headers=headers, json={"revision": detail["revision"]})
             assert submitted.status_code == 200, submitted.text

@@ -111,7 +111,8 @@ async def journey(server: LiveServer, page: Page, a11y: A11yTracker) -> None:
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit started")
     await expect(page.get_by_text("PRACTICE OBSERVATION (CHILDREN'S SERVICES)").first).to_be_visible()
     await expect(page.get_by_role("radio", name="Skills demonstrated were outstanding").first).to_be_visible()
-    await expect(page.get_by_role("button", name="Share with the worker")).to_be_visible()
+    # Issue 17: shared from "Check your answers", reached from the form.
+    await expect(page.get_by_role("button", name="Save and check your answers")).to_be_visible()
     await a11y.check()
 
     # Back on My programme: listed as Started.

@@ -117,36 +117,51 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     # per evidence/rationale/notes, and the date of the conversation.
     required = await form.evaluate(
         """f => new Set([...f.querySelectorAll('input[type=radio]')].map(r => r.name)).size
-              + f.querySelectorAll('textarea').length + f.querySelectorAll('input[type=date]').length"""
+              + f.querySelectorAll('textarea').length + f.querySelectorAll('.govuk-date-input').length"""
     )
     assert required >= 26  # at least 5 domains x 2 phases x (grade + evidence), 2 x overall, the conversation
 
     # Labels repeat in each domain ("Grade after reading the case file"); their
     # accessible names must not, or a screen reader user cannot tell them apart.
     names = await form.evaluate(
-        """f => [...f.querySelectorAll('legend, label:not(.govuk-radios__label)')]
+        """f => [...f.querySelectorAll('legend, label:not(.govuk-radios__label):not(.govuk-date-input__label)')]
               .map(e => e.textContent.replace(/\\s+/g, ' ').trim())"""
     )
     assert len(names) == required and len(set(names)) == required, names
 
-    # Submitting an empty form lists every missing field, in page order.
+    # Issue 17: the sections are a task list, none started yet.
+    tasks = page.locator(".govuk-task-list__item")
+    await expect(tasks).to_have_count(7)
+    await expect(tasks.first).to_contain_text("Not started")
+
+    # Checking an empty form's answers, then submitting it, lists every
+    # missing field, each linked to its section's page.
+    await page.get_by_role("button", name="Save and check your answers").click()
+    await page.wait_for_url(f"{audit_url}/check")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Check your answers")
+    await a11y.check()
     await page.get_by_role("button", name="Submit to QA").click()
-    summary = page.locator("#audit-form .govuk-error-summary")
+    summary = page.locator(".govuk-error-summary[data-module]")
     await expect(summary).to_be_visible()
     await expect(summary).to_be_focused()
     await expect(summary).to_contain_text("Overall grade: choose a grade after the conversation with the practitioner")
     await expect(page).to_have_title(re.compile(r"^Error: "))
     error_links = summary.locator(".govuk-error-summary__list a")
     await expect(error_links).to_have_count(required)
-    targets = await error_links.evaluate_all("links => links.map(a => a.getAttribute('href').slice(1))")
-    in_page = await form.evaluate(
-        """f => [...f.querySelectorAll('input:not([type=hidden]), textarea')].map(e => e.id)"""
-    )
-    assert targets == [t for t in in_page if t in set(targets)], "error summary is not in page order"
-    assert set(targets) <= set(in_page), "an error link points at nothing"
-    await expect(page.locator("#audit-form .govuk-error-message")).to_have_count(required)
+    targets = await error_links.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert all(re.fullmatch(rf"/audits/{allocation_id}\?section=\w+#[\w-]+", t) for t in targets), targets
     await assert_accessible(page)
     await shot(page, "audit-errors")
+    # "Check your answers" and the task list at 320 px too (WCAG 1.4.10: no
+    # scrolling sideways), with axe.
+    await page.set_viewport_size({"width": 320, "height": 800})
+    await a11y.check()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 320
+    await a11y.goto(audit_url)
+    await expect(tasks).to_have_count(7)
+    await a11y.check()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 320
+    await page.set_viewport_size({"width": 1280, "height": 900})
 
     # Fill in every field, save a draft.
     groups = form.locator(".govuk-radios")
@@ -155,16 +170,27 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     boxes = form.locator("textarea")
     for index in range(await boxes.count()):
         await boxes.nth(index).fill(f"Evidence {index + 1}: child seen alone; wishes recorded in the plan.")
-    await form.get_by_label("Date of the conversation").fill(dt.date.today().isoformat())
-    await page.get_by_role("button", name="Save draft").click()
+    # A GOV.UK date input: day, month and year (issue 17).
+    held_on = form.get_by_role("group", name="Date of the conversation")
+    today = dt.date.today()
+    for part, value in (("Day", today.day), ("Month", today.month), ("Year", today.year)):
+        await held_on.get_by_label(part).fill(str(value))
+    save = page.get_by_role("button", name="Save draft")
+    await save.focus()
+    await page.keyboard.press("Enter")
     banner = page.locator("#audit-form .govuk-notification-banner--success")
     await expect(banner).to_contain_text("Draft saved")
+    # Focus stays on the button (issue 17: not back at the top of the page).
+    await expect(save).to_be_focused()
+    await expect(page.locator(".govuk-task-list__status").first).to_have_text("Completed")
     await expect(page.locator("#audit-form .govuk-error-summary")).to_have_count(0)
     await expect(page).not_to_have_title(re.compile(r"^Error: "))
     await expect(form.get_by_role("radio", checked=True)).to_have_count(await groups.count())
     await assert_accessible(page)
 
-    # Submit: a full-page redirect back to the audit, now with QA.
+    # Submit from "Check your answers": a full-page redirect back to the audit, now with QA.
+    await page.get_by_role("button", name="Save and check your answers").click()
+    await page.wait_for_url(f"{audit_url}/check")
     await page.get_by_role("button", name="Submit to QA").click()
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit submitted to QA")
     await expect(summary_value(page, "Status")).to_have_text("With QA")
@@ -182,6 +208,10 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     await queued.first.get_by_role("link", name=case_id).click()
     await page.wait_for_url(audit_url)
     await expect(summary_value(page, "Status")).to_have_text("With QA")
+    # Issue 17: what QA decides on is summed up at the top, with a way straight to the decision.
+    await expect(summary_value(page, "Overall grade given")).to_have_text("Requires Improvement")
+    await page.get_by_role("link", name="Go to the QA decision").click()
+    await expect(page.get_by_role("heading", name="QA decision", exact=True)).to_be_focused()
     await a11y.check()
     await shot(page, "qa-decision")
 
@@ -216,6 +246,8 @@ async def journey(live_server, page: Page, a11y: A11yTracker) -> None:
     await expect(planning).to_have_value(re.compile(r"^Evidence \d+:"))  # the saved answers are back
     await shot(page, "audit-returned")
     await planning.fill("Plan reviewed on time in a child protection conference; actions are SMART.")
+    await page.get_by_role("button", name="Save and check your answers").click()
+    await page.wait_for_url(f"{audit_url}/check")
     await page.get_by_role("button", name="Submit to QA").click()
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Audit submitted to QA")
     await expect(summary_value(page, "Status")).to_have_text("With QA")

@@ -18,6 +18,7 @@ from core.hookspecs import hookimpl
 from core.plugins import load_plugins
 from core.settings import Settings
 from plugins.grading import AuditorJudgement
+from helpers import audit_day
 
 HARINGEY = Path(councils.haringey.__file__).with_name("definitions")
 
@@ -413,7 +414,7 @@ def test_a_grading_scheme_from_a_plugin_outside_core_governs_a_form(monkeypatch,
     scheme = registry.scheme(registry.ref("haringey", form.grading.scheme, "schemes"))
     fields = fields_of(registry, "haringey", form)
     answers = {f.name: "good" if f.kind == "grade" else "Evidence." for f in fields.fields}
-    answers["answer.conversation.held_on"] = "2026-11-10"
+    answers["answer.conversation.held_on"] = audit_day()
     answers["grade.initial.planning"] = "inadequate"
     problems = problems_for_submit(fields, answers, scheme)
     assert problems == {"grade.initial.overall": "The overall grade cannot be better than the worst domain grade"}

@@ -12,7 +12,7 @@ from core.escalation import Escalation
 from core.hookspecs import hookimpl
 from core.services import allocations, trail
 from core.services.errors import Invalid
-from helpers import acting, allocation_of, finalise, person
+from helpers import audit_day, acting, allocation_of, finalise, person
 
 
 async def _inbox(username: str) -> list[dict]:
@@ -146,7 +146,7 @@ async def test_qa_moderates_a_grade_and_the_chain_keeps_auditor_moderated_and_fi
     allocation = await allocation_of("haringey.cp_chair")
     ctx = await acting(registry, "haringey.cp_chair")
     view = await audits.audit_view(ctx, allocation["id"])
-    answers = {f.name: ("good" if f.kind == "grade" else "2026-11-10" if f.kind == "date" else "Evidence.") for f in view.fields.fields if f.required}
+    answers = {f.name: ("good" if f.kind == "grade" else audit_day() if f.kind == "date" else "Evidence.") for f in view.fields.fields if f.required}
     revision = await audits.save_answers(ctx, allocation["id"], view.revision, answers)
     await audits.submit(ctx, allocation["id"], revision)
     qa = await api_token(client, "haringey.qa_officer")

@@ -16,6 +16,7 @@ from core.services.context import Context
 from core.services.errors import Forbidden
 from core.services.sweep import complete_follow_up, sweep
 from tests.helpers import acting, allocation_of, finalise, person
+from helpers import audit_day
 
 
 
@@ -28,7 +29,7 @@ async def submit_with(registry, auditor: str, allocation_id: int, grade: str) ->
         if field.kind == "grade":
             answers[field.name] = grade
         elif field.kind == "date":
-            answers[field.name] = "2026-11-10"
+            answers[field.name] = audit_day()
         elif field.required:
             answers[field.name] = f"Evidence: {grade} practice seen."
     revision = await audits.save_answers(ctx, allocation_id, view.revision, answers)

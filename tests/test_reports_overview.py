@@ -23,7 +23,7 @@ from core.services.context import Context
 from core.services.demo import load_demo
 from core.services.errors import Forbidden
 from core.services.sweep import complete_follow_up
-from helpers import acting, allocation_of, filled_answers, person, sign_in
+from helpers import audit_day, acting, allocation_of, filled_answers, person, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -57,10 +57,12 @@ async def supervision_audit(registry, auditor: str, form: str, due_at, answers: 
     filled = {}
     for field in view.fields.fields:
         short = field.name.removeprefix("answer.")
+        if field.from_record:
+            continue  # issue 17: the record's (the auditor, the supervisee)
         if short in answers:
             filled[field.name] = answers[short]
         elif field.kind == "date" and field.required:
-            filled[field.name] = "2026-11-10"
+            filled[field.name] = audit_day()
         elif field.required and field.kind != "yes_no":
             filled[field.name] = "Recorded."
     revision = await audits.save_answers(ctx, allocation_id, view.revision, filled)

@@ -28,6 +28,7 @@ from helpers import (
     acting,
     allocation_of,
     api_token,
+    audit_day,
     complete_answers,
     csrf_from,
     filled_answers,
@@ -392,7 +393,8 @@ async def test_audits_keep_their_form_version_when_a_new_version_is_loaded(monke
     await sign_in(client, AUDITOR)
     answers = await _answers(registry, AUDITOR, draft["id"], "good")
     saved = await _post_audit(client, draft["id"], {"evidence.initial.planning": "Plan reviewed late in October."}, action="save")
-    assert saved.status_code == 200 and "Draft saved" in saved.text
+    # Issue 17: without JavaScript, back to the button ("Draft saved" is the page's banner).
+    assert saved.status_code == 303 and saved.headers["location"].endswith("#save-draft")
     final = await allocation_of("haringey.iro")
     await _finalise_on_pages(client, registry, "haringey.iro", final["id"], {"overall": "requires_improvement"})
 
@@ -515,13 +517,15 @@ async def test_a_second_re_audit_from_the_monthly_cycle_requires_the_meeting_wit
     summary = _text(refused.text.split('class="govuk-error-summary"', 1)[1].split("</ul>", 1)[0])
     assert summary.endswith("Enter date of the meeting Enter why things have not progressed as previously agreed")
     meeting = {
-        "answer.second_re_audit_meeting.held_on": "2027-02-10",
+        # Today (issue 17: a meeting held, not one to come).
+        "answer.second_re_audit_meeting.held_on": audit_day(),
         "answer.second_re_audit_meeting.why_not_progressed": "The plan's actions were not reviewed after the conference.",
     }
     submitted = await _post_audit(client, second["id"], answers | meeting)
     assert submitted.status_code == 303, _text(submitted.text)
     report = _text((await client.get(f"/audits/{second['id']}")).text)
-    assert "Date of the meeting 10 February 2027" in report
+    held = dt.date.fromisoformat(audit_day())
+    assert f"Date of the meeting {held.day} {held:%B %Y}" in report
     assert "Why things have not progressed as previously agreed The plan's actions were not reviewed" in report
 
 

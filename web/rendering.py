@@ -52,6 +52,21 @@ def long_date(value) -> str:
     return day.strftime("%-d %B %Y")
 
 
+def date_parts(values: dict, name: str) -> dict[str, str]:
+    """A date answer's day, month and year for its GOV.UK date input: as
+    typed where the form came back with an error (``name-day`` ...), else
+    the stored ISO date split ("2026-02-12": 12, 2, 2026)."""
+    typed = {part: values.get(f"{name}-{part}") for part in ("day", "month", "year")}
+    if any(v is not None for v in typed.values()):
+        return {part: v or "" for part, v in typed.items()}
+    stored = str(values.get(name) or "")
+    year, _, rest = stored.partition("-")
+    month, _, day = rest.partition("-")
+    if year.isdigit() and month.isdigit() and day.isdigit():
+        return {"day": str(int(day)), "month": str(int(month)), "year": year}
+    return {"day": "", "month": "", "year": ""}
+
+
 def anchor(name: str) -> str:
     """The element id of a form field: dots would need escaping in selectors."""
     return name.replace(".", "-")
@@ -126,6 +141,7 @@ def environment(reload: bool = False) -> Environment:
     )
     env.filters["london"] = london
     env.filters["anchor"] = anchor
+    env.filters["date_parts"] = date_parts
     env.filters["summary_items"] = summary_items
     env.filters["radio_items"] = radio_items
     env.filters["level_items"] = lambda levels: [{"value": lvl.key, "text": lvl.label, "hint": lvl.descriptor} for lvl in levels]

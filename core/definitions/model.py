@@ -81,6 +81,21 @@ AnswerType = Literal[
 
 ColumnType = Literal["text", "long_text", "date", "number", "yes_no", "choice"]
 
+# Issue 17: what a date answer is, so it is checked against the audit's own
+# window (the day it was allocated, and today):
+#   past:   a past event (a referral, a birth, a supervision, a conference):
+#           today or in the past;
+#   during: done as part of this audit (the audit itself, the conversation
+#           with the practitioner, a meeting it needs): on or after the day
+#           the audit was allocated, and today or in the past;
+#   target: a date set for what follows (an action's "by when", a
+#           recommendation's review): on or after the day it was allocated.
+DateMeaning = Literal["past", "during", "target"]
+
+# Issue 17: a fact qaf holds on the case or allocation, shown on the form and
+# filled from the record instead of asked (``from_record``).
+RecordFact = Literal["team", "practitioner", "team_manager", "category", "case_id", "auditor", "allocated_on"]
+
 
 class Choice(Definition, kw_only=True):
     value: Key
@@ -92,6 +107,7 @@ class Column(Definition, kw_only=True):
     label: str
     type: ColumnType = "text"
     options: tuple[Choice, ...] = ()
+    date_is: DateMeaning | None = None
 
 
 class Condition(Definition, kw_only=True):
@@ -117,6 +133,10 @@ class Question(Definition, kw_only=True):
     show_if: Condition | None = None
     # A question graded on its own, with evidence (BED App. A criteria 1-16).
     graded: bool = False
+    # A date's meaning, for checking it against the audit's window (issue 17).
+    date_is: DateMeaning | None = None
+    # Shown from the case record, not asked (issue 17): "team", "category" ...
+    from_record: RecordFact | None = None
 
 
 AuditKind = Literal["audit", "re_audit", "second_re_audit"]

@@ -442,6 +442,13 @@ def _check_form(check: _Checker, form: AuditForm) -> None:
                 raise check.fail(f"{where}.graded", "a criterion is graded: set graded: true")
             if question.type == "table" and not question.columns:
                 raise check.fail(f"{where}.columns", "a table question needs columns")
+            if question.date_is is not None and question.type != "date":
+                raise check.fail(f"{where}.date_is", "only a date question has a date_is")
+            for k, column in enumerate(question.columns):
+                if column.date_is is not None and column.type != "date":
+                    raise check.fail(f"{where}.columns[{k}].date_is", "only a date column has a date_is")
+            if question.from_record is not None:
+                _check_from_record(check, f"{where}.from_record", question)
             if question.show_if is not None:
                 target = question.show_if.question
                 known = {f"{s.key}.{q.key}" for s in form.sections for q in s.questions}
@@ -451,6 +458,27 @@ def _check_form(check: _Checker, form: AuditForm) -> None:
         for index, section in enumerate(form.sections):
             if section.domain or any(q.graded for q in section.questions):
                 raise check.fail(f"sections[{index}]", "a graded section needs the form's grading (scale and scheme)")
+
+
+# The answer type each fact of the record is shown as (issue 17).
+_FACT_TYPES = {"team": "text", "practitioner": "text", "team_manager": "text", "case_id": "text",
+               "auditor": "text", "category": "choice", "allocated_on": "date"}
+
+
+def _check_from_record(check: _Checker, where: str, question) -> None:
+    """A fact of the record fills a question of its own type; a category's
+    choices are the council's case categories, so the case's own is one."""
+    fact = question.from_record
+    if question.type != _FACT_TYPES[fact]:
+        raise check.fail(where, f"{fact!r} is filled in as a {_FACT_TYPES[fact]} question, not {question.type}")
+    if question.show_if is not None:
+        raise check.fail(where, "a question filled from the record is always shown: remove show_if")
+    if fact == "category":
+        council = check.registry.councils.get(check.supplied.namespace)
+        known = {c.key for c in council.value.case_categories} if council else set()
+        unknown = [c.value for c in question.options if c.value not in known]
+        if unknown:
+            raise check.fail(where, f"the options {', '.join(unknown)} are not case categories of the council ({', '.join(sorted(known)) or 'none'})")
 
 
 def _check_lens(check: _Checker, lens: str | None) -> None:

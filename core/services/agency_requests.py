@@ -263,7 +263,7 @@ async def issue(
                 )
                 carried = {}
                 if previous is not None and case is None:
-                    carried = previous["answers"]
+                    carried = _carried(ctx, form_key, previous["answers"])
                 await Allocation.update({
                     Allocation.agency: agency["id"], Allocation.agency_request: request_id,
                     Allocation.carried_from: previous["id"] if carried else None, Allocation.answers: carried,
@@ -311,6 +311,17 @@ async def previous_return(ctx: Context, agency_id: int, kind: str) -> dict | Non
 
 
 # ---------------------------------------------------------------- carried answers
+
+
+def _carried(ctx: Context, form_key: str, answers: dict) -> dict:
+    """The last return's answers to carry forward (PLAT-8), but not a date of
+    that return's own doing ("Date of completion", ``date_is: during``): it
+    is the new return's to give (issue 17: before the request, it is refused)."""
+    from core.forms import fields_of
+
+    fields = fields_of(ctx.registry, form_key.split(":", 1)[0], ctx.registry.form(form_key)).by_name()
+    return {name: value for name, value in (answers or {}).items()
+            if not (fields.get(name) and fields[name].date_is == "during")}
 
 
 @dataclass(slots=True)

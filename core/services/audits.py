@@ -21,7 +21,7 @@ from core.calendar import to_london
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Deadline, Grade, Person, Review
 from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
-from core.forms import FormFields, clean, fields_of, problems_for_submit
+from core.forms import FormFields, SectionStatus, Window, clean, fields_of, problems_for_submit, section_statuses
 from core.escalation import EscalationEvent
 from core.grading import compare, rank
 from core.services import escalations, month_counts, notifications, standing_grades, subjects, trail
@@ -122,6 +122,12 @@ class AuditView:
     # Issue 14, PLAT-8: an agency's return's carried-forward answers
     # (``agency_requests.Carried``), None for any other audit.
     carried: object | None = None
+    # Issue 17: the answers qaf fills from the record (field name: value),
+    # shown, not asked; what a submission would still refuse (field name:
+    # message); each section's status for the task list.
+    facts: dict | None = None
+    problems: dict | None = None
+    task_list: tuple[SectionStatus, ...] = ()
 
     @property
     def audited_by(self) -> str:
@@ -475,7 +481,18 @@ async def audit_view(ctx: Context, allocation_id: int) -> AuditView:
         window=await _work_window(ctx, row),
         co_auditors=tuple(await _co_auditors(allocation_id)),
         carried=carried,
+        **(await _progress(ctx, row, people, form, form_fields) if editable else {}),
     )
+
+
+async def _progress(ctx: Context, row: dict, people: dict, form: AuditForm, form_fields: FormFields) -> dict:
+    """What an editable audit's page shows of its progress (issue 17): the
+    record's facts, what a submission would refuse, each section's status."""
+    facts = await record_facts(row, people, form_fields)
+    answers = dict(row["answers"] or {}) | facts
+    scheme = ctx.registry.scheme(ctx.registry.ref(_namespace(row), form.grading.scheme, "schemes")) if form.grading else None
+    problems = problems_for_submit(form_fields, answers, scheme, await window(ctx, row))
+    return {"facts": facts, "problems": problems, "task_list": tuple(section_statuses(form_fields, answers, problems, facts))}
 
 
 async def _work_window(ctx: Context, row: dict) -> str:
@@ -495,9 +512,75 @@ async def _co_auditors(allocation_id: int) -> list[dict]:
     return await co_auditors(allocation_id)
 
 
-async def save_answers(ctx: Context, allocation_id: int, revision: int, submitted: dict[str, object]) -> int:
+async def window(ctx: Context, row: dict) -> Window:
+    """The days a date answer is checked against (issue 17): from the day the
+    audit was allocated (nothing done for it happened before; BED App. A
+    "Date of audit", HAR 2.4 "Date of the conversation") to today, in London.
+    An audit started on the programme's work (an observation recorded after
+    it was watched, BED App. C) counts from the start of the work's period."""
+    start, since = to_london(row["created_at"]).date(), "when the audit was allocated"
+    if row.get("work"):
+        from core.db.tables import Work
+
+        found = await Work.select(Work.starts_on).where(Work.id == row["work"]).first()
+        if found and found["starts_on"] < start:
+            start, since = found["starts_on"], "when the period of this work began"
+    return Window(start=start, today=to_london(ctx.now).date(), since=since)
+
+
+async def record_facts(row: dict, people: dict[str, int | None], form_fields: FormFields) -> dict[str, str]:
+    """Issue 17: the answers qaf already holds, by field name, for the form's
+    fields marked ``from_record`` (BED App. A section 1 asks again for the
+    team, the worker, the category ...). A fact the record lacks is not
+    given: the question is asked as before."""
+    wanted = [f for f in form_fields.fields if f.from_record]
+    if not wanted:
+        return {}
+    names: dict[int, str] = {}
+    ids = [people.get(k) for k in ("practitioner", "team_manager") if people.get(k)]
+    if ids:
+        names = {p["id"]: p["display_name"] for p in await Person.select(Person.id, Person.display_name).where(Person.id.is_in(ids))}
+    known = {
+        "team": row.get("case_team_name") or "",
+        "practitioner": names.get(people.get("practitioner") or 0, ""),
+        "team_manager": names.get(people.get("team_manager") or 0, ""),
+        "category": row.get("case_category") or "",
+        "case_id": row.get("case_external_id") or "",
+        "auditor": row.get("auditor_name") or "",
+        "allocated_on": to_london(row["created_at"]).date().isoformat(),
+    }
+    out: dict[str, str] = {}
+    for f in wanted:
+        value = known[f.from_record]
+        if value and (not f.options or value in {v for v, _ in f.options}):
+            out[f.name] = value
+    return out
+
+
+def _with_facts(form_fields: FormFields, facts: dict[str, str], submitted: dict[str, object]) -> tuple[dict[str, object], dict[str, str]]:
+    """The answers with the record's facts in them, and an error for each
+    fact the person (or an API client) gave otherwise: an answer that
+    contradicts the case is never saved (issue 17)."""
+    out = dict(submitted)
+    errors: dict[str, str] = {}
+    fields = form_fields.by_name()
+    for name, value in facts.items():
+        typed = out.get(name)
+        if isinstance(typed, str) and typed.strip() and typed.strip().casefold() != value.casefold():
+            field = fields[name]
+            shown = dict(field.options).get(value, value)
+            errors[name] = f"{field.label} is {shown} on the case record, so it cannot be given as anything else"
+        out[name] = value
+    return out, errors
+
+
+async def save_answers(
+    ctx: Context, allocation_id: int, revision: int, submitted: dict[str, object], section: str | None = None
+) -> int:
     """Save a draft. Returns the new revision. A save that did not start from
-    the latest revision is refused (Conflict), never silently merged."""
+    the latest revision is refused (Conflict), never silently merged.
+    ``section``: the answers are that section's only (issue 17: a section's
+    own page); every other answer is kept as it was."""
     row, people, held = await _load(ctx, allocation_id)
     form, workflow = _definitions(ctx, row)
     if not ({"auditor", "co_auditor"} & held or {"agency_member", "agency_respondent"} <= held):
@@ -508,10 +591,17 @@ async def save_answers(ctx: Context, allocation_id: int, revision: int, submitte
     confirming = {k.split(".", 1)[1] for k, v in submitted.items() if k.startswith("confirm.") and v}
     submitted = {k: v for k, v in submitted.items() if not k.startswith("confirm.")}
     form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
-    answers, errors = clean(form_fields, submitted)
+    before = dict(row["answers"] or {})
+    if section is not None:
+        if section not in {s.key for s in form_fields.sections} | ({"overall"} if form_fields.phases else set()):
+            raise Invalid("There is no such section of this form", {"section": "There is no such section of this form"})
+        of_section = {f.name for f in form_fields.fields if f.section == section}
+        submitted = {k: v for k, v in before.items() if k not in of_section} | submitted
+    submitted, contradicted = _with_facts(form_fields, await record_facts(row, people, form_fields), submitted)
+    answers, errors = clean(form_fields, submitted, await window(ctx, row))
+    errors = contradicted | errors
     if errors:
         raise Invalid("Some answers could not be saved", errors)
-    before = dict(row["answers"] or {})
     changes = {
         name: [before.get(name), answers.get(name)]
         for name in sorted(set(before) | set(answers))
@@ -580,9 +670,12 @@ async def submit(ctx: Context, allocation_id: int, revision: int | None = None) 
     if revision is not None and revision != row["revision"]:
         raise Conflict("This audit changed after you opened it; reload the page before submitting")
     form_fields = fields_of(ctx.registry, _namespace(row), form, row["kind"])
-    answers = dict(row["answers"] or {})
+    stored = dict(row["answers"] or {})
+    # What is submitted is the record's facts (a draft saved before they
+    # were filled from it may hold other words: the record's replace them).
+    answers, _ = _with_facts(form_fields, await record_facts(row, people, form_fields), stored)
     scheme = ctx.registry.scheme(ctx.registry.ref(_namespace(row), form.grading.scheme, "schemes")) if form.grading else None
-    errors = problems_for_submit(form_fields, answers, scheme)
+    errors = problems_for_submit(form_fields, answers, scheme, await window(ctx, row))
     if errors:
         raise Invalid("The audit is not ready to submit", errors)
     async with transaction():
@@ -601,6 +694,8 @@ async def submit(ctx: Context, allocation_id: int, revision: int | None = None) 
             & Deadline.kind.is_in(["allocation_due", "response_due", "response_reminder"])
         )
         extra = {Allocation.submitted_at: ctx.now}
+        if answers != stored:
+            extra[Allocation.answers] = answers  # the record's facts, as submitted
         if wf.state(workflow, chosen.to).final:
             # A form whose submission ends it (a chair's monitoring form with no
             # concerns, a dip sample) is final now, as a step into a final state is.

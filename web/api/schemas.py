@@ -47,6 +47,10 @@ class FieldOut(msgspec.Struct, kw_only=True):
     section: str
     phase: str | None
     options: list[list[str]]
+    # Issue 17: the case-record fact qaf fills it from (not to be sent), and
+    # what a date means for the audit's window (past, during, target).
+    from_record: str | None = None
+    date_is: str | None = None
 
 
 class TransitionOut(msgspec.Struct, kw_only=True):

@@ -51,6 +51,8 @@ def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
                 section=f.section,
                 phase=f.phase,
                 options=[list(o) for o in f.options],
+                from_record=f.from_record,
+                date_is=f.date_is,
             )
             for f in view.fields.fields
         ],

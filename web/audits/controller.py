@@ -62,16 +62,22 @@ class AuditPages(Controller):
         )
 
     @get("/{allocation_id:int}")
-    async def show(self, request: Request, allocation_id: FromPath[int]) -> Template:
+    async def show(self, request: Request, allocation_id: FromPath[int], section: str | None = None) -> Template:
+        """The audit; ``?section=KEY``: one section of it on its own page (issue 17)."""
         view = await audits.audit_view(request_context(request), allocation_id)
-        return await self._render(request, view, view.answers, {})
+        return await self._render(request, view, view.answers, {}, section_key=_section(view, section))
 
-    async def _render(self, request, view, values, errors, status_code=200, message=None, **extra) -> Template:
+    async def _render(self, request, view, values, errors, status_code=200, message=None, section_key=None, **extra) -> Template:
+        title = f"Audit of {view.row['subject']}"
+        if section_key:
+            title = f"{_section_title(view, section_key)}: {title[0].lower()}{title[1:]}"
         return await page(
             request,
             "audits/audit.html",
             fragment="audits/_form.html",
-            title=f"Audit of {view.row['subject']}",
+            title=title,
+            section_key=section_key,
+            section_title=_section_title(view, section_key) if section_key else None,
             view=view,
             values=values,
             errors=errors,
@@ -184,10 +190,11 @@ class AuditPages(Controller):
         and stops autosaving in this tab; what was typed stays on screen."""
         ctx = request_context(request)
         data = await form_data(request)
+        section = data.pop("section", None) or None
         revision, answers = _draft(data)
         context: dict = {"revision": None, "outcome": "saved", "message": None, "saved_at": None}
         try:
-            context["revision"] = await audits.save_answers(ctx, allocation_id, revision, answers)
+            context["revision"] = await audits.save_answers(ctx, allocation_id, revision, answers, section=section)
             context["saved_at"] = london(ctx.now, "%H:%M")
         except Invalid:
             context["outcome"] = "invalid"
@@ -200,12 +207,14 @@ class AuditPages(Controller):
         ctx = request_context(request)
         data = await form_data(request)
         action = data.pop("action", "save")
+        section = data.pop("section", None) or None
         revision, answers = _draft(data)
         try:
-            revision = await audits.save_answers(ctx, allocation_id, revision, answers)
+            revision = await audits.save_answers(ctx, allocation_id, revision, answers, section=section)
         except Invalid as invalid:
             view = await audits.audit_view(ctx, allocation_id)
-            return await self._render(request, view, data, invalid.errors, status_code=422, message=invalid.message)
+            return await self._render(request, view, data, invalid.errors, status_code=422, message=invalid.message,
+                                      section_key=_section(view, section))
         except Conflict as conflict:
             # Keep what this tab typed on screen: nothing the person wrote is lost.
             # htmx swaps only 2xx and 422 (app.js): answer its request with 200
@@ -214,7 +223,21 @@ class AuditPages(Controller):
             return await self._render(
                 request, view, data, {"revision": conflict.message},
                 status_code=200 if is_htmx(request) else 409, message=conflict.message,
+                section_key=_section(view, section),
             )
+        here = f"/audits/{allocation_id}" + (f"?section={section}" if section else "")
+        if action == "continue":
+            # Issue 17: on to the next section, after the last to "Check your answers".
+            view = await audits.audit_view(ctx, allocation_id)
+            keys = [t.key for t in view.task_list]
+            later = keys[keys.index(section) + 1:] if section in keys else []
+            return see_other(request, f"/audits/{allocation_id}?section={later[0]}" if later else f"/audits/{allocation_id}/check")
+        if action == "check":
+            return see_other(request, f"/audits/{allocation_id}/check")
+        if action == "save" and not is_htmx(request):
+            # Issue 17: back where the button was, not at the top of a long form.
+            flash(request, "Draft saved")
+            return see_other(request, f"{here}#save-draft")
         if action == "submit":
             try:
                 directions = await compliance.submit(ctx, allocation_id, revision)
@@ -228,16 +251,69 @@ class AuditPages(Controller):
                     status_code=422,
                     message="Your answers are saved as a draft, but the audit is not ready to submit yet.",
                 )
-            if directions:
-                # BED-4: the remedial actions went to the worker as a management direction.
-                flash(request, "Compliance audit complete",
-                      f"{len(directions)} remedial action{'s' if len(directions) != 1 else ''} sent to the worker"
-                      " as a management direction, to be reviewed in supervision.")
-            else:
-                flash(request, *_submitted(await audits.audit_view(ctx, allocation_id)))
+            await self._told_submitted(request, directions, allocation_id)
             return see_other(request, f"/audits/{allocation_id}")
         view = await audits.audit_view(ctx, allocation_id)
-        return await self._render(request, view, view.answers, {}, message="Draft saved")
+        return await self._render(request, view, view.answers, {}, message="Draft saved", section_key=_section(view, section))
+
+    @get("/{allocation_id:int}/check")
+    async def check(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
+        """Issue 17: "Check your answers" (GOV.UK pattern), each section's
+        answers with a link to change them; the audit is submitted from here."""
+        ctx = request_context(request)
+        view = await audits.audit_view(ctx, allocation_id)
+        if not view.editable:
+            return see_other(request, f"/audits/{allocation_id}")
+        return await self._check_page(request, view, {})
+
+    async def _check_page(self, request, view, errors, status_code=200) -> Template:
+        return await page(
+            request,
+            "audits/check.html",
+            title=("Error: " if errors else "") + f"Check your answers: audit of {view.row['subject']}",
+            view=view,
+            answers=view.answers | (view.facts or {}),
+            errors=errors,
+            submit_step=_submit_step(view) if "auditor" in view.relations else None,
+            status_code=status_code,
+        )
+
+    @post("/{allocation_id:int}/submit")
+    async def submit_checked(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
+        """Submit the audit as checked on "Check your answers" (issue 17)."""
+        ctx = request_context(request)
+        data = await form_data(request)
+        revision, _ = _draft(data)
+        try:
+            directions = await compliance.submit(ctx, allocation_id, revision)
+        except (Invalid, Conflict) as refused:
+            view = await audits.audit_view(ctx, allocation_id)
+            errors = refused.errors if isinstance(refused, Invalid) else {"revision": refused.message}
+            return await self._check_page(request, view, errors, status_code=422 if isinstance(refused, Invalid) else 409)
+        await self._told_submitted(request, directions, allocation_id)
+        return see_other(request, f"/audits/{allocation_id}")
+
+    @get("/{allocation_id:int}/concern")
+    async def concern_page(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
+        """Issue 17: the immediate concern, on a page of its own, linked from
+        the top of every view of the audit."""
+        ctx = request_context(request)
+        view = await audits.audit_view(ctx, allocation_id)
+        # Only for those who may raise one (as on the audit page): never a button that cannot succeed.
+        may_raise = (view.editable and {"auditor", "co_auditor"} & view.relations) or (
+            ctx.actor.can("qa_review") and not view.row["finalised_at"])
+        if not may_raise:
+            return see_other(request, f"/audits/{allocation_id}")
+        return await page(request, "audits/concern.html", title=f"Raise an immediate concern: audit of {view.row['subject']}", view=view)
+
+    async def _told_submitted(self, request, directions, allocation_id: int) -> None:
+        if directions:
+            # BED-4: the remedial actions went to the worker as a management direction.
+            flash(request, "Compliance audit complete",
+                  f"{len(directions)} remedial action{'s' if len(directions) != 1 else ''} sent to the worker"
+                  " as a management direction, to be reviewed in supervision.")
+        else:
+            flash(request, *_submitted(await audits.audit_view(request_context(request), allocation_id)))
 
     @post("/{allocation_id:int}/review")
     async def review(self, request: Request, allocation_id: FromPath[int]) -> Template | Redirect | Response:
@@ -289,6 +365,15 @@ def _draft(data: dict[str, str]) -> tuple[int, dict[str, str]]:
     except ValueError:
         revision = -1
     return revision, {k: v for k, v in data.items() if k.startswith(("answer.", "grade.", "evidence.", "confirm."))}
+
+
+def _section(view, key: str | None) -> str | None:
+    """A section of the audit's task list, or None (the whole form)."""
+    return key if key and view.editable and any(t.key == key for t in view.task_list) else None
+
+
+def _section_title(view, key: str) -> str:
+    return next((t.title for t in view.task_list if t.key == key), "")
 
 
 def _submit_step(view):
