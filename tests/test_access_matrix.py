@@ -58,6 +58,8 @@ class Expect(enum.Enum):
     HIDDEN = "404"
     FORBIDDEN = "403"
     REFUSED = "403 or 404"
+    CONFLICT = "409"
+    SIGN_IN = "sign in (303 or 401)"
     ANY = "no 5xx"
 
 
@@ -74,6 +76,8 @@ def judged(expect: Expect, status: int, write: bool) -> bool:
         return status == 403
     if expect is Expect.REFUSED:
         return status in (403, 404)
+    if expect is Expect.CONFLICT:
+        return status == 409
     return True
 
 
@@ -90,6 +94,10 @@ class Who:
     caps: frozenset[str]
     team: int | None
     above: list[int]  # their managers up the line
+    agency: int | None = None
+    body_roles: frozenset[str] = frozenset()  # roles sitting on the council's bodies
+    compliance: bool = False  # their schedule has a per-supervisee compliance audit (BED s.4)
+    scorecard: bool = False  # their council keeps a partnership scorecard and audit programme (CSCP 5.1-5.2)
     label: str = ""
 
     def can(self, capability: str) -> bool:
@@ -153,7 +161,11 @@ async def _people(registry) -> list[Who]:
             role = registry.role(f"{council}:{row['role']}")
             people.append(Who(
                 username=row["username"], person_id=row["id"], council=council, organisation=org, role=row["role"],
-                caps=frozenset(role.capabilities), team=row["team"], above=await _chain(row["id"]),
+                caps=frozenset(role.capabilities), team=row["team"], above=await _chain(row["id"]), agency=row["agency"],
+                body_roles=frozenset(r.split(":")[-1] for b in registry.council(council).bodies for r in b.roles),
+                scorecard=registry.qualify(council, "scorecard", registry.workflows) is not None,
+                compliance=any(key.startswith(f"{council}:") and s.value.frequency.per == "supervisee" and s.value.form
+                               and s.value.role.split(":")[-1] == row["role"] for key, s in registry.schedules.items()),
                 label=f"{council} {row['role']}" + (" (second line)" if second_line else ""),
             ))
     return people
@@ -295,7 +307,8 @@ async def _objects(registry, people: list[Who]) -> dict[str, dict[str, list[Obj]
         # An action plan of each body (BED s.7: DMT; CSCP 5.5: the A&P subgroup).
         for body in registry.council(council).bodies:
             ctx = await acting(registry, administrator.username)
-            plan_id = await action_plans.create(ctx, body=body.key, title="Matrix plan", source_kind="audit")
+            plan_id = await action_plans.create(ctx, body=body.key, title="Matrix plan", source_kind="audit",
+                                              source_detail="The matrix audit of December 2026")
             add("plan", council, org, body.key, {"plan_id": plan_id},
                 {"body": body.key, "roles": {r.split(":")[-1] for r in body.roles}})
         # An administrator's spare API token (a person sees and revokes only their own).
@@ -378,10 +391,10 @@ GET  /audits/{allocation_id:int}                audit_read
 GET  /api/v1/allocations/{allocation_id:int}    audit_read
 GET  /audits/{allocation_id:int}/history        audit_read
 GET  /api/v1/allocations/{allocation_id:int}/history  audit_read
-GET  /audits/{allocation_id:int}/case-note.txt  audit_read
+GET  /audits/{allocation_id:int}/case-note.txt  audit_pdf
 GET  /audits/{allocation_id:int}/report.pdf     audit_pdf
 GET  /api/v1/allocations/{allocation_id:int}/evidence  audit_read
-GET  /api/v1/allocations/{allocation_id:int}/co-auditors/candidates  audit_read
+GET  /api/v1/allocations/{allocation_id:int}/co-auditors/candidates  audit_lead
 POST /audits/{allocation_id:int}                audit_edit
 POST /audits/{allocation_id:int}/autosave       audit_edit
 PUT  /api/v1/allocations/{allocation_id:int}/answers  audit_edit
@@ -389,8 +402,8 @@ POST /audits/{allocation_id:int}/evidence       audit_edit
 POST /api/v1/allocations/{allocation_id:int}/evidence  audit_edit
 POST /audits/{allocation_id:int}/co-auditors    audit_edit
 POST /api/v1/allocations/{allocation_id:int}/co-auditors  audit_edit
-POST /audits/{allocation_id:int}/co-auditors/{person_id:int}/remove  audit_edit
-DELETE /api/v1/allocations/{allocation_id:int}/co-auditors/{person_id:int}  audit_edit
+POST /audits/{allocation_id:int}/co-auditors/{person_id:int}/remove  co_auditor_remove
+DELETE /api/v1/allocations/{allocation_id:int}/co-auditors/{person_id:int}  co_auditor_remove
 POST /api/v1/allocations/{allocation_id:int}/submit  audit_step
 POST /audits/{allocation_id:int}/steps/{step:str}  audit_step
 POST /api/v1/allocations/{allocation_id:int}/steps/{step:str}  audit_step
@@ -418,10 +431,10 @@ GET  /notifications                             signed_in
 GET  /api/v1/notifications                      signed_in
 POST /notifications/{notification_id:int}/read  notification
 # The programme, work and evidence files.
-GET  /programme                                 signed_in
+GET  /programme                                 whole_programme
 GET  /programme/mine                            signed_in
 GET  /api/v1/work                               signed_in
-POST /api/v1/work                               signed_in
+POST /api/v1/work                               body_names_it
 GET  /programme/work/{work_id:int}              work_read
 GET  /api/v1/work/{work_id:int}                 work_read
 POST /programme/work/{work_id:int}/start        work_write
@@ -444,7 +457,7 @@ GET  /api/v1/delivery                           signed_in
 # Disputes.
 GET  /disputes/new/{allocation_id:int}          dispute_new
 POST /disputes/new/{allocation_id:int}          dispute_new
-POST /api/v1/disputes                           signed_in
+POST /api/v1/disputes                           body_names_it
 GET  /disputes/{dispute_id:int}                 dispute_read
 GET  /api/v1/disputes/{dispute_id:int}          dispute_read
 POST /disputes/{dispute_id:int}/step            dispute_step
@@ -473,10 +486,10 @@ POST /api/v1/plans/{plan_id:int}/learning       plan_read
 POST /plans/{plan_id:int}/complete              plan_read
 POST /api/v1/plans/{plan_id:int}/complete       plan_read
 # Bedford's compliance audits (an audit like any other).
-GET  /compliance                                signed_in
-POST /compliance                                signed_in
+GET  /compliance                                compliance
+POST /compliance                                compliance
 GET  /compliance/{allocation_id:int}            audit_read
-POST /compliance/{allocation_id:int}/complete   audit_edit
+POST /compliance/{allocation_id:int}/complete   compliance_complete
 # Reports and exports.
 GET  /reports                                   reports
 GET  /reports/report.pdf                        reports
@@ -510,9 +523,9 @@ POST /api/v1/agencies/{agency_id:int}/respondents/{person_id:int}/withdraw  agen
 GET  /partnership/requests                      partnership
 GET  /api/v1/partnership/requests               partnership
 GET  /partnership/requests/{request_id:int}     partnership_request
-GET  /partnership/requests/{request_id:int}/report.pdf  partnership_request
+GET  /partnership/requests/{request_id:int}/report.pdf  partnership_report
 GET  /api/v1/partnership/requests/{request_id:int}/report      partnership_request
-GET  /api/v1/partnership/requests/{request_id:int}/report.pdf  partnership_request
+GET  /api/v1/partnership/requests/{request_id:int}/report.pdf  partnership_report
 GET  /api/v1/partnership/requests/{request_id:int}/figures     partnership_request
 GET  /api/v1/partnership/requests/{request_id:int}/side-by-side  partnership_request
 POST /partnership/requests/{request_id:int}/report      partnership_qa
@@ -523,23 +536,23 @@ POST /partnership/requests/{request_id:int}/recommendations   partnership_qa
 POST /api/v1/partnership/requests/{request_id:int}/recommendations  partnership_qa
 POST /partnership/requests/{request_id:int}/action-plan  partnership_qa
 POST /api/v1/partnership/requests/{request_id:int}/action-plan  partnership_qa
-POST /partnership/requests/{request_id:int}/report/steps/{step:str}  partnership_request_step
-POST /api/v1/partnership/requests/{request_id:int}/report/steps/{step:str}  partnership_request_step
+POST /partnership/requests/{request_id:int}/report/steps/{step:str}  partnership_report
+POST /api/v1/partnership/requests/{request_id:int}/report/steps/{step:str}  partnership_report
 GET  /partnership/scorecard                     scorecard
 GET  /api/v1/partnership/scorecard/indicators   scorecard
 GET  /api/v1/partnership/scorecard/{year:int}/{quarter:int}  scorecard
 POST /api/v1/partnership/scorecard/{year:int}/{quarter:int}  partnership_qa_list
 POST /partnership/scorecard/{year:int}/{quarter:int}/open   partnership_qa_list
-POST /partnership/scorecard/{year:int}/{quarter:int}/steps/{step:str}  scorecard
-POST /api/v1/partnership/scorecard/{year:int}/{quarter:int}/steps/{step:str}  scorecard
+POST /partnership/scorecard/{year:int}/{quarter:int}/steps/{step:str}  scorecard_step
+POST /api/v1/partnership/scorecard/{year:int}/{quarter:int}/steps/{step:str}  scorecard_step
 GET  /partnership/scorecard/changes/new         scorecard
-POST /partnership/scorecard/changes/new         scorecard
+POST /partnership/scorecard/changes/new         change_propose
 GET  /api/v1/partnership/scorecard/changes      scorecard
-POST /api/v1/partnership/scorecard/changes      scorecard
+POST /api/v1/partnership/scorecard/changes      change_propose
 GET  /partnership/scorecard/changes/{change_id:int}  change
 GET  /api/v1/partnership/scorecard/changes/{change_id:int}  change
-POST /partnership/scorecard/changes/{change_id:int}/steps/{step:str}  change
-POST /api/v1/partnership/scorecard/changes/{change_id:int}/steps/{step:str}  change
+POST /partnership/scorecard/changes/{change_id:int}/steps/{step:str}  change_step
+POST /api/v1/partnership/scorecard/changes/{change_id:int}/steps/{step:str}  change_step
 GET  /partnership/programme                     partnership
 POST /partnership/programme                     partnership_qa_list
 GET  /api/v1/partnership/programmes             partnership
@@ -547,9 +560,9 @@ POST /api/v1/partnership/programmes             partnership_qa_list
 GET  /api/v1/partnership/programme-check        partnership
 GET  /partnership/programme/{programme_id:int}  programme
 GET  /api/v1/partnership/programmes/{programme_id:int}  programme
-POST /partnership/programme/{programme_id:int}/steps/{step:str}  programme
-POST /api/v1/partnership/programmes/{programme_id:int}/steps/{step:str}  programme
-PUT  /api/v1/partnership/programmes/{programme_id:int}/themes  programme
+POST /partnership/programme/{programme_id:int}/steps/{step:str}  programme_step
+POST /api/v1/partnership/programmes/{programme_id:int}/steps/{step:str}  programme_step
+PUT  /api/v1/partnership/programmes/{programme_id:int}/themes  partnership_qa
 """
 
 
@@ -617,3 +630,597 @@ def test_every_route_is_in_the_matrix(every_council, tmp_path):
     gone = sorted(matrix - routes)
     assert not missing, "routes the access matrix does not cover:\n" + "\n".join(f"  {m} {p}" for m, p in missing)
     assert not gone, "matrix rows for routes that no longer exist:\n" + "\n".join(f"  {m} {p}" for m, p in gone)
+
+
+# --- what docs/access.md says, rule by rule -----------------------------------
+
+
+def audit_visible(who: Who, audit: dict) -> bool:
+    """docs/access.md "Audits, by state" (`audits._load_fresh`)."""
+    me = who.person_id
+    held = {r for r in ("auditor", "practitioner", "team_manager", "case_chair") if audit[r] == me}
+    review_states = {s for role_steps in [audit["steps"]] for _, by in role_steps for s in [audit["state"]] if who.role in by}
+    return (
+        "auditor" in held
+        or who.can("view_all_audits")
+        or (audit["final"] and me in (audit["practitioner"], audit["team_manager"]))
+        or (who.can("qa_review") and (audit["final"] or bool(review_states)))
+        or (audit["final"] and me in audit["above_practitioner"])
+        or any(key != "start" and by & held for key, by in audit["steps"])
+        or (who.role in ("agency_lead", "agency_respondent") and audit["agency"] is not None and who.agency == audit["agency"])
+    )
+
+
+def _rule_open(who, obj):
+    # Open to anyone: each does its own check of what it is given (a one-time
+    # link, the monitoring address, a configured identity provider), not of who.
+    return Expect.ANY
+
+
+def _rule_signed_in(who, obj):
+    return Expect.ALLOW
+
+
+def _guard(capability):
+    def rule(who, obj):
+        return Expect.ALLOW if who.can(capability) else Expect.FORBIDDEN
+    return rule
+
+
+def _rule_reports(who, obj):
+    # "Reports and exports": qa_review, view_all_audits, read_council_reports, read_reports; anyone else 403.
+    return Expect.ALLOW if who.caps & {"qa_review", "view_all_audits", "read_council_reports", "read_reports"} else Expect.FORBIDDEN
+
+
+def _rule_audit_read(who, obj):
+    return Expect.ALLOW if audit_visible(who, obj.facts) else Expect.HIDDEN
+
+
+def _rule_audit_pdf(who, obj):
+    # "An audit's PDF ... is refused (409) until the audit is final."
+    if not audit_visible(who, obj.facts):
+        return Expect.HIDDEN
+    return Expect.ALLOW if obj.facts["final"] else Expect.CONFLICT
+
+
+def _rule_audit_edit(who, obj):
+    # Answers, evidence, co-auditors: the auditor (or a co-auditor) while the audit is a draft.
+    if not audit_visible(who, obj.facts):
+        return Expect.HIDDEN
+    if obj.facts["auditor"] == who.person_id and obj.facts["editable"]:
+        return Expect.ALLOW
+    return Expect.SEEN
+
+
+def _rule_audit_step(who, obj):
+    return Expect.SEEN if audit_visible(who, obj.facts) else Expect.HIDDEN
+
+
+def _rule_follow_up(who, obj):
+    # "Follow-ups can be completed only by their assignees or administer."
+    if not audit_visible(who, obj.facts["audit"]):
+        return Expect.HIDDEN
+    return Expect.ALLOW if who.person_id in obj.facts["assignees"] or who.can("administer") else Expect.REFUSED
+
+
+def _rule_notification(who, obj):
+    return Expect.ALLOW if obj.facts["recipient"] == who.person_id else Expect.HIDDEN
+
+
+def work_visible(who, work):
+    # "The programme, work and evidence files": owner, view_all, managers up the owner's line.
+    return work["owner"] == who.person_id or who.can("view_all_audits") or who.person_id in work["above_owner"]
+
+
+def _rule_work_read(who, obj):
+    return Expect.ALLOW if work_visible(who, obj.facts) else Expect.HIDDEN
+
+
+def _rule_work_write(who, obj):
+    if not work_visible(who, obj.facts):
+        return Expect.HIDDEN
+    return Expect.ALLOW if obj.facts["owner"] == who.person_id else Expect.SEEN
+
+
+def _rule_work_step(who, obj):
+    return Expect.SEEN if work_visible(who, obj.facts) else Expect.HIDDEN
+
+
+def _rule_work_file(who, obj):
+    # The file is an audit's, not this work's: "There is no such file" for everyone.
+    return Expect.HIDDEN
+
+
+def _rule_no_such_thing(who, obj):
+    return Expect.HIDDEN
+
+
+def _rule_token(who, obj):
+    # "a person lists and revokes only their own ... someone else's token is NotFound".
+    return Expect.ALLOW if obj.facts["person"] == who.person_id else Expect.HIDDEN
+
+
+def action_visible(who, action):
+    # "Actions": owner, setter, owner's managers, whoever sees its audit, view_all.
+    return (
+        who.person_id in (action["owner"], action["setter"])
+        or who.person_id in action["above_owner"]
+        or who.can("view_all_audits")
+        or audit_visible(who, action["audit"])
+    )
+
+
+def _rule_action_read(who, obj):
+    return Expect.ALLOW if action_visible(who, obj.facts) else Expect.HIDDEN
+
+
+def _rule_action_write(who, obj):
+    if not action_visible(who, obj.facts):
+        return Expect.HIDDEN
+    facts = obj.facts
+    if who.person_id in (facts["owner"], facts["setter"]) or who.person_id in facts["above_owner"]:
+        return Expect.ALLOW
+    return Expect.FORBIDDEN
+
+
+def _rule_dispute_new(who, obj):
+    if not audit_visible(who, obj.facts):
+        return Expect.HIDDEN
+    return Expect.SEEN
+
+
+def dispute_visible(who, dispute):
+    """"Disputes": whoever sees the audit; a role the workflow names, in the case's line."""
+    audit = dispute["audit"]
+    if audit_visible(who, audit):
+        return True
+    named = any(who.role in by for _, by in dispute["steps"])
+    return named and who.person_id in audit["above_practitioner"]
+
+
+def _rule_dispute_read(who, obj):
+    return Expect.ALLOW if dispute_visible(who, obj.facts) else Expect.HIDDEN
+
+
+def _rule_dispute_step(who, obj):
+    return Expect.SEEN if dispute_visible(who, obj.facts) else Expect.HIDDEN
+
+
+def _rule_plan_list(who, obj):
+    # "Action plans": a role on the plan's body, or administer; anyone else 403 for the list.
+    # A council with no body that monitors plans (Haringey, Coventry) has no plans at all.
+    if not who.body_roles:
+        return Expect.FORBIDDEN
+    return Expect.ALLOW if who.can("administer") or who.role in who.body_roles else Expect.FORBIDDEN
+
+
+def _rule_plan_read(who, obj):
+    facts = obj.facts
+    return Expect.ALLOW if who.can("administer") or who.role in facts["roles"] else Expect.HIDDEN
+
+
+def _rule_requests(who, obj):
+    # "Requests": view_all_audits; an agency's lead or respondent; anyone else 403.
+    if who.can("view_all_audits") or who.role in ("agency_lead", "agency_respondent"):
+        return Expect.ALLOW
+    return Expect.FORBIDDEN
+
+
+def _rule_administer_service(who, obj):
+    return Expect.ALLOW if who.can("administer") else Expect.FORBIDDEN
+
+
+def _rule_request_read(who, obj):
+    if who.can("view_all_audits") or who.role in ("agency_lead", "agency_respondent"):
+        return Expect.ALLOW
+    return Expect.REFUSED
+
+
+def _rule_agency(who, obj):
+    # "Respondents": their agency's lead or the QA manager.
+    if who.can("administer") or (who.role == "agency_lead" and who.agency == obj.facts["id"]):
+        return Expect.ALLOW
+    return Expect.REFUSED
+
+
+def _rule_agency_person(who, obj):
+    # The person tried is no respondent: "no such respondent" (404) for those who manage them too.
+    return Expect.ANY if _rule_agency(who, obj) is Expect.ALLOW else Expect.REFUSED
+
+
+def _reads_partnership(who) -> bool:
+    return bool(who.caps & {"view_all_audits", "read_council_reports"})
+
+
+def _rule_partnership(who, obj):
+    # "Partnership reports ...": reads_partnership; anyone else 404. A council
+    # with no scorecard or audit programme has none to show: 404.
+    return Expect.ALLOW if _reads_partnership(who) and who.scorecard else Expect.HIDDEN
+
+
+def _rule_partnership_request(who, obj):
+    return Expect.ALLOW if _reads_partnership(who) else Expect.HIDDEN
+
+
+def _rule_partnership_qa(who, obj):
+    # Findings, recommendations, drafting, the action plan, the programme's
+    # themes: the QA manager; "anyone else 403/404".
+    if who.can("administer") and who.scorecard:
+        return Expect.ALLOW if obj is None else Expect.ANY  # no report yet on the demo's requests: 404
+    return Expect.REFUSED
+
+
+def _agency_person(who) -> bool:
+    # The scorecard shows an agency's people their own agency's indicators
+    # (scorecard.AGENCY_ROLES: its lead and its respondents).
+    return who.role in ("agency_lead", "agency_respondent")
+
+
+def _rule_scorecard(who, obj):
+    if not who.scorecard:
+        return Expect.REFUSED
+    if _reads_partnership(who) or _agency_person(who):
+        return Expect.ALLOW
+    return Expect.REFUSED
+
+
+def _rule_body_names_it(who, obj):
+    # The object is named in the body, not the path (a dispute's audit, an
+    # activity's key): the matrix sends one that is not the person's to raise
+    # or start; the object-level check is the GET/POST pair with the id in the
+    # path (/disputes/new/{id}, /programme/start/{key}).
+    return Expect.ANY
+
+
+def _rule_compliance_complete(who, obj):
+    # BED s.4: the compliance audit's own auditor, of a role that carries them out.
+    if who.compliance and obj.facts["auditor"] == who.person_id:
+        return Expect.SEEN
+    return Expect.REFUSED
+
+
+def _rule_audit_lead(who, obj):
+    # Co-auditors: "The lead may add any active person ..." (Decided 6): the lead, while a draft.
+    if not audit_visible(who, obj.facts):
+        return Expect.HIDDEN
+    return Expect.ALLOW if obj.facts["auditor"] == who.person_id and obj.facts["editable"] else Expect.SEEN
+
+
+def _rule_co_auditor_remove(who, obj):
+    # The lead removes a co-auditor; the person tried is the case's worker, never one: 404 for the lead too.
+    if not audit_visible(who, obj.facts):
+        return Expect.HIDDEN
+    return Expect.ANY if obj.facts["auditor"] == who.person_id else Expect.SEEN
+
+
+def _rule_whole_programme(who, obj):
+    # "Only the QA team sees the whole programme" (administer or view_all_audits); "My programme" for everyone.
+    return Expect.ALLOW if who.caps & {"administer", "view_all_audits"} else Expect.FORBIDDEN
+
+
+def _rule_compliance(who, obj):
+    # BED s.4: only a role with a per-supervisee compliance audit in its schedule.
+    return Expect.ALLOW if who.compliance else Expect.FORBIDDEN
+
+
+def _rule_partnership_report(who, obj):
+    # Readers reach the report; whether there is one yet (404 "no report") is not access.
+    return Expect.ANY if _reads_partnership(who) else Expect.HIDDEN
+
+
+def _rule_scorecard_step(who, obj):
+    # The demo's quarter has not been started: a reader's step finds no quarter (404).
+    if who.scorecard and (_reads_partnership(who) or _agency_person(who)):
+        return Expect.ANY
+    return Expect.REFUSED
+
+
+def _rule_change(who, obj):
+    # An agency's person sees changes to their own agency's indicators only.
+    if _reads_partnership(who):
+        return Expect.ALLOW
+    return Expect.ANY if _agency_person(who) else Expect.HIDDEN
+
+
+def _rule_change_propose(who, obj):
+    # "Indicator changes": the QA manager, the Audit Chair, A&P subgroup members and
+    # agency leads propose; the Executive Group and the Board read; anyone else 404.
+    if who.scorecard and who.role in ("qa_manager", "audit_chair", "ap_member", "agency_lead"):
+        return Expect.ALLOW
+    return Expect.REFUSED
+
+
+def _rule_change_step(who, obj):
+    if _reads_partnership(who):
+        return Expect.SEEN
+    return Expect.ANY if _agency_person(who) else Expect.HIDDEN
+
+
+def _rule_programme_step(who, obj):
+    return Expect.SEEN if _reads_partnership(who) else Expect.HIDDEN
+
+
+RULES = {
+    "body_names_it": _rule_body_names_it,
+    "compliance_complete": _rule_compliance_complete,
+    "audit_lead": _rule_audit_lead,
+    "co_auditor_remove": _rule_co_auditor_remove,
+    "whole_programme": _rule_whole_programme,
+    "compliance": _rule_compliance,
+    "partnership_report": _rule_partnership_report,
+    "scorecard_step": _rule_scorecard_step,
+    "change_step": _rule_change_step,
+    "programme_step": _rule_programme_step,
+    "open": _rule_open,
+    "signed_in": _rule_signed_in,
+    "administer": _guard("administer"),
+    "qa_review": _guard("qa_review"),
+    "reports": _rule_reports,
+    "audit_read": _rule_audit_read,
+    "audit_pdf": _rule_audit_pdf,
+    "audit_edit": _rule_audit_edit,
+    "audit_step": _rule_audit_step,
+    "follow_up": _rule_follow_up,
+    "notification": _rule_notification,
+    "work_read": _rule_work_read,
+    "work_write": _rule_work_write,
+    "work_step": _rule_work_step,
+    "work_file": _rule_work_file,
+    "no_such_thing": _rule_no_such_thing,
+    "token": _rule_token,
+    "action_read": _rule_action_read,
+    "action_write": _rule_action_write,
+    "dispute_new": _rule_dispute_new,
+    "dispute_read": _rule_dispute_read,
+    "dispute_step": _rule_dispute_step,
+    "plan_list": _rule_plan_list,
+    "plan_read": _rule_plan_read,
+    "requests": _rule_requests,
+    "administer_service": _rule_administer_service,
+    "request_read": _rule_request_read,
+    "agency": _rule_agency,
+    "agency_person": _rule_agency_person,
+    "partnership": _rule_partnership,
+    "partnership_request": _rule_partnership_request,
+    "partnership_qa": _rule_partnership_qa,
+    "partnership_qa_list": _rule_partnership_qa,
+    "scorecard": _rule_scorecard,
+    "change": _rule_change,
+    "change_propose": _rule_change_propose,
+    "programme": _rule_partnership_request,
+}
+
+
+# --- trying every route -----------------------------------------------------
+
+CONSTANTS = {
+    "step": "matrix-no-such-step", "line": "matrix", "year": 2026, "quarter": 4, "key": "matrix-no-such-activity",
+    "token": "matrix-not-a-token", "path": "openapi.yaml",
+}
+OBJECT_KINDS = {
+    ("allocation_id", "file_id"): "audit_file", ("allocation_id", "person_id"): "co_auditor",
+    ("allocation_id", "follow_up_id"): "follow_up", ("allocation_id",): "audit", ("work_id", "file_id"): "work_file",
+    ("work_id",): "work", ("dispute_id",): "dispute", ("action_id",): "action", ("plan_id",): "plan",
+    ("notification_id",): "notification", ("token_id",): "token", ("request_id",): "request",
+    ("change_id",): "change", ("programme_id",): "programme", ("agency_id",): "agency",
+    ("agency_id", "person_id"): "agency_person",
+}
+
+
+def _kind(path: str) -> str | None:
+    params = tuple(p for p in re.findall(r"{(\w+):", path) if p not in CONSTANTS)
+    return OBJECT_KINDS[params] if params else None
+
+
+def _url(path: str, params: dict) -> str:
+    values = CONSTANTS | params
+    return re.sub(r"{(\w+):[^}]+}", lambda m: str(values[m.group(1)]), path)
+
+
+def _targets(world: World, who: Who, kind: str) -> list[tuple[str, Obj]]:
+    """The objects ``who`` tries a route on: their own council's (a line each)
+    and one of another council's."""
+    objects = world.objects
+    if kind == "work_file":  # a work item with a file that is not its own
+        objects = {"work_file": {c: [Obj("work_file", c, w.organisation, w.label,
+                                         w.params | {"file_id": world.objects["audit_file"][c][0].params["file_id"]}, w.facts)
+                                     for w in works] for c, works in world.objects["work"].items()
+                                 if world.objects.get("audit_file", {}).get(c)}}
+    if kind == "agency_person":  # a respondent's address: the agency and one of the council's people
+        objects = {"agency_person": {c: [Obj("agency_person", a.council, a.organisation, a.label,
+                                             a.params | {"person_id": world.people[0].person_id}, a.facts)
+                                         for a in agencies] for c, agencies in world.objects["agency"].items()}}
+    by_council = objects.get(kind, {})
+    out = [(f"own council, {o.label}", o) for o in by_council.get(who.council, [])]
+    others = [c for c in (("bedford",) if who.council == "haringey" else ("haringey",)) + COUNCILS
+              if c != who.council and by_council.get(c)]
+    if others:
+        out.append((f"other council ({others[0]})", by_council[others[0]][0]))
+    return out
+
+
+def _bodies(app) -> dict[tuple[str, str], tuple[str, dict]]:
+    """A smallest body the API's own schema accepts for each API write, so
+    the handler runs and the policy decides (an empty body is refused by the
+    schema with a 400 before anything is looked up, proving nothing). Its
+    values name nothing real ("matrix", 1, 31 December 2026), so an allowed
+    attempt comes back 409/422 or changes nothing that matters here."""
+    schema = app.openapi_schema.to_schema()
+    components = schema.get("components", {}).get("schemas", {})
+
+    def sample(node: dict, name: str = ""):
+        if "$ref" in node:
+            return sample(components[node["$ref"].rsplit("/", 1)[-1]], name)
+        for key in ("oneOf", "anyOf"):
+            if key in node:
+                options = [o for o in node[key] if o.get("type") != "null"]
+                return sample(options[0], name) if options else None
+        if "enum" in node:
+            return node["enum"][0]
+        kind = node.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "string")
+        if kind == "object":
+            return {k: sample(v, k) for k, v in node.get("properties", {}).items() if k in node.get("required", [])}
+        if kind == "array":
+            return []
+        if kind == "integer":
+            return 1
+        if kind == "number":
+            return 1
+        if kind == "boolean":
+            return False
+        if node.get("format") == "binary":
+            return ("notes.txt", b"Seen at home.", "text/plain")
+        if node.get("format") == "date":
+            return "2026-12-31"
+        if node.get("format") == "date-time":
+            return "2026-12-31T09:30:00Z"
+        return "matrix"
+
+    out = {}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            for media, body in content.items():
+                out[(method.upper(), path)] = (media, sample(body["schema"]))
+    return out
+
+
+@dataclass
+class Attempt:
+    method: str
+    path: str
+    who: str
+    relation: str
+    expected: Expect
+    got: int
+    note: str = ""
+
+
+def _leaks(world: World, who: Who, text: str, mine: set[str]) -> str:
+    """Another council's case numbers, or (for a role without a council-wide
+    view) another line's, that a list shows."""
+    for council, prefix in world.case_prefix.items():
+        if council != who.council and re.search(re.escape(prefix) + r"\d", text):
+            return f"shows {council}'s case numbers"
+    if who.caps & {"view_all_audits", "qa_review", "read_council_reports", "administer"}:
+        return ""
+    line_teams = {p.team for p in world.people if p.council == who.council and who.person_id in p.above} | {who.team}
+    for team, numbers in world.line_cases.get(who.council, {}).items():
+        if team in line_teams:
+            continue
+        shown = sorted(n for n in numbers - mine if re.search(re.escape(n) + r"\b", text))
+        if shown:
+            return f"shows case {shown[0]} of another line"
+    return ""
+
+
+@pytest.mark.req("PLAT-11")
+async def test_every_role_on_every_route_gets_what_docs_access_says(world, tmp_path):
+    client = world.client
+    matrix = _matrix()
+    ordered = sorted(matrix.items(), key=lambda item: (item[0][0] == "GET" and 0 or 1, item[0] == ("POST", "/logout")))
+    attempts: list[Attempt] = []
+
+    bodies = _bodies(client.app)
+    # A CSV export names one of its report's tables (?table=): one of each
+    # report's own, read off the report's page.
+    from helpers import sign_in, api_token
+
+    queries: dict[str, str] = {}
+    await sign_in(client, "haringey.head_of_qa")
+    for page_path in ("/reports", "/reports/overview", "/reports/questions", "/programme/delivery"):
+        found = re.search(r"export\.csv\?[^\"]*?table=([\w.-]+)", (await client.get(page_path)).text)
+        assert found, f"{page_path} offers no CSV export"
+        queries[f"{page_path}/export.csv"] = f"?table={found.group(1)}"
+    queries["/api/v1/partnership/programme-check"] = "?on=2026-12-31"
+
+    def body_of(method: str, path: str) -> dict:
+        media, body = bodies.get((method, re.sub(r"{(\w+):[^}]+}", r"{\1}", path)), ("application/json", None))
+        if media.startswith("multipart/"):
+            # Evidence uploads: one small, real text file in the part named "file".
+            return {"files": {"file": ("notes.txt", b"Seen at home.", "text/plain")}}
+        return {"json": body if body is not None else {}}
+
+    async def attempt(method, path, url, who, relation, expected, *, api, headers=None, csrf=None):
+        write = method != "GET"
+        if api:
+            response = await client.request(method, url, headers=headers or {}, **(body_of(method, path) if write else {}))
+        elif write:
+            response = await client.request(method, url, data={"_csrf_token": csrf} if csrf else {}, follow_redirects=False)
+        else:
+            response = await client.get(url, follow_redirects=False)
+        attempts.append(Attempt(method, path, who, relation, expected, response.status_code))
+        return response
+
+    # Nobody signed in: pages send to sign-in, the API says 401; open routes answer.
+    for (method, path), rule in ordered:
+        client.cookies.clear()
+        url = _url(path, {k: 1 for k in re.findall(r"{(\w+):", path) if k not in CONSTANTS})
+        api = path.startswith("/api/v1/")
+        response = await client.request(method, url, follow_redirects=False, **({"json": {}} if api and method != "GET" else {}))
+        expected = Expect.ANY if rule == "open" else Expect.SIGN_IN
+        # A form post without the session's CSRF token is refused (403) before anything else.
+        ok = response.status_code < 500 and (rule == "open" or response.status_code == (401 if api else 303)
+                                             or (not api and method != "GET" and response.status_code == 403))
+        attempts.append(Attempt(method, path, "nobody signed in", "-", expected, response.status_code, "" if ok else "x"))
+
+    import os
+
+    for who in world.people[: int(os.environ.get("MATRIX_PEOPLE", "1000"))]:
+
+        client.cookies.clear()
+        await sign_in(client, who.username)
+        csrf = csrf_from((await client.get("/account/tokens")).text)
+        # The API's bearer token, made as /api/v1/auth/token makes it (signing in
+        # by password twice per person would double the hashing time).
+        from core.services import accounts
+
+        token = await accounts.create_token(await acting(world.registry, who.username), who.person_id, "matrix")
+        headers = {"Authorization": f"Bearer {token}"}
+        mine = {r["external_id"] for r in await Allocation.raw(
+            "SELECT c.external_id FROM allocation a JOIN child_case c ON c.id = a.child_case"
+            " WHERE a.auditor = {} OR c.chair = {} OR c.allocated_worker = {}", who.person_id, who.person_id, who.person_id)}
+        for (method, path), rule in ordered:
+            api = path.startswith("/api/")
+            kind = _kind(path)
+            decide = RULES[rule]
+            if kind is None:
+                expected = decide(who, None)
+                response = await attempt(method, path, _url(path, {}) + queries.get(path, ""), who.label, "-", expected, api=api,
+                                         headers=headers, csrf=csrf)
+                if (rule != "open" and method == "GET" and response.status_code == 200
+                        and response.headers.get("content-type", "").startswith(("text/html", "application/json", "text/csv"))):
+                    leak = _leaks(world, who, response.text, mine)
+                    if leak:
+                        attempts[-1].note = leak
+                continue
+            for relation, obj in _targets(world, who, kind):
+                if obj.organisation != who.organisation:
+                    # "Another council sees nothing": 404, the answer for a row that does not
+                    # exist; or 403 where the role is refused whatever the object (a guard, or
+                    # "anyone else 403" of requests to agencies), which says nothing of the row.
+                    expected = Expect.REFUSED
+                else:
+                    expected = decide(who, obj)
+                await attempt(method, path, _url(path, obj.params), who.label, relation, expected, api=api,
+                              headers=headers, csrf=csrf)
+
+    wrong = [a for a in attempts if a.note or not judged(a.expected, a.got, a.method != "GET")]
+    summary = {
+        "routes": len(matrix), "excluded": sorted(" ".join(r) for r in EXCLUDED), "people": len(world.people),
+        "roles": len({(p.council, p.role) for p in world.people}), "attempts": len(attempts),
+        "mismatches": len(wrong),
+    }
+    (Path(tmp_path) / "access-matrix.json").write_text(json.dumps(summary, indent=2))
+    print(f"\naccess matrix: {summary}")
+    assert not wrong, _table(wrong)
+
+
+def _table(wrong: list[Attempt]) -> str:
+    lines = [f"{len(wrong)} attempt(s) did not get what docs/access.md says:",
+             f"{'route':70} {'who':38} {'relation':34} {'expected':16} got"]
+    for a in wrong:
+        lines.append(f"{a.method + ' ' + a.path:70} {a.who:38} {a.relation:34} {a.expected.value:16} {a.got} {a.note}")
+    return "\n".join(lines)

@@ -59,8 +59,15 @@ async def agency_names(ctx: Context) -> dict[str, str]:
 
 
 def workflow_of(ctx: Context, key: str) -> Workflow:
+    """The actor's council's workflow ``key``. A council without it (every
+    council but a partnership has no scorecard or audit programme) has
+    nothing of that kind to show: NotFound, not a server error (issue 16
+    item 2: the access matrix found the 500)."""
     assert ctx.actor
-    return ctx.registry.workflow(f"{ctx.actor.council}:{key}")
+    try:
+        return ctx.registry.workflow(f"{ctx.actor.council}:{key}")
+    except KeyError:
+        raise NotFound("There is nothing of this kind in your council") from None
 
 
 def quarter_of(ctx: Context, day: dt.date) -> tuple[int, int]:
