@@ -24,7 +24,19 @@ How an attempt is judged (`Expect`):
   "Another council sees nothing"; "Anyone else in the council ... 404").
 - FORBIDDEN: 403, a role guard (docs/access.md, "Route guards").
 - REFUSED: 403 or 404.
+- CONFLICT: 409 (an audit's PDF or case note before it is final).
+- ANY: only "never a 5xx": open routes (each checks what it is given, not
+  who), and routes where the thing tried is absent for reasons that are not
+  access (no report yet, a quarter not started).
 - Never a 5xx, whatever the expectation.
+
+Another council's object must answer 403 or 404, and for each council's
+administrator exactly as a number nobody has does. Lists are scanned for
+other councils' case numbers and, for roles without a council-wide view,
+for other lines'. Every mismatch is collected and reported in one table; the
+counts (routes, people, roles, attempts by relation and expectation, where
+the time went) are printed (-s) and written to access-matrix.json in the
+test's tmp dir.
 """
 
 from __future__ import annotations
