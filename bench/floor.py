@@ -328,6 +328,7 @@ class Floors:
         from core import charts, exports
         from core.calendar import london_date
         from core.services import reports as r
+        from web.reports.controller import ChosenPeriod
 
         me, actor = await self._me(person_id)
         org = actor.organisation_id
@@ -355,6 +356,8 @@ class Floors:
             "grade_chart": charts.grade_distribution("grades-chart", report.grades, report.levels),
             "movement_chart": charts.movement("movement-chart", report.movement) if report.movement else None,
             "trend_chart": charts.trend("trend-chart", report.trend),
+            # The period control as the page gets it when nothing typed was wrong.
+            "period_choice": ChosenPeriod(kind=p.kind, date=p.key, errors={}, values={}), "period_errors": {},
         }
         return self._render("reports/report.html", self._shell(actor, me, f"Report: {heading}", "/reports") | context)
 

@@ -1,5 +1,5 @@
 """The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token,
-second-factor, trail, backup, restore, retention, subject-access."""
+second-factor, invite, trail, backup, restore, retention, subject-access."""
 
 from __future__ import annotations
 
@@ -347,6 +347,46 @@ def cmd_second_factor_reset(args) -> int:
     return 0
 
 
+def cmd_invite(args) -> int:
+    """Invite USERNAME (or, with --all, every member of staff not yet invited
+    who has no password) to choose a password, as the administrator --by
+    (issue 15 item 2): the same as the People page's buttons, trail and all.
+    The emails go with the next `qaf send-mail` (or the server's sweep)."""
+    from core.db.tables import Person
+    from core.services import accounts, invitations
+    from core.services.context import Context
+    from core.services.errors import ServiceError
+
+    settings, plugins = _prepare()
+    if not settings.local_passwords:
+        raise SystemExit("qaf: QAF_LOCAL_PASSWORDS is off: there are no qaf passwords to choose")
+    if bool(args.username) == bool(args.all):
+        raise SystemExit("qaf invite: name one USERNAME, or give --all")
+    valid_for = dt.timedelta(days=settings.invitation_days)
+
+    async def run() -> str:
+        ctx = Context(registry=plugins.registry)
+        by = await Person.select(Person.id).where(Person.username == args.by.strip().lower()).first()
+        ctx.actor = await accounts.actor(ctx, by["id"]) if by else None
+        if ctx.actor is None:
+            raise SystemExit(f"qaf invite: no active user {args.by!r} to invite as")
+        try:
+            if args.all:
+                done = await invitations.invite_all(ctx, valid_for=valid_for)
+                return f"{done.invited} invited; {done.without_email} not invited: no email address."
+            person = await Person.select(Person.id).where(Person.username == args.username.strip().lower()).first()
+            if person is None:
+                raise SystemExit(f"qaf invite: no such user {args.username!r}")
+            invited = await invitations.invite(ctx, person["id"], valid_for=valid_for)
+            return f"{invited['display_name']} invited at {invited['email']}; the link works for {settings.invitation_days} days."
+        except ServiceError as refused:
+            errors = getattr(refused, "errors", {}) or {}
+            raise SystemExit("qaf invite: " + "; ".join([refused.message, *errors.values()]))
+
+    print(asyncio.run(run()))
+    return 0
+
+
 def cmd_trail_verify(args) -> int:
     """Walk every organisation's trail chain; exit 1 at the first broken link (PLAT-12)."""
     from core.db.engine import bind, engine_for
@@ -501,6 +541,11 @@ def parser() -> argparse.ArgumentParser:
     factor_reset = factor_sub.add_parser("reset", help="forget USERNAME's app and recovery codes: they set up a new one at next sign-in")
     factor_reset.add_argument("username")
     factor_reset.set_defaults(func=cmd_second_factor_reset)
+    invite = sub.add_parser("invite", help="email staff a one-time link to choose their password (as the People page)")
+    invite.add_argument("username", nargs="?", help="the member of staff to invite")
+    invite.add_argument("--all", action="store_true", help="everyone active not yet invited who has no password")
+    invite.add_argument("--by", required=True, help="the administrator (username) the invitation comes from")
+    invite.set_defaults(func=cmd_invite)
     trail = sub.add_parser("trail", help="the append-only trail of every change")
     trail_sub = trail.add_subparsers(dest="trail_command", required=True)
     trail_sub.add_parser(

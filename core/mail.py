@@ -173,7 +173,8 @@ async def _settle(claim: Claim, values: dict) -> bool:
 
 # Issue 14 (PLAT-7): a one-time link is kept only until its email is sent:
 # the sent notification forgets it, so the database holds no usable link.
-ONE_TIME_LINK_KINDS = ("respondent_invitation", "sign_in_link")
+# Issue 15 item 2 (PLAT-10): so are a member of staff's invitation and reset link.
+ONE_TIME_LINK_KINDS = ("respondent_invitation", "sign_in_link", "staff_invitation", "password_reset")
 
 
 async def _mark_sent(claim: Claim, now: dt.datetime) -> None:

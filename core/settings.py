@@ -87,6 +87,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # PLAT-7: an agency respondent's access ends after this many days without
     # signing in (QAF_RESPONDENT_IDLE_DAYS); their agency lead may invite them again.
     respondent_idle_days: int = 90
+    # PLAT-10: how long an emailed invitation to choose a first password
+    # works (QAF_INVITATION_DAYS), and a "forgot your password" link
+    # (QAF_PASSWORD_RESET_MINUTES).
+    invitation_days: int = 7
+    password_reset_minutes: int = 60
 
     @property
     def is_sqlite(self) -> bool:
@@ -221,6 +226,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         oidc_provider_name=env.get("QAF_OIDC_PROVIDER_NAME", "").strip() or "your organisation's account",
         sign_in_contact=env.get("QAF_SIGN_IN_CONTACT", "").strip() or "your council's qaf administrator",
         respondent_idle_days=_days(env, "QAF_RESPONDENT_IDLE_DAYS", 90),
+        invitation_days=_days(env, "QAF_INVITATION_DAYS", 7),
+        password_reset_minutes=_positive(env, "QAF_PASSWORD_RESET_MINUTES", 60),
     )
 
 

@@ -67,7 +67,9 @@ async def sign_in(client, username: str, password: str = DEMO_PASSWORD):
 
 
 async def api_token(client, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
-    response = await client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    # The longest a token may last (365 days): tests move the clock across
+    # months with one token, as an integration would hold one for a year.
+    response = await client.post("/api/v1/auth/token", json={"username": username, "password": password, "expires_in_days": 365})
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
 

@@ -4,7 +4,9 @@ round to three agencies; the police's agency lead invites a respondent; the
 respondent signs in from the emailed link, finds last round's answers
 carried forward, changes two, attaches a PDF and sends it for sign-off; the
 police's signatory submits; the QA manager sends the police's return back
-and accepts the other two. axe-core runs on every page.
+and accepts the other two; the round's report is drafted, signed off by the
+Audit Chair and agreed by the A&P subgroup, and its recommendations become
+the subgroup's action plan. axe-core runs on every page.
 
 Seed 004 (CSCP framework 2023 - 25): 5.2.2 Section 11 self-assessments by
 partner agencies; 5.0 responses "within the agreed timescales".
@@ -79,6 +81,8 @@ def returns_of(database: Path) -> dict[str, int]:
 
 @pytest.mark.req("CSCP-4")
 @pytest.mark.req("CSCP-1")
+@pytest.mark.req("CSCP-6")
+@pytest.mark.req("CSCP-8")
 @pytest.mark.req("PLAT-7")
 @pytest.mark.req("PLAT-8")
 @pytest.mark.req("PLAT-6")
@@ -179,7 +183,7 @@ async def journey(server, smtp, page: Page, a11y: A11yTracker, tmp_path: Path) -
 
     # The other two agencies submit through the API, as their leads.
     returns = returns_of(server.database)
-    async with httpx.AsyncClient(base_url=base) as api:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as api:
         for lead, key in (("partnership.agency_lead.health", "health"), ("partnership.agency_lead", "local_authority")):
             token = (await api.post("/api/v1/auth/token", json={"username": lead, "password": PASSWORD})).json()["token"]
             headers = {"Authorization": f"Bearer {token}"}
@@ -210,4 +214,68 @@ async def journey(server, smtp, page: Page, a11y: A11yTracker, tmp_path: Path) -
     await a11y.goto(f"{base}/requests")
     row = page.get_by_role("row").filter(has_text="Section 11 self-assessment 2026")
     await expect(row.get_by_role("cell").nth(4)).to_have_text("2")
+
+    # 6. CSCP-6 and CSCP-8: the round's report. The QA manager raises a
+    # recommendation and drafts the report; the Audit Chair signs it off; the
+    # A&P subgroup agrees it; its recommendations become the subgroup's
+    # action plan (seed 004 5.2: report to the Audit Chair for sign-off, then
+    # the subgroup for final amendments).
+    request_id = request_of(server.database, "Section 11 self-assessment 2026")
+    report_page = f"{base}/partnership/requests/{request_id}"
+    await a11y.goto(report_page)
+    await page.get_by_label("Recommendation", exact=True).fill("Every team's induction covers the escalation policy")
+    await page.get_by_label("For which agency").select_option(label="Police")
+    await page.get_by_label("SMART action").fill("Add the escalation policy to the induction checklist")
+    await page.get_by_label("By whom").fill("Police safeguarding lead")
+    await page.locator("#by_when-day").fill("30")
+    await page.locator("#by_when-month").fill("9")
+    await page.locator("#by_when-year").fill("2027")
+    await page.get_by_role("button", name="Raise the recommendation").click()
+    await expect(page.get_by_role("row").filter(has_text="Add the escalation policy to the induction checklist")).to_be_visible()
+    await a11y.check()
+    await page.get_by_role("button", name="Draft the report from the findings and recommendations").click()
+    await expect(page.get_by_text("Drafted by the Quality Assurance Manager").first).to_be_visible()
+    # A Section 11 round has no lines of enquiry to record findings on: the
+    # report says so until its findings are written in its text.
+    await page.get_by_role("button", name="Send to the Audit Chair for sign-off").click()
+    summary = page.get_by_role("alert")
+    await expect(summary).to_contain_text("Complete the report's text before it goes on: enter findings across the partnership")
+    await a11y.check()
+    await page.get_by_role("link", name="Change the report's text").click()
+    await a11y.check()
+    await page.get_by_role("textbox", name=re.compile("what worked well")).fill("Every agency has a named safeguarding lead.")
+    await page.get_by_role("textbox", name=re.compile("areas for development")).fill("Escalation is not yet in every induction.")
+    await page.get_by_role("button", name="Save draft").click()
+    await expect(page.get_by_text("Draft saved")).to_be_visible()
+    await a11y.goto(report_page)
+    await page.get_by_role("button", name="Send to the Audit Chair for sign-off").click()
+    await expect(page.get_by_text("With the Audit Chair for sign-off").first).to_be_visible()
+    await a11y.check()
+    await sign_out(page, base)
+
+    await sign_in(page, a11y, base, "partnership.audit_chair")
+    await a11y.goto(report_page)
+    await page.get_by_role("button", name="Sign off", exact=True).click()
+    await expect(page.get_by_text("With the A&P subgroup for consideration and final amendments").first).to_be_visible()
+    await a11y.check()
+    await sign_out(page, base)
+
+    await sign_in(page, a11y, base, "partnership.ap_member")
+    await a11y.goto(report_page)
+    await page.get_by_role("button", name="Agree the final report").click()
+    await expect(page.get_by_text("Agreed by the A&P subgroup").first).to_be_visible()
+    await a11y.check()
+    await sign_out(page, base)
+
+    await sign_in(page, a11y, base, QA)
+    await a11y.goto(report_page)
+    await page.get_by_role("button", name="Make the recommendations the A&P subgroup's action plan").click()
+    await page.wait_for_url(re.compile(r"/plans/\d+$"))
+    await expect(page.get_by_text("Add the escalation policy to the induction checklist").first).to_be_visible()
+    await a11y.check()
     a11y.assert_all_checked()
+
+
+def request_of(database: Path, title: str) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        return conn.execute("select id from agency_request where title = ?", (title,)).fetchone()[0]

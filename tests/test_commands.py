@@ -102,6 +102,9 @@ def test_demo_then_serve_on_the_embedded_sqlite_default(tmp_path):
     assert _modes(tmp_path) == {".": "700", "qaf.sqlite3": "600", "secret_key": "600"}
     # Running it again changes nothing and still prints the log-ins.
     assert "already loaded" in _run("demo", env=env).stdout
+    # `qaf invite` goes through the People page's rules: a demo login already has a password.
+    invite = _run("invite", "haringey.cp_chair", "--by", "haringey.head_of_qa", env=env)
+    assert invite.returncode == 1 and "has already chosen a password and can sign in" in invite.stderr, invite.stderr
     # With an organisation loaded, the programme is its staff's.
     programme = _run("programme", "--council", "haringey", "--year", "2027", env=env)
     assert programme.returncode == 0, programme.stderr

@@ -18,8 +18,8 @@ from core.db.tables import Allocation, Person
 from core.services import audits
 from core.services.context import Context
 from core.services.demo import load_demo
-from core.services import trail
-from test_migrate_work import _migrate_to, _unchained_record_many
+from support.old_release import writing_as_of_the_schema
+from test_migrate_work import _migrate_to
 
 # The migration before this one (core/db/migrations).
 BEFORE_SUBJECTS = "2026-12-04T11:00:00:000000"
@@ -31,8 +31,7 @@ async def test_a_populated_database_gains_audits_without_a_case(registry, tmp_pa
     for url in (f"sqlite:///{tmp_path / 'old.sqlite3'}", await make_postgres_database(prefix="subjects")):
         bind(engine_for(url))
         await _migrate_to(BEFORE_SUBJECTS)
-        with monkeypatch.context() as old_release:  # the trail as it was before its chain (issue 16)
-            old_release.setattr(trail, "record_many", _unchained_record_many)
+        async with writing_as_of_the_schema(monkeypatch):  # as the release before wrote (no trail chain yet)
             await load_demo(Context(registry=registry), "haringey", issue_work=False)
         before = await Allocation.raw("SELECT id, auditor, child_case, state FROM allocation ORDER BY id")
         assert before and all(row["child_case"] is not None for row in before)

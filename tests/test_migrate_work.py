@@ -19,6 +19,7 @@ from core.services import reports, sweep, trail
 from core.services.context import Context
 from core.services.demo import load_demo
 from helpers import acting
+from support.old_release import writing_as_of_the_schema
 
 # The last migration before the programme's work (core/db/migrations).
 BEFORE_WORK = "2026-11-22T11:30:00:000000"
@@ -31,18 +32,6 @@ async def _migrate_to(migration_id: str) -> None:
     assert result.success, result.message
 
 
-async def _unchained_record_many(rows: list[tuple]) -> None:
-    """The trail as the releases before its hash chain (issue 16) wrote it:
-    unchained, and with the words people wrote in the entry (PLAT-13 seals
-    them out since)."""
-    import json
-
-    from core.db import bulk
-
-    inline = [(*r[:7], bulk.json_value(trail.unseal(json.loads(r[7]), getattr(r, "words", {})))) for r in rows]
-    await bulk.insert("trail", trail.COLUMNS, inline)
-
-
 async def test_a_populated_database_is_migrated_and_its_cycle_counts_towards_the_months_work(
     registry, tmp_path, make_postgres_database, clock, monkeypatch
 ):
@@ -53,8 +42,7 @@ async def test_a_populated_database_is_migrated_and_its_cycle_counts_towards_the
         await _migrate_to(BEFORE_WORK)
         # Populated as the release before this one left it: staff, cases and
         # December's cycle, its audits allocated.
-        with monkeypatch.context() as old_release:
-            old_release.setattr(trail, "record_many", _unchained_record_many)
+        async with writing_as_of_the_schema(monkeypatch):
             await load_demo(Context(registry=registry), "haringey", issue_work=False)
         before = await Allocation.raw("SELECT id, auditor, child_case, state FROM allocation ORDER BY id")
         assert before, "the demo allocated December's audits"

@@ -81,8 +81,10 @@ def test_metrics_are_served_to_the_configured_address_or_with_the_token_only(ser
     # By route template, never by path: no record's number becomes a label.
     assert "999999" not in text and "/audits/{allocation_id}" in text
     assert _metric(text, "qaf_sweep_duration_seconds_count") >= 1
-    # At the server's clock (QAF_CLOCK: the suite's instant), as the test's is.
-    assert abs(_metric(text, "qaf_sweep_last_success_timestamp_seconds") - utcnow().timestamp()) < 600
+    # At the server's clock (QAF_CLOCK: the suite's instant, ticking from the
+    # server's start), as the test's is: within the hour the module may take
+    # on a loaded machine, where today's date would be weeks away.
+    assert abs(_metric(text, "qaf_sweep_last_success_timestamp_seconds") - utcnow().timestamp()) < 3600
     db = sqlite3.connect(served.database)
     try:
         due = [dt.datetime.fromisoformat(row[0]) for row in db.execute("SELECT due_at FROM deadline WHERE status = 'open'")]

@@ -297,3 +297,12 @@ async def test_a_quarters_scorecard_from_approved_indicators_and_the_agencies_re
     text = words(refused.text)
     assert "There is a problem" in text and "Say what the indicator counts" in text and "Choose the agency that supplies the figure" in text
     assert 'value="Repeat child protection plans"' in refused.text
+
+
+async def test_a_council_that_is_not_a_partnership_finds_no_partnership_records(client):
+    # Found by schemathesis: a Haringey director's GET of the programmes was a 500.
+    headers = await api_token(client, "haringey.director")
+    for path in ("programmes", "scorecard/changes"):
+        answer = await client.get(f"{API}/{path}", headers=headers)
+        assert answer.status_code in (403, 404), (path, answer.status_code, answer.text)
+        assert answer.json()["detail"], path

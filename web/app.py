@@ -37,6 +37,7 @@ from web.auth.attempts import SignInAttemptPages
 from web.auth.tokens import TokenPages
 from web.agency_requests import RequestPages
 from web.respondents import RespondentPages, RespondentSignIn
+from web.people import PasswordPages, PeoplePages
 from web.auth.middleware import authentication_middleware
 from web.auth.sessions import QafSessionConfig
 from web.auth.store import DatabaseStore
@@ -111,6 +112,8 @@ class QafInit(InitPluginProtocol):
                 SignInAttemptPages,
                 RespondentSignIn,
                 RespondentPages,
+                PasswordPages,
+                PeoplePages,
                 RequestPages,
                 AuditPages,
                 QaPages,

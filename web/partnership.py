@@ -212,7 +212,14 @@ class PartnershipPages(Controller):
         try:
             await partnership_reports.take_report_step(request_context(request), request_id, step, data.get("reason", ""))
         except Invalid as invalid:
-            return await self._request(request, request_id, data, {f"report-{k}": v for k, v in invalid.errors.items()}, 422)
+            errors = {f"report-{k}": v for k, v in invalid.errors.items() if k == "reason"}
+            unfinished = [v for k, v in invalid.errors.items() if k != "reason"]
+            if unfinished:
+                # The report's own fields are on its audit page, not here: one
+                # message, linked to the report (and its "Change the report's text").
+                errors["report"] = "Complete the report's text before it goes on: " + "; ".join(
+                    text[:1].lower() + text[1:] for text in unfinished)
+            return await self._request(request, request_id, data, errors, 422)
         flash(request, "Done")
         return see_other(request, f"/partnership/requests/{request_id}#report")
 

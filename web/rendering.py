@@ -207,6 +207,7 @@ def shell_context(request: Request, title: str, unread: int | None = None, reads
         if actor.can("administer"):
             nav.append(NavItem("/cycles", "Cycles", path.startswith("/cycles")))
             nav.append(NavItem("/imports", "Imports", path.startswith("/imports")))
+            nav.append(NavItem("/people", "People", path.startswith("/people")))
         if actor.role == "agency_respondent":
             pass
         elif actor.can("administer") or actor.can("view_all_audits"):

@@ -80,6 +80,11 @@ class Person(Table, tablename="person"):
     totp_last_step = Integer(default=0)
     # The identity provider's subject the person last signed in as (OIDC).
     oidc_subject = Varchar(length=255, default="")
+    # Local accounts (issue 15 item 2): when the person last signed in (any
+    # way), and the instant before which every session of theirs has ended
+    # (a password chosen through a reset link ends the others).
+    last_signed_in_at = Timestamptz(null=True, default=None)
+    sessions_from = Timestamptz(null=True, default=None)
 
 
 class ApiToken(Table, tablename="api_token"):

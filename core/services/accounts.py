@@ -104,6 +104,7 @@ async def person_with_council(person_id: int) -> tuple[dict, str] | None:
             Person.role,
             Person.display_name,
             Person.active,
+            Person.sessions_from,
             Person.organisation.council.as_alias("council"),
         )
         .where(Person.id == person_id)
@@ -119,6 +120,21 @@ async def actor(ctx: Context, person_id: int) -> Actor | None:
     if found is None:
         return None
     person, council = found
+    if council not in ctx.registry.councils:
+        return None
+    return actor_for(ctx.registry, person, council)
+
+
+async def session_actor(ctx: Context, person_id: int, signed_in_at: float) -> Actor | None:
+    """As ``actor``, for a page session signed in at ``signed_in_at`` (Unix
+    seconds): nobody if the person's sessions from before some instant have
+    been ended (a password chosen through a reset link, a deactivation)."""
+    found = await person_with_council(person_id)
+    if found is None:
+        return None
+    person, council = found
+    if person["sessions_from"] is not None and signed_in_at < person["sessions_from"].timestamp():
+        return None
     if council not in ctx.registry.councils:
         return None
     return actor_for(ctx.registry, person, council)
@@ -237,6 +253,8 @@ async def signed_in(ctx: Context, person_id: int, *, username: str = "", address
                 outcome="signed_in",
             )
         )
+    # For the administrators' "People" page (issue 15 item 2).
+    await Person.update({Person.last_signed_in_at: ctx.now}).where(Person.id == person_id)
     await trail.record(
         ctx, organisation_id=person["organisation"], entity="person", entity_id=person_id, action="logged_in",
         changes={} if how == "password" else {"through": how},

@@ -21,6 +21,9 @@ from core.services.context import Context
 # Purposes in use; a link for one is never accepted for another.
 RESPONDENT_INVITATION = "respondent_invitation"
 SIGN_IN = "sign_in"
+# Local accounts (issue 15 item 2, PLAT-10): choosing a first password, and a new one.
+STAFF_INVITATION = "staff_invitation"
+PASSWORD_RESET = "password_reset"
 
 
 def digest(token: str) -> str:
@@ -52,6 +55,12 @@ async def issue(
         )
     )
     return token
+
+
+def new_token() -> tuple[str, str]:
+    """A token and its digest, for callers that insert many links at once."""
+    token = secrets.token_urlsafe(32)
+    return token, digest(token)
 
 
 def _usable(ctx: Context, purpose: str, token: str):

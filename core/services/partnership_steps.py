@@ -59,15 +59,16 @@ async def agency_names(ctx: Context) -> dict[str, str]:
 
 
 def workflow_of(ctx: Context, key: str) -> Workflow:
-    """The actor's council's workflow ``key``. A council without it (every
-    council but a partnership has no scorecard or audit programme) has
-    nothing of that kind to show: NotFound, not a server error (issue 16
-    item 2: the access matrix found the 500)."""
+    """The actor's council's workflow ``key``; a council without it (only the
+    partnership runs a scorecard and an audit programme) has nothing of the
+    kind to show: NotFound, never a server error."""
     assert ctx.actor
     try:
         return ctx.registry.workflow(f"{ctx.actor.council}:{key}")
     except KeyError:
-        raise NotFound("There is nothing of this kind in your council") from None
+        from core.services.errors import NotFound
+
+        raise NotFound("Your council has no partnership records of this kind") from None
 
 
 def quarter_of(ctx: Context, day: dt.date) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from web.context import request_context
 from web.cycles.controller import CyclesApi
 from web.agency_requests import RequestsApi
 from web.respondents import RespondentsApi, SignInApi
+from web.people import PasswordResetApi, PeopleApi
 
 
 def _detail(view: audits.AuditView) -> schemas.AllocationDetail:
@@ -199,7 +200,7 @@ class ImportsController(Controller):
 
 api_router = Router(
     path="/api/v1",
-    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, TokensApi, SignInAttemptsApi, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController, RequestsApi, RespondentsApi, SignInApi, PartnershipController],
+    route_handlers=[DisputesController, ActionsController, PlansController, TokenController, TokensApi, SignInAttemptsApi, AllocationsController, QaController, NotificationsController, ImportsController, CyclesApi, WorkController, DeliveryController, AuditEvidenceController, JointAuditsController, RequestsApi, RespondentsApi, SignInApi, PartnershipController, PeopleApi, PasswordResetApi],
     tags=["v1"],
 )
 

@@ -123,9 +123,10 @@ async def _from_session(scope: Scope, receive: Receive, ctx: Context, settings) 
     person_id = session.get(SESSION_PERSON)
     if person_id is None:
         return
-    actor = await accounts.actor(ctx, int(person_id))
+    actor = await accounts.session_actor(ctx, int(person_id), session[SIGNED_IN_AT])
     if actor is None:
-        # Deactivated, or their council is no longer served: signed out at once.
+        # Deactivated, their council no longer served, or every session of
+        # theirs ended (a new password through a reset link): signed out at once.
         scope["session"] = {}
         return
     if session.get(SESSION_ROLE) != actor.role:
