@@ -292,6 +292,12 @@ async def _objects(registry, people: list[Who]) -> dict[str, dict[str, list[Obj]
             # A co-auditor row's person: the practitioner of the case (never a co-auditor).
             add("co_auditor", council, org, f"{label}, draft",
                 {"allocation_id": draft["id"], "person_id": draft_obj.facts["practitioner"]}, draft_obj.facts)
+        # People: each line's second practitioner (no one the matrix signs in as).
+        practitioner = registry.council(council).practitioner_role.split(":")[-1]
+        for number in (1, 2):
+            row = await Person.select(Person.id).where(Person.username == f"{council}.{practitioner}.{number}2").first()
+            if row:
+                add("person", council, org, f"line {number}", {"person_id": row["id"]}, {"id": row["id"]})
         # Work: two pieces with different owners.
         owners: set[int] = set()
         for row in await Work.select(Work.id, Work.owner).where(Work.organisation == org).order_by(Work.id):
@@ -396,6 +402,28 @@ POST /account/tokens                            signed_in
 GET  /api/v1/auth/tokens                        signed_in
 POST /account/tokens/{token_id:int}/revoke      token
 DELETE /api/v1/auth/tokens/{token_id:int}       token
+# "People, invitations and deactivation": administer (the guard), and only
+# people of the actor's own organisation (another council's: 404). The person
+# tried is each line's second practitioner, who signs in to nothing here;
+# each administrator deactivates, then reactivates them (rows in this order).
+GET  /people                                    administer
+GET  /api/v1/people                             administer
+POST /people/invite-all                         administer
+POST /api/v1/people/invite-all                  administer
+POST /people/{person_id:int}/invite             person
+POST /api/v1/people/{person_id:int}/invite      person
+POST /people/{person_id:int}/deactivate         person
+POST /people/{person_id:int}/reactivate         person
+POST /api/v1/people/{person_id:int}/deactivate  person
+POST /api/v1/people/{person_id:int}/reactivate  person
+# The pages an emailed link opens, and a forgotten password: open ("the link is the proof").
+GET  /invitation/{token:str}                    open
+POST /invitation/{token:str}                    open
+GET  /password-reset/{token:str}                open
+POST /password-reset/{token:str}                open
+GET  /login/forgot                              open
+POST /login/forgot                              open
+POST /api/v1/auth/password-reset                open
 # "Refused sign-ins": administer.
 GET  /sign-ins                                  administer
 GET  /api/v1/sign-in-attempts                   administer
@@ -1007,6 +1035,7 @@ RULES = {
     "request_read": _rule_request_read,
     "agency": _rule_agency,
     "agency_person": _rule_agency_person,
+    "person": _guard("administer"),
     "partnership": _rule_partnership,
     "partnership_request": _rule_partnership_request,
     "partnership_qa": _rule_partnership_qa,
@@ -1031,7 +1060,7 @@ OBJECT_KINDS = {
     ("work_id",): "work", ("dispute_id",): "dispute", ("action_id",): "action", ("plan_id",): "plan",
     ("notification_id",): "notification", ("token_id",): "token", ("request_id",): "request",
     ("change_id",): "change", ("programme_id",): "programme", ("agency_id",): "agency",
-    ("agency_id", "person_id"): "agency_person",
+    ("agency_id", "person_id"): "agency_person", ("person_id",): "person",
 }
 
 
