@@ -183,8 +183,12 @@ async def check_thematic_allowed(ctx: Context, on: dt.date | None = None, *, ign
     by default)? Returns ``{"year", "quarter", "theme"}`` of the agreed
     programme's audit for that quarter; raises ``Conflict`` with the reason
     otherwise (CSCP 5.2). Call it in the same transaction that issues the
-    request; ``ignore_request`` leaves out a request already written."""
+    request; ``ignore_request`` leaves out a request already written.
+    The answer names the agreed programme's theme: only those who read the
+    programme may ask (docs/access.md; the access matrix found it open to
+    anyone signed in, issue 16 item 2)."""
     assert ctx.actor
+    steps.require_reader(ctx, "audit programme")
     day = on or london_date(ctx.now)
     year, quarter = steps.quarter_of(ctx, day)
     words = steps.year_words(ctx, year)
