@@ -222,8 +222,9 @@ def shell_context(request: Request, title: str, unread: int | None = None, reads
             nav.append(NavItem("/qa", "QA queue", path.startswith("/qa")))
         if actor.can("administer"):
             nav.append(NavItem("/cycles", "Cycles", path.startswith("/cycles")))
-            nav.append(NavItem("/imports", "Imports", path.startswith("/imports")))
-            nav.append(NavItem("/people", "People", path.startswith("/people")))
+            # People (invitations, deactivation) is reached from Imports, where
+            # staff arrive: the menu stays on one row at 1280 px (issue 17).
+            nav.append(NavItem("/imports", "Imports", path.startswith(("/imports", "/people", "/sign-ins"))))
         if actor.role == "agency_respondent":
             pass
         elif actor.can("administer") or actor.can("view_all_audits"):
