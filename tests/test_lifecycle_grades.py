@@ -17,7 +17,7 @@ from collections import Counter
 
 import pytest
 
-from core.calendar import UTC
+from core.calendar import UTC, london_date
 from core.db.tables import Allocation, ChildCase, Notification, Person
 from core.services import allocations, audits, disputes, imports
 from core.services.context import Context
@@ -44,7 +44,7 @@ async def _finalise(registry, auditor: str, allocation_id: int, grade: str, now:
     accepts without moderating (HAR 2.6)."""
     ctx = await _as(registry, auditor, now)
     view = await audits.audit_view(ctx, allocation_id)
-    revision = await audits.save_answers(ctx, allocation_id, view.revision, filled_answers(view, grade))
+    revision = await audits.save_answers(ctx, allocation_id, view.revision, filled_answers(view, grade, day=london_date(now).isoformat()))  # dates inside the audit's window, at its clock
     await audits.submit(ctx, allocation_id, revision)
     await audits.review(await _as(registry, "haringey.head_of_qa", now + dt.timedelta(minutes=5)), allocation_id, "accept")
 
