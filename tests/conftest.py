@@ -31,6 +31,25 @@ sys.path.insert(0, str(ROOT))
 from helpers import SUITE_INSTANT  # noqa: E402  (the suite's instant; see there)
 
 
+# The longest modules first (from `bash .ci/run --durations=30`): with
+# `--dist loadfile` each module runs whole in one process, taken in this
+# order, so a long module started last would leave the other processes idle
+# while it finishes. Tests within a module keep their order.
+LONGEST_FIRST = (
+    "test_bedford_work.py", "test_bench.py", "test_browser_homes.py", "test_requirements_core.py",
+    "test_sign_in_security.py", "test_packages.py", "test_partnership_journeys.py", "test_commands.py",
+    "test_browser_dispute.py", "test_partnership_reports.py", "test_schemathesis.py", "test_local_accounts.py",
+    "test_browser_journey.py", "test_browser_agency_requests.py", "test_reports_overview.py", "test_reports.py",
+    "test_browser_reaudit.py", "test_agency_requests.py", "test_long_forms.py", "test_api_disputes_actions.py",
+    "test_oidc_sign_in.py", "test_workers.py", "test_operations.py", "test_sweep.py", "test_calendar_plugin.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "clock(instant): the instant (aware datetime or ISO 8601 string) the test runs at"
