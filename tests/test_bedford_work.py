@@ -30,6 +30,11 @@ from core.services.demo import load_demo
 from helpers import api_token, csrf_from, person, sign_in
 from test_programme_work import _to_do as _raw_to_do, _words
 
+# On SQLite only (the suite's 15 minutes): these journeys prove the council's
+# rules, which are the same code on both databases; PostgreSQL runs the
+# services' own tests, the migrations, the workers and the trail's.
+SQLITE_ONLY = True  # see tests/conftest.py: pytest_collection_modifyitems
+
 UTC = dt.timezone.utc
 
 # App. C, "Area of practice" columns, best first: the observation-skills scale.

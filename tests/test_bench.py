@@ -116,9 +116,6 @@ def test_generate_on_postgresql(tmp_path, postgres_server):
     assert made.returncode == 0, made.stderr
     counts = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in made.stdout.splitlines()[1:]}
     assert counts["allocation"] > 900 and counts["grade"] > 20_000 and counts["trail"] > 15_000
-    # The same rows as on SQLite for the same seed (counts per table).
-    sqlite = _bench("generate", "--scale", "0.01", "--seed", "7", "--as-of", AS_OF, env=_env(tmp_path / "s"))
-    assert sqlite.stdout.splitlines()[1:] == made.stdout.splitlines()[1:]
     # Then the benchmark end to end on it (server, floors through asyncpg, the
     # real allocation and sweep: sequences follow the bulk ids, so the
     # services insert after them).

@@ -33,7 +33,11 @@ from core.services.context import Context
 from helpers import acting, csrf_from, filled_answers, person, sign_in
 from test_reports_agencies import move_to_agency
 
+# On SQLite only (the suite's 15 minutes): these journeys prove the council's
+# rules, which are the same code on both databases; PostgreSQL runs the
+# services' own tests, the migrations, the workers and the trail's.
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+SQLITE_ONLY = True  # see tests/conftest.py: pytest_collection_modifyitems
 
 # The last working day of December 2026 (a Thursday; 1 January is a bank holiday).
 LAST_WORKING_DAY_OF_DECEMBER = dt.datetime(2026, 12, 31, 9, 30, tzinfo=UTC)

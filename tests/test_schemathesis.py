@@ -21,8 +21,8 @@ from pathlib import Path
 from support.live_server import qaf_executable, server_env, start_live_server, stop_live_server
 
 # Time for schemathesis's phases after loading the schema: with the demo and
-# the server's start the test takes about 60 s on 2 idle cores.
-BUDGET_SECONDS = 45
+# the server's start the test takes about 40 s on 2 idle cores.
+BUDGET_SECONDS = 25
 
 
 def _operations(url: str) -> int:
@@ -62,7 +62,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_status(tmp_path)
     assert operations >= 40
     assert f"Selected: {operations}/{operations}" in output and f"Tested: {operations}" in output, output[-3000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", output)
-    assert generated and generated.group(1) == generated.group(2) and int(generated.group(1)) > 500, output[-3000:]
+    assert generated and generated.group(1) == generated.group(2) and int(generated.group(1)) > 200, output[-3000:]
     # The server's own account agrees: nothing unexpected was raised.
     assert "Traceback" not in log and "Internal error" not in log, log[-5000:]
     print(f"schemathesis: {generated.group(1)} cases over {operations} operations, 0 server errors")
