@@ -9,6 +9,10 @@ import pytest
 from core.db.tables import Allocation, Person
 from helpers import allocation_of, api_token, finalise, sign_in
 
+# The suite's 15 minutes: this module's rules are the same code on both
+# databases; PostgreSQL runs the services', migrations', workers' and trail's tests.
+SQLITE_ONLY = True  # see tests/conftest.py: pytest_collection_modifyitems
+
 
 async def _people_of(allocation_id: int) -> tuple[dict, dict]:
     row = await Allocation.select(Allocation.child_case.allocated_worker.as_alias("w")).where(Allocation.id == allocation_id).first()

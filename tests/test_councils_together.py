@@ -14,6 +14,10 @@ from core.services.context import Context
 from core.services.demo import load_demo
 from helpers import sign_in
 
+# The suite's 15 minutes: this module's rules are the same code on both
+# databases; PostgreSQL runs the services', migrations', workers' and trail's tests.
+SQLITE_ONLY = True  # see tests/conftest.py: pytest_collection_modifyitems
+
 COUNCILS = ("haringey", "coventry", "bedford", "partnership")
 LEADERS = {
     "haringey": "haringey.qa_officer",

@@ -22,6 +22,10 @@ from test_partnership_journeys import words
 from partnership_support import agency_return, issue_request
 from test_reports_agencies import move_to_agency
 
+# The suite's 15 minutes: this module's rules are the same code on both
+# databases; PostgreSQL runs the services', migrations', workers' and trail's tests.
+SQLITE_ONLY = True  # see tests/conftest.py: pytest_collection_modifyitems
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 API = "/api/v1/partnership"

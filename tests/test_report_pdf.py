@@ -19,6 +19,10 @@ from core.services import actions
 from tests.helpers import acting, sign_in
 from tests.test_reports import month_of, scenario
 
+# The suite's 15 minutes: this module's rules are the same code on both
+# databases; PostgreSQL runs the services', migrations', workers' and trail's tests.
+SQLITE_ONLY = True  # see tests/conftest.py: pytest_collection_modifyitems
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 

@@ -18,6 +18,10 @@ from core.services.sweep import complete_follow_up, sweep
 from tests.helpers import acting, allocation_of, finalise, person
 from helpers import audit_day
 
+# The suite's 15 minutes: this module's rules are the same code on both
+# databases; PostgreSQL runs the services', migrations', workers' and trail's tests.
+SQLITE_ONLY = True  # see tests/conftest.py: pytest_collection_modifyitems
+
 
 
 async def submit_with(registry, auditor: str, allocation_id: int, grade: str) -> None:

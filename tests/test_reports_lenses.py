@@ -17,6 +17,10 @@ from core.services import audits, qa_overview, reports
 from core.services.allocations import create_allocation
 from helpers import acting, filled_answers, person, sign_in
 
+# The suite's 15 minutes: this module's rules are the same code on both
+# databases; PostgreSQL runs the services', migrations', workers' and trail's tests.
+SQLITE_ONLY = True  # see tests/conftest.py: pytest_collection_modifyitems
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 

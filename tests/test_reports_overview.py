@@ -25,6 +25,10 @@ from core.services.errors import Forbidden
 from core.services.sweep import complete_follow_up
 from helpers import audit_day, acting, allocation_of, filled_answers, person, sign_in
 
+# The suite's 15 minutes: this module's rules are the same code on both
+# databases; PostgreSQL runs the services', migrations', workers' and trail's tests.
+SQLITE_ONLY = True  # see tests/conftest.py: pytest_collection_modifyitems
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 HOUR = dt.timedelta(hours=1)
