@@ -36,7 +36,7 @@ from helpers import SUITE_INSTANT  # noqa: E402  (the suite's instant; see there
 # order, so a long module started last would leave the other processes idle
 # while it finishes. Tests within a module keep their order.
 LONGEST_FIRST = (
-    "test_bedford_work.py", "test_bench.py", "test_browser_homes.py", "test_requirements_core.py",
+    "test_access_matrix.py", "test_bedford_work.py", "test_bench.py", "test_browser_homes.py", "test_requirements_core.py",
     "test_sign_in_security.py", "test_packages.py", "test_partnership_journeys.py", "test_commands.py",
     "test_browser_dispute.py", "test_partnership_reports.py", "test_schemathesis.py", "test_local_accounts.py",
     "test_browser_journey.py", "test_browser_agency_requests.py", "test_reports_overview.py", "test_reports.py",
