@@ -72,21 +72,17 @@ async def _people_and_held(ctx: Context, dispute: dict) -> tuple[dict, dict[str,
         people = await audits.relations_of(ctx, row)
         if ctx.actor.role in people or ctx.actor.role not in _roles_in(workflow):
             raise NotFound("There is no dispute with that number that you can see") from None
-        # ... but only in the case's own line (issue 16: a service manager of
-        # another line read disputes whose audits gave them 404). HAR 2.11-2.15:
-        # the formal stages go up the practitioner's management line.
-        ladder = escalations.Ladder()
-        line: set[int] = set()
-        for relation in ("practitioner", "team_manager"):
-            if people.get(relation) is not None:
-                line.update(await ladder.chain_above(people[relation]))
-        if ctx.actor.person_id not in line:
-            # The one exception is the notifications' own fallback
-            # (escalations.Ladder.nearest): when nobody in the line holds the
-            # role, everyone holding it is told, so each may open it.
-            roles_in_line = {(await ladder.person(p) or {}).get("role") for p in line}
-            if ctx.actor.role in roles_in_line:
-                raise NotFound("There is no dispute with that number that you can see") from None
+        # ... but only the one the notifications tell (issue 16: a service
+        # manager of another line read disputes whose audits gave them 404;
+        # case 5: whoever is told can open it, whoever can open it is told).
+        # HAR 2.11-2.15: the formal stages go up the practitioner's line, to
+        # the nearest active holder of the role (an inactive holder does not
+        # count). When nobody active in the line holds it, every holder in
+        # the council is told and may open it (``Ladder.nearest``'s
+        # fallback): a stage with a deadline must have someone to act on it.
+        told = await escalations.Ladder().nearest(row["organisation"], people.get("practitioner"), ctx.actor.role)
+        if ctx.actor.person_id not in told:
+            raise NotFound("There is no dispute with that number that you can see") from None
         held = {ctx.actor.role}
     else:
         # A role named like a relation (team_manager, practitioner) counts only
