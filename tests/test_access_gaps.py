@@ -253,8 +253,9 @@ async def test_a_dispute_is_opened_by_whoever_its_notifications_tell(client, reg
     await sign_in(client, other_sm["username"])
     page = await client.get(f"/disputes/{dispute}")
     assert page.status_code == 200 and "Formal: written response sent" in plain(page.text)
-    # The audit itself stays theirs to not see.
+    # The audit itself stays closed to them, and the page offers no link to it.
     assert (await client.get(f"/audits/{allocation['id']}")).status_code == 404
+    assert "See the audit" not in page.text
 
 
 # ------------------------------------------------------- the partnership (1)

@@ -196,8 +196,22 @@ async def plan_view(ctx: Context, plan_id: int) -> dict:
         if who is not None:
             person = await Person.select(Person.display_name).where(Person.id == who).first()
             names[who] = person["display_name"] if person else ""
+    # The links to its source only where they open for the reader.
+    may_see_audit = may_see_dispute = False
+    if plan["allocation"] is not None:
+        try:
+            await audits.visible(ctx, plan["allocation"])
+            may_see_audit = True
+        except NotFound:
+            pass
+    if plan["dispute"] is not None:
+        from core.services import disputes
+
+        may_see_dispute = await disputes.may_open(ctx, plan["dispute"])
     return {
         "plan": plan,
+        "may_see_audit": may_see_audit,
+        "may_see_dispute": may_see_dispute,
         "body_label": body.label if body else plan["body"],
         "source_label": SOURCES.get(plan["source_kind"], plan["source_kind"]),
         "actions": rows,

@@ -440,7 +440,20 @@ async def action_view(ctx: Context, action_id: int) -> dict:
     updates = await ActionUpdate.select(ActionUpdate.all_columns(), ActionUpdate.by.display_name.as_alias("by_name")).where(
         ActionUpdate.action == action_id
     ).order_by(ActionUpdate.at).order_by(ActionUpdate.id)
-    return (await _shape([action], ctx.now))[0] | {"updates": updates, "may_set": await statuses_for(ctx, action)}
+    links = {"may_see_audit": False, "may_see_dispute": False}
+    if action["allocation"] is not None:
+        # Only the links that open for the reader (a manager up the owner's
+        # line may read the action but not its audit).
+        try:
+            await audits.visible(ctx, action["allocation"])
+            links["may_see_audit"] = True
+        except NotFound:
+            pass
+    if action["dispute"] is not None:
+        from core.services import disputes
+
+        links["may_see_dispute"] = await disputes.may_open(ctx, action["dispute"])
+    return (await _shape([action], ctx.now))[0] | {"updates": updates, "may_set": await statuses_for(ctx, action)} | links
 
 
 __all__ = ["action_view", "create", "directions_to_review", "my_actions", "my_follow_ups", "of_allocation", "of_previous_audit", "team_overdue", "team_overdue_count", "update"]

@@ -344,6 +344,9 @@ async def dispute_view(ctx: Context, dispute_id: int) -> dict:
     return {
         "dispute": dispute,
         "row": row,
+        # Someone who opens the dispute by their role alone is not offered a
+        # link to the audit, which would be 404 to them.
+        "may_see_audit": await _may_see_audit(ctx, row["id"]),
         "workflow": workflow,
         "state_label": wf.state(workflow, dispute["state"]).label,
         "transitions": wf.available(workflow, dispute["state"], held),
@@ -356,6 +359,23 @@ async def dispute_view(ctx: Context, dispute_id: int) -> dict:
         "final_grades": await latest_final_grades(row["id"]),
         "grade_chain": await _chain(row["id"], list(dispute["domains"] or {})),
     }
+
+
+async def _may_see_audit(ctx: Context, allocation_id: int) -> bool:
+    try:
+        await audits.visible(ctx, allocation_id)
+    except NotFound:
+        return False
+    return True
+
+
+async def may_open(ctx: Context, dispute_id: int) -> bool:
+    """Whether the actor may open the dispute (its page's own rule)."""
+    try:
+        await _people_and_held(ctx, await _load(ctx, dispute_id))
+    except NotFound:
+        return False
+    return True
 
 
 async def _chain(allocation_id: int, domains: list[str]) -> list[dict]:
