@@ -169,6 +169,34 @@ async def _chain(person_id: int | None) -> list[int]:
     return out
 
 
+async def _told(organisation: int, start: int | None, role: str) -> set[int]:
+    """Who the notifications tell, for ``role``, about something of ``start``'s
+    (docs/access.md "Notifications": the nearest active holder of the role up
+    the line from ``start``; if nobody active in the line holds it, every
+    active holder in the council). Case 2 (a line-limited reviewer) and case 5
+    (a dispute seen by role) open it to exactly these people."""
+    seen: set[int] = set()
+    current = start
+    while current is not None and current not in seen:
+        seen.add(current)
+        row = await Person.select(Person.id, Person.role, Person.active, Person.line_manager).where(
+            Person.id == current).first()
+        if row is None:
+            break
+        if row["role"] == role and row["active"] and row["id"] != start:
+            return {row["id"]}
+        current = row["line_manager"]
+    rows = await Person.select(Person.id).where(
+        (Person.organisation == organisation) & (Person.role == role) & (Person.active == True))  # noqa: E712
+    return {r["id"] for r in rows}
+
+
+def _line_reviewers(registry, council: str) -> list[str]:
+    """Roles that review without a council-wide view (docs/access.md case 2: BED head_of_service)."""
+    return sorted(key.split(":")[-1] for key, role in registry.roles.items() if key.startswith(f"{council}:")
+                  and "qa_review" in role.value.capabilities and "view_all_audits" not in role.value.capabilities)
+
+
 async def _people(registry) -> list[Who]:
     """One person per role of each council (the first of the role), plus the
     manager of each council's second team: a second management line."""
@@ -210,6 +238,7 @@ async def _audit_facts(registry, allocation_id: int) -> dict:
         " FROM allocation a LEFT JOIN child_case c ON c.id = a.child_case JOIN organisation o ON o.id = a.organisation"
         " WHERE a.id = {}", allocation_id)
     row = rows[0]
+    org = await _org(row["council"])
     workflow = registry.workflow(row["workflow_key"], row["workflow_version"])
     final = next(s for s in workflow.states if s.key == row["state"]).final
     tm_role = registry.council(row["council"]).team_manager_role.split(":")[-1]
@@ -228,6 +257,9 @@ async def _audit_facts(registry, allocation_id: int) -> dict:
         "state": row["state"], "final": final, "initial": row["state"] == workflow.initial,
         "steps": steps_from.get(row["state"], []), "agency": row["agency"], "case_number": row["case_number"],
         "above_practitioner": await _chain(row["practitioner"]), "council": row["council"],
+        "above_auditor": await _chain(row["auditor"]),
+        "line_reviewers_told": {role: await _told(org, row["practitioner"], role)
+                                for role in _line_reviewers(registry, row["council"])},
         "editable": row["state"] == workflow.initial
         or any("auditor" in t.by and row["state"] in t.from_ for t in workflow.transitions),
     }
@@ -297,9 +329,15 @@ async def _objects(registry, people: list[Who]) -> dict[str, dict[str, list[Obj]
                     organisation=org, allocation=final["id"], raised_by=owner, workflow_key=dispute_wf,
                     workflow_version=workflow.version, state=workflow.initial, criteria="matrix", domains={},
                     outcome="", created_at=now, updated_at=now)).returning(Dispute.id)
+                # "A role the dispute workflow names": in a step's `by`, a state's
+                # `notify` or a deadline's `escalate_to` (what the notifications use).
+                named = {ref.split(":")[-1] for t in workflow.transitions for ref in t.by} | {
+                    ref.split(":")[-1] for st in workflow.states
+                    for ref in (*st.notify, *(st.deadline.escalate_to if st.deadline else ()))}
+                named -= {"auditor", "practitioner", "team_manager", "case_chair"}  # relations, not roles
                 add("dispute", council, org, label, {"dispute_id": dispute[0]["id"]},
-                    {"audit": final_obj.facts, "steps": [(t.key, set(t.by)) for t in workflow.transitions
-                                                         if workflow.initial in t.from_]})
+                    {"audit": final_obj.facts,
+                     "told": {role: await _told(org, final_obj.facts["practitioner"], role) for role in sorted(named)}})
             # A co-auditor row's person: the practitioner of the case (never a co-auditor).
             add("co_auditor", council, org, f"{label}, draft",
                 {"allocation_id": draft["id"], "person_id": draft_obj.facts["practitioner"]}, draft_obj.facts)
@@ -707,11 +745,18 @@ def audit_visible(who: Who, audit: dict) -> bool:
     me = who.person_id
     held = {r for r in ("auditor", "practitioner", "team_manager", "case_chair") if audit[r] == me}
     review_states = {s for role_steps in [audit["steps"]] for _, by in role_steps for s in [audit["state"]] if who.role in by}
+    # Case 2: a reviewer without view_all_audits (BED head_of_service) only in
+    # their own line: above the practitioner or the auditor, or told by the
+    # notifications' fallback.
+    in_line = (me in audit["above_practitioner"] or me in audit["above_auditor"]
+               or me in audit["line_reviewers_told"].get(who.role, ()))
     return (
         "auditor" in held
-        or who.can("view_all_audits")
+        # Case 1: view_all_audits reads drafts in progress only with administer.
+        or (who.can("view_all_audits") and (who.can("administer") or not audit["editable"]))
         or (audit["final"] and me in (audit["practitioner"], audit["team_manager"]))
-        or (who.can("qa_review") and (audit["final"] or bool(review_states)))
+        or (who.can("qa_review") and (audit["final"] or bool(review_states))
+            and (who.can("view_all_audits") or in_line))
         or (audit["final"] and me in audit["above_practitioner"])
         or any(key != "start" and by & held for key, by in audit["steps"])
         or (who.role in ("agency_lead", "agency_respondent") and audit["agency"] is not None and who.agency == audit["agency"])
@@ -808,11 +853,12 @@ def _rule_token(who, obj):
 
 
 def action_visible(who, action):
-    # "Actions": owner, setter, owner's managers, whoever sees its audit, view_all.
+    # "Actions": owner, setter, owner's managers, whoever sees its audit;
+    # every action of the council only for view_all_audits with administer (case 1).
     return (
         who.person_id in (action["owner"], action["setter"])
         or who.person_id in action["above_owner"]
-        or who.can("view_all_audits")
+        or (who.can("view_all_audits") and who.can("administer"))
         or audit_visible(who, action["audit"])
     )
 
@@ -837,12 +883,12 @@ def _rule_dispute_new(who, obj):
 
 
 def dispute_visible(who, dispute):
-    """"Disputes": whoever sees the audit; a role the workflow names, in the case's line."""
-    audit = dispute["audit"]
-    if audit_visible(who, audit):
+    """"Disputes": whoever sees the audit; a role the workflow names, only
+    the one the notifications tell (case 5: the nearest active holder up the
+    practitioner's line, or every holder when the line has none)."""
+    if audit_visible(who, dispute["audit"]):
         return True
-    named = any(who.role in by for _, by in dispute["steps"])
-    return named and who.person_id in audit["above_practitioner"]
+    return who.person_id in dispute["told"].get(who.role, ())
 
 
 def _rule_dispute_read(who, obj):
@@ -1186,7 +1232,8 @@ def _leaks(world: World, who: Who, text: str, mine: set[str]) -> str:
     for council, prefix in world.case_prefix.items():
         if council != who.council and re.search(re.escape(prefix) + r"\d", text):
             return f"shows {council}'s case numbers"
-    if who.caps & {"view_all_audits", "qa_review", "read_council_reports", "administer"}:
+    # Council-wide readers; a reviewer without view_all_audits reads their line only (case 2).
+    if who.caps & {"view_all_audits", "read_council_reports", "administer"}:
         return ""
     line_teams = {p.team for p in world.people if p.council == who.council and who.person_id in p.above} | {who.team}
     for team, numbers in world.line_cases.get(who.council, {}).items():
