@@ -14,8 +14,8 @@ PostgreSQL too. One app, one database and one demo of the four councils are
 built for the module; each person signs in once (a session for pages, a
 bearer token for the API).
 
-It is in the suite (`.ci/run`), so it is kept cheap (about 8,500 requests,
-not 20,000) by not sending an attempt whose answer another attempt already
+It is in the suite (`.ci/run`), so it is kept cheap (about 10,000 requests,
+not 22,000) by not sending an attempt whose answer another attempt already
 gives: people of one class (the same capabilities and role facts) who stand
 in the same place to an object, another council's object per class, open
 routes by one signed-in person per council, and an allowed PDF or XLSX
