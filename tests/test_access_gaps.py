@@ -260,7 +260,7 @@ async def test_a_dispute_is_opened_by_whoever_its_notifications_tell(client, reg
 
 # ------------------------------------------------------- the partnership (1)
 @pytest.mark.req("PLAT-11")
-async def test_the_audit_chair_opens_an_agency_return_only_once_submitted(partnership, partnership_client):
+async def test_the_audit_chair_opens_a_return_once_submitted_and_a_plans_actions_go_to_its_reach(partnership, partnership_client):
     from core.calendar import end_of_london_day
     from core.db.engine import transaction
     from core.services.allocations import create_allocation
@@ -287,3 +287,28 @@ async def test_the_audit_chair_opens_an_agency_return_only_once_submitted(partne
     await sign_in(client, "partnership.qa_manager")
     assert f'href="/audits/{allocation_id}"' in (await client.get(f"/requests/{request_id}")).text
     assert (await client.get(f"/audits/{allocation_id}")).status_code == 200
+
+    # Case 3 on a plan (CSCP 5.5: the A&P subgroup monitors it): a member sets
+    # actions for the subgroup's members and those below them, not for the
+    # Executive Group or the Board above it.
+    member = await api_token(client, "partnership.ap_member")
+    opened = await client.post("/api/v1/plans", headers=member, json={
+        "body": "ap_subgroup", "title": "Neglect: SMART action plan", "source_kind": "multi_agency_audit",
+        "source_detail": "Q3 multi-agency thematic audit on neglect"})
+    assert opened.status_code == 201, opened.text
+    plan_id = opened.json()["id"]
+    board = await person("partnership.executive_group")
+    worker = await person("partnership.practitioner.11")
+    refused = await client.post(f"/api/v1/plans/{plan_id}/actions", headers=member, json={
+        "what": "Fund the toolkit", "owner_id": board["id"], "due_on": "2027-03-01"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"]["owner"] == (
+        f"You cannot set an action for {board['display_name']}: choose yourself, someone in your line, "
+        "or a member of the plan's group or someone in their line")
+    made = await client.post(f"/api/v1/plans/{plan_id}/actions", headers=member, json={
+        "what": "Brief frontline staff on the neglect toolkit", "owner_id": worker["id"], "due_on": "2027-03-01"})
+    assert made.status_code == 201, made.text
+    await sign_in(client, "partnership.ap_member")
+    offered = owner_choices((await client.get(f"/plans/{plan_id}")).text)
+    assert worker["display_name"] in offered and lead["display_name"] in offered
+    assert board["display_name"] not in offered
