@@ -148,6 +148,19 @@ async def test_bedford_dmt_reads_no_draft_and_a_head_of_service_reviews_only_the
     # in the demo is every team (all three report to them).
     await sign_in(client, "bedford.head_of_service")
     assert (await client.get("/reports")).status_code == 200
+    # Every case file audit of the demo, in both its services, has its head of
+    # service to review it (and the S&QA team, Chief Officer and Director).
+    from core.db.tables import Team
+    from core.services import audits
+
+    hos = (await acting(bedford, "bedford.head_of_service")).actor
+    ids = [a["id"] for a in await Allocation.select(Allocation.id).where(
+        (Allocation.organisation == hos.organisation_id) & (Allocation.form_key == "bedford:case_file_audit"))]
+    rows = [await audits.load_row(i) for i in ids]
+    services = {t["service"] for t in await Team.select(Team.service).where(Team.id.is_in([r["case_team"] for r in rows]))}
+    assert len(services) == 2, "the demo's audits reach both of its services"
+    assert all([await audits.in_reviewers_line(hos, row) for row in rows])
+    assert not any([await audits.in_reviewers_line((await acting(bedford, other["username"])).actor, row) for row in rows])
 
 
 # ------------------------------------------------------------ Haringey (3, 5)
