@@ -20,9 +20,8 @@ from litestar.testing import AsyncTestClient
 from conftest import make_settings
 from core.db.tables import Allocation, Notification, Person
 from core.plugins import load_plugins
-from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import acting, allocation_of, api_token, audit_day, csrf_from, finalise, person, sign_in
+from support.snapshots import snapshot_demo
 
 # The rules are the same code on both databases; the suite's 15 minutes keep
 # this module on SQLite (as tests/test_api_disputes_actions.py).
@@ -62,7 +61,7 @@ def bedford(tmp_path_factory):
 async def bedford_client(bedford, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=bedford), "bedford")
+    await snapshot_demo(bedford, "bedford")
     settings = make_settings(tmp_path, database_url, councils=("bedford",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client
