@@ -20,9 +20,8 @@ from litestar.testing import AsyncTestClient
 from conftest import make_settings
 from core.db.tables import Allocation, Notification, Person
 from core.plugins import load_plugins
-from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import acting, allocation_of, api_token, audit_day, csrf_from, finalise, person, sign_in
+from support.snapshots import snapshot_demo
 
 # The rules are the same code on both databases; the suite's 15 minutes keep
 # this module on SQLite (as tests/test_api_disputes_actions.py).
@@ -62,7 +61,7 @@ def bedford(tmp_path_factory):
 async def bedford_client(bedford, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=bedford), "bedford")
+    await snapshot_demo(bedford, "bedford")
     settings = make_settings(tmp_path, database_url, councils=("bedford",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client
@@ -148,6 +147,19 @@ async def test_bedford_dmt_reads_no_draft_and_a_head_of_service_reviews_only_the
     # in the demo is every team (all three report to them).
     await sign_in(client, "bedford.head_of_service")
     assert (await client.get("/reports")).status_code == 200
+    # Every case file audit of the demo, in both its services, has its head of
+    # service to review it (and the S&QA team, Chief Officer and Director).
+    from core.db.tables import Team
+    from core.services import audits
+
+    hos = (await acting(bedford, "bedford.head_of_service")).actor
+    ids = [a["id"] for a in await Allocation.select(Allocation.id).where(
+        (Allocation.organisation == hos.organisation_id) & (Allocation.form_key == "bedford:case_file_audit"))]
+    rows = [await audits.load_row(i) for i in ids]
+    services = {t["service"] for t in await Team.select(Team.service).where(Team.id.is_in([r["case_team"] for r in rows]))}
+    assert len(services) == 2, "the demo's audits reach both of its services"
+    assert all([await audits.in_reviewers_line(hos, row) for row in rows])
+    assert not any([await audits.in_reviewers_line((await acting(bedford, other["username"])).actor, row) for row in rows])
 
 
 # ------------------------------------------------------------ Haringey (3, 5)
@@ -260,7 +272,7 @@ async def test_a_dispute_is_opened_by_whoever_its_notifications_tell(client, reg
 
 # ------------------------------------------------------- the partnership (1)
 @pytest.mark.req("PLAT-11")
-async def test_the_audit_chair_opens_an_agency_return_only_once_submitted(partnership, partnership_client):
+async def test_the_audit_chair_opens_a_return_once_submitted_and_a_plans_actions_go_to_its_reach(partnership, partnership_client):
     from core.calendar import end_of_london_day
     from core.db.engine import transaction
     from core.services.allocations import create_allocation
@@ -287,3 +299,28 @@ async def test_the_audit_chair_opens_an_agency_return_only_once_submitted(partne
     await sign_in(client, "partnership.qa_manager")
     assert f'href="/audits/{allocation_id}"' in (await client.get(f"/requests/{request_id}")).text
     assert (await client.get(f"/audits/{allocation_id}")).status_code == 200
+
+    # Case 3 on a plan (CSCP 5.5: the A&P subgroup monitors it): a member sets
+    # actions for the subgroup's members and those below them, not for the
+    # Executive Group or the Board above it.
+    member = await api_token(client, "partnership.ap_member")
+    opened = await client.post("/api/v1/plans", headers=member, json={
+        "body": "ap_subgroup", "title": "Neglect: SMART action plan", "source_kind": "multi_agency_audit",
+        "source_detail": "Q3 multi-agency thematic audit on neglect"})
+    assert opened.status_code == 201, opened.text
+    plan_id = opened.json()["id"]
+    board = await person("partnership.executive_group")
+    worker = await person("partnership.practitioner.11")
+    refused = await client.post(f"/api/v1/plans/{plan_id}/actions", headers=member, json={
+        "what": "Fund the toolkit", "owner_id": board["id"], "due_on": "2027-03-01"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"]["owner"] == (
+        f"You cannot set an action for {board['display_name']}: choose yourself, someone in your line, "
+        "or a member of the plan's group or someone in their line")
+    made = await client.post(f"/api/v1/plans/{plan_id}/actions", headers=member, json={
+        "what": "Brief frontline staff on the neglect toolkit", "owner_id": worker["id"], "due_on": "2027-03-01"})
+    assert made.status_code == 201, made.text
+    await sign_in(client, "partnership.ap_member")
+    offered = owner_choices((await client.get(f"/plans/{plan_id}")).text)
+    assert worker["display_name"] in offered and lead["display_name"] in offered
+    assert board["display_name"] not in offered

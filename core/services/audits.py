@@ -289,12 +289,16 @@ async def in_reviewers_line(actor, row: dict, ladder=None) -> bool:
     the reviewer's role, every holder of it is told, so each may open it
     (issue 16, case 5: whoever is told can open it). The QA state itself
     always has reviewers who see the whole council (BED: the S&QA team, the
-    Chief Officer and the Director)."""
+    Chief Officer and the Director). An audit on nobody (a meeting
+    observation) has no practitioner's line to fall back from: only the
+    auditor's line (no Bedford workflow tells a head of service about one)."""
     ladder = ladder or escalations.Ladder()
     for start in (row.get("practitioner_id"), row.get("auditor")):
         if start is not None and actor.person_id in await ladder.chain_above(start):
             return True
-    return actor.person_id in await ladder.nearest(row["organisation"], row.get("practitioner_id"), actor.role)
+    if row.get("practitioner_id") is None:
+        return False
+    return actor.person_id in await ladder.nearest(row["organisation"], row["practitioner_id"], actor.role)
 
 
 def _reviewable_states(workflow: Workflow, role: str) -> set[str]:
