@@ -259,7 +259,8 @@ async def _audit_facts(registry, allocation_id: int) -> dict:
         "above_practitioner": await _chain(row["practitioner"]), "council": row["council"],
         "above_auditor": await _chain(row["auditor"]),
         "case_note": registry.council(row["council"]).case_note is not None,
-        "line_reviewers_told": {role: await _told(org, row["practitioner"], role)
+        # Case 2's fallback is anchored on the practitioner: an audit on nobody has none.
+        "line_reviewers_told": {role: await _told(org, row["practitioner"], role) if row["practitioner"] else set()
                                 for role in _line_reviewers(registry, row["council"])},
         "editable": row["state"] == workflow.initial
         or any("auditor" in t.by and row["state"] in t.from_ for t in workflow.transitions),
