@@ -26,6 +26,12 @@ SUMMARIES = "summaries"
 # Recorded (as "summaries cleared") once the summary tables are emptied for a
 # rebuild; each batch done adds "summaries <batch key>" (month_counts.Batch.key).
 CLEARED = "cleared"
+# "summaries indexed" once the standing grades' indexes set aside are made
+# again; "summaries index: <name>" (with its definition in ``detail``) for
+# each set aside meanwhile (migration 2026-12-07T09:40 added the column).
+INDEXED = "indexed"
+INDEX = "index: "
+LOADED_FIRST = "standing_grade"
 
 
 async def request(engine, task: str = SUMMARIES, *, if_rows_in: str | None = "allocation") -> None:
@@ -55,6 +61,43 @@ def _done_marker(key: str) -> str:
     return f"{SUMMARIES} {key}"
 
 
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+async def _set_indexes_aside(engine) -> None:
+    """Load first, index after: drop the indexes of ``standing_grade`` that are
+    not unique (the reports' six; each row written kept them all up to date,
+    two thirds of the standing grades' time), keeping their definitions in
+    ``qaf_upkeep`` to put back once the table is loaded. Call in the
+    transaction that empties it."""
+    if engine.engine_type == "postgres":
+        rows = await engine.run_ddl(
+            "SELECT indexname AS name, indexdef AS definition FROM pg_indexes"
+            f" WHERE schemaname = current_schema() AND tablename = '{LOADED_FIRST}' AND indexdef NOT LIKE 'CREATE UNIQUE %'"
+        )
+    else:
+        rows = await engine.run_ddl(
+            "SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index'"
+            f" AND tbl_name = '{LOADED_FIRST}' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE %'"
+        )
+    for row in sorted(rows, key=lambda r: r["name"]):
+        await engine.run_ddl(
+            f"INSERT INTO qaf_upkeep (task, detail) VALUES ({_quoted(_done_marker(INDEX + row['name']))},"
+            f" {_quoted(row['definition'])}) ON CONFLICT (task) DO NOTHING"
+        )
+        await engine.run_ddl(f"DROP INDEX {row['name']}")
+
+
+async def _put_indexes_back(engine) -> None:
+    """Make again the indexes set aside (one transaction)."""
+    for row in await engine.run_ddl(
+        f"SELECT task, detail FROM qaf_upkeep WHERE task LIKE '{SUMMARIES} {INDEX}%' ORDER BY task"
+    ):
+        await engine.run_ddl(row["detail"])
+        await engine.run_ddl(f"DELETE FROM qaf_upkeep WHERE task = {_quoted(row['task'])}")
+
+
 async def run_requested(progress: Callable[[str], None] | None = None) -> str:
     """Do what the migrations asked for; returns what was done, in words.
 
@@ -73,30 +116,40 @@ async def run_requested(progress: Callable[[str], None] | None = None) -> str:
     began = time.monotonic()
     engine = current()
     batches = await month_counts.plan()
-    keys = {batch.key for batch in batches}
+    # The standing grades are loaded, then their indexes made, then counted.
+    grades = sum(1 for batch in batches if batch.step == month_counts.GRADES)
+    steps = [*(batch.key for batch in batches[:grades]), INDEXED, *(batch.key for batch in batches[grades:])]
     done = {task.removeprefix(f"{SUMMARIES} ") for task in tasks if task.startswith(f"{SUMMARIES} ")}
-    if CLEARED not in done or not done - {CLEARED} <= keys:
+    done = {task for task in done if not task.startswith(INDEX)}
+    if CLEARED not in done or not done - {CLEARED} <= set(steps):
         # A first run, or the records' years changed since the run that was
         # cut short (its batches no longer add up to the whole): from the start.
         async with transaction():
-            await engine.run_ddl(f"DELETE FROM qaf_upkeep WHERE task LIKE '{SUMMARIES} %'")
+            await engine.run_ddl(f"DELETE FROM qaf_upkeep WHERE task LIKE '{SUMMARIES} %' AND task NOT LIKE '{SUMMARIES} {INDEX}%'")
             await month_counts.clear()
+            await _set_indexes_aside(engine)
             await engine.run_ddl(f"INSERT INTO qaf_upkeep (task) VALUES ('{_done_marker(CLEARED)}')")
         done = {CLEARED}
-        log.info("rebuilding the report summaries from the records", extra={"batches": len(batches)})
+        log.info("rebuilding the report summaries from the records", extra={"batches": len(steps)})
     else:
-        log.info("resuming the rebuild of the report summaries", extra={"batch": len(done) - 1, "batches": len(batches)})
-        tell(f"Rebuilding report summaries: resuming after {len(done) - 1} of {len(batches)} parts done before")
-    for n, batch in enumerate(batches, start=1):
-        if batch.key in done:
+        log.info("resuming the rebuild of the report summaries", extra={"batch": len(done) - 1, "batches": len(steps)})
+        tell(f"Rebuilding report summaries: carrying on after {len(done) - 1} of {len(steps)} parts done before")
+    by_key = {batch.key: batch for batch in batches}
+    for n, key in enumerate(steps, start=1):
+        if key in done:
             continue
         step = time.monotonic()
         async with transaction():
-            await month_counts.rebuild_batch(batch)
-            await engine.run_ddl(f"INSERT INTO qaf_upkeep (task) VALUES ('{_done_marker(batch.key)}')")
-        log.info("report summaries: a batch rebuilt", extra={"batch": n, "batches": len(batches),
-                                                             "seconds": round(time.monotonic() - step, 2)})
-        tell(f"Rebuilding report summaries: {n} of {len(batches)} done ({batch.describe()}, {time.monotonic() - step:.1f} s)")
+            if key == INDEXED:
+                await _put_indexes_back(engine)
+                what = "indexes of the standing grades made"
+            else:
+                await month_counts.rebuild_batch(by_key[key])
+                what = by_key[key].describe()
+            await engine.run_ddl(f"INSERT INTO qaf_upkeep (task) VALUES ({_quoted(_done_marker(key))})")
+        seconds = time.monotonic() - step
+        log.info("report summaries: a batch rebuilt", extra={"batch": n, "batches": len(steps), "seconds": round(seconds, 2)})
+        tell(f"Rebuilding report summaries: {n} of {len(steps)} done ({what}, {seconds:.1f} s)")
     async with transaction():
         await engine.run_ddl(f"DELETE FROM qaf_upkeep WHERE task = '{SUMMARIES}' OR task LIKE '{SUMMARIES} %'")
     seconds = time.monotonic() - began

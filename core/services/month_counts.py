@@ -88,7 +88,8 @@ async def notifications_written(rows: Iterable[tuple[int, str, int | None, objec
 # the batches add up to the whole whichever way the rows are split; a batch's
 # rows are grouped by instant in SQL first (a cycle's audits share a due
 # instant, a sweep's escalations a created instant), so a few thousand rows
-# reach Python at scale. Every standing grade is written (one step per batch)
+# reach Python at scale. Every standing grade is written (one step per batch),
+# then the indexes set aside while they were loaded are made (core/db/upkeep.py),
 # before any count is, as a re-audit's movement reads its predecessor's.
 
 SUMMARY_TABLES = ("allocation_month", "escalation_month", "movement_month", "grade_month", "agreement_month",
@@ -220,12 +221,11 @@ async def rebuild_batch(batch: Batch) -> None:
 async def rebuild_all() -> None:
     """Every summary the reports read, from the rows: the standing grades, the
     monthly counts of audits, grades, moderation, movement, escalations,
-    follow-ups and the programme's work, and the yearly moderation counts
-    (bench and tests; an upgrade goes batch by batch, core/db/upkeep.py)."""
-    from core.db.engine import transaction
+    follow-ups and the programme's work, and the yearly moderation counts.
+    Batch by batch, as after an upgrade (core/db/upkeep.py); for bench loads
+    and the tests' check that the counts kept and a recount agree."""
+    from core.db import upkeep
+    from core.db.engine import current
 
-    async with transaction():
-        await clear()
-    for batch in await plan():
-        async with transaction():
-            await rebuild_batch(batch)
+    await upkeep.request(current(), if_rows_in=None)
+    await upkeep.run_requested()

@@ -29,23 +29,28 @@ NOT_AUDITOR_PHASES = ("moderated", "final", "disputed")
 
 _KIND = "CASE WHEN g.phase IN ('moderated', 'final') THEN g.phase ELSE 'auditor' END"
 
-# The latest grade of each kind per (allocation, domain), then one row each.
+# The latest grade of each kind per (allocation, domain), then one row each,
+# then the audit's columns (joined to a third of the rows the window yields).
 _SELECT = f"""
-SELECT k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, {{team}},
-       MAX(CASE WHEN k.kind = 'auditor' THEN k.level END),
-       MAX(CASE WHEN k.kind = 'moderated' THEN k.level END),
-       MAX(CASE WHEN k.kind = 'final' THEN k.level END),
-       MAX(CASE WHEN k.kind = 'final' THEN k.rank END),
-       MAX(CASE WHEN k.kind = 'final' THEN k.id END)
+SELECT s.allocation, a.organisation, s.domain, a.due_at, a.previous, a.auditor, {{team}},
+       s.auditor_level, s.moderated_level, s.final_level, s.final_rank, s.final_grade
 FROM (
-    SELECT g.allocation, g.domain, g.level, g.rank, g.id, {_KIND} AS kind,
-           ROW_NUMBER() OVER (PARTITION BY g.allocation, g.domain, {_KIND}
-                              ORDER BY g.set_at DESC, g.id DESC) AS nth
-    FROM grade g
-    WHERE g.phase <> 'disputed' {{where}}
-) k JOIN allocation a ON a.id = k.allocation LEFT JOIN child_case c ON c.id = a.child_case{{join}}
-WHERE k.nth = 1
-GROUP BY k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, {{team}}
+    SELECT k.allocation, k.domain,
+           MAX(CASE WHEN k.kind = 'auditor' THEN k.level END) AS auditor_level,
+           MAX(CASE WHEN k.kind = 'moderated' THEN k.level END) AS moderated_level,
+           MAX(CASE WHEN k.kind = 'final' THEN k.level END) AS final_level,
+           MAX(CASE WHEN k.kind = 'final' THEN k.rank END) AS final_rank,
+           MAX(CASE WHEN k.kind = 'final' THEN k.id END) AS final_grade
+    FROM (
+        SELECT g.allocation, g.domain, g.level, g.rank, g.id, {_KIND} AS kind,
+               ROW_NUMBER() OVER (PARTITION BY g.allocation, g.domain, {_KIND}
+                                  ORDER BY g.set_at DESC, g.id DESC) AS nth
+        FROM grade g
+        WHERE g.phase <> 'disputed' {{where}}
+    ) k
+    WHERE k.nth = 1
+    GROUP BY k.allocation, k.domain
+) s JOIN allocation a ON a.id = s.allocation LEFT JOIN child_case c ON c.id = a.child_case{{join}}
 """
 # Issue 13: an audit on a person has no case; it is the person's team's.
 _WITH_SUBJECTS = {"team": "COALESCE(c.team, sp.team, 0)", "join": "\nLEFT JOIN person sp ON sp.id = a.subject_person"}
