@@ -131,6 +131,7 @@ async def run_requested(progress: Callable[[str], None] | None = None) -> str:
             await engine.run_ddl(f"INSERT INTO qaf_upkeep (task) VALUES ('{_done_marker(CLEARED)}')")
         done = {CLEARED}
         log.info("rebuilding the report summaries from the records", extra={"batches": len(steps)})
+        tell(f"Rebuilding report summaries: {len(steps)} parts; the old ones cleared ({time.monotonic() - began:.1f} s)")
     else:
         log.info("resuming the rebuild of the report summaries", extra={"batch": len(done) - 1, "batches": len(steps)})
         tell(f"Rebuilding report summaries: carrying on after {len(done) - 1} of {len(steps)} parts done before")

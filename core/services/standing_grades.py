@@ -17,6 +17,7 @@ and re-audit pages, disputes and reports all read it here (``final_grades``,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from core.calendar import to_london
@@ -161,8 +162,11 @@ async def _add_to_movement(delta: dict[MovementKey, list[int]]) -> None:
     await add_counts(MovementMonth, ("organisation", "month", "domain"), ("improved", "same", "downgraded"), delta)
 
 
+@functools.lru_cache(maxsize=4096)
 def month_of(due_at) -> str:
-    """The London month an audit due at ``due_at`` is reported in."""
+    """The London month an audit due at ``due_at`` is reported in. (Kept for
+    the instants seen last: a rebuild asks for a cycle's due instant once
+    per auditor.)"""
     return to_london(due_at).strftime("%Y-%m")
 
 
