@@ -70,7 +70,7 @@ async def _set_indexes_aside(engine) -> None:
     not unique (the reports' six; each row written kept them all up to date,
     two thirds of the standing grades' time), keeping their definitions in
     ``qaf_upkeep`` to put back once the table is loaded. Call in the
-    transaction that empties it."""
+    transaction that empties it, before emptying it."""
     if engine.engine_type == "postgres":
         rows = await engine.run_ddl(
             "SELECT indexname AS name, indexdef AS definition FROM pg_indexes"
@@ -126,8 +126,8 @@ async def run_requested(progress: Callable[[str], None] | None = None) -> str:
         # cut short (its batches no longer add up to the whole): from the start.
         async with transaction():
             await engine.run_ddl(f"DELETE FROM qaf_upkeep WHERE task LIKE '{SUMMARIES} %' AND task NOT LIKE '{SUMMARIES} {INDEX}%'")
+            await _set_indexes_aside(engine)  # first: emptying the table then writes no index
             await month_counts.clear()
-            await _set_indexes_aside(engine)
             await engine.run_ddl(f"INSERT INTO qaf_upkeep (task) VALUES ('{_done_marker(CLEARED)}')")
         done = {CLEARED}
         log.info("rebuilding the report summaries from the records", extra={"batches": len(steps)})
