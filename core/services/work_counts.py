@@ -20,8 +20,9 @@ not at all:
 "Done" and "done on time" are decided as ``core.services.work._items``
 decides a piece of work's status: the completion record's date or, for work
 done by audits, the London date of its last final audit; on time when that
-date is on or before the due date. :func:`rebuild` recounts everything from
-the rows (the migration, and the tests' check that upkeep and recount agree).
+date is on or before the due date. :func:`count_batch` recounts a batch of
+the rows (``month_counts.rebuild_all``: the upgrade, and the tests' check that
+upkeep and recount agree).
 """
 
 from __future__ import annotations
@@ -131,13 +132,11 @@ async def audit_final(allocation_id: int) -> None:
         await _add(_delta(rows, issued=False))
 
 
-async def rebuild() -> None:
-    """Every count from the rows."""
-    from core.db.engine import transaction
-
-    async with transaction():
-        await current().run_ddl("DELETE FROM work_month")
-        await _add(_delta(await WorkMonth.raw(state_sql("1 = 1")), issued=True))
+async def count_batch(batch) -> None:
+    """The counts of a batch's work (``month_counts.Batch``: its organisation's,
+    due in its years), added (part of ``month_counts.rebuild_all``)."""
+    where, values = batch.bounds("w.due_on", dates=True)
+    await _add(_delta(await WorkMonth.raw(state_sql(f"w.organisation = {{}}{where}"), batch.organisation, *values), issued=True))
 
 
-__all__ = ["audit_final", "completed", "done_on", "issued", "rebuild", "state_sql"]
+__all__ = ["audit_final", "completed", "count_batch", "done_on", "issued", "state_sql"]
