@@ -254,7 +254,7 @@ async def measure(calls: int, per_page: int, only: list[str] | None, plans: bool
                         lines = await plan(engine, sql, args)
                     except Exception as error:  # a statement EXPLAIN cannot take: say so, go on
                         lines = [f"(no plan: {type(error).__name__})"]
-                    row["plans"].append({"sql": sql, "calls": len(times), "median_ms": statistics.median(times),
+                    row["plans"].append({"sql": sql, "args": args, "calls": len(times), "median_ms": statistics.median(times),
                                          "plan": lines, "scans": whole_table_scans(lines)})
             results[name] = row
             print(f"{name:32} {row['median_ms']:7.2f} ms  cpu {row['cpu_ms']:6.2f}  p90 {row['p90_ms']:7.2f}  statements {row['statements']:4.0f}"

@@ -270,7 +270,10 @@ async def base_context(request: Request, title: str) -> dict[str, Any]:
     actor = request.scope.get("user")
     if actor is not None:
         ctx = request_context(request)
-        unread = await notifications.unread_count(ctx)
+        # Counted as the session was read, on a page GET (web.auth.middleware).
+        unread = request.scope.get("state", {}).get("qaf_unread") if ctx.reads_only else None
+        if unread is None:
+            unread = await notifications.unread_count(ctx)
         if report_access.may_read_some(actor):
             reads_reports = (await report_access.reach(ctx)).any
     return shell_context(request, title, unread, reads_reports)

@@ -362,6 +362,21 @@ async def dispute_view(ctx: Context, dispute_id: int) -> dict:
     }
 
 
+async def standing(ctx: Context, dispute_id: int) -> dict:
+    """What a list of disputes shows of one (the home's): the dispute, its
+    audit's row, its stage and the steps the actor may take, checked as
+    ``dispute_view`` checks them, without its history, grades and names."""
+    dispute = await _load(ctx, dispute_id)
+    row, _, held = await _people_and_held(ctx, dispute)
+    workflow = ctx.registry.workflow(dispute["workflow_key"], dispute["workflow_version"])
+    return {
+        "dispute": dispute,
+        "row": row,
+        "state_label": wf.state(workflow, dispute["state"]).label,
+        "transitions": wf.available(workflow, dispute["state"], held),
+    }
+
+
 async def _chain(allocation_id: int, domains: list[str]) -> list[dict]:
     """Every grade the disputed domains were given, in order, with who and why
     (the evidence or rationale each was given with): HAR 2.11's amended report."""

@@ -108,9 +108,13 @@ async def programme(ctx: Context, year: int, *, mine: bool = False) -> list[Prog
     assert ctx.actor
     from core.services.cycles import practice_weeks
 
-    staff = await staff_of(ctx.actor.organisation_id)
-    weeks = await practice_weeks(ctx.actor.organisation_id)
-    items = expand(ctx.registry, ctx.actor.council, year, staff, weeks)
+    # A page GET asks for the programme more than once (this year's and the
+    # next, the home's cards): the staff and practice weeks are read once.
+    key = ("programme_inputs", ctx.actor.organisation_id)
+    if key not in ctx.loaded or not ctx.reads_only:
+        ctx.loaded[key] = (await staff_of(ctx.actor.organisation_id), await practice_weeks(ctx.actor.organisation_id))
+    staff, weeks = ctx.loaded[key]
+    items = expand(ctx.registry, ctx.actor.council, year, staff, weeks, only=ctx.actor.person_id if mine else None)
     if mine:
         # PLAT-4: a joint activity is on each co-auditor's programme too.
         items = [i for i in items if i.person_id == ctx.actor.person_id or ctx.actor.person_id in i.co_auditor_ids]
