@@ -60,12 +60,14 @@ async def _people_and_held(ctx: Context, dispute: dict) -> tuple[dict, dict[str,
     """The audit row, its people and what the actor holds; NotFound when the
     actor may see neither the audit nor (by a role the process names) the dispute."""
     assert ctx.actor
-    row = await audits.load_row(dispute["allocation"], ctx.registry)
-    if row is None or row["organisation"] != ctx.actor.organisation_id:
-        raise NotFound("There is no dispute with that number that you can see")
     try:
+        # The audit as its page loads it (an audit of another organisation is
+        # not visible either): read once, not once more before.
         row, people, held = await audits.visible(ctx, dispute["allocation"])
     except NotFound:
+        row = await audits.load_row(dispute["allocation"], ctx.registry)
+        if row is None or row["organisation"] != ctx.actor.organisation_id:
+            raise NotFound("There is no dispute with that number that you can see") from None
         # Managers the process names by role (service manager, head of
         # service, assistant director) see the dispute without the audit.
         workflow = ctx.registry.workflow(dispute["workflow_key"], dispute["workflow_version"])
