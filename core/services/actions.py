@@ -152,21 +152,20 @@ async def create(
 
 
 async def _reports_of(ctx: Context) -> set[int]:
-    """Everyone below the actor in the line-management chain."""
+    """Everyone below the actor in the line-management chain: walked in the
+    database down ``person_line_manager`` (a team manager's dozen, not the
+    council's 5,000 staff read into Python), once per request."""
     assert ctx.actor
-    people = await Person.select(Person.id, Person.line_manager).where(Person.organisation == ctx.actor.organisation_id)
-    below: dict[int, list[int]] = {}
-    for p in people:
-        if p["line_manager"] is not None:
-            below.setdefault(p["line_manager"], []).append(p["id"])
-    found: set[int] = set()
-    todo = [ctx.actor.person_id]
-    while todo:
-        for child in below.get(todo.pop(), []):
-            if child not in found and child != ctx.actor.person_id:
-                found.add(child)
-                todo.append(child)
-    return found
+    key = ("reports_of", ctx.actor.person_id)
+    if key not in ctx.loaded or not ctx.reads_only:
+        rows = await Person.raw(
+            # As report_access and delivery: UNION stops at a loop in the data.
+            "WITH RECURSIVE line(id) AS (SELECT CAST({} AS INTEGER)"
+            " UNION SELECT q.id FROM person q JOIN line l ON q.line_manager = l.id WHERE q.organisation = {})"
+            " SELECT id FROM line", ctx.actor.person_id, ctx.actor.organisation_id,
+        )
+        ctx.loaded[key] = frozenset(r["id"] for r in rows) - {ctx.actor.person_id}
+    return set(ctx.loaded[key])
 
 
 async def _load(ctx: Context, action_id: int) -> dict:

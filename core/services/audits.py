@@ -19,7 +19,7 @@ import msgspec
 from core import workflow as wf
 from core.calendar import to_london
 from core.db.engine import transaction
-from core.db.tables import Allocation, ChildCase, Deadline, Grade, Person, Review
+from core.db.tables import Allocation, Deadline, Grade, Person, Review
 from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
 from core.forms import FormFields, SectionStatus, Window, clean, fields_of, problems_for_submit, section_statuses
 from core.escalation import EscalationEvent
@@ -385,19 +385,23 @@ async def audits_of_my_cases(ctx: Context, before: int | None = None, limit: int
     """Final audits of cases the actor works or manages (HAR 2.6), newest first."""
     assert ctx.actor
     council = ctx.registry.council(ctx.actor.council)
-    cases = ChildCase.allocated_worker == ctx.actor.person_id
+    me = ctx.actor.person_id
+    cases = "cc.allocated_worker = {}"
+    args: list = [ctx.actor.organisation_id, me]
     if ctx.actor.role == council.team_manager_role.split(":")[-1]:
-        me = await Person.select(Person.team).where(Person.id == ctx.actor.person_id).first()
-        if me and me["team"]:
-            cases = cases | (ChildCase.team == me["team"])
-    # The cases first (a team's few hundred, by index), then their audits: an
-    # OR across the join would walk every final audit of the council.
-    case_ids = [r["id"] for r in await ChildCase.select(ChildCase.id).where(
-        cases & (ChildCase.organisation == ctx.actor.organisation_id))]
-    case_ids = case_ids or [0]
-    # Issue 13: and audits on the actor themselves (an observation of their practice).
-    return await _completed(ctx, f"(a.child_case IN ({_marks(case_ids)}) OR a.subject_person = {{}})",
-                            [*case_ids, ctx.actor.person_id], before, limit or COMPLETED_PAGE)
+        cases += " OR cc.team = (SELECT p.team FROM person p WHERE p.id = {})"
+        args.append(me)
+    # The audits are found from the cases (a team's few hundred, by index)
+    # and the audits on the actor themselves (issue 13: an observation of
+    # their practice), by id: written as an OR beside the final states,
+    # SQLite (with no statistics, as qaf runs, or with them) walked every
+    # final audit of the council by ``allocation_state`` instead.
+    where = (
+        "a.id IN (SELECT a2.id FROM allocation a2 WHERE a2.child_case IN (SELECT cc.id FROM child_case cc"
+        f" WHERE cc.organisation = {{}} AND ({cases}))"
+        " UNION ALL SELECT a3.id FROM allocation a3 WHERE a3.subject_person = {})"
+    )
+    return await _completed(ctx, where, [*args, me], before, limit or COMPLETED_PAGE)
 
 
 def _final_states(ctx: Context) -> set[str]:
@@ -411,17 +415,42 @@ def _final_states(ctx: Context) -> set[str]:
     }
 
 
-async def qa_queue(ctx: Context) -> list[Summary]:
+# The QA queue's page: the oldest first, the rest a page at a time (a large
+# council has hundreds waiting at the month's end).
+QA_PAGE = 50
+
+
+def _queue_states(ctx: Context) -> list[str]:
     assert ctx.actor
     if not ctx.actor.can("qa_review"):
         raise Forbidden("Only the QA team sees the QA queue")
-    states = _review_states(ctx) - _editable_states_for_council(ctx)
-    states = sorted(states)
-    rows = await _rows(
-        f"WHERE a.organisation = {{}} AND a.state IN ({_marks(states)}) ORDER BY a.updated_at, a.id",
-        ctx.actor.organisation_id, *states, registry=ctx.registry,
-    )
+    return sorted(_review_states(ctx) - _editable_states_for_council(ctx))
+
+
+async def qa_queue(ctx: Context, limit: int | None = None, after: int | None = None) -> list[Summary]:
+    """Audits waiting for the actor's QA decision, oldest first: all of them,
+    or ``limit`` after the audit ``after`` (keyset by (updated_at, id), through
+    ``allocation_org_state``)."""
+    states = _queue_states(ctx)
+    where = f"WHERE a.organisation = {{}} AND a.state IN ({_marks(states)})"
+    args: list = [ctx.actor.organisation_id, *states]
+    if after is not None:
+        where += (" AND (a.updated_at > (SELECT b.updated_at FROM allocation b WHERE b.id = {})"
+                  " OR (a.updated_at = (SELECT b.updated_at FROM allocation b WHERE b.id = {}) AND a.id > {}))")
+        args += [after, after, after]
+    tail = f" LIMIT {int(limit)}" if limit is not None else ""
+    rows = await _rows(f"{where} ORDER BY a.updated_at, a.id{tail}", *args, registry=ctx.registry)
     return [_summary(ctx, row) for row in rows]
+
+
+async def qa_queue_count(ctx: Context) -> int:
+    """How many audits wait for QA (a range of ``allocation_org_state``)."""
+    states = _queue_states(ctx)
+    rows = await Allocation.raw(
+        f"SELECT COUNT(*) AS n FROM allocation a WHERE a.organisation = {{}} AND a.state IN ({_marks(states)})",
+        ctx.actor.organisation_id, *states,
+    )
+    return int(rows[0]["n"])
 
 
 def _editable_states_for_council(ctx: Context) -> set[str]:
@@ -1020,6 +1049,7 @@ __all__ = [
     "my_open",
     "CompletedPage",
     "qa_queue",
+    "qa_queue_count",
     "review",
     "save_answers",
     "submit",

@@ -38,7 +38,7 @@ KEYS = ("organisation", "month", "owner", "schedule_key")
 COUNTS = ("issued", "done", "on_time")
 
 
-def _hint() -> str:
+def hint() -> str:
     # SQLite: statistics gathered while every allocation.work was NULL make
     # the planner scan every audit for each piece of work instead of using
     # allocation_work (measured at scale 1: minutes, against milliseconds).
@@ -48,13 +48,13 @@ def _hint() -> str:
 def state_sql(where: str) -> str:
     """Work rows with what decides their state: the completion date, and for
     work done by audits the number of its final audits and the last one's instant."""
-    hint = _hint()
+    by_work = hint()
     return (
         "SELECT w.id AS id, w.organisation AS organisation, w.owner AS owner, w.schedule_key AS schedule_key,"
         " w.due_on AS due_on, w.done_on AS done_on, w.needed AS n, w.form_key AS form_key,"
-        f" CASE WHEN w.form_key <> '' THEN (SELECT COUNT(a.finalised_at) FROM allocation a{hint} WHERE a.work = w.id)"
+        f" CASE WHEN w.form_key <> '' THEN (SELECT COUNT(a.finalised_at) FROM allocation a{by_work} WHERE a.work = w.id)"
         "  ELSE 0 END AS finals,"
-        f" CASE WHEN w.form_key <> '' THEN (SELECT MAX(a.finalised_at) FROM allocation a{hint} WHERE a.work = w.id)"
+        f" CASE WHEN w.form_key <> '' THEN (SELECT MAX(a.finalised_at) FROM allocation a{by_work} WHERE a.work = w.id)"
         "  END AS last_final"
         f" FROM work w WHERE {where}"
     )
