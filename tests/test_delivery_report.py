@@ -349,7 +349,7 @@ async def _work_month_rows() -> list[tuple]:
 
 @pytest.mark.req("PLAT-5")
 async def test_audits_count_towards_work_practice_weeks_and_roles_nobody_holds(registry, demo):
-    from core.services import work_counts
+    from core.services import month_counts
     from core.services.cycles import schedule_practice_week
     from helpers import allocation_of, finalise
 
@@ -389,7 +389,7 @@ async def test_audits_count_towards_work_practice_weeks_and_roles_nobody_holds(r
     # The counts kept as work was issued, recorded and audited agree with a recount.
     kept = await _work_month_rows()
     assert kept
-    await work_counts.rebuild()
+    await month_counts.rebuild_all()
     assert await _work_month_rows() == kept
 
 

@@ -60,12 +60,14 @@ async def _people_and_held(ctx: Context, dispute: dict) -> tuple[dict, dict[str,
     """The audit row, its people and what the actor holds; NotFound when the
     actor may see neither the audit nor (by a role the process names) the dispute."""
     assert ctx.actor
-    row = await audits.load_row(dispute["allocation"], ctx.registry)
-    if row is None or row["organisation"] != ctx.actor.organisation_id:
-        raise NotFound("There is no dispute with that number that you can see")
     try:
+        # The audit as its page loads it (an audit of another organisation is
+        # not visible either): read once, not once more before.
         row, people, held = await audits.visible(ctx, dispute["allocation"])
     except NotFound:
+        row = await audits.load_row(dispute["allocation"], ctx.registry)
+        if row is None or row["organisation"] != ctx.actor.organisation_id:
+            raise NotFound("There is no dispute with that number that you can see") from None
         # Managers the process names by role (service manager, head of
         # service, assistant director) see the dispute without the audit.
         workflow = ctx.registry.workflow(dispute["workflow_key"], dispute["workflow_version"])
@@ -358,6 +360,21 @@ async def dispute_view(ctx: Context, dispute_id: int) -> dict:
         "history": await trail.history("dispute", dispute_id),
         "final_grades": await latest_final_grades(row["id"]),
         "grade_chain": await _chain(row["id"], list(dispute["domains"] or {})),
+    }
+
+
+async def standing(ctx: Context, dispute_id: int) -> dict:
+    """What a list of disputes shows of one (the home's): the dispute, its
+    audit's row, its stage and the steps the actor may take, checked as
+    ``dispute_view`` checks them, without its history, grades and names."""
+    dispute = await _load(ctx, dispute_id)
+    row, _, held = await _people_and_held(ctx, dispute)
+    workflow = ctx.registry.workflow(dispute["workflow_key"], dispute["workflow_version"])
+    return {
+        "dispute": dispute,
+        "row": row,
+        "state_label": wf.state(workflow, dispute["state"]).label,
+        "transitions": wf.available(workflow, dispute["state"], held),
     }
 
 

@@ -397,13 +397,17 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
     themes = {t.key: t.label for t in ctx.registry.council(ctx.actor.council).themes} if ctx.actor else {}
     audits: dict[int, list[dict]] = {}
     if rows:
-        for audit in await Allocation.select(
-            Allocation.id, Allocation.work, Allocation.state, Allocation.finalised_at, Allocation.workflow_key,
-            Allocation.workflow_version,
-            Allocation.child_case.external_id.as_alias("case"), Allocation.subject_person,
-            Allocation.subject_person.display_name.as_alias("subject_person_name"), Allocation.meeting_type,
-            Allocation.meeting_on,
-        ).where(Allocation.work.is_in([r["id"] for r in rows])).order_by(Allocation.id):
+        ids = [r["id"] for r in rows]
+        # By ``allocation_work`` (work_counts.hint: SQLite's statistics may
+        # say otherwise, and it then read every audit of the council).
+        for audit in await Allocation.raw(
+            "SELECT a.id AS id, a.work AS work, a.state AS state, a.finalised_at AS finalised_at,"
+            " a.workflow_key AS workflow_key, a.workflow_version AS workflow_version,"
+            ' c.external_id AS "case", a.subject_person AS subject_person, sp.display_name AS subject_person_name,'
+            f" a.meeting_type AS meeting_type, a.meeting_on AS meeting_on FROM allocation a{work_counts.hint()}"
+            " LEFT JOIN child_case c ON c.id = a.child_case LEFT JOIN person sp ON sp.id = a.subject_person"
+            f" WHERE a.work IN ({', '.join('{}' for _ in ids)}) ORDER BY a.id", *ids,
+        ):
             audit["case_external_id"] = audit["case"]
             audit["council"] = ctx.actor.council if ctx.actor else ""
             subjects.describe(audit, ctx.registry)

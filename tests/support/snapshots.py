@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
+import os
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
@@ -40,6 +42,17 @@ def _sqlite_backup(source: Path, target: Path) -> None:
     finally:
         src.close()
         dst.close()
+
+
+def _open_in_this_process(path: Path) -> bool:
+    names = {str(path.resolve()) + suffix for suffix in ("", "-wal", "-shm")}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") in names:
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def _close_bound_engine() -> None:
@@ -129,10 +142,21 @@ class Snapshots:
             return await build()
         kind = "sqlite" if url.startswith("sqlite") else "postgres"
         key = (*before, (kind, id(registry), council, tuple(sorted(options.items())), str(now), self.instant))
-        if key in self._demos:
+        copied = key in self._demos
+        if copied and kind == "sqlite":
+            # The file is replaced: only once no connection of this process
+            # has it open (one left open would keep the old WAL index, and
+            # its view of the database, from every later connection here).
+            _close_bound_engine()
+            gc.collect()  # sqlite3 connections dropped but not yet collected
+            bind(engine_for(url))
+            if _open_in_this_process(sqlite_path(url)):
+                copied = False  # build it for real instead
+            else:
+                _close_bound_engine()
+        if copied:
             snapshot, result, finished = self._demos[key]
             if kind == "sqlite":
-                _close_bound_engine()
                 path = sqlite_path(url)
                 for suffix in ("-wal", "-shm"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -149,12 +173,13 @@ class Snapshots:
         else:
             result = await build()
             finished = utcnow()
-            if kind == "sqlite":
-                snapshot = str(self.folder / f"demo-{len(self._demos)}.sqlite3")
-                await asyncio.to_thread(_sqlite_backup, sqlite_path(url), Path(snapshot))
-            else:
-                snapshot = (await self._create_from_template(url.rsplit("/", 1)[1])).rsplit("/", 1)[1]
-            self._demos[key] = (snapshot, copy.deepcopy(result), finished)
+            if key not in self._demos:
+                if kind == "sqlite":
+                    snapshot = str(self.folder / f"demo-{len(self._demos)}.sqlite3")
+                    await asyncio.to_thread(_sqlite_backup, sqlite_path(url), Path(snapshot))
+                else:
+                    snapshot = (await self._create_from_template(url.rsplit("/", 1)[1])).rsplit("/", 1)[1]
+                self._demos[key] = (snapshot, copy.deepcopy(result), finished)
         self._state[url] = (key, await _fingerprint())
         return copy.deepcopy(result)
 
