@@ -43,9 +43,10 @@ class QafSQLiteEngine(SQLiteEngine):
         self._executor = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="qaf-sqlite")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
-        # An engine dropped (tests bind many) lets its threads, and with them
-        # their connections, go.
-        weakref.finalize(self, self._executor.shutdown, wait=False)
+        # An engine dropped (tests bind many), or the process ending, stops
+        # its threads and closes their connections: the last to close
+        # checkpoints the WAL and removes the -wal and -shm files.
+        self._finalizer = weakref.finalize(self, _stop, self._executor, self._connections)
 
     async def get_connection(self):
         connection = await super().get_connection()
@@ -84,9 +85,13 @@ class QafSQLiteEngine(SQLiteEngine):
     def close(self) -> None:
         """Stop the worker threads and close their connections (the file can
         then be replaced: a connection left open would keep the old WAL index)."""
-        self._executor.shutdown(wait=True)
-        while self._connections:
-            self._connections.pop().close()
+        self._finalizer()
+
+
+def _stop(executor: ThreadPoolExecutor, connections: list[sqlite3.Connection]) -> None:
+    executor.shutdown(wait=True)
+    while connections:
+        connections.pop().close()
 
 
 def sqlite_path(url: str) -> Path:
