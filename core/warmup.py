@@ -21,6 +21,8 @@ import threading
 
 log = logging.getLogger("qaf.warmup")
 
+DELAY_SECONDS = 0.5  # after the app's start-up, before the warm-up thread starts
+
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _calendar_ready = threading.Event()

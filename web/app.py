@@ -168,8 +168,9 @@ class QafInit(InitPluginProtocol):
         engine = current()
         # The bank-holiday calendar, WeasyPrint and the password hasher load
         # in a background thread once the server answers (issue 19 item 6),
-        # not before: they were seconds of start-up.
-        warmup.start()
+        # not before: they were seconds of start-up. Half a second later, so
+        # that binding the socket and the first requests are not slowed.
+        asyncio.get_running_loop().call_later(warmup.DELAY_SECONDS, warmup.start)
         pooled = engine.engine_type == "postgres" and self.settings.database_pool_size > 0
         if pooled:
             await engine.start_connection_pool(min_size=1, max_size=self.settings.database_pool_size)
