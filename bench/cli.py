@@ -57,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--seconds", type=float, default=10.0, help="load time per page")
     run.add_argument("--clients", type=int, default=50)
     run.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
+    run.add_argument("--pages", default="", help="drive only the pages whose names contain one of these comma-separated "
+                     "words (the framework floor and health check always); default every page")
     run.set_defaults(func=cmd_run)
     compare = sub.add_parser("compare", help="the change between two run --json results")
     compare.add_argument("a", type=Path, help="the earlier results (JSON)")
