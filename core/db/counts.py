@@ -9,6 +9,9 @@ from collections.abc import Mapping, Sequence
 
 from piccolo.table import Table
 
+from core.db import bulk
+from core.db.engine import current
+
 
 async def add_counts(table: type[Table], keys: Sequence[str], counts: Sequence[str], delta: Mapping[tuple, Sequence[int]]) -> None:
     """Add each delta (key values -> count values, in the order of ``keys``
@@ -21,6 +24,12 @@ async def add_counts(table: type[Table], keys: Sequence[str], counts: Sequence[s
         f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
         + ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in counts)
     )
-    for key, values in sorted(delta.items()):
-        if any(values):
-            await table.raw(sql, *key, *values)
+    rows = [(*key, *values) for key, values in sorted(delta.items()) if any(values)]
+    transaction = current().current_transaction.get()
+    if transaction is not None and len(rows) > 1:
+        # One prepared statement for the lot on the transaction's connection
+        # (issue 19 item 4: a month's issue upserted 575 rows one query each).
+        await transaction.connection.executemany(bulk.sql_text(sql), rows)
+        return
+    for row in rows:
+        await table.raw(sql, *row)

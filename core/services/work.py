@@ -265,9 +265,9 @@ async def _link_issued_audits(ctx: Context, organisation_id: int, forms: list[tu
             trail_rows.append(trail.row(ctx, organisation_id=organisation_id, entity="allocation", entity_id=row["id"],
                                         action="counted_towards_work", changes={"work": work_id}))
     if linked:
-        engine, connection = bulk._transaction()
-        sql = bulk._text(engine.engine_type, "UPDATE allocation SET work = {} WHERE id = {}")
-        await connection.executemany(sql, [(work_id, allocation_id) for allocation_id, work_id in linked])
+        _, connection = bulk._transaction()
+        await connection.executemany(bulk.sql_text("UPDATE allocation SET work = {} WHERE id = {}"),
+                                     [(work_id, allocation_id) for allocation_id, work_id in linked])
     return linked
 
 
