@@ -3,12 +3,13 @@
 
 Some libraries cost a second or more the first time they are used: the
 bank-holiday calendar (``holidays`` loads every country's calendar, ≈0.9 s of
-CPU), WeasyPrint with Pango and its fonts (≈2 s, then the first PDF), the
-argon2 hash that an unknown username is checked against. Importing them at
+CPU), WeasyPrint with Pango and its fonts (≈2 s, then the first PDF). (The
+argon2 hash an unknown username is checked against is made on first use, in
+the hashing threads.) Importing them at
 start-up kept the server from answering for seconds; leaving them to first
 use makes the first sign-in, deadline or PDF wait for them. So the app's
 start-up starts one background thread that loads them in turn, once per
-process, while the server already answers (``start``). Whatever needs one
+process, a few seconds after the server answers (``start``). Whatever needs one
 of them before the thread got to it loads it itself (Python's import lock
 and the caches make that safe), and the sweep waits for the calendar off
 the event loop (``wait``).
@@ -21,7 +22,10 @@ import threading
 
 log = logging.getLogger("qaf.warmup")
 
-DELAY_SECONDS = 0.5  # after the app's start-up, before the warm-up thread starts
+# After the app's start-up, before the warm-up thread starts: the first
+# requests (often sign-ins, whose password hashes run at the lowest CPU
+# priority, core/services/accounts.py) come first.
+DELAY_SECONDS = 3.0
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
@@ -37,12 +41,6 @@ def _warm() -> None:
         log.exception("warming the bank-holiday calendar failed")
     finally:
         _calendar_ready.set()
-    try:
-        from core.services.accounts import _dummy_hash
-
-        _dummy_hash()
-    except Exception:
-        log.exception("warming the password hasher failed")
     try:
         from core.pdf import warm
 

@@ -168,7 +168,7 @@ class QafInit(InitPluginProtocol):
         engine = current()
         # The bank-holiday calendar, WeasyPrint and the password hasher load
         # in a background thread once the server answers (issue 19 item 6),
-        # not before: they were seconds of start-up. Half a second later, so
+        # not before: they were seconds of start-up. A few seconds later, so
         # that binding the socket and the first requests are not slowed.
         asyncio.get_running_loop().call_later(warmup.DELAY_SECONDS, warmup.start)
         pooled = engine.engine_type == "postgres" and self.settings.database_pool_size > 0
