@@ -111,6 +111,8 @@ _WARM_HTML = (
 
 
 def warm() -> None:
-    """Load WeasyPrint, Pango and the fonts now, on the PDF thread, so the
-    first PDF a person asks for does not pay for them (core/warmup.py)."""
-    _rendering.submit(html_to_pdf, _WARM_HTML).result()
+    """Load WeasyPrint, Pango and the fonts now, in the caller's thread (the
+    warm-up's, at the lowest CPU priority), so the first PDF a person asks
+    for does not pay for them (core/warmup.py). ``_lock`` hands what it made
+    to the PDF thread."""
+    html_to_pdf(_WARM_HTML)

@@ -33,6 +33,12 @@ _calendar_ready = threading.Event()
 
 
 def _warm() -> None:
+    # At the lowest CPU priority, as the password hashes are (core/services/
+    # accounts.py): whatever can wait must not take the CPU from requests,
+    # nor starve the sign-ins' hashing threads.
+    from core.services.accounts import _lowest_priority
+
+    _lowest_priority()
     try:
         from core.calendar import is_working_day, london_date, utcnow
 
