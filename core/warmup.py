@@ -33,12 +33,10 @@ _calendar_ready = threading.Event()
 
 
 def _warm() -> None:
-    # At the lowest CPU priority, as the password hashes are (core/services/
-    # accounts.py): whatever can wait must not take the CPU from requests,
-    # nor starve the sign-ins' hashing threads.
-    from core.services.accounts import _lowest_priority
-
-    _lowest_priority()
+    # At normal priority: at the lowest (as the password hashes) it hardly
+    # ran on a busy machine, and a PDF asked meanwhile waited for it (the
+    # import lock and ``core.pdf``'s lock). The delay keeps it out of the
+    # way of the first requests.
     try:
         from core.calendar import is_working_day, london_date, utcnow
 
