@@ -6,6 +6,7 @@ A development tool, installed by ``uv sync`` as the workspace member
     uv run qaf-bench generate --scale 0.1 --seed 1
     uv run qaf-bench run --seconds 5 --clients 50 --json bench.json
     uv run qaf-bench compare before.json after.json
+    uv run qaf-bench pages --calls 60 --plans      # each staff page in-process
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def cmd_compare(args) -> int:
     return run_cli(args)
 
 
+def cmd_pages(args) -> int:
+    """Time each staff page in-process through the app: whole, SQL, render; with --plans its query plans."""
+    from bench.pages import run_cli
+
+    return run_cli(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="qaf-bench", description="qaf's scale data and benchmarks (not for a live database)."
@@ -60,6 +68,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--pages", default="", help="drive only the pages whose names contain one of these comma-separated "
                      "words (the framework floor and health check always); default every page")
     run.set_defaults(func=cmd_run)
+    pages = sub.add_parser("pages", help="each staff page in-process: median ms, statements, SQL and render time")
+    pages.add_argument("--calls", type=int, default=60, help="requests per page (cycling through its users)")
+    pages.add_argument("--users", type=int, default=10, help="users per page")
+    pages.add_argument("--only", action="append", default=None, help="pages whose name contains this (repeatable)")
+    pages.add_argument("--plans", action="store_true", help="print each page's statements with their query plans")
+    pages.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
+    pages.set_defaults(func=cmd_pages)
     compare = sub.add_parser("compare", help="the change between two run --json results")
     compare.add_argument("a", type=Path, help="the earlier results (JSON)")
     compare.add_argument("b", type=Path, help="the later results (JSON)")

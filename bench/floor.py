@@ -223,11 +223,22 @@ class Floors:
 
         me, actor = await self._me(person_id)
         _, states = self._states(actor.council, actor.role)
-        queue = self._summaries(await self.raw.all(_queue(states), actor.organisation_id, *states))
+        # As the page: the oldest QA_PAGE (core.services.audits), and how many wait when there are more.
+        from core.services.audits import QA_PAGE
+
         org = actor.organisation_id
+        queue = self._summaries(await self.raw.all(_queue(states) + " LIMIT {}", org, *states, QA_PAGE + 1))
+        later = queue[QA_PAGE - 1]["id"] if len(queue) > QA_PAGE else None
+        waiting = len(queue)
+        if later is not None:
+            marks = ", ".join("{}" for _ in states)
+            waiting = int((await self.raw.one(
+                f"SELECT COUNT(*) AS n FROM allocation a WHERE a.organisation = {{}} AND a.state IN ({marks})", org, *states))["n"])
         row = await self._agreement(org)
         agreement = Agreement(int(row["moderated"] or 0), int(row["agreed"] or 0))
-        return self._render("qa/queue.html", self._shell(actor, me, "QA queue", "/qa") | {"queue": queue, "agreement": agreement})
+        return self._render("qa/queue.html", self._shell(actor, me, "QA queue", "/qa")
+                            | {"queue": queue[:QA_PAGE], "later": later, "waiting": waiting, "paged": False,
+                               "agreement": agreement})
 
     async def _agreement(self, org: int):
         from core.services.moderation import AGREEMENT_WINDOW

@@ -1,4 +1,4 @@
-"""The ``qaf`` command: serve, migrate, plugins, demo, cycle, sweep, send-mail, programme, token,
+"""The ``qaf`` command: serve, migrate, upkeep, plugins, demo, cycle, sweep, send-mail, programme, token,
 second-factor, invite, trail, backup, restore, retention, subject-access."""
 
 from __future__ import annotations
@@ -24,15 +24,32 @@ def _prepare():
     return settings, plugins
 
 
-async def _migrate() -> str:
+def _tell(words: str) -> None:
+    """Progress of a long step, for the person running the command (stderr)."""
+    print(words, file=sys.stderr, flush=True)
+
+
+async def _migrate(rebuild_summaries: bool = False) -> str:
     """Apply pending migrations: as the bound database's role, or, with
     QAF_MIGRATE_DATABASE_URL, as the owner, then grant the app's role its
-    rights (core/db/roles.py)."""
+    rights (core/db/roles.py). Then what the migrations asked for (the report
+    summaries rebuilt, printing its progress on stderr); with
+    ``rebuild_summaries`` those are rebuilt whether asked for or not."""
     from core.db.migrate import migrate
+
+    async def run() -> str:
+        printed = await migrate(progress=_tell)
+        if rebuild_summaries:
+            from core.db import upkeep
+            from core.db.engine import current
+
+            await upkeep.request(current(), if_rows_in=None)
+            printed += "\n" + await upkeep.run_requested(_tell)
+        return printed
 
     settings = get_settings()
     if not settings.migrate_database_url:
-        return await migrate()
+        return await run()
     from core.db.engine import bind, current, engine_for
     from core.db.roles import grant_app_role
     from core.settings import SettingsError
@@ -42,7 +59,7 @@ async def _migrate() -> str:
     app = current()
     bind(engine_for(settings.migrate_database_url))
     try:
-        printed = await migrate()
+        printed = await run()
     finally:
         bind(app)
     role = await grant_app_role(settings.migrate_database_url, settings.database_url)
@@ -57,6 +74,21 @@ def cmd_migrate(args) -> int:
 
     bind(engine_for(settings.database_url))
     print(asyncio.run(_migrate()).strip())
+    return 0
+
+
+def cmd_upkeep(args) -> int:
+    """Finish what the migrations asked for (a rebuild cut short carries on
+    where it stopped); --rebuild-summaries rebuilds the report summaries
+    from the records now. Stop the app first: what it writes meanwhile
+    would not be counted."""
+    settings = get_settings()
+    from core.db.engine import bind, engine_for
+
+    bind(engine_for(settings.database_url))
+    printed = asyncio.run(_migrate(rebuild_summaries=args.rebuild_summaries))
+    done = [line for line in printed.splitlines() if line.startswith(("Report summaries", "The app's role"))]
+    print("\n".join(done) if done else "Nothing to do: every migration has run and nothing is waiting.")
     return 0
 
 
@@ -505,6 +537,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="app processes (PostgreSQL only); each runs the sweep")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
+    upkeep = sub.add_parser("upkeep", help="finish what the migrations asked for (stop the app first)")
+    upkeep.add_argument("--rebuild-summaries", action="store_true",
+                        help="rebuild the report summaries from the records now, in batches with progress")
+    upkeep.set_defaults(func=cmd_upkeep)
     plugins = sub.add_parser("plugins", help="list loaded plugins and what each supplied")
     plugins.add_argument("--check", action="store_true", help="only validate; exit 1 with the error if any")
     plugins.set_defaults(func=cmd_plugins)

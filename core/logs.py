@@ -18,7 +18,7 @@ import traceback
 
 # The fields a record may carry into a JSON line, besides the fixed ones.
 FIELDS = ("request_id", "method", "route", "status", "duration_ms", "cycles_issued", "deadlines_missed",
-          "sent", "retried", "failed", "seconds", "workers")
+          "sent", "retried", "failed", "seconds", "workers", "batch", "batches")
 
 
 class JsonLines(logging.Formatter):

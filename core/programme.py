@@ -168,9 +168,13 @@ def expand(
     year: int,
     staff: list[StaffMember],
     practice_weeks: frozenset[tuple[int, int]] = frozenset(),
+    only: int | None = None,
 ) -> list[ProgrammeItem]:
-    """Every person's dated programme for the council's year starting in ``year``."""
+    """Every person's dated programme for the council's year starting in ``year``;
+    with ``only`` a person's id, just the items that person leads or
+    co-audits (the same items, without expanding the rest of the council's)."""
     council = registry.council(council_key)
+    me = next((m for m in staff if m.id == only), None) if only is not None else None
     schedules = [s.value for k, s in registry.schedules.items() if k.startswith(f"{council_key}:")]
     reports: dict[int, list[StaffMember]] = {}
     for member in staff:
@@ -185,8 +189,13 @@ def expand(
         # PLAT-4: peers are paired among the holders (a peer-paired schedule has no subject).
         peers = peer_pairs([m for m in staff if m.role == role and (not schedule.post or m.post == schedule.post)]
                            ) if schedule.peer_pairs else {}
+        # ``only``: another holder's item is theirs too when they co-audit it.
+        co_audits = me is not None and any(
+            me.role == co.role.split(":")[-1] and (not co.post or me.post == co.post) for co in schedule.co_auditors)
         for member in staff:
             if member.role != role or (schedule.post and member.post != schedule.post):
+                continue
+            if only is not None and member.id != only and not co_audits:
                 continue
             if subject is not None and not any(r.role == subject for r in reports.get(member.id, [])):
                 continue  # nobody of the audited role reports to them (BED s.4: "their Advanced Practitioner's")
@@ -227,9 +236,13 @@ def co_auditors_of(schedule: Schedule, staff: list[StaffMember], lead: int) -> l
     each co-auditor's role (and post, where it names one) other than the lead,
     in a stable order."""
     out: list[StaffMember] = []
+    seen: set[int] = set()
     for co in schedule.co_auditors:
         role = co.role.split(":")[-1]
-        out += [m for m in staff if m.role == role and (not co.post or m.post == co.post) and m.id != lead and m not in out]
+        for m in staff:
+            if m.role == role and (not co.post or m.post == co.post) and m.id != lead and m.id not in seen:
+                seen.add(m.id)
+                out.append(m)
     return sorted(out, key=lambda m: (m.name, m.id))
 
 

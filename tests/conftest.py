@@ -16,11 +16,9 @@ import pytest_asyncio
 import time_machine
 from litestar.testing import AsyncTestClient
 
-from core.db.engine import bind, engine_for
-from core.db.migrate import migrate
 from core.plugins import load_plugins
 from core.services.context import Context
-from core.services.demo import DEMO_PASSWORD, load_demo
+from core.services.demo import DEMO_PASSWORD
 from core.settings import Settings
 
 pytest_plugins = ["support.fixtures", "support.live_server", "support.oidc_provider"]
@@ -29,6 +27,8 @@ ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers import SUITE_INSTANT  # noqa: E402  (the suite's instant; see there)
+import support.snapshots  # noqa: E402
+from support.snapshots import Snapshots, snapshot_demo  # noqa: E402
 
 
 # The longest modules first (from `bash .ci/run --durations=30`): with
@@ -118,18 +118,26 @@ def registry(plugins):
     return plugins.registry
 
 
+@pytest.fixture(scope="session")
+def snapshots(tmp_path_factory):
+    """This test process's migrated databases and demos, copied per test
+    (tests/support/snapshots.py)."""
+    support.snapshots.SNAPSHOTS = Snapshots(tmp_path_factory.mktemp("snapshots"))
+    return support.snapshots.SNAPSHOTS
+
+
 @pytest_asyncio.fixture(params=["sqlite", "postgres"], loop_scope="session")
-async def database_url(request, tmp_path):
-    """A fresh, migrated database: a real SQLite file, or a real PostgreSQL
-    database on the server the test session started."""
+async def database_url(request, tmp_path, snapshots, clock):
+    """A fresh, migrated database of the test's own: a real SQLite file, or a
+    real PostgreSQL database on the server the test session started (a copy
+    of one this process migrated once)."""
+    snapshots.clock = clock
+    marker = request.node.get_closest_marker("clock")
+    snapshots.instant = str(marker.args[0]) if marker else ""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'qaf.sqlite3'}"
-    else:
-        make = request.getfixturevalue("make_postgres_database")
-        url = await make(prefix="qaf")
-    bind(engine_for(url))
-    await migrate()
-    return url
+        return await snapshots.migrated("sqlite", tmp_path / "qaf.sqlite3")
+    snapshots.postgres = request.getfixturevalue("postgres_server")
+    return await snapshots.migrated("postgres")
 
 
 @pytest.fixture
@@ -145,7 +153,7 @@ def ctx(registry, database_url) -> Context:
 @pytest_asyncio.fixture(loop_scope="session")
 async def demo(registry, database_url):
     """The Haringey demo organisation, with this month's cycle issued."""
-    return await load_demo(Context(registry=registry), "haringey")
+    return await snapshot_demo(registry, "haringey")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -168,7 +176,7 @@ def partnership(tmp_path_factory):
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def partnership_demo(partnership, database_url):
-    return await load_demo(Context(registry=partnership), "partnership")
+    return await snapshot_demo(partnership, "partnership")
 
 
 @pytest_asyncio.fixture(loop_scope="session")

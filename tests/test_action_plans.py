@@ -16,9 +16,8 @@ from core.calendar import UTC
 from core.db.tables import Action, ActionPlan, LearningRecord, Trail
 from core.plugins import load_plugins
 from core.services import action_plans
-from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import SUITE_TODAY, acting, api_token, csrf_from, person, sign_in
+from support.snapshots import snapshot_demo
 
 TODAY = SUITE_TODAY  # the suite's clock (tests/helpers.py)
 SOON = TODAY + dt.timedelta(days=14)
@@ -37,7 +36,7 @@ def bedford(tmp_path_factory):
 async def _client_for(council: str, registry, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=registry), council)
+    await snapshot_demo(registry, council)
     settings = make_settings(tmp_path, database_url, councils=(council,))
     return AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local")
 

@@ -39,3 +39,37 @@ async def test_an_older_page_cursor_from_another_council_is_not_found(client, re
     await sign_in(client, "haringey.cp_chair")
     response = await client.get("/audits/completed?before=99999999")
     assert response.status_code == 404
+
+
+async def test_the_qa_queue_lists_the_oldest_then_later_ones_a_page_at_a_time(client, registry, monkeypatch):
+    """Issue 19: a large council has hundreds waiting at the month's end; the
+    QA queue shows the oldest page, how many wait, and a link to the rest."""
+    from core.services import audits
+
+    from helpers import filled_answers
+
+    waiting = []
+    for auditor in ("haringey.cp_chair", "haringey.iro"):
+        row = await allocation_of(auditor)
+        ctx = await acting(registry, auditor)
+        view = await audits.audit_view(ctx, row["id"])
+        revision = await audits.save_answers(ctx, row["id"], view.revision, filled_answers(view, "good"))
+        await audits.submit(ctx, row["id"], revision)
+        waiting.append(row["id"])
+    monkeypatch.setattr(audits, "QA_PAGE", 1)
+
+    await sign_in(client, "haringey.qa_officer")
+    page = await client.get("/qa")
+    assert page.status_code == 200
+    assert "2 audits are waiting; these are the 1 oldest." in page.text
+    assert f'href="/audits/{waiting[0]}"' in page.text  # submitted first, so oldest
+    assert f'href="/audits/{waiting[1]}"' not in page.text
+    later = re.search(r'href="(/qa\?after=\d+)"[^>]*>\s*<span[^>]*>Later audits', page.text)
+    assert later, "a Later audits link follows the oldest page"
+
+    rest = await client.get(later.group(1))
+    assert rest.status_code == 200
+    assert "2 audits are waiting; these are later ones." in rest.text
+    assert f'href="/audits/{waiting[1]}"' in rest.text
+    assert f'href="/audits/{waiting[0]}"' not in rest.text
+    assert "Later audits" not in rest.text  # nothing after the newest

@@ -21,8 +21,7 @@ from litestar.testing import AsyncTestClient
 from conftest import make_settings
 from core.db.tables import Allocation
 from core.plugins import load_plugins
-from core.services.context import Context
-from core.services.demo import load_demo
+from support.snapshots import snapshot_demo
 from helpers import allocation_of, csrf_from, person, sign_in
 from test_council_bedford import (
     CATEGORIES,
@@ -110,7 +109,7 @@ def bedford(tmp_path_factory):
 async def bedford_client(bedford, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=bedford, now=INSTANT), "bedford")
+    await snapshot_demo(bedford, "bedford", now=INSTANT)
     settings = make_settings(tmp_path, database_url, councils=("bedford",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client
@@ -275,9 +274,8 @@ def two_councils(tmp_path_factory):
 async def two_council_client(two_councils, database_url, tmp_path):
     from web.app import create_app
 
-    ctx = Context(registry=two_councils.registry, now=INSTANT)
     for council in ("haringey", "bedford"):
-        await load_demo(ctx, council)
+        await snapshot_demo(two_councils.registry, council, now=INSTANT)
     settings = make_settings(tmp_path, database_url, councils=("haringey", "bedford"))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client

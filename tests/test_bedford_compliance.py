@@ -17,9 +17,8 @@ from litestar.testing import AsyncTestClient
 from conftest import make_settings
 from core.db.tables import Action, Allocation, ChildCase, Notification, Person
 from core.plugins import load_plugins
-from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import SUITE_TODAY, api_token, csrf_from, person, sign_in
+from support.snapshots import snapshot_demo
 
 TODAY = SUITE_TODAY  # the suite's clock (tests/helpers.py)
 TIMESCALE = TODAY + dt.timedelta(days=7)
@@ -35,7 +34,7 @@ def bedford(tmp_path_factory):
 async def bedford_client(bedford, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=bedford), "bedford")
+    await snapshot_demo(bedford, "bedford")
     settings = make_settings(tmp_path, database_url, councils=("bedford",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client

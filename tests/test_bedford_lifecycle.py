@@ -14,8 +14,8 @@ from conftest import make_settings
 from core.db.tables import Allocation, Notification, Person
 from core.plugins import load_plugins
 from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import audit_day, allocation_of, api_token, finalise
+from support.snapshots import snapshot_demo
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def bedford(tmp_path_factory):
 async def bedford_client(bedford, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=bedford), "bedford")
+    await snapshot_demo(bedford, "bedford")
     app = create_app(make_settings(tmp_path, database_url, councils=("bedford",)), load_plugins(make_settings(tmp_path, database_url, councils=("bedford",))))
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         yield client

@@ -27,9 +27,9 @@ from core.db.tables import Allocation, Deadline, FollowUp, Notification, Person
 from core.plugins import load_plugins
 from core.services import audits
 from core.services.context import Context
-from core.services.demo import load_demo
 from core.services.sweep import sweep
 from helpers import acting, allocation_of, filled_answers, person, sign_in
+from support.snapshots import snapshot_demo
 
 FRIDAY = "2027-03-26T10:00:00+00:00"
 DUE = dt.datetime(2027, 3, 28, 10, 0, tzinfo=UTC)  # 11:00 BST
@@ -49,7 +49,7 @@ def bedford(tmp_path_factory):
 async def bedford_client(bedford, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=bedford), "bedford")
+    await snapshot_demo(bedford, "bedford")
     settings = make_settings(tmp_path, database_url, councils=("bedford",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client

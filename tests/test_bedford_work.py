@@ -26,9 +26,9 @@ from core.db.tables import Allocation, ChildCase, Person, Team, Work
 from core.plugins import load_plugins
 from core.services import sweep
 from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import api_token, csrf_from, person, sign_in
 from test_programme_work import _to_do as _raw_to_do, _words
+from support.snapshots import snapshot_demo
 
 # On SQLite only (the suite's 15 minutes): these journeys prove the council's
 # rules, which are the same code on both databases; PostgreSQL runs the
@@ -65,7 +65,7 @@ async def bedford_client(bedford, database_url, tmp_path, clock):
     """The Bedford demo, loaded at the test's instant (its ``clock`` mark), and the app on it."""
     from web.app import create_app
 
-    await load_demo(Context(registry=bedford), "bedford")
+    await snapshot_demo(bedford, "bedford")
     settings = make_settings(tmp_path, database_url, councils=("bedford",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client

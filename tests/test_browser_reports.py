@@ -19,6 +19,7 @@ from playwright.async_api import Page, expect
 
 from support.browser import A11yTracker
 from support.live_server import serve, server_env, stop_live_server
+from support.snapshots import snapshot_demo
 
 HEAD_OF_QA = "haringey.head_of_qa"
 PASSWORD = "qaf-demo-2026"  # every demo account's (`qaf demo` prints it)
@@ -228,8 +229,6 @@ async def partnership_server(tmp_path):
     from core.db.migrate import migrate
     from core.plugins import load_plugins
     from core.services import qa_overview, reports
-    from core.services.context import Context
-    from core.services.demo import load_demo
     from helpers import acting
     from test_reports_lenses import partnership_quarter
 
@@ -239,7 +238,7 @@ async def partnership_server(tmp_path):
     registry = load_plugins(make_settings(data_dir, url, councils=("partnership",))).registry
     bind(engine_for(url))
     await migrate()
-    await load_demo(Context(registry=registry), "partnership")
+    await snapshot_demo(registry, "partnership")
     month = await partnership_quarter(registry)
     qa = await acting(registry, PARTNERSHIP_QA)
     whole = await qa_overview.overview(qa, month, reports.Scope("org"))

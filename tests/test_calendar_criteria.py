@@ -37,7 +37,7 @@ from core.db.tables import Allocation, ChildCase, Person, Work
 from core.services import sweep
 from core.services.case_attributes import loaded
 from core.services.context import Context
-from core.services.demo import load_demo
+from support.snapshots import snapshot_demo
 from helpers import api_token, csrf_from, sign_in
 from test_calendar_plugin import (  # noqa: F401  (fixtures)
     DIRECTOR,
@@ -116,7 +116,7 @@ def page_text(html: str) -> str:
 async def test_cases_chosen_by_attributes_and_a_window_month_by_month(calendarshire, calendarshire_client, clock):
     registry = calendarshire.registry
     client = calendarshire_client
-    await load_demo(Context(registry=registry, now=at(D(2027, 4, 1), 8)), "calendarshire")
+    await snapshot_demo(registry, "calendarshire", now=at(D(2027, 4, 1), 8))
 
     # 1 April 2027, 08:30: a cases file with bad values. Each is reported with
     # its line and column; nothing is imported, nothing is lost.

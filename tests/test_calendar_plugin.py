@@ -50,9 +50,9 @@ from core.plugins import load_plugins
 from core.services import sweep
 from core.services.case_attributes import loaded
 from core.services.context import Context
-from core.services.demo import load_demo
 from core.services.work import list_work
 from helpers import acting, api_token, person, process_env, sign_in
+from support.snapshots import snapshot_demo
 
 # The suite's 15 minutes: this module's rules are the same code on both
 # databases; PostgreSQL runs the services', migrations', workers' and trail's tests.
@@ -244,7 +244,7 @@ async def test_named_posts_get_their_own_calendar_month_by_month_in_an_april_to_
     # Thursday 1 April 2027, 08:00: the organisation is set up; the demo's
     # people are given the work of the month as the sweep would. Nobody holds
     # a post yet.
-    await load_demo(Context(registry=registry, now=at(D(2027, 4, 1), 8)), "calendarshire")
+    await snapshot_demo(registry, "calendarshire", now=at(D(2027, 4, 1), 8))
     clock.move_to(at(D(2027, 4, 1), 8, 15))
     await sign_in(client, DIRECTOR)
     before = await client.get("/programme?year=2027")

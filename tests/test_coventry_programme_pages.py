@@ -22,9 +22,8 @@ from litestar.testing import AsyncTestClient
 from conftest import make_settings
 from core.calendar import UTC
 from core.plugins import load_plugins
-from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import api_token, person, sign_in
+from support.snapshots import snapshot_demo
 
 YEAR = 2017  # the plan's year: "COVENTRY CHILDREN'S QAF PLAN - 2017" (L3)
 # The organisation is set up on the plan's date, 29/03/17 (L1), never today.
@@ -184,7 +183,7 @@ def coventry(tmp_path_factory):
 async def coventry_client(coventry, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=coventry, now=SET_UP), "coventry")
+    await snapshot_demo(coventry, "coventry", now=SET_UP)
     settings = make_settings(tmp_path, database_url, councils=("coventry",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client

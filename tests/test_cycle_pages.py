@@ -13,9 +13,8 @@ from litestar.testing import AsyncTestClient
 from conftest import make_settings
 from core.db.tables import Cycle, Organisation
 from core.plugins import load_plugins
-from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import api_token, csrf_from, sign_in
+from support.snapshots import snapshot_demo
 
 # councils/coventry/definitions/council.yaml: "No `cycles`: the plan sets no
 # monthly allocation cycle" (seed 000, the Coventry QAF plan 2017).
@@ -28,7 +27,7 @@ async def coventry_client(database_url, tmp_path):
 
     settings = make_settings(tmp_path, database_url, councils=("coventry",))
     plugins = load_plugins(settings)
-    await load_demo(Context(registry=plugins.registry), "coventry")
+    await snapshot_demo(plugins.registry, "coventry")
     async with AsyncTestClient(app=create_app(settings, plugins), base_url="http://testserver.local") as client:
         yield client
 

@@ -24,9 +24,9 @@ from core.hookspecs import hookimpl
 from core.plugins import load_plugins
 from core.services import actions, audits, disputes
 from core.services.context import Context
-from core.services.demo import load_demo
 from core.services.sweep import sweep
 from helpers import acting, allocation_of, filled_answers, finalise, person
+from support.snapshots import snapshot_demo
 
 
 def _at(day: int, hour: int = 9, month: int = 1, year: int = 2027) -> dt.datetime:
@@ -88,7 +88,7 @@ async def test_each_kind_of_passed_deadline_reaches_only_the_rule_written_for_it
     # A second plugin answer that only listens: the built-in rules still answer.
     monkeypatch.setattr(councils.haringey, "qaf_escalations", qaf_escalations, raising=False)
     registry = load_plugins(make_settings(tmp_path, database_url)).registry
-    await load_demo(Context(registry=registry), "haringey")
+    await snapshot_demo(registry, "haringey")
 
     # With QA (due Monday 4th), returned (due Wednesday 6th), and final with
     # "requires improvement" (its discussion due in 10 working days, Friday 15th).

@@ -36,9 +36,9 @@ from core.calendar import UTC
 from core.plugins import load_plugins
 from core.services import delivery, imports, reports, sweep, work
 from core.services.context import Context
-from core.services.demo import load_demo
 from core.services.errors import Invalid
 from helpers import acting, api_token, person, sign_in
+from support.snapshots import snapshot_demo
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -103,7 +103,7 @@ async def quarter(coventry, database_url):
     the next day's sweep issues what is still open to them; the team
     managers record their work done on time, late, or not at all."""
     # The programme starts issuing work with the first sweep of 2027.
-    await load_demo(Context(registry=coventry, now=SET_UP), "coventry", issue_work=False)
+    await snapshot_demo(coventry, "coventry", now=SET_UP, issue_work=False)
     for instant in (FIRST_SWEEP, FEBRUARY_SWEEP, MARCH_SWEEP):
         await sweep.sweep(Context(registry=coventry, now=instant))
     # Team manager 1: the February re-audit recorded on 1 March (late), the
@@ -349,7 +349,7 @@ async def _work_month_rows() -> list[tuple]:
 
 @pytest.mark.req("PLAT-5")
 async def test_audits_count_towards_work_practice_weeks_and_roles_nobody_holds(registry, demo):
-    from core.services import work_counts
+    from core.services import month_counts
     from core.services.cycles import schedule_practice_week
     from helpers import allocation_of, finalise
 
@@ -389,7 +389,7 @@ async def test_audits_count_towards_work_practice_weeks_and_roles_nobody_holds(r
     # The counts kept as work was issued, recorded and audited agree with a recount.
     kept = await _work_month_rows()
     assert kept
-    await work_counts.rebuild()
+    await month_counts.rebuild_all()
     assert await _work_month_rows() == kept
 
 

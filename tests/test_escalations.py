@@ -13,6 +13,7 @@ from core.hookspecs import hookimpl
 from core.services import allocations, trail
 from core.services.errors import Invalid
 from helpers import audit_day, acting, allocation_of, finalise, person
+from support.snapshots import snapshot_demo
 
 
 async def _inbox(username: str) -> list[dict]:
@@ -80,8 +81,6 @@ async def test_a_plugin_can_answer_qaf_escalations_with_code(monkeypatch, tmp_pa
     """A council may add escalations in code through the qaf_escalations hook."""
     from conftest import make_settings
     from core.plugins import load_plugins
-    from core.services.context import Context
-    from core.services.demo import load_demo
 
     @hookimpl
     def qaf_escalations(registry, event):
@@ -91,7 +90,7 @@ async def test_a_plugin_can_answer_qaf_escalations_with_code(monkeypatch, tmp_pa
 
     monkeypatch.setattr(councils.haringey, "qaf_escalations", qaf_escalations, raising=False)
     registry = load_plugins(make_settings(tmp_path, database_url)).registry
-    await load_demo(Context(registry=registry), "haringey")
+    await snapshot_demo(registry, "haringey")
     allocation = await allocation_of("haringey.cp_chair")
     await finalise(registry, "haringey.cp_chair", allocation["id"], "outstanding")
     assert [n["body"] for n in await _inbox("haringey.director") if n["kind"] == "escalation:celebrate"] == [

@@ -22,8 +22,8 @@ from core.db.tables import Allocation, Person
 from core.plugins import load_plugins
 from core.services import audits, disputes
 from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import acting, allocation_of, filled_answers, finalise, sign_in
+from support.snapshots import snapshot_demo
 
 
 def _text(html: str) -> str:
@@ -71,7 +71,7 @@ def _one_council(tmp_path_factory, council: str):
 async def _client_for(council: str, plugins, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=plugins.registry), council)
+    await snapshot_demo(plugins.registry, council)
     return AsyncTestClient(app=create_app(make_settings(tmp_path, database_url, councils=(council,)), plugins),
                            base_url="http://testserver.local")
 

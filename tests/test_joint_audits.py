@@ -38,9 +38,9 @@ from core.hookspecs import hookimpl
 from core.plugins import load_plugins
 from core.services import accounts, programme, work
 from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import acting, csrf_from, finalise, person, sign_in
 from test_report_pdf import pdf_text
+from support.snapshots import snapshot_demo
 
 APRIL_OPENS = dt.datetime(2027, 4, 1, 8, 0, tzinfo=dt.timezone.utc)  # 09:00 BST
 EXTRA_SCHEDULES = """
@@ -92,7 +92,7 @@ async def joint_client(joint_haringey, database_url, tmp_path, clock):
     from web.app import create_app
 
     clock.move_to(APRIL_OPENS)
-    await load_demo(Context(registry=joint_haringey.registry), "haringey", issue_work=False)
+    await snapshot_demo(joint_haringey.registry, "haringey", issue_work=False)
     settings = make_settings(tmp_path, database_url)
     async with AsyncTestClient(app=create_app(settings, joint_haringey), base_url="http://testserver.local") as client:
         yield client

@@ -245,3 +245,22 @@ def test_the_server_answers_other_requests_while_a_pdf_renders(served):
     assert answer["response"].status_code == 200 and answer["response"].content.startswith(b"%PDF-")
     assert len(waits) >= 3, (waits, answer["seconds"])
     assert max(waits) < answer["seconds"] / 2, (waits, answer["seconds"])
+
+
+@pytest.mark.req("PLAT-14")
+def test_qaf_upkeep_rebuilds_the_report_summaries_saying_how_far_it_has_got(served):
+    """`qaf upkeep --rebuild-summaries` (docs/operations.md "Upgrade"): the
+    report summaries rebuilt from the records a batch at a time, each batch's
+    progress in plain words on stderr; then nothing waits."""
+    from support.live_server import qaf_executable
+
+    rebuilt = subprocess.run([str(qaf_executable()), "upkeep", "--rebuild-summaries"], env=served.env,
+                             capture_output=True, text=True, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert re.fullmatch(r"Report summaries rebuilt from the records in \d+\.\d s\.\n", rebuilt.stdout)
+    lines = rebuilt.stderr.splitlines()
+    assert re.fullmatch(r"Rebuilding report summaries: \d+ parts; the old ones cleared \(\d+\.\d s\)", lines[0])
+    assert re.fullmatch(r"Rebuilding report summaries: (\d+) of \1 done \(Haringey Children's Services, monthly counts, .+, \d+\.\d s\)", lines[-1])
+    assert "Rebuilding report summaries: 1 of " in rebuilt.stderr and "(indexes of the standing grades made, " in rebuilt.stderr
+    again = subprocess.run([str(qaf_executable()), "upkeep"], env=served.env, capture_output=True, text=True, timeout=120)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "Nothing to do: every migration has run and nothing is waiting.\n", "")

@@ -22,9 +22,8 @@ from conftest import make_settings
 from core.db.tables import Allocation, Person
 from core.plugins import load_plugins
 from core.services import allocations, audits, disputes, work
-from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import acting, filled_answers, sign_in
+from support.snapshots import snapshot_demo
 
 COUNCILS = ("haringey", "coventry", "bedford", "partnership")
 
@@ -158,9 +157,8 @@ async def _scenario(registry) -> dict[str, list[str]]:
 async def deployment(every_council, database_url, tmp_path):
     from web.app import create_app
 
-    ctx = Context(registry=every_council.registry)
     for council in COUNCILS:
-        await load_demo(ctx, council)
+        await snapshot_demo(every_council.registry, council)
     extra = await _scenario(every_council.registry)
     app = create_app(make_settings(tmp_path, database_url, councils=COUNCILS), every_council)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:

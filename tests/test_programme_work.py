@@ -17,8 +17,8 @@ from core.db.tables import Allocation, Trail, Work
 from core.plugins import load_plugins
 from core.services import sweep
 from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import api_token, csrf_from, finalise, person, sign_in
+from support.snapshots import snapshot_demo
 
 UTC = dt.timezone.utc
 # Coventry's year is the calendar year (C17: JAN ... DEC). Thursday 1 April
@@ -52,7 +52,7 @@ async def coventry_client(coventry, database_url, tmp_path, clock):
     from web.app import create_app
 
     clock.move_to(APRIL_OPENS - dt.timedelta(days=10))
-    await load_demo(Context(registry=coventry.registry), "coventry")
+    await snapshot_demo(coventry.registry, "coventry")
     settings = make_settings(tmp_path, database_url, councils=("coventry",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client
@@ -194,7 +194,7 @@ def bedford(tmp_path_factory):
 async def bedford_client(bedford, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=bedford.registry), "bedford")
+    await snapshot_demo(bedford.registry, "bedford")
     settings = make_settings(tmp_path, database_url, councils=("bedford",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client

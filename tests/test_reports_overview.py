@@ -19,11 +19,10 @@ from core.db.tables import Allocation, ChildCase, FollowUp, Person
 from core.plugins import load_plugins
 from core.services import actions, audits, imports, qa_overview, reports
 from core.services.allocations import create_allocation
-from core.services.context import Context
-from core.services.demo import load_demo
 from core.services.errors import Forbidden
 from core.services.sweep import complete_follow_up
 from helpers import audit_day, acting, allocation_of, filled_answers, person, sign_in
+from support.snapshots import snapshot_demo
 
 # The suite's 15 minutes: this module's rules are the same code on both
 # databases; PostgreSQL runs the services', migrations', workers' and trail's tests.
@@ -41,7 +40,7 @@ def bedford(tmp_path_factory):
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def bedford_demo(bedford, database_url):
-    return await load_demo(Context(registry=bedford), "bedford")
+    return await snapshot_demo(bedford, "bedford")
 
 
 async def supervision_audit(registry, auditor: str, form: str, due_at, answers: dict[str, str], *, complete: bool = True) -> int:

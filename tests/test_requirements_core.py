@@ -47,8 +47,9 @@ from core.plugins import load_plugins
 from core.services import audits
 from core.services.context import Context
 from core.services.cycles import issue_due_cycles
-from core.services.demo import DEMO_PASSWORD, load_demo
+from core.services.demo import DEMO_PASSWORD
 from web.app import create_app
+from support.snapshots import snapshot_demo
 
 # On SQLite only (the suite's 15 minutes): these journeys prove the council's
 # rules, which are the same code on both databases; PostgreSQL runs the
@@ -307,7 +308,7 @@ async def _app_with(monkeypatch, tmp_path: Path, database_url: str, *definitions
     settings = make_settings(tmp_path, database_url)
     # The suite's plugins: the councils, and the example plugin of the tests' own group.
     plugins = load_plugins(settings, TEST_PLUGIN_GROUPS)
-    await load_demo(Context(registry=plugins.registry), "haringey")
+    await snapshot_demo(plugins.registry, "haringey")
     async with AsyncTestClient(app=create_app(settings, plugins), base_url="http://testserver.local") as client:
         yield client, plugins.registry
 

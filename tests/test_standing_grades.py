@@ -8,7 +8,7 @@ import pytest
 
 from core.calendar import london_date
 from core.db.tables import AgreementMonth, GradeMonth, StandingGrade
-from core.services import audits, disputes, reports, standing_grades
+from core.services import audits, disputes, month_counts, reports
 from core.services.context import Context
 from helpers import acting, allocation_of, finalise
 
@@ -70,7 +70,7 @@ async def test_a_disputed_grade_moves_in_every_report_and_a_rebuild_agrees(regis
 
     # The upkeep and a rebuild from the whole chain give the same rows.
     kept_months, kept_standing, kept_agreement = await _month_rows(), await _standing_rows(), await _agreement_rows()
-    await standing_grades.rebuild()
+    await month_counts.rebuild_all()
     assert await _month_rows() == kept_months
     assert await _standing_rows() == kept_standing
     assert await _agreement_rows() == kept_agreement

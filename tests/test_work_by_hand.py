@@ -24,9 +24,8 @@ from conftest import make_settings
 from core.db.tables import Work
 from core.plugins import load_plugins
 from core.services import trail
-from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import api_token, csrf_from, person, sign_in
+from support.snapshots import snapshot_demo
 
 QA_LEAD = "coventry.senior_leader"  # SLT: owns the plan and its quality assurance (L44-L64)
 OTHER = "coventry.commissioning"  # Commissioning: as-required tasks of its own (L118-L139), no thematic audits
@@ -50,7 +49,7 @@ def coventry(tmp_path_factory):
 async def coventry_client(coventry, database_url, tmp_path):
     from web.app import create_app
 
-    await load_demo(Context(registry=coventry), "coventry")
+    await snapshot_demo(coventry, "coventry")
     settings = make_settings(tmp_path, database_url, councils=("coventry",))
     async with AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local") as client:
         yield client

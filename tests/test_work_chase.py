@@ -27,8 +27,8 @@ from core.db.tables import Notification, Person, Trail, Work
 from core.plugins import load_plugins
 from core.services import sweep, work
 from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import acting, person, sign_in
+from support.snapshots import snapshot_demo
 
 UTC = dt.timezone.utc
 
@@ -132,7 +132,7 @@ async def test_the_quarters_case_file_is_reminded_once_then_chased_once_with_the
     registry = coventry.registry
     # Thursday 1 April 2027, the first working day of the quarter (the week
     # after Easter): the demo issues the quarter's work, as the sweep would.
-    await load_demo(Context(registry=registry, now=london(2027, 4, 1, 9, 0)), "coventry")
+    await snapshot_demo(registry, "coventry", now=london(2027, 4, 1, 9, 0))
     works = {who: await work_of(who, CASE_FILE, QUARTER_DUE) for who in (TM1, TM2, TM3)}
     assert {w["starts_on"] for w in works.values()} == {dt.date(2027, 4, 1)}
     tm1 = await person(TM1)
@@ -204,7 +204,7 @@ RE_AUDIT_SOON = "Due Tuesday 31 August: Re-Audit Case File"
 async def test_a_reminder_counts_working_days_across_the_august_bank_holiday(coventry, coventry_client, clock):
     registry = coventry.registry
     # Monday 2 August 2027: the first working day of August (the 1st is a Sunday).
-    await load_demo(Context(registry=registry, now=london(2027, 8, 2, 9, 0)), "coventry")
+    await snapshot_demo(registry, "coventry", now=london(2027, 8, 2, 9, 0))
     re_audit = await work_of(TM1, RE_AUDIT, AUGUST_DUE)
     assert re_audit["starts_on"] == dt.date(2027, 8, 1)
     tm1 = await person(TM1)
@@ -245,7 +245,7 @@ APRIL_DUE = dt.date(2027, 4, 30)
 @pytest.mark.req("PLAT-1")
 async def test_work_whose_audit_is_under_way_is_left_to_the_audits_own_deadline(registry, haringey_client, clock):
     # Thursday 1 April 2027, 09:30: April's draw, and April's work.
-    await load_demo(Context(registry=registry, now=london(2027, 4, 1, 9, 30)), "haringey")
+    await snapshot_demo(registry, "haringey", now=london(2027, 4, 1, 9, 30))
     chair = await person(CHAIR)
     head = await person(HEAD_OF_SERVICE)
     case_audit = await work_of(CHAIR, "haringey:cp_chair_case_audit", APRIL_DUE)

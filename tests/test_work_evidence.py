@@ -23,10 +23,10 @@ from litestar.testing import AsyncTestClient
 from conftest import make_settings
 from core.db.tables import EvidenceFile, Notification, Trail, Work, WorkMonth
 from core.plugins import load_plugins
-from core.services import sweep, work_counts
+from core.services import month_counts, sweep
 from core.services.context import Context
-from core.services.demo import load_demo
 from helpers import api_token, csrf_from, person, sign_in
+from support.snapshots import snapshot_demo
 
 UTC = dt.timezone.utc
 # Thursday 1 April 2027: the first working day of April and of a quarter,
@@ -62,7 +62,7 @@ def _words(html: str) -> str:
 async def _client(registry_plugins, database_url, tmp_path, council: str):
     from web.app import create_app
 
-    await load_demo(Context(registry=registry_plugins.registry), council)
+    await snapshot_demo(registry_plugins.registry, council)
     settings = make_settings(tmp_path, database_url, councils=(council,))
     return AsyncTestClient(app=create_app(settings, load_plugins(settings)), base_url="http://testserver.local")
 
@@ -293,7 +293,7 @@ async def test_a_completion_record_is_done_only_when_its_workflow_is_signed_off_
         assert presented.json()["stage"] == "Presented to the Partnership Board"
         assert await status() == "Done" and await done_count() == 1
         # The upkept count is the one a recount gives.
-        await work_counts.rebuild()
+        await month_counts.rebuild_all()
         assert await done_count() == 1
         trail = await Trail.select(Trail.action, Trail.actor).where(
             (Trail.entity == "work") & (Trail.entity_id == work_id)).order_by(Trail.id)

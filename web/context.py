@@ -81,10 +81,22 @@ def nul_refusing_middleware(app: ASGIApp) -> ASGIApp:
 
 def request_context(request: Request) -> Context:
     """The service Context for this request: who is acting, and from where."""
+    reads_only = request.method in ("GET", "HEAD")
+    scope_state = request.scope.setdefault("state", {})
+    if reads_only:
+        # A page GET asks several services: they share one Context, so what
+        # one loaded (an audit and its visibility, the actor's line) the
+        # next reuses, and every part of the page sees the same instant.
+        ctx = scope_state.get("qaf_context")
+        if ctx is not None and ctx.actor is request.scope.get("user"):
+            return ctx
     state = qaf_state(request.app.state)
-    return Context(
+    ctx = Context(
         registry=state.registry,
         actor=request.scope.get("user"),
-        request_id=request.scope.get("state", {}).get("request_id", uuid.uuid4().hex),
-        reads_only=request.method in ("GET", "HEAD"),
+        request_id=scope_state.get("request_id", uuid.uuid4().hex),
+        reads_only=reads_only,
     )
+    if reads_only:
+        scope_state["qaf_context"] = ctx
+    return ctx

@@ -100,11 +100,12 @@ async def _audits_card(ctx: Context, today: dt.date) -> Card | None:
 async def _qa_card(ctx: Context) -> Card | None:
     if not ctx.actor.can("qa_review"):
         return None
-    queue = await audits.qa_queue(ctx)
+    queue = await audits.qa_queue(ctx, limit=SHOWN + 1)
     return Card(
         "qa", "QA queue", "home/_qa.html", link=("/qa", "Open the QA queue"),
         empty="Audits submitted for quality assurance will appear here as auditors submit them.",
-        data={"items": queue[:SHOWN], "count": len(queue)},
+        # The count from the index only when there are more than are shown.
+        data={"items": queue[:SHOWN], "count": await audits.qa_queue_count(ctx) if len(queue) > SHOWN else len(queue)},
     )
 
 

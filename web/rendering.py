@@ -79,6 +79,32 @@ def summary_items(errors: dict[str, str], dates: tuple[str, ...] | list[str] = (
     return [{"href": f"#{anchor(name)}{'-day' if name in dates else ''}", "text": text} for name, text in errors.items()]
 
 
+def select_options(items, value=None):
+    """A GOV.UK select's ``<option>`` elements, as the ``select`` macro's loop
+    wrote them (components/forms.html): one Python pass instead of a Jinja
+    loop per option (a list of a council's staff is hundreds long). The
+    item whose value equals ``value`` (as strings) is selected, unless it
+    says ``selected`` itself."""
+    from markupsafe import Markup, escape
+
+    wanted = None if value is None else str(value)
+    out = []
+    for item in items:
+        if not item:
+            continue
+        get = item.get if isinstance(item, dict) else (lambda key, item=item: getattr(item, key, None))
+        text = get("text")
+        item_value = get("value")
+        if item_value is None:
+            item_value = text
+        selected = get("selected")
+        if selected is None:
+            selected = wanted is not None and str(item_value) == wanted
+        out.append(f'    <option value="{escape(item_value)}"{" selected" if selected else ""}'
+                   f'{" disabled" if get("disabled") else ""}>{escape(text)}</option>')
+    return Markup("".join(out))
+
+
 def radio_items(options) -> list[dict[str, str]]:
     return [{"value": value, "text": text} for value, text in options]
 
@@ -144,6 +170,7 @@ def environment(reload: bool = False) -> Environment:
     env.filters["date_parts"] = date_parts
     env.filters["summary_items"] = summary_items
     env.filters["radio_items"] = radio_items
+    env.filters["select_options"] = select_options
     env.filters["level_items"] = lambda levels: [{"value": lvl.key, "text": lvl.label, "hint": lvl.descriptor} for lvl in levels]
     env.filters["describe_action"] = describe_action
     env.filters["describe_changes"] = describe_changes
@@ -270,7 +297,10 @@ async def base_context(request: Request, title: str) -> dict[str, Any]:
     actor = request.scope.get("user")
     if actor is not None:
         ctx = request_context(request)
-        unread = await notifications.unread_count(ctx)
+        # Counted as the session was read, on a page GET (web.auth.middleware).
+        unread = request.scope.get("state", {}).get("qaf_unread") if ctx.reads_only else None
+        if unread is None:
+            unread = await notifications.unread_count(ctx)
         if report_access.may_read_some(actor):
             reads_reports = (await report_access.reach(ctx)).any
     return shell_context(request, title, unread, reads_reports)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
@@ -41,6 +42,7 @@ class QafSQLiteEngine(SQLiteEngine):
         super().__init__(*args, **kwargs)
         self._executor = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="qaf-sqlite")
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
         # An engine dropped (tests bind many) lets its threads, and with them
         # their connections, go.
         weakref.finalize(self, self._executor.shutdown, wait=False)
@@ -65,6 +67,7 @@ class QafSQLiteEngine(SQLiteEngine):
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA recursive_triggers = ON")
             self._local.connection = connection
+            self._connections.append(connection)
         return connection
 
     def _execute(self, query: str, args: list) -> list[dict]:
@@ -79,8 +82,11 @@ class QafSQLiteEngine(SQLiteEngine):
         return await loop.run_in_executor(self._executor, self._execute, query, list(args or []))
 
     def close(self) -> None:
-        """Stop the worker threads (their connections close with them)."""
+        """Stop the worker threads and close their connections (the file can
+        then be replaced: a connection left open would keep the old WAL index)."""
         self._executor.shutdown(wait=True)
+        while self._connections:
+            self._connections.pop().close()
 
 
 def sqlite_path(url: str) -> Path:
@@ -97,7 +103,9 @@ def engine_for(url: str) -> Engine:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        with sqlite3.connect(path) as connection:
+        # Closed here, not left to the garbage collector (a sqlite3 connection
+        # is in a reference cycle with its statement cache).
+        with contextlib.closing(sqlite3.connect(path)) as connection:
             # journal_mode is persistent: set once, every later connection has WAL.
             connection.execute("PRAGMA journal_mode = WAL")
         return QafSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from collections.abc import Callable
 
 from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
 
 log = logging.getLogger("qaf.db")
 
 
-async def migrate(to: str = "all") -> str:
+async def migrate(to: str = "all", progress: Callable[[str], None] | None = None) -> str:
     """Apply every pending migration; safe to call on every start.
 
     Piccolo prints its progress; it is captured and returned (and logged)
-    so commands that print their own output stay readable.
+    so commands that print their own output stay readable. ``progress`` is
+    told, in words, how a long rebuild after the migrations is getting on.
     """
     manager = ForwardsMigrationManager(app_name="qaf", migration_id=to, fake=False)
     printed = io.StringIO()
@@ -27,7 +29,7 @@ async def migrate(to: str = "all") -> str:
     # What the migrations asked for (summaries to rebuild), with today's code.
     from core.db.upkeep import run_requested
 
-    done = await run_requested() if to == "all" else ""
+    done = await run_requested(progress) if to == "all" else ""
     return printed.getvalue() + (f"\n{done}" if done else "")
 
 

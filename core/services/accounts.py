@@ -133,6 +133,31 @@ async def actor(ctx: Context, person_id: int) -> Actor | None:
     return actor_for(ctx.registry, person, council)
 
 
+# Who a page session is, and (for the navigation's badge) how many of their
+# notifications are unread: one round trip for what every page asks first.
+_SESSION_PERSON = (
+    "SELECT p.id AS id, p.organisation AS organisation, p.role AS role, p.display_name AS display_name,"
+    " p.active AS active, p.sessions_from AS sessions_from, o.council AS council,"
+    " (SELECT COUNT(*) FROM notification n WHERE n.recipient = p.id AND n.read_at IS NULL) AS unread"
+    " FROM person p LEFT JOIN organisation o ON o.id = p.organisation WHERE p.id = {}"
+)
+
+
+async def session_actor_and_unread(ctx: Context, person_id: int, signed_in_at: float) -> tuple[Actor | None, int]:
+    """``session_actor``, and the number of the person's unread notifications."""
+    rows = await Person.raw(_SESSION_PERSON, person_id)
+    if not rows or not rows[0]["active"]:
+        return None, 0
+    person = rows[0]
+    if isinstance(person["sessions_from"], str):  # SQLite hands an expression's instant back as text
+        person["sessions_from"] = dt.datetime.fromisoformat(person["sessions_from"])
+    if person["sessions_from"] is not None and signed_in_at < person["sessions_from"].timestamp():
+        return None, 0
+    if person["council"] not in ctx.registry.councils:
+        return None, 0
+    return actor_for(ctx.registry, person, person["council"]), int(person["unread"] or 0)
+
+
 async def session_actor(ctx: Context, person_id: int, signed_in_at: float) -> Actor | None:
     """As ``actor``, for a page session signed in at ``signed_in_at`` (Unix
     seconds): nobody if the person's sessions from before some instant have

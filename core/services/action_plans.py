@@ -17,7 +17,7 @@ import datetime as dt
 
 from core.calendar import london_date
 from core.db.engine import transaction
-from core.db.tables import Action, ActionPlan, Dispute, LearningRecord, Person
+from core.db.tables import Action, ActionPlan, LearningRecord, Person
 from core.definitions.model import Body
 from core.services import actions, audits, trail
 from core.services.context import Context
@@ -123,8 +123,13 @@ async def create(
         except NotFound:
             errors["allocation_id"] = "There is no audit with that number that you can see"
     if dispute_id is not None:
-        dispute = await Dispute.select(Dispute.organisation).where(Dispute.id == dispute_id).first()
-        if dispute is None or dispute["organisation"] != ctx.actor.organisation_id:
+        from core.services import disputes
+
+        # Issue 16: the dispute as its own page decides (``_people_and_held``),
+        # not only its council: a plan cannot cite a dispute its opener cannot see.
+        try:
+            await disputes._people_and_held(ctx, await disputes._load(ctx, dispute_id))
+        except NotFound:
             errors["dispute_id"] = "There is no dispute with that number that you can see"
     if errors:
         raise Invalid("The action plan could not be opened", errors)
@@ -191,8 +196,22 @@ async def plan_view(ctx: Context, plan_id: int) -> dict:
         if who is not None:
             person = await Person.select(Person.display_name).where(Person.id == who).first()
             names[who] = person["display_name"] if person else ""
+    # The links to its source only where they open for the reader.
+    may_see_audit = may_see_dispute = False
+    if plan["allocation"] is not None:
+        try:
+            await audits.visible(ctx, plan["allocation"])
+            may_see_audit = True
+        except NotFound:
+            pass
+    if plan["dispute"] is not None:
+        from core.services import disputes
+
+        may_see_dispute = await disputes.may_open(ctx, plan["dispute"])
     return {
         "plan": plan,
+        "may_see_audit": may_see_audit,
+        "may_see_dispute": may_see_dispute,
         "body_label": body.label if body else plan["body"],
         "source_label": SOURCES.get(plan["source_kind"], plan["source_kind"]),
         "actions": rows,

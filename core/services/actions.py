@@ -80,6 +80,11 @@ async def create(
         errors["what"] = "Say what is to be done"
     elif message := limits.too_long(what, limits.ACTION_WHAT, "What is to be done"):
         errors["what"] = message
+    if dispute_id is not None:
+        dispute = await Dispute.select(Dispute.allocation, Dispute.organisation).where(Dispute.id == dispute_id).first()
+        if dispute is None or dispute["organisation"] != ctx.actor.organisation_id:
+            raise NotFound("There is no dispute with that number that you can see")
+        allocation_id = allocation_id or dispute["allocation"]
     owner = None
     if owner_id:
         owner = await Person.select().where(
@@ -87,6 +92,11 @@ async def create(
         ).first()
     if owner is None:
         errors["owner"] = "Choose who will do it"
+    else:
+        # Issue 16, case 3: only for someone the setter may choose.
+        allowed = await _owners_allowed(ctx, allocation_id=allocation_id, action_plan_id=action_plan_id)
+        if allowed is not None and owner["id"] not in allowed:
+            errors["owner"] = _refused_owner(owner["display_name"], allocation_id, action_plan_id)
     day = _date(due_on)
     if day is None:
         errors["due_on"] = "Enter the date it is due by"
@@ -96,11 +106,6 @@ async def create(
         # A SMART action is timely: no date beyond what anyone plans for
         # (issue 16: year 9999 overflowed the deadline's end of day).
         errors["due_on"] = "The due date must be within the next five years"
-    if dispute_id is not None:
-        dispute = await Dispute.select(Dispute.allocation, Dispute.organisation).where(Dispute.id == dispute_id).first()
-        if dispute is None or dispute["organisation"] != ctx.actor.organisation_id:
-            raise NotFound("There is no dispute with that number that you can see")
-        allocation_id = allocation_id or dispute["allocation"]
     if allocation_id is not None:
         await _may_act_on_allocation(ctx, allocation_id)
     if errors:
@@ -153,21 +158,85 @@ async def create(
 
 
 async def _reports_of(ctx: Context) -> set[int]:
-    """Everyone below the actor in the line-management chain."""
+    """Everyone below the actor in the line-management chain: walked in the
+    database down ``person_line_manager`` (a team manager's dozen, not the
+    council's 5,000 staff read into Python), once per request."""
     assert ctx.actor
-    people = await Person.select(Person.id, Person.line_manager).where(Person.organisation == ctx.actor.organisation_id)
+    key = ("reports_of", ctx.actor.person_id)
+    if key not in ctx.loaded or not ctx.reads_only:
+        rows = await Person.raw(
+            # As report_access and delivery: UNION stops at a loop in the data.
+            "WITH RECURSIVE line(id) AS (SELECT CAST({} AS INTEGER)"
+            " UNION SELECT q.id FROM person q JOIN line l ON q.line_manager = l.id WHERE q.organisation = {})"
+            " SELECT id FROM line", ctx.actor.person_id, ctx.actor.organisation_id,
+        )
+        ctx.loaded[key] = frozenset(r["id"] for r in rows) - {ctx.actor.person_id}
+    return set(ctx.loaded[key])
+
+
+def _below(people: list[dict], tops: set[int]) -> set[int]:
+    """Everyone below ``tops`` in the line-management chain (not ``tops``
+    themselves; a loop in the data stops the descent)."""
     below: dict[int, list[int]] = {}
     for p in people:
         if p["line_manager"] is not None:
             below.setdefault(p["line_manager"], []).append(p["id"])
     found: set[int] = set()
-    todo = [ctx.actor.person_id]
+    todo = list(tops)
     while todo:
         for child in below.get(todo.pop(), []):
-            if child not in found and child != ctx.actor.person_id:
+            if child not in found and child not in tops:
                 found.add(child)
                 todo.append(child)
     return found
+
+
+async def _owners_allowed(ctx: Context, *, allocation_id: int | None = None,
+                          action_plan_id: int | None = None) -> set[int] | None:
+    """Issue 16, case 3: whom the actor may set an action for (active people
+    only); None for the QA administrators (``administer``), who may set one
+    for anyone active in the council (HAR 2.12, 2.15: they follow audits up).
+
+    - themselves and everyone below them in the line (BED s.3: a manager
+      sets management directions for those they supervise; HAR 2.13);
+    - on an audit they can see: its practitioner, auditor and team manager
+      (HAR 2.13: actions agreed with the worker and manager; BED s.3:
+      remedial actions "notified to the Worker and Manager");
+    - on a plan: the people whose role sits on the plan's body and everyone
+      below them in the line (CSCP 5.5: the A&P subgroup's members take
+      their agencies' actions; BED s.7: DMT's plan).
+    """
+    assert ctx.actor
+    if ctx.actor.can("administer"):
+        return None
+    people = await Person.select(Person.id, Person.line_manager, Person.role, Person.active).where(
+        Person.organisation == ctx.actor.organisation_id
+    )
+    allowed = {ctx.actor.person_id} | _below(people, {ctx.actor.person_id})
+    if allocation_id is not None:
+        _, relations, _ = await audits.visible(ctx, allocation_id)
+        allowed |= {relations[r] for r in ("practitioner", "auditor", "team_manager") if relations.get(r) is not None}
+    if action_plan_id is not None:
+        from core.services import action_plans
+
+        plan = await action_plans._load(ctx, action_plan_id)
+        body = action_plans.body_of(ctx, plan["body"])
+        roles = {r.split(":")[-1] for r in body.roles} if body else set()
+        members = {p["id"] for p in people if p["role"] in roles}
+        allowed |= members | _below(people, members)
+    active = {p["id"] for p in people if p["active"]}
+    return allowed & active
+
+
+def _refused_owner(name: str, allocation_id: int | None, action_plan_id: int | None) -> str:
+    """The owner field's error, in the words of the rule (issue 16, case 3)."""
+    if action_plan_id is not None:
+        return (f"You cannot set an action for {name}: choose yourself, someone in your line, "
+                "or a member of the plan's group or someone in their line")
+    if allocation_id is not None:
+        return (f"You cannot set an action for {name}: choose yourself, someone in your line, "
+                "or this audit's practitioner, auditor or team manager")
+    return f"You cannot set an action for {name}: choose yourself or someone in your line"
 
 
 async def _load(ctx: Context, action_id: int) -> dict:
@@ -178,7 +247,10 @@ async def _load(ctx: Context, action_id: int) -> dict:
     if action is None or action["organisation"] != ctx.actor.organisation_id:
         raise NotFound("There is no action with that number that you can see")
     me = ctx.actor.person_id
-    if me in (action["owner"], action["created_by"]) or ctx.actor.can("view_all_audits"):
+    # Every action of the council for the QA administrators; a view-only role
+    # (``view_all_audits`` without ``administer``) reads an action through the
+    # paths below, so never one on a draft it cannot open (issue 16, case 1).
+    if me in (action["owner"], action["created_by"]) or (ctx.actor.can("view_all_audits") and ctx.actor.can("administer")):
         return action
     if me in await escalations.Ladder().chain_above(action["owner"]):
         return action
@@ -394,15 +466,39 @@ async def action_view(ctx: Context, action_id: int) -> dict:
     updates = await ActionUpdate.select(ActionUpdate.all_columns(), ActionUpdate.by.display_name.as_alias("by_name")).where(
         ActionUpdate.action == action_id
     ).order_by(ActionUpdate.at).order_by(ActionUpdate.id)
-    return (await _shape([action], ctx.now))[0] | {"updates": updates, "may_set": await statuses_for(ctx, action)}
+    links = {"may_see_audit": False, "may_see_dispute": False}
+    if action["allocation"] is not None:
+        # Only the links that open for the reader (a manager up the owner's
+        # line may read the action but not its audit).
+        try:
+            await audits.visible(ctx, action["allocation"])
+            links["may_see_audit"] = True
+        except NotFound:
+            pass
+    if action["dispute"] is not None:
+        from core.services import disputes
+
+        links["may_see_dispute"] = await disputes.may_open(ctx, action["dispute"])
+    return (await _shape([action], ctx.now))[0] | {"updates": updates, "may_set": await statuses_for(ctx, action)} | links
 
 
 __all__ = ["action_view", "create", "directions_to_review", "my_actions", "my_follow_ups", "of_allocation", "of_previous_audit", "team_overdue", "team_overdue_count", "update"]
 
 
-async def people_for(ctx: Context) -> list[dict]:
-    """Who an action can be given to: active people of the organisation."""
+async def people_for(ctx: Context, *, allocation_id: int | None = None, dispute_id: int | None = None,
+                     action_plan_id: int | None = None) -> list[dict]:
+    """Who the actor may give an action to, for the owner picker: only those
+    ``create`` would accept (issue 16, case 3: never a choice that fails)."""
     assert ctx.actor
-    return await Person.select(Person.id, Person.display_name, Person.role).where(
+    if dispute_id is not None and allocation_id is None:
+        dispute = await Dispute.select(Dispute.allocation, Dispute.organisation).where(Dispute.id == dispute_id).first()
+        if dispute is not None and dispute["organisation"] == ctx.actor.organisation_id:
+            allocation_id = dispute["allocation"]
+    try:
+        allowed = await _owners_allowed(ctx, allocation_id=allocation_id, action_plan_id=action_plan_id)
+    except NotFound:
+        allowed = await _owners_allowed(ctx)
+    rows = await Person.select(Person.id, Person.display_name, Person.role).where(
         (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
-    ).order_by(Person.display_name)
+    ).order_by(Person.display_name).order_by(Person.id)
+    return [r for r in rows if allowed is None or r["id"] in allowed]

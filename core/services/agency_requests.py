@@ -453,8 +453,15 @@ async def request_view(ctx: Context, request_id: int) -> dict:
     ).where(where & Allocation.agency.is_not_null()).order_by(Allocation.agency.name).order_by(Allocation.id)
     if agency is not None and not returns:
         raise NotFound("There is no request with that number that you can see")
+    from core.services.audits import sees_every_audit_in
+
     for r in returns:
         r["state_label"] = _state_words(ctx, r)
+        # Issue 16, case 1: the Audit Chair opens a return once the agency has
+        # submitted it, not while the agency drafts it (an agency's own people
+        # open theirs in every state).
+        workflow = ctx.registry.workflow(r["workflow_key"], r["workflow_version"])
+        r["may_open"] = agency is not None or sees_every_audit_in(ctx.actor, workflow, r["state"])
     issued_by = await Person.select(Person.display_name).where(Person.id == request["issued_by"]).first()
     return {
         **request,

@@ -19,7 +19,7 @@ import msgspec
 from core import workflow as wf
 from core.calendar import to_london
 from core.db.engine import transaction
-from core.db.tables import Allocation, ChildCase, Deadline, Grade, Person, Review
+from core.db.tables import Allocation, Deadline, Grade, Person, Review
 from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
 from core.forms import FormFields, SectionStatus, Window, clean, fields_of, problems_for_submit, section_statuses
 from core.escalation import EscalationEvent
@@ -236,12 +236,19 @@ async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str,
         "auditor" in held
         or "co_auditor" in held
         or "agency_member" in held
-        or ctx.actor.can("view_all_audits")
+        # Issue 16, case 1: every audit of the council, but drafts in progress
+        # only for the QA administrators (HAR 2.12, 2.15: they allocate, chase
+        # and reassign); the view-only roles (BED DMT, SLT; COV's Strategic
+        # Lead; CSCP's Audit Chair) read what left the auditor's hands.
+        or sees_every_audit_in(ctx.actor, workflow, row["state"])
         # By relation, not role: ``held`` also holds the role key, and every
         # practitioner's role is "practitioner".
         or (is_final and ctx.actor.person_id in (people.get("practitioner"), people.get("team_manager")))
-        # Those who quality-assure see what awaits them and what it became.
-        or (ctx.actor.can("qa_review") and (row["state"] in _review_states(ctx) or is_final))
+        # Those who quality-assure see what awaits them (in this audit's own
+        # workflow) and what it became; a reviewer without ``view_all_audits``
+        # (BED's head of service) only in their own line (issue 16, case 2).
+        or (ctx.actor.can("qa_review") and (row["state"] in _reviewable_states(workflow, ctx.actor.role) or is_final)
+            and (ctx.actor.can("view_all_audits") or await in_reviewers_line(ctx.actor, row)))
         # Managers up the practitioner's line (service manager, head of service,
         # AD) see a final audit their escalations point them to (HAR 2.14).
         or (is_final and ctx.actor.person_id in await escalations.Ladder().chain_above(people.get("practitioner")))
@@ -255,6 +262,48 @@ async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str,
     if not visible:
         raise NotFound("There is no audit with that number that you can see")
     return row, people, held
+
+
+def sees_every_audit_in(actor, workflow: Workflow, state: str) -> bool:
+    """Issue 16, case 1: ``view_all_audits`` reads every audit of the council
+    in ``state``. With ``administer`` (the QA administrators, HAR 2.12, 2.15)
+    in every state; without it (BED ``dmt``, ``slt``, ``chief_officer``,
+    ``director``; COV ``strategic_improvement_lead``; CSCP ``audit_chair``)
+    only once the audit has left the auditor's hands: never a draft in
+    progress (BED s.3 sends DMT reports and completed audits, not drafts)."""
+    if not actor.can("view_all_audits"):
+        return False
+    return actor.can("administer") or state not in _editable_states(workflow)
+
+
+async def in_reviewers_line(actor, row: dict, ladder=None) -> bool:
+    """Issue 16, case 2: a reviewer without ``view_all_audits`` (BED's head of
+    service, BED s.3: "review the audits completed within the service")
+    reviews only their own line's audits: they manage, up the line, the
+    audit's practitioner (the case's worker or the person it is on) or its
+    auditor.
+
+    The one exception is the notifications' own fallback
+    (``escalations.Ladder.nearest``, anchored on the practitioner as
+    ``_recipients`` is): when nobody active up the practitioner's line holds
+    the reviewer's role, every holder of it is told, so each may open it
+    (issue 16, case 5: whoever is told can open it). The QA state itself
+    always has reviewers who see the whole council (BED: the S&QA team, the
+    Chief Officer and the Director). An audit on nobody (a meeting
+    observation) has no practitioner's line to fall back from: only the
+    auditor's line (no Bedford workflow tells a head of service about one)."""
+    ladder = ladder or escalations.Ladder()
+    for start in (row.get("practitioner_id"), row.get("auditor")):
+        if start is not None and actor.person_id in await ladder.chain_above(start):
+            return True
+    if row.get("practitioner_id") is None:
+        return False
+    return actor.person_id in await ladder.nearest(row["organisation"], row["practitioner_id"], actor.role)
+
+
+def _reviewable_states(workflow: Workflow, role: str) -> set[str]:
+    """The states of ``workflow`` a step out of which is given to ``role``."""
+    return {state for t in workflow.transitions if role in t.by for state in t.from_}
 
 
 async def _of_agency(ctx: Context, agency_id: int) -> bool:
@@ -385,19 +434,23 @@ async def audits_of_my_cases(ctx: Context, before: int | None = None, limit: int
     """Final audits of cases the actor works or manages (HAR 2.6), newest first."""
     assert ctx.actor
     council = ctx.registry.council(ctx.actor.council)
-    cases = ChildCase.allocated_worker == ctx.actor.person_id
+    me = ctx.actor.person_id
+    cases = "cc.allocated_worker = {}"
+    args: list = [ctx.actor.organisation_id, me]
     if ctx.actor.role == council.team_manager_role.split(":")[-1]:
-        me = await Person.select(Person.team).where(Person.id == ctx.actor.person_id).first()
-        if me and me["team"]:
-            cases = cases | (ChildCase.team == me["team"])
-    # The cases first (a team's few hundred, by index), then their audits: an
-    # OR across the join would walk every final audit of the council.
-    case_ids = [r["id"] for r in await ChildCase.select(ChildCase.id).where(
-        cases & (ChildCase.organisation == ctx.actor.organisation_id))]
-    case_ids = case_ids or [0]
-    # Issue 13: and audits on the actor themselves (an observation of their practice).
-    return await _completed(ctx, f"(a.child_case IN ({_marks(case_ids)}) OR a.subject_person = {{}})",
-                            [*case_ids, ctx.actor.person_id], before, limit or COMPLETED_PAGE)
+        cases += " OR cc.team = (SELECT p.team FROM person p WHERE p.id = {})"
+        args.append(me)
+    # The audits are found from the cases (a team's few hundred, by index)
+    # and the audits on the actor themselves (issue 13: an observation of
+    # their practice), by id: written as an OR beside the final states,
+    # SQLite (with no statistics, as qaf runs, or with them) walked every
+    # final audit of the council by ``allocation_state`` instead.
+    where = (
+        "a.id IN (SELECT a2.id FROM allocation a2 WHERE a2.child_case IN (SELECT cc.id FROM child_case cc"
+        f" WHERE cc.organisation = {{}} AND ({cases}))"
+        " UNION ALL SELECT a3.id FROM allocation a3 WHERE a3.subject_person = {})"
+    )
+    return await _completed(ctx, where, [*args, me], before, limit or COMPLETED_PAGE)
 
 
 def _final_states(ctx: Context) -> set[str]:
@@ -411,17 +464,83 @@ def _final_states(ctx: Context) -> set[str]:
     }
 
 
-async def qa_queue(ctx: Context) -> list[Summary]:
+# The QA queue's page: the oldest first, the rest a page at a time (a large
+# council has hundreds waiting at the month's end).
+QA_PAGE = 50
+
+
+def _queue_states(ctx: Context) -> list[str]:
     assert ctx.actor
     if not ctx.actor.can("qa_review"):
         raise Forbidden("Only the QA team sees the QA queue")
-    states = _review_states(ctx) - _editable_states_for_council(ctx)
-    states = sorted(states)
-    rows = await _rows(
-        f"WHERE a.organisation = {{}} AND a.state IN ({_marks(states)}) ORDER BY a.updated_at, a.id",
-        ctx.actor.organisation_id, *states, registry=ctx.registry,
+    return sorted(_review_states(ctx) - _editable_states_for_council(ctx))
+
+
+def _queue_filtered(ctx: Context) -> bool:
+    """Whether the queue shows less than every audit in its states: some
+    workflow of the council gives the actor's role no step out of one of
+    them, or the actor reviews only their own line (issue 16, case 2)."""
+    assert ctx.actor
+    if not ctx.actor.can("view_all_audits"):
+        return True
+    states = set(_queue_states(ctx))
+    return any(
+        states & {s.key for s in supplied.value.states} - _reviewable_states(supplied.value, ctx.actor.role)
+        for (key, _), supplied in ctx.registry.workflows.items()
+        if key.startswith(f"{ctx.actor.council}:")
     )
-    return [_summary(ctx, row) for row in rows]
+
+
+async def qa_queue(ctx: Context, limit: int | None = None, after: int | None = None) -> list[Summary]:
+    """Audits waiting for the actor's QA decision, oldest first: all of them,
+    or ``limit`` after the audit ``after`` (keyset by (updated_at, id), through
+    ``allocation_org_state``).
+
+    Only what the actor may open and review: the state is one their role
+    steps out of in the audit's own workflow; a reviewer without
+    ``view_all_audits`` only their own line's (issue 16, case 2). Rows are
+    read a page at a time until ``limit`` of them pass."""
+    states = _queue_states(ctx)
+    filtered = _queue_filtered(ctx)
+    ladder = escalations.Ladder()
+    out: list[Summary] = []
+    while True:
+        where = f"WHERE a.organisation = {{}} AND a.state IN ({_marks(states)})"
+        args: list = [ctx.actor.organisation_id, *states]
+        if after is not None:
+            where += (" AND (a.updated_at > (SELECT b.updated_at FROM allocation b WHERE b.id = {})"
+                      " OR (a.updated_at = (SELECT b.updated_at FROM allocation b WHERE b.id = {}) AND a.id > {}))")
+            args += [after, after, after]
+        chunk = None if limit is None else max(limit, QA_PAGE) * 2
+        tail = f" LIMIT {chunk}" if chunk is not None else ""
+        rows = await _rows(f"{where} ORDER BY a.updated_at, a.id{tail}", *args, registry=ctx.registry)
+        for row in rows:
+            if filtered:
+                _, workflow = _definitions(ctx, row)
+                if row["state"] not in _reviewable_states(workflow, ctx.actor.role):
+                    continue
+                if not ctx.actor.can("view_all_audits") and not await in_reviewers_line(ctx.actor, row, ladder):
+                    continue
+            out.append(_summary(ctx, row))
+            if limit is not None and len(out) == limit:
+                return out
+        if chunk is None or len(rows) < chunk:
+            return out
+        after = rows[-1]["id"]
+
+
+async def qa_queue_count(ctx: Context) -> int:
+    """How many audits wait for the actor's QA decision: a range of
+    ``allocation_org_state`` when the queue shows every audit in its states,
+    else the queue itself counted."""
+    if _queue_filtered(ctx):
+        return len(await qa_queue(ctx))
+    states = _queue_states(ctx)
+    rows = await Allocation.raw(
+        f"SELECT COUNT(*) AS n FROM allocation a WHERE a.organisation = {{}} AND a.state IN ({_marks(states)})",
+        ctx.actor.organisation_id, *states,
+    )
+    return int(rows[0]["n"])
 
 
 def _editable_states_for_council(ctx: Context) -> set[str]:
@@ -1020,6 +1139,7 @@ __all__ = [
     "my_open",
     "CompletedPage",
     "qa_queue",
+    "qa_queue_count",
     "review",
     "save_answers",
     "submit",

@@ -60,33 +60,31 @@ async def _people_and_held(ctx: Context, dispute: dict) -> tuple[dict, dict[str,
     """The audit row, its people and what the actor holds; NotFound when the
     actor may see neither the audit nor (by a role the process names) the dispute."""
     assert ctx.actor
-    row = await audits.load_row(dispute["allocation"], ctx.registry)
-    if row is None or row["organisation"] != ctx.actor.organisation_id:
-        raise NotFound("There is no dispute with that number that you can see")
     try:
+        # The audit as its page loads it (an audit of another organisation is
+        # not visible either): read once, not once more before.
         row, people, held = await audits.visible(ctx, dispute["allocation"])
     except NotFound:
+        row = await audits.load_row(dispute["allocation"], ctx.registry)
+        if row is None or row["organisation"] != ctx.actor.organisation_id:
+            raise NotFound("There is no dispute with that number that you can see") from None
         # Managers the process names by role (service manager, head of
         # service, assistant director) see the dispute without the audit.
         workflow = ctx.registry.workflow(dispute["workflow_key"], dispute["workflow_version"])
         people = await audits.relations_of(ctx, row)
         if ctx.actor.role in people or ctx.actor.role not in _roles_in(workflow):
             raise NotFound("There is no dispute with that number that you can see") from None
-        # ... but only in the case's own line (issue 16: a service manager of
-        # another line read disputes whose audits gave them 404). HAR 2.11-2.15:
-        # the formal stages go up the practitioner's management line.
-        ladder = escalations.Ladder()
-        line: set[int] = set()
-        for relation in ("practitioner", "team_manager"):
-            if people.get(relation) is not None:
-                line.update(await ladder.chain_above(people[relation]))
-        if ctx.actor.person_id not in line:
-            # The one exception is the notifications' own fallback
-            # (escalations.Ladder.nearest): when nobody in the line holds the
-            # role, everyone holding it is told, so each may open it.
-            roles_in_line = {(await ladder.person(p) or {}).get("role") for p in line}
-            if ctx.actor.role in roles_in_line:
-                raise NotFound("There is no dispute with that number that you can see") from None
+        # ... but only the one the notifications tell (issue 16: a service
+        # manager of another line read disputes whose audits gave them 404;
+        # case 5: whoever is told can open it, whoever can open it is told).
+        # HAR 2.11-2.15: the formal stages go up the practitioner's line, to
+        # the nearest active holder of the role (an inactive holder does not
+        # count). When nobody active in the line holds it, every holder in
+        # the council is told and may open it (``Ladder.nearest``'s
+        # fallback): a stage with a deadline must have someone to act on it.
+        told = await escalations.Ladder().nearest(row["organisation"], people.get("practitioner"), ctx.actor.role)
+        if ctx.actor.person_id not in told:
+            raise NotFound("There is no dispute with that number that you can see") from None
         held = {ctx.actor.role}
     else:
         # A role named like a relation (team_manager, practitioner) counts only
@@ -348,6 +346,9 @@ async def dispute_view(ctx: Context, dispute_id: int) -> dict:
     return {
         "dispute": dispute,
         "row": row,
+        # Someone who opens the dispute by their role alone is not offered a
+        # link to the audit, which would be 404 to them.
+        "may_see_audit": await _may_see_audit(ctx, row["id"]),
         "workflow": workflow,
         "state_label": wf.state(workflow, dispute["state"]).label,
         "transitions": wf.available(workflow, dispute["state"], held),
@@ -360,6 +361,38 @@ async def dispute_view(ctx: Context, dispute_id: int) -> dict:
         "final_grades": await latest_final_grades(row["id"]),
         "grade_chain": await _chain(row["id"], list(dispute["domains"] or {})),
     }
+
+
+async def standing(ctx: Context, dispute_id: int) -> dict:
+    """What a list of disputes shows of one (the home's): the dispute, its
+    audit's row, its stage and the steps the actor may take, checked as
+    ``dispute_view`` checks them, without its history, grades and names."""
+    dispute = await _load(ctx, dispute_id)
+    row, _, held = await _people_and_held(ctx, dispute)
+    workflow = ctx.registry.workflow(dispute["workflow_key"], dispute["workflow_version"])
+    return {
+        "dispute": dispute,
+        "row": row,
+        "state_label": wf.state(workflow, dispute["state"]).label,
+        "transitions": wf.available(workflow, dispute["state"], held),
+    }
+
+
+async def _may_see_audit(ctx: Context, allocation_id: int) -> bool:
+    try:
+        await audits.visible(ctx, allocation_id)
+    except NotFound:
+        return False
+    return True
+
+
+async def may_open(ctx: Context, dispute_id: int) -> bool:
+    """Whether the actor may open the dispute (its page's own rule)."""
+    try:
+        await _people_and_held(ctx, await _load(ctx, dispute_id))
+    except NotFound:
+        return False
+    return True
 
 
 async def _chain(allocation_id: int, domains: list[str]) -> list[dict]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from core import workflow as wf
 from core.db.tables import Dispute, Person
+from core.definitions.model import RELATIONS
 from core.services import audits, disputes
 from core.services.context import Context
 from core.services.errors import NotFound
@@ -107,13 +108,35 @@ async def my_disputes(ctx: Context) -> list[DisputeLine]:
     assert ctx.actor
     if not has_disputes(ctx):
         return []
-    rows = await Dispute.select(Dispute.id).where(
-        (Dispute.organisation == ctx.actor.organisation_id) & (Dispute.outcome == "")
-    ).order_by(Dispute.state_due_at).order_by(Dispute.id).limit(200)
+    me = ctx.actor.person_id
+    qualified = ctx.registry.qualify(ctx.actor.council, "dispute", ctx.registry.workflows)
+    named = set().union(*(disputes._roles_in(supplied.value) for (key, _), supplied in ctx.registry.workflows.items()
+                          if key == qualified))
+    if ctx.actor.role in RELATIONS or ctx.actor.role not in named:
+        # The process names nobody of the actor's role: a dispute awaits them
+        # only by a relation to its audit (``disputes._people_and_held``), or
+        # they raised it. Only those are looked at, not every open dispute of
+        # the council (each a dozen queries to check).
+        team = (await Person.select(Person.team).where(Person.id == me).first() or {}).get("team")
+        council = ctx.registry.council(ctx.actor.council)
+        manages = ctx.actor.role == council.team_manager_role.split(":")[-1] and team is not None
+        rows = await Dispute.raw(
+            "SELECT d.id AS id FROM dispute d JOIN allocation a ON a.id = d.allocation"
+            " LEFT JOIN child_case c ON c.id = a.child_case LEFT JOIN person sp ON sp.id = a.subject_person"
+            " WHERE d.organisation = {} AND d.outcome = '' AND (d.raised_by = {} OR a.auditor = {}"
+            " OR a.subject_person = {} OR c.allocated_worker = {} OR c.chair = {}"
+            + (" OR COALESCE(c.team, sp.team) = {}" if manages else "") + ")"
+            " ORDER BY d.state_due_at, d.id LIMIT 200",
+            ctx.actor.organisation_id, me, me, me, me, me, *([team] if manages else []),
+        )
+    else:
+        rows = await Dispute.select(Dispute.id).where(
+            (Dispute.organisation == ctx.actor.organisation_id) & (Dispute.outcome == "")
+        ).order_by(Dispute.state_due_at).order_by(Dispute.id).limit(200)
     found = []
     for r in rows:
         try:
-            view = await disputes.dispute_view(ctx, r["id"])
+            view = await disputes.standing(ctx, r["id"])
         except NotFound:
             continue
         awaiting = bool(view["transitions"])

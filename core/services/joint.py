@@ -181,8 +181,13 @@ async def candidates(ctx: Context, allocation_id: int, row: dict) -> list[dict]:
     auditing = {r for r, value in ctx.registry.roles.items() if r.startswith(f"{ctx.actor.council}:")
                 and "audit" in value.value.capabilities}
     already = {c["id"] for c in await co_auditors(allocation_id)}
+    # Only the people in roles that audit are read (not every member of staff).
+    roles = sorted(r.split(":", 1)[1] for r in auditing)
+    if not roles:
+        return []
     people = await Person.select(Person.id, Person.display_name, Person.role).where(
         (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
+        & Person.role.is_in(roles)
     ).order_by(Person.display_name).order_by(Person.id)
     return [
         {"id": p["id"], "name": p["display_name"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from core.calendar import LONDON, to_london
 from core.db.tables import StandingGrade
 from core.services.context import Context
 from core.services.errors import Forbidden
@@ -31,14 +32,24 @@ async def agreement(ctx: Context) -> Agreement:
     assert ctx.actor
     if not (ctx.actor.can("qa_review") or ctx.actor.can("view_all_audits")):
         raise Forbidden("Only the QA team sees moderation figures")
+    # The whole London months of the window from the kept monthly counts
+    # (``agreement_month``, as the reports read them); only the part of the
+    # month the window starts in from the standing grades themselves: a
+    # month's index range, not a year's (≈70,000 grades at scale 1).
+    since = ctx.now - AGREEMENT_WINDOW
+    first = to_london(since)
+    after = (first.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    boundary = dt.datetime(after.year, after.month, 1, tzinfo=LONDON).astimezone(dt.timezone.utc)
+    org = ctx.actor.organisation_id
     rows = await StandingGrade.raw(
-        """
-        SELECT count(*) AS moderated,
-               coalesce(sum(CASE WHEN s.moderated_level = s.auditor_level THEN 1 ELSE 0 END), 0) AS agreed
-        FROM standing_grade s
-        WHERE s.organisation = {} AND s.due_at >= {} AND s.moderated_level IS NOT NULL
-        """,
-        ctx.actor.organisation_id,
-        ctx.now - AGREEMENT_WINDOW,
+        "SELECT (SELECT COUNT(*) FROM standing_grade s WHERE s.organisation = {} AND s.due_at >= {} AND s.due_at < {}"
+        "  AND s.moderated_level IS NOT NULL)"
+        " + (SELECT COALESCE(SUM(m.moderated), 0) FROM agreement_month m WHERE m.organisation = {} AND m.month >= {})"
+        " AS moderated,"
+        " (SELECT COALESCE(SUM(CASE WHEN s.moderated_level = s.auditor_level THEN 1 ELSE 0 END), 0) FROM standing_grade s"
+        "  WHERE s.organisation = {} AND s.due_at >= {} AND s.due_at < {} AND s.moderated_level IS NOT NULL)"
+        " + (SELECT COALESCE(SUM(m.agreed), 0) FROM agreement_month m WHERE m.organisation = {} AND m.month >= {})"
+        " AS agreed",
+        org, since, boundary, org, f"{after:%Y-%m}", org, since, boundary, org, f"{after:%Y-%m}",
     )
     return Agreement(int(rows[0]["moderated"] or 0), int(rows[0]["agreed"] or 0))

@@ -98,6 +98,42 @@ async def staff_of(organisation_id: int) -> list[StaffMember]:
     return [StaffMember(r["id"], r["display_name"], r["role"], r["post"], r["line_manager"]) for r in rows]
 
 
+async def staff_for(registry, council_key: str, organisation_id: int, person_id: int, role: str) -> list[StaffMember]:
+    """The staff ``expand(only=person_id)`` needs for one person's own
+    programme (the same items as from ``staff_of``): the person and their
+    line reports; for the schedules they lead, the holders of its
+    co-auditors' roles and, if it pairs peers, of their own role; for the
+    schedules they co-audit, the leads (with their reports, its subject's
+    role and its other co-auditors). Not the whole council's staff."""
+    roles: set[str] = set()
+    leads: set[str] = set()
+    for key, supplied in registry.schedules.items():
+        if not key.startswith(f"{council_key}:"):
+            continue
+        schedule = supplied.value
+        lead = schedule.role.split(":")[-1]
+        co_roles = {co.role.split(":")[-1] for co in schedule.co_auditors}
+        if lead == role:
+            roles |= co_roles
+            if schedule.peer_pairs:
+                roles.add(lead)
+        if role in co_roles:
+            leads.add(lead)
+            roles |= co_roles | {lead}
+            if schedule.subject:
+                roles.add(schedule.subject.split(":")[-1])
+    marks = lambda values: ", ".join("{}" for _ in values) or "NULL"  # noqa: E731
+    rows = await Person.raw(
+        "SELECT p.id AS id, p.display_name AS display_name, p.role AS role, p.post AS post, p.line_manager AS line_manager"
+        " FROM person p WHERE p.organisation = {} AND p.active = {} AND (p.id = {} OR p.line_manager = {}"
+        f" OR p.role IN ({marks(roles)})"
+        f" OR p.line_manager IN (SELECT q.id FROM person q WHERE q.organisation = {{}} AND q.role IN ({marks(leads)})))"
+        " ORDER BY p.id",
+        organisation_id, True, person_id, person_id, *sorted(roles), organisation_id, *sorted(leads),
+    )
+    return [StaffMember(r["id"], r["display_name"], r["role"], r["post"] or "", r["line_manager"]) for r in rows]
+
+
 async def organisation_for(council: str) -> int | None:
     row = await Organisation.select(Organisation.id).where(Organisation.council == council).order_by(Organisation.id).first()
     return row["id"] if row else None
@@ -108,9 +144,17 @@ async def programme(ctx: Context, year: int, *, mine: bool = False) -> list[Prog
     assert ctx.actor
     from core.services.cycles import practice_weeks
 
-    staff = await staff_of(ctx.actor.organisation_id)
-    weeks = await practice_weeks(ctx.actor.organisation_id)
-    items = expand(ctx.registry, ctx.actor.council, year, staff, weeks)
+    # A page GET asks for the programme more than once (this year's and the
+    # next, the home's cards): the staff and practice weeks are read once.
+    # One's own programme needs only the staff around them (``staff_for``).
+    key = ("programme_inputs", ctx.actor.organisation_id, mine)
+    if key not in ctx.loaded or not ctx.reads_only:
+        org = ctx.actor.organisation_id
+        staff = (await staff_for(ctx.registry, ctx.actor.council, org, ctx.actor.person_id, ctx.actor.role) if mine
+                 else await staff_of(org))
+        ctx.loaded[key] = (staff, await practice_weeks(org))
+    staff, weeks = ctx.loaded[key]
+    items = expand(ctx.registry, ctx.actor.council, year, staff, weeks, only=ctx.actor.person_id if mine else None)
     if mine:
         # PLAT-4: a joint activity is on each co-auditor's programme too.
         items = [i for i in items if i.person_id == ctx.actor.person_id or ctx.actor.person_id in i.co_auditor_ids]

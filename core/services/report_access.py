@@ -1,9 +1,11 @@
 """Who reads the reports, and of what: the one policy every report page,
 export and service asks (issue 17 item 2).
 
-* The QA team (``qa_review``) and those who see every audit
-  (``view_all_audits``: Bedford's DMT and SLT, BED s.3 "reporting to DMT")
-  read the whole council's reports, as before.
+* Those who see every audit (``view_all_audits``: the QA team; Bedford's
+  DMT and SLT, BED s.3 "reporting to DMT") read the whole council's reports.
+  A reviewer without it (``qa_review`` alone: Bedford's heads of service,
+  BED s.3 "review the audits completed within the service") reads their
+  line's, as ``read_reports`` does (issue 16, case 2).
 * ``read_council_reports``: leaders the frameworks send the whole council's
   reports to (HAR 1.9: the Quality Performance Network chaired by the
   Director; CSCP 5.1-5.2: the Partnership Board, the Executive Group and the
@@ -56,14 +58,20 @@ class Reach:
 
 
 def reads_whole_council(actor: Actor | None) -> bool:
-    return actor is not None and (
-        actor.can("view_all_audits") or actor.can("qa_review") or actor.can("read_council_reports")
-    )
+    """``view_all_audits`` or ``read_council_reports``. A reviewer without
+    ``view_all_audits`` (BED's head of service, issue 16 case 2: "review the
+    audits completed within the service", BED s.3) reads their line's, as
+    ``read_reports`` does."""
+    return actor is not None and (actor.can("view_all_audits") or actor.can("read_council_reports"))
+
+
+def _reads_line(actor: Actor | None) -> bool:
+    return actor is not None and (actor.can("read_reports") or actor.can("qa_review"))
 
 
 def may_read_some(actor: Actor | None) -> bool:
     """Whether the role reads any report at all (before asking what it reaches)."""
-    return reads_whole_council(actor) or (actor is not None and actor.can("read_reports"))
+    return reads_whole_council(actor) or _reads_line(actor)
 
 
 async def reach(ctx: Context) -> Reach:
@@ -72,7 +80,7 @@ async def reach(ctx: Context) -> Reach:
     actor = ctx.actor
     if reads_whole_council(actor):
         return Reach(whole=True)
-    if actor is None or not actor.can("read_reports"):
+    if not _reads_line(actor):
         return Reach()
     key = ("report_reach", actor.person_id)
     if ctx.reads_only and key in ctx.loaded:

@@ -17,6 +17,7 @@ and re-audit pages, disputes and reports all read it here (``final_grades``,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from core.calendar import to_london
@@ -29,46 +30,36 @@ NOT_AUDITOR_PHASES = ("moderated", "final", "disputed")
 
 _KIND = "CASE WHEN g.phase IN ('moderated', 'final') THEN g.phase ELSE 'auditor' END"
 
-# The latest grade of each kind per (allocation, domain), then one row each.
+# The latest grade of each kind per (allocation, domain), then one row each,
+# then the audit's columns (joined to a third of the rows the window yields).
 _SELECT = f"""
-SELECT k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, {{team}},
-       MAX(CASE WHEN k.kind = 'auditor' THEN k.level END),
-       MAX(CASE WHEN k.kind = 'moderated' THEN k.level END),
-       MAX(CASE WHEN k.kind = 'final' THEN k.level END),
-       MAX(CASE WHEN k.kind = 'final' THEN k.rank END),
-       MAX(CASE WHEN k.kind = 'final' THEN k.id END)
+SELECT s.allocation, a.organisation, s.domain, a.due_at, a.previous, a.auditor, {{team}},
+       s.auditor_level, s.moderated_level, s.final_level, s.final_rank, s.final_grade
 FROM (
-    SELECT g.allocation, g.domain, g.level, g.rank, g.id, {_KIND} AS kind,
-           ROW_NUMBER() OVER (PARTITION BY g.allocation, g.domain, {_KIND}
-                              ORDER BY g.set_at DESC, g.id DESC) AS nth
-    FROM grade g
-    WHERE g.phase <> 'disputed' {{where}}
-) k JOIN allocation a ON a.id = k.allocation LEFT JOIN child_case c ON c.id = a.child_case{{join}}
-WHERE k.nth = 1
-GROUP BY k.allocation, a.organisation, k.domain, a.due_at, a.previous, a.auditor, {{team}}
+    SELECT k.allocation, k.domain,
+           MAX(CASE WHEN k.kind = 'auditor' THEN k.level END) AS auditor_level,
+           MAX(CASE WHEN k.kind = 'moderated' THEN k.level END) AS moderated_level,
+           MAX(CASE WHEN k.kind = 'final' THEN k.level END) AS final_level,
+           MAX(CASE WHEN k.kind = 'final' THEN k.rank END) AS final_rank,
+           MAX(CASE WHEN k.kind = 'final' THEN k.id END) AS final_grade
+    FROM (
+        SELECT g.allocation, g.domain, g.level, g.rank, g.id, {_KIND} AS kind,
+               ROW_NUMBER() OVER (PARTITION BY g.allocation, g.domain, {_KIND}
+                                  ORDER BY g.set_at DESC, g.id DESC) AS nth
+        FROM grade g
+        WHERE g.phase <> 'disputed' {{where}}
+    ) k
+    WHERE k.nth = 1
+    GROUP BY k.allocation, k.domain
+) s JOIN allocation a ON a.id = s.allocation LEFT JOIN child_case c ON c.id = a.child_case{{join}}
 """
 # Issue 13: an audit on a person has no case; it is the person's team's.
 _WITH_SUBJECTS = {"team": "COALESCE(c.team, sp.team, 0)", "join": "\nLEFT JOIN person sp ON sp.id = a.subject_person"}
-# Before the migration that added ``allocation.subject_person`` (the
-# migrations that rebuild standing grades run this module's SQL then).
-_CASES_ONLY = {"team": "COALESCE(c.team, 0)", "join": ""}
 
 
-def _select(where: str, subjects: bool = True) -> str:
-    return _SELECT.format(where=where, **(_WITH_SUBJECTS if subjects else _CASES_ONLY))
+def _select(where: str) -> str:
+    return _SELECT.format(where=where, **_WITH_SUBJECTS)
 
-
-async def _has_subjects() -> bool:
-    from core.db.engine import current
-
-    engine = current()
-    if engine.engine_type == "postgres":
-        rows = await engine.run_ddl(
-            "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'allocation'"
-        )
-    else:
-        rows = await engine.run_ddl("PRAGMA table_info(allocation)")
-    return any(r["name"] == "subject_person" for r in rows)
 
 _COLUMNS = "(allocation, organisation, domain, due_at, previous, auditor, team, auditor_level, moderated_level, final_level, final_rank, final_grade)"
 
@@ -93,14 +84,6 @@ async def final_grade(allocation_id: int, domain: str = "overall") -> str | None
 # The same in SQL over ``allocation a``: ``f.final_level`` is the audit's final
 # overall grade (index standing_grade_allocation).
 FINAL_OVERALL_JOIN = " JOIN standing_grade f ON f.allocation = a.id AND f.domain = 'overall' AND f.final_level IS NOT NULL"
-
-
-def rebuild_statements(subjects: bool = True) -> list[str]:
-    """Every standing grade from the whole chain (the migration, bulk loads)."""
-    return [
-        "DELETE FROM standing_grade",
-        f"INSERT INTO standing_grade {_COLUMNS} " + _select("", subjects),
-    ]
 
 
 # What one standing grade adds to its month: (n, changed by moderation, by dispute).
@@ -179,8 +162,11 @@ async def _add_to_movement(delta: dict[MovementKey, list[int]]) -> None:
     await add_counts(MovementMonth, ("organisation", "month", "domain"), ("improved", "same", "downgraded"), delta)
 
 
+@functools.lru_cache(maxsize=4096)
 def month_of(due_at) -> str:
-    """The London month an audit due at ``due_at`` is reported in."""
+    """The London month an audit due at ``due_at`` is reported in. (Kept for
+    the instants seen last: a rebuild asks for a cycle's due instant once
+    per auditor.)"""
     return to_london(due_at).strftime("%Y-%m")
 
 
@@ -229,46 +215,31 @@ async def refresh(allocation_ids: Iterable[int]) -> None:
     await _add_to_movement(_tally_movement(await StandingGrade.raw(moved, *moving), +1, movement))
 
 
-async def rebuild() -> None:
-    """Every standing grade and monthly count (grades, moderation agreement)
-    from the whole grade chain. The counts group by due instant first (a cycle's audits share one), so only a
-    few thousand rows reach Python however many audits there are.
-
-    One transaction: the upserts outside one each committed on their own,
-    and on PostgreSQL (fsync on) that was about 110 rows a second, 15
-    minutes for scale 1's 98,000 auditor-months."""
-    from core.db.engine import current, transaction
-
-    async with transaction():
-        for statement in rebuild_statements(await _has_subjects()):
-            await current().run_ddl(statement)
-        await current().run_ddl("DELETE FROM grade_month")
-        await _add_to_months(_tally(await StandingGrade.raw(_COUNTED.format(where="")), +1, {}))
-        await current().run_ddl("DELETE FROM agreement_month")
-        await _add_to_agreement(_tally_agreement(await StandingGrade.raw(_AGREEMENT.format(where="")), +1, {}))
+def _allocations_of(batch) -> tuple[str, list]:
+    """The batch's audits (``month_counts.Batch``): its organisation's, due in its years."""
+    where, values = batch.bounds("due_at")
+    return f"SELECT id FROM allocation WHERE organisation = {{}}{where}", [batch.organisation, *values]
 
 
-async def rebuild_agreement_years() -> None:
-    """``agreement_year`` from ``agreement_month`` (part of
-    ``month_counts.rebuild_all``, after ``rebuild``)."""
-    from core.db.engine import current, transaction
-
-    async with transaction():
-        await current().run_ddl("DELETE FROM agreement_year")
-        for dimension in ("auditor", "team"):
-            await current().run_ddl(
-                "INSERT INTO agreement_year (organisation, year, dimension, who, moderated, agreed)"
-                f" SELECT organisation, SUBSTR(month, 1, 4), '{dimension}', {dimension}, SUM(moderated), SUM(agreed)"
-                f" FROM agreement_month GROUP BY organisation, SUBSTR(month, 1, 4), {dimension}"
-            )
+async def rebuild_batch(batch) -> None:
+    """The standing grades of a batch's audits from their grade chains (part
+    of ``month_counts.rebuild_all``, after its ``clear``)."""
+    audits, values = _allocations_of(batch)
+    await StandingGrade.raw(
+        f"INSERT INTO standing_grade {_COLUMNS} " + _select(f"AND g.allocation IN ({audits})"), *values
+    )
 
 
-async def rebuild_movement() -> None:
-    """Re-audit movement by month from the standing grades (part of
-    ``month_counts.rebuild``: the table came after ``rebuild``'s, whose
-    migration must not reach for it)."""
-    from core.db.engine import current, transaction
-
-    async with transaction():
-        await current().run_ddl("DELETE FROM movement_month")
-        await _add_to_movement(_tally_movement(await StandingGrade.raw(_MOVED.format(where="")), +1, {}))
+async def count_batch(batch) -> None:
+    """What a batch's standing grades add to the monthly grade, moderation
+    and movement counts and the yearly moderation counts (part of
+    ``month_counts.rebuild_all``, once every standing grade is written)."""
+    where, values = batch.bounds("due_at")
+    mine = f"AND organisation = {{}}{where}"
+    await _add_to_months(_tally(await StandingGrade.raw(_COUNTED.format(where=mine), batch.organisation, *values), +1, {}))
+    agreement = _tally_agreement(await StandingGrade.raw(_AGREEMENT.format(where=mine), batch.organisation, *values), +1, {})
+    await _add_to_agreement(agreement)
+    await _add_to_agreement_years(agreement)
+    where, values = batch.bounds("s.due_at")
+    moved = _MOVED.format(where=f"AND s.organisation = {{}}{where}")
+    await _add_to_movement(_tally_movement(await StandingGrade.raw(moved, batch.organisation, *values), +1, {}))

@@ -435,12 +435,17 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
     themes = {t.key: t.label for t in ctx.registry.council(ctx.actor.council).themes} if ctx.actor else {}
     audits: dict[int, list[dict]] = {}
     if rows:
-        for audit in await Allocation.select(
-            Allocation.id, Allocation.work, Allocation.state, Allocation.finalised_at,
-            Allocation.child_case.external_id.as_alias("case"), Allocation.subject_person,
-            Allocation.subject_person.display_name.as_alias("subject_person_name"), Allocation.meeting_type,
-            Allocation.meeting_on,
-        ).where(Allocation.work.is_in([r["id"] for r in rows])).order_by(Allocation.id):
+        ids = [r["id"] for r in rows]
+        # By ``allocation_work`` (work_counts.hint: SQLite's statistics may
+        # say otherwise, and it then read every audit of the council).
+        for audit in await Allocation.raw(
+            "SELECT a.id AS id, a.work AS work, a.state AS state, a.finalised_at AS finalised_at,"
+            " a.workflow_key AS workflow_key, a.workflow_version AS workflow_version,"
+            ' c.external_id AS "case", a.subject_person AS subject_person, sp.display_name AS subject_person_name,'
+            f" a.meeting_type AS meeting_type, a.meeting_on AS meeting_on FROM allocation a{work_counts.hint()}"
+            " LEFT JOIN child_case c ON c.id = a.child_case LEFT JOIN person sp ON sp.id = a.subject_person"
+            f" WHERE a.work IN ({', '.join('{}' for _ in ids)}) ORDER BY a.id", *ids,
+        ):
             audit["case_external_id"] = audit["case"]
             audit["council"] = ctx.actor.council if ctx.actor else ""
             subjects.describe(audit, ctx.registry)
@@ -449,6 +454,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
     out = []
     for row in rows:
         linked = audits.get(row["id"], [])
+        shown = await _audits_shown(ctx, row, linked, members.get(row["id"], {}))
         final = [a for a in linked if a["finalised_at"] is not None]
         done_on = row["done_on"]
         # PLAT-2: recorded, but done only when its workflow reaches a final state.
@@ -472,7 +478,7 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
                 supervisee=row["supervisee_name"] or "", starts_on=row["starts_on"], due_on=row["due_on"],
                 count=row["needed"], form_key=row["form_key"], form_title=form_title, status=status,
                 audits=tuple({"id": a["id"], "state": a["state"], "final": a["finalised_at"] is not None,
-                              "case": a["case"] or "", "subject": a["subject_title"]} for a in linked),
+                              "case": a["case"] or "", "subject": a["subject_title"]} for a in shown),
                 done_on=done_on, summary=row["summary"], outcome=row["outcome"], schedule_key=row["schedule_key"],
                 theme=themes.get(row["theme"], row["theme"]),
                 covers_from=_covers_from(ctx, row["schedule_key"], row["due_on"]),
@@ -489,6 +495,37 @@ async def _items(ctx: Context, rows: list[dict]) -> list[WorkItem]:
             )
         )
     return out
+
+
+async def _audits_shown(ctx: Context, row: dict, linked: list[dict], members: dict) -> list[dict]:
+    """The audits a piece of work lists (case number, state, a link): all of
+    them to its owner, co-auditors and the QA administrators; to anyone else
+    only those they can open (issue 16: a view-only role or the owner's line
+    manager saw drafts' case numbers they would get 404 for)."""
+    if ctx.actor is None or not linked:
+        return linked
+    me = ctx.actor.person_id
+    if me == row["owner"] or me in {i for i, _ in members.get("co_auditor", [])} or (
+        ctx.actor.can("administer") and ctx.actor.can("view_all_audits")
+    ):
+        return linked
+    from core.services import audits as audit_service
+
+    shown = []
+    for audit in linked:
+        if ctx.actor.can("view_all_audits"):
+            # No query per audit on the programme's long lists: a view-only
+            # role opens every audit out of its auditor's hands, no draft.
+            workflow = ctx.registry.workflow(audit["workflow_key"], audit["workflow_version"])
+            if audit_service.sees_every_audit_in(ctx.actor, workflow, audit["state"]):
+                shown.append(audit)
+            continue
+        try:
+            await audit_service.visible(ctx, audit["id"])
+        except NotFound:
+            continue
+        shown.append(audit)
+    return shown
 
 
 def _state_label(ctx: Context, row: dict) -> str:

@@ -20,8 +20,9 @@ not at all:
 "Done" and "done on time" are decided as ``core.services.work._items``
 decides a piece of work's status: the completion record's date or, for work
 done by audits, the London date of its last final audit; on time when that
-date is on or before the due date. :func:`rebuild` recounts everything from
-the rows (the migration, and the tests' check that upkeep and recount agree).
+date is on or before the due date. :func:`count_batch` recounts a batch of
+the rows (``month_counts.rebuild_all``: the upgrade, and the tests' check that
+upkeep and recount agree).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ KEYS = ("organisation", "month", "owner", "schedule_key")
 COUNTS = ("issued", "done", "on_time")
 
 
-def _hint() -> str:
+def hint() -> str:
     # SQLite: statistics gathered while every allocation.work was NULL make
     # the planner scan every audit for each piece of work instead of using
     # allocation_work (measured at scale 1: minutes, against milliseconds).
@@ -47,13 +48,13 @@ def _hint() -> str:
 def state_sql(where: str) -> str:
     """Work rows with what decides their state: the completion date, and for
     work done by audits the number of its final audits and the last one's instant."""
-    hint = _hint()
+    by_work = hint()
     return (
         "SELECT w.id AS id, w.organisation AS organisation, w.owner AS owner, w.schedule_key AS schedule_key,"
         " w.due_on AS due_on, w.done_on AS done_on, w.needed AS n, w.form_key AS form_key,"
-        f" CASE WHEN w.form_key <> '' THEN (SELECT COUNT(a.finalised_at) FROM allocation a{hint} WHERE a.work = w.id)"
+        f" CASE WHEN w.form_key <> '' THEN (SELECT COUNT(a.finalised_at) FROM allocation a{by_work} WHERE a.work = w.id)"
         "  ELSE 0 END AS finals,"
-        f" CASE WHEN w.form_key <> '' THEN (SELECT MAX(a.finalised_at) FROM allocation a{hint} WHERE a.work = w.id)"
+        f" CASE WHEN w.form_key <> '' THEN (SELECT MAX(a.finalised_at) FROM allocation a{by_work} WHERE a.work = w.id)"
         "  END AS last_final"
         f" FROM work w WHERE {where}"
     )
@@ -131,13 +132,11 @@ async def audit_final(allocation_id: int) -> None:
         await _add(_delta(rows, issued=False))
 
 
-async def rebuild() -> None:
-    """Every count from the rows."""
-    from core.db.engine import transaction
-
-    async with transaction():
-        await current().run_ddl("DELETE FROM work_month")
-        await _add(_delta(await WorkMonth.raw(state_sql("1 = 1")), issued=True))
+async def count_batch(batch) -> None:
+    """The counts of a batch's work (``month_counts.Batch``: its organisation's,
+    due in its years), added (part of ``month_counts.rebuild_all``)."""
+    where, values = batch.bounds("w.due_on", dates=True)
+    await _add(_delta(await WorkMonth.raw(state_sql(f"w.organisation = {{}}{where}"), batch.organisation, *values), issued=True))
 
 
-__all__ = ["audit_final", "completed", "done_on", "issued", "rebuild", "state_sql"]
+__all__ = ["audit_final", "completed", "count_batch", "done_on", "issued", "state_sql"]

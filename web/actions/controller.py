@@ -55,7 +55,8 @@ class ActionPages(Controller):
         except Invalid as invalid:
             return await page(request, "actions/new.html", title="Set an action", values=data,
                               errors=date_errors(invalid.errors, {"due_on": date_error}),
-                              people=await actions.people_for(ctx), status_code=422)
+                              people=await actions.people_for(ctx, allocation_id=allocation_id, dispute_id=dispute_id),
+                              status_code=422)
         flash(request, "Action set")
         return see_other(request, back)
 

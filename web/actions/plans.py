@@ -71,7 +71,7 @@ class PlanPages(Controller):
         ctx = request_context(request)
         view = await action_plans.plan_view(ctx, plan_id)
         return await page(
-            request, "plans/plan.html", title=view["plan"]["title"], p=view, people=await actions.people_for(ctx),
+            request, "plans/plan.html", title=view["plan"]["title"], p=view, people=await actions.people_for(ctx, action_plan_id=plan_id),
             values=values or {}, errors=errors or {}, status_code=status_code,
         )
 

@@ -489,5 +489,5 @@ async def _disputes_and_actions(ctx, view) -> dict:
         "audit_actions": await actions.of_allocation(ctx, view.id),
         "previous_audit": previous,
         "previous_actions": previous_actions,
-        "action_people": await actions.people_for(ctx) if view.row["finalised_at"] else [],
+        "action_people": await actions.people_for(ctx, allocation_id=view.id) if view.row["finalised_at"] else [],
     }

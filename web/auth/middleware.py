@@ -123,7 +123,13 @@ async def _from_session(scope: Scope, receive: Receive, ctx: Context, settings) 
     person_id = session.get(SESSION_PERSON)
     if person_id is None:
         return
-    actor = await accounts.session_actor(ctx, int(person_id), session[SIGNED_IN_AT])
+    if scope["method"] in ("GET", "HEAD"):
+        # A page: who it is and the navigation's unread badge in one query
+        # (web.rendering.base_context reads the badge from here).
+        actor, unread = await accounts.session_actor_and_unread(ctx, int(person_id), session[SIGNED_IN_AT])
+        scope.setdefault("state", {})["qaf_unread"] = unread
+    else:
+        actor = await accounts.session_actor(ctx, int(person_id), session[SIGNED_IN_AT])
     if actor is None:
         # Deactivated, their council no longer served, or every session of
         # theirs ended (a new password through a reset link): signed out at once.

@@ -15,12 +15,17 @@ class QaPages(Controller):
     include_in_schema = False
 
     @get("")
-    async def queue(self, request: Request) -> Template:
+    async def queue(self, request: Request, after: int | None = None) -> Template:
+        """The oldest ``audits.QA_PAGE`` waiting, then a page at a time (``after`` an id)."""
         ctx = request_context(request)
+        queue = await audits.qa_queue(ctx, limit=audits.QA_PAGE + 1, after=after)
         return await page(
             request,
             "qa/queue.html",
             title="QA queue",
-            queue=await audits.qa_queue(ctx),
+            queue=queue[: audits.QA_PAGE],
+            later=queue[audits.QA_PAGE - 1].id if len(queue) > audits.QA_PAGE else None,
+            waiting=await audits.qa_queue_count(ctx) if (after is not None or len(queue) > audits.QA_PAGE) else len(queue),
+            paged=after is not None,
             agreement=await moderation.agreement(ctx),
         )
