@@ -65,6 +65,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--seconds", type=float, default=10.0, help="load time per page")
     run.add_argument("--clients", type=int, default=50)
     run.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
+    run.add_argument("--pages", default="", help="drive only the pages whose names contain one of these comma-separated "
+                     "words (the framework floor and health check always); default every page")
     run.set_defaults(func=cmd_run)
     pages = sub.add_parser("pages", help="each staff page in-process: median ms, statements, SQL and render time")
     pages.add_argument("--calls", type=int, default=60, help="requests per page (cycling through its users)")

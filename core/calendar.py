@@ -13,14 +13,17 @@ import functools
 import os
 from zoneinfo import ZoneInfo
 
-import holidays
-
 LONDON = ZoneInfo("Europe/London")
 UTC = dt.timezone.utc
 
 
 @functools.lru_cache(maxsize=64)
 def _bank_holidays(year: int) -> frozenset[dt.date]:
+    # Imported on first use (issue 19 item 6): ``holidays`` loads every
+    # country's calendar, ≈0.9 s of CPU. ``qaf serve`` warms it in the
+    # background after start-up (core/warmup.py), not before answering.
+    import holidays
+
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 

@@ -42,11 +42,14 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import urlparse
 
-import aiosmtplib
+if TYPE_CHECKING:
+    import aiosmtplib
+
 
 from core.calendar import UTC, utcnow
 from core.db.engine import transaction
@@ -221,6 +224,8 @@ class _Smtp:
     async def connect(self) -> None:
         if self.client is not None and self.client.is_connected:
             return
+        import aiosmtplib  # on first use, not at start-up (issue 19 item 6)
+
         s = self.settings
         self.client = aiosmtplib.SMTP(
             hostname=s.smtp_host,
@@ -247,6 +252,8 @@ class _Smtp:
     async def close(self) -> None:
         if self.client is None or not self.client.is_connected:
             return
+        import aiosmtplib
+
         try:
             await self.client.quit()
         except aiosmtplib.SMTPException:

@@ -14,6 +14,8 @@ HTML is self-contained, and any URL in it is refused.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 
 # Print styles for the PDF templates (web/templates/reports/pdf_base.html):
 # GOV.UK class names, so the partials the pages use (audits/_report.html, the
@@ -61,19 +63,56 @@ summary::marker { content: none; }
 """
 
 
+# One thread renders every PDF, in turn (issue 19 item 6). Layout is Python
+# under the GIL, so two at once would take as long as one after the other;
+# a thread of its own keeps the event loop answering every other request
+# while a PDF is laid out, and keeps Pango's font map on one thread.
+_rendering = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="qaf-pdf")
+_lock = threading.Lock()  # html_to_pdf called directly (subject access) shares the parsed styles
+_prepared: tuple | None = None
+
+
+def _prepare() -> tuple:
+    """WeasyPrint's classes, the print CSS parsed once and one font
+    configuration, made on first use and reused by every PDF."""
+    global _prepared
+    if _prepared is None:
+        from weasyprint import CSS, HTML  # imported on first use: it loads Pango (≈2 s)
+        from weasyprint.text.fonts import FontConfiguration
+        from weasyprint.urls import URLFetcher
+
+        class FetchNothing(URLFetcher):
+            def fetch(self, url, headers=None):
+                raise ValueError(f"a PDF fetches nothing: {url!r} refused")
+
+        fonts = FontConfiguration()
+        _prepared = (HTML, FetchNothing(), CSS(string=PRINT_CSS, font_config=fonts), fonts)
+    return _prepared
+
+
 def html_to_pdf(html: str) -> bytes:
     """A tagged (PDF/UA-1) A4 PDF of a self-contained HTML document."""
-    from weasyprint import CSS, HTML  # imported on first use: it loads Pango
-    from weasyprint.urls import URLFetcher
-
-    class FetchNothing(URLFetcher):
-        def fetch(self, url, headers=None):
-            raise ValueError(f"a PDF fetches nothing: {url!r} refused")
-
-    document = HTML(string=html, base_url=None, url_fetcher=FetchNothing())
-    return document.write_pdf(stylesheets=[CSS(string=PRINT_CSS)], pdf_variant="pdf/ua-1")
+    with _lock:
+        HTML, fetcher, css, fonts = _prepare()
+        document = HTML(string=html, base_url=None, url_fetcher=fetcher)
+        return document.write_pdf(stylesheets=[css], font_config=fonts, pdf_variant="pdf/ua-1")
 
 
 async def render_pdf(html: str) -> bytes:
-    """:func:`html_to_pdf` off the event loop (layout takes tens of milliseconds)."""
-    return await asyncio.to_thread(html_to_pdf, html)
+    """:func:`html_to_pdf` on the PDF thread, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_rendering, html_to_pdf, html)
+
+
+_WARM_HTML = (
+    '<!doctype html><html lang="en"><head><title>qaf</title></head><body><h1>qaf</h1><p>Ready.</p>'
+    "<table><thead><tr><th>Domain</th><th>Grade</th></tr></thead><tbody><tr><td>One</td><td>Good</td></tr>"
+    '</tbody></table><svg class="app-chart" viewBox="0 0 10 10"><text x="1" y="5">1</text></svg></body></html>'
+)
+
+
+def warm() -> None:
+    """Load WeasyPrint, Pango and the fonts now, in the caller's thread (the
+    warm-up's, at the lowest CPU priority), so the first PDF a person asks
+    for does not pay for them (core/warmup.py). ``_lock`` hands what it made
+    to the PDF thread."""
+    html_to_pdf(_WARM_HTML)

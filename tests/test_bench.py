@@ -73,12 +73,17 @@ def test_generate_is_deterministic_and_the_benchmark_prints_every_row_on_sqlite(
     assert f"load generator: {generator}" in run.stdout
     assert "access log off" in run.stdout
     for label in ("framework floor", "my audits", "QA queue", "audit form", "dashboard", "report: month",
-                  "report: quarter", "report: calendar year", "report: financial year", "monthly allocation",
+                  "report: quarter", "report: calendar year", "report: financial year", "monthly issue",
                   "deadline sweep", "server peak RSS",
                   # issue 6: the query+render floors, the ratios, and every report against its raw SQL
                   "query+render floor: my audits", "query+render floor: QA queue", "query+render floor: audit form",
                   "query+render floor: dashboard", "ratio", "report: ten years", "grades by domain: ten years, whole council",
-                  "grades by domain: ten years, one team", "re-audit movement: ten years", "overdue actions"):
+                  "grades by domain: ten years, one team", "re-audit movement: ten years", "overdue actions",
+                  # issue 19 item 7: the pages the programme-work, partnership and home-page issues added
+                  "home page, an auditor (/)", "home page, the QA team (/)", "home page, a manager (/)",
+                  "my programme (/programme/mine)", "people (/people, administrators)",
+                  "programme delivery report (/programme/delivery)", "agency requests (/requests)",
+                  "partnership scorecard", "partnership reports (/partnership/requests)", "a partnership report"):
         assert label in run.stdout, (label, run.stdout)
     results = json.loads(out.read_text())
     _assert_floors_and_raw(results)
@@ -120,7 +125,9 @@ def test_generate_on_postgresql(tmp_path, postgres_server):
     # real allocation and sweep: sequences follow the bulk ids, so the
     # services insert after them).
     out = tmp_path / "bench.json"
-    run = _bench("run", "--seconds", "0.5", "--clients", "2", "--json", str(out),
+    # One staff page driven (the SQLite run above drives every page): the
+    # PostgreSQL path is the same load code, and each page costs the suite time.
+    run = _bench("run", "--seconds", "0.5", "--clients", "2", "--pages", "my audits", "--json", str(out),
                env=_env(tmp_path, QAF_DATABASE_URL=url, QAF_BENCH_LOAD="httpx"))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "qaf-bench: postgresql" in run.stdout
@@ -135,34 +142,34 @@ def test_generate_on_postgresql(tmp_path, postgres_server):
     assert results["sweep"]["acted_on"] > 0
 
 
-@pytest.mark.parametrize("generator", ["wrk", "httpx"])
-def test_every_request_carries_a_signed_in_session_and_a_redirect_to_login_counts_as_errors(tmp_path, generator,
-                                                                                            monkeypatch):
-    """Both load generators against the real server on the demo data: signed-in
-    auditors GET their work list (every answer a 200, each request with one of
-    their own sessions); without a session the page answers 303 to /login,
-    fast, and every one of those is an error, not throughput."""
-    if generator == "wrk" and not shutil.which("wrk"):
-        pytest.skip("wrk is not installed (apt-get install wrk, or run `bash .ci/run`, which installs it)")
+def test_every_request_carries_a_signed_in_session_and_a_redirect_to_login_counts_as_errors(tmp_path, monkeypatch):
+    """Both load generators (wrk where installed, and the httpx fallback)
+    against one real server on the demo data: signed-in auditors GET their
+    work list (every answer a 200, each request with one of their own
+    sessions); without a session the page answers 303 to /login, fast, and
+    every one of those is an error, not throughput. One server for both
+    (issue 19: the suite's time)."""
     from bench.run import load, load_generator, start_server, stop_server
 
-    env = _env(tmp_path, QAF_BENCH_LOAD=generator)
+    env = _env(tmp_path)
     made = _qaf("demo", env=env)
     assert made.returncode == 0, made.stderr
-    monkeypatch.setenv("QAF_BENCH_LOAD", generator)
-    chosen = load_generator()
-    assert chosen[0] == generator
+    generators = ["wrk", "httpx"] if shutil.which("wrk") else ["httpx"]
     server, url = start_server(env)
     try:
-        auditors = [("haringey.team_manager.1", "/audits"), ("haringey.team_manager.2", "/audits")]
-        signed = asyncio.run(load(url, "my audits", auditors, 3, 1, generator=chosen))
-        anonymous = asyncio.run(load(url, "my audits, no session", [("", "/audits")], 3, 1, generator=chosen))
+        for generator in generators:
+            monkeypatch.setenv("QAF_BENCH_LOAD", generator)
+            chosen = load_generator()
+            assert chosen[0] == generator
+            auditors = [("haringey.team_manager.1", "/audits"), ("haringey.team_manager.2", "/audits")]
+            signed = asyncio.run(load(url, "my audits", auditors, 3, 1, generator=chosen))
+            anonymous = asyncio.run(load(url, "my audits, no session", [("", "/audits")], 3, 1, generator=chosen))
+            assert signed.requests > 0 and signed.errors == 0 and signed.statuses == {"200": signed.requests}, (generator, signed)
+            assert 0 < signed.p50_ms <= signed.p95_ms and signed.rps > 0 and signed.seconds >= 0.9
+            assert anonymous.requests > 0 and anonymous.statuses == {"303": anonymous.requests}, (generator, anonymous)
+            assert anonymous.errors == anonymous.requests
     finally:
         stop_server(server)
-    assert signed.requests > 0 and signed.errors == 0 and signed.statuses == {"200": signed.requests}, signed
-    assert 0 < signed.p50_ms <= signed.p95_ms and signed.rps > 0 and signed.seconds >= 0.9
-    assert anonymous.requests > 0 and anonymous.statuses == {"303": anonymous.requests}, anonymous
-    assert anonymous.errors == anonymous.requests
 
 
 def _assert_floors_and_raw(results: dict) -> None:

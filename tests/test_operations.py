@@ -209,6 +209,44 @@ def test_several_workers_on_sqlite_are_refused_with_the_reason(tmp_path, monkeyp
     assert "several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process" in capsys.readouterr().err
 
 
+def test_the_server_answers_other_requests_while_a_pdf_renders(served):
+    """Issue 19 item 6: a PDF is laid out on a thread of its own (core/pdf.py),
+    so while it renders the server still answers everyone else. Health checks
+    sent one after another during a year's report PDF each come back in a
+    small part of the PDF's time; were the layout on the event loop, the one
+    sent as it began would wait for all of it."""
+    import threading
+
+    from tests.helpers import csrf_from
+
+    with httpx.Client(base_url=served.url, timeout=60) as client:
+        page = client.get("/login")
+        signed = client.post("/login", data={"username": "haringey.head_of_qa", "password": "qaf-demo-2026",
+                                              "_csrf_token": csrf_from(page.text)})
+        assert signed.status_code in (200, 303)
+        path = f"/reports/report.pdf?period=year&date={utcnow():%Y}-01-01&scope=org"
+        assert client.get(path).content.startswith(b"%PDF-")  # the renderer is loaded: what follows is layout
+        answer: dict = {}
+
+        def fetch() -> None:
+            began = time.perf_counter()
+            answer["response"] = client.get(path)
+            answer["seconds"] = time.perf_counter() - began
+
+        pdf = threading.Thread(target=fetch)
+        waits = []
+        with httpx.Client(base_url=served.url, timeout=60) as other:
+            pdf.start()
+            while pdf.is_alive():
+                began = time.perf_counter()
+                assert other.get("/healthz").status_code == 200
+                waits.append(time.perf_counter() - began)
+            pdf.join()
+    assert answer["response"].status_code == 200 and answer["response"].content.startswith(b"%PDF-")
+    assert len(waits) >= 3, (waits, answer["seconds"])
+    assert max(waits) < answer["seconds"] / 2, (waits, answer["seconds"])
+
+
 @pytest.mark.req("PLAT-14")
 def test_qaf_upkeep_rebuilds_the_report_summaries_saying_how_far_it_has_got(served):
     """`qaf upkeep --rebuild-summaries` (docs/operations.md "Upgrade"): the

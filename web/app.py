@@ -19,7 +19,7 @@ from litestar.plugins import InitPluginProtocol
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from core.calendar import is_working_day, london_date, utcnow
+from core import warmup
 from core.db.engine import bind, engine_for
 from core.mail import send_due
 from core.plugins import Plugins, load_plugins
@@ -129,7 +129,7 @@ class QafInit(InitPluginProtocol):
                 CompliancePages,
                 ReportPages,
                 AuditPdf,
-                api_router,
+                api_router(),
                 create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
             ]
         )
@@ -166,9 +166,11 @@ class QafInit(InitPluginProtocol):
         from core.db.engine import current
 
         engine = current()
-        # Load the bank-holiday calendar now (≈0.5 s on first use), not in
-        # the first request that counts working days.
-        is_working_day(london_date(utcnow()))
+        # The bank-holiday calendar, WeasyPrint and the password hasher load
+        # in a background thread once the server answers (issue 19 item 6),
+        # not before: they were seconds of start-up. A few seconds later, so
+        # that binding the socket and the first requests are not slowed.
+        asyncio.get_running_loop().call_later(warmup.DELAY_SECONDS, warmup.start)
         pooled = engine.engine_type == "postgres" and self.settings.database_pool_size > 0
         if pooled:
             await engine.start_connection_pool(min_size=1, max_size=self.settings.database_pool_size)
@@ -188,6 +190,8 @@ class QafInit(InitPluginProtocol):
     async def _sweep_forever(self) -> None:
         """Issue cycles on their first working day, act on passed deadlines
         (HAR 2, CORE-8, CORE-10), then send the outbox (CORE-13)."""
+        # The sweep counts working days: the calendar loads off the event loop.
+        await asyncio.to_thread(warmup.wait_for_calendar, 60)
         while True:
             began = time.perf_counter()
             try:
@@ -229,6 +233,19 @@ def security_headers(settings: Settings):
     return add
 
 
+class QafLitestar(Litestar):
+    """Litestar without the pydantic and attrs plugins it adds whenever those
+    libraries are installed (pydantic comes with Piccolo). qaf's types are
+    msgspec Structs and dataclasses; importing the two plugins was ≈0.6 s of
+    every start-up (issue 19 item 6)."""
+
+    @staticmethod
+    def _get_default_plugins(plugins):
+        from litestar.plugins.core import MsgspecDIPlugin
+
+        return [*plugins, MsgspecDIPlugin()]
+
+
 def create_app(settings: Settings | None = None, plugins: Plugins | None = None) -> Litestar:
     settings = settings or get_settings()
     plugins = plugins or load_plugins(settings)
@@ -238,7 +255,7 @@ def create_app(settings: Settings | None = None, plugins: Plugins | None = None)
     # (one past it is refused with a message, not a bare 413). Given here:
     # Litestar takes the limit from its constructor, not from on_app_init.
     observer = Observer(settings)
-    app = Litestar(plugins=[QafInit(settings, plugins, observer)],
+    app = QafLitestar(plugins=[QafInit(settings, plugins, observer)],
                    request_max_body_size=MAX_FILES * settings.evidence_max_bytes + 1024 * 1024)
     # Outside Litestar's exception handling: every answer is counted and
     # logged with its final status, errors and unknown paths too (PLAT-14).

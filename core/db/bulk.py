@@ -39,6 +39,11 @@ def _text(engine_type: str, sql: str) -> str:
     return out
 
 
+def sql_text(sql: str) -> str:
+    """``sql`` with ``{}`` placeholders in the bound engine's own (``?`` or ``$n``)."""
+    return _text(current().engine_type, sql)
+
+
 def _sqlite_fetch(path: str, text: str, args: tuple) -> list[tuple]:
     connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import logging
@@ -32,8 +33,15 @@ from core.services.errors import Invalid, NotFound
 log = logging.getLogger("qaf.accounts")
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verifying against this when the username is unknown keeps the timing the same.
-_DUMMY_HASH = _hasher.hash("qaf-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the username is unknown keeps the timing
+    the same. Made on first use, not at import (a hash is tens of
+    milliseconds of start-up, issue 19 item 6)."""
+    return _hasher.hash("qaf-no-such-user")
+
 
 # At most this many password hashes at once (each takes ~64 MiB and a core
 # for tens of milliseconds), in threads of their own at the lowest CPU
@@ -80,7 +88,7 @@ def _verify(password_hash: str, password: str) -> bool:
     still runs so timing does not reveal which accounts exist."""
     usable = bool(password_hash) and not password_hash.startswith("!")
     try:
-        matched = _hasher.verify(password_hash if usable else _DUMMY_HASH, password)
+        matched = _hasher.verify(password_hash if usable else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     return matched and usable

@@ -15,6 +15,7 @@ import datetime as dt
 from core.calendar import end_of_london_day, london_date
 from piccolo.columns.combination import WhereRaw
 
+from core.db import bulk
 from core.db.engine import current, transaction
 from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, FollowUp, Person
 from core.services import audits, escalations, notifications, trail
@@ -382,19 +383,34 @@ async def team_overdue(ctx: Context, limit: int | None = None) -> list[dict]:
     reports = await _reports_of(ctx)
     if not reports:
         return []
-    rows = await Action.select(*_COLUMNS).where(
-        Action.owner.is_in(sorted(reports)) & (Action.status == "open") & (Action.due_at < ctx.now)
-    ).order_by(Action.due_at).order_by(Action.id).limit(limit or TEAM_OVERDUE_SHOWN)
+    # Which ones, through the raw driver: a director has 4,900 people below
+    # them, and Piccolo built that IN list into its query string in tens of
+    # milliseconds (issue 19 item 4). ``action_open_due`` reads the open
+    # actions by due date and stops at the limit.
+    found = await bulk.fetch(
+        f"SELECT id FROM action WHERE status = 'open' AND due_at < {{}} AND owner IN ({_list(reports)})"
+        " ORDER BY due_at, id LIMIT {}", ctx.now, *sorted(reports), limit or TEAM_OVERDUE_SHOWN,
+    )
+    if not found:
+        return []
+    rows = await Action.select(*_COLUMNS).where(Action.id.is_in([r[0] for r in found])).order_by(
+        Action.due_at).order_by(Action.id)
     return await _shape(rows, ctx.now)
+
+
+def _list(values) -> str:
+    return ", ".join("{}" for _ in values)
 
 
 async def team_overdue_count(ctx: Context) -> int:
     reports = await _reports_of(ctx)
     if not reports:
         return 0
-    return await Action.count().where(
-        Action.owner.is_in(sorted(reports)) & (Action.status == "open") & (Action.due_at < ctx.now)
+    rows = await bulk.fetch(
+        f"SELECT COUNT(*) FROM action WHERE status = 'open' AND due_at < {{}} AND owner IN ({_list(reports)})",
+        ctx.now, *sorted(reports),
     )
+    return int(rows[0][0])
 
 
 async def directions_to_review(ctx: Context) -> list[dict]:
