@@ -299,7 +299,7 @@ def _final_state(registry, allocation: dict) -> str:
 async def _objects(registry, people: list[Who]) -> dict[str, dict[str, list[Obj]]]:
     """Two objects of each kind in each council where the demo can have them,
     one in the first team's line and one in the second's."""
-    from core.db.tables import Agency, ActionPlan, Dispute, FollowUp, Notification, Team, Work
+    from core.db.tables import Agency, Dispute, FollowUp, Notification, Team, Work
     from core.services import action_plans, actions, evidence
 
     now = dt.datetime(2026, 12, 31, 9, 30, tzinfo=dt.timezone.utc)
@@ -310,7 +310,6 @@ async def _objects(registry, people: list[Who]) -> dict[str, dict[str, list[Obj]
         objects.setdefault(kind, {}).setdefault(council, []).append(obj)
         return obj
 
-    by_name = {p.username: p for p in people}
     for council in COUNCILS:
         org = await _org(council)
         teams = [t["id"] for t in await Team.select(Team.id).where(Team.organisation == org).order_by(Team.id)][:2]
