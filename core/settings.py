@@ -180,10 +180,22 @@ def _secret_key(data_dir: Path) -> str:
         return path.read_text().strip()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    # Created with owner-only permissions: the key signs session and CSRF cookies.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    # Created with owner-only permissions: the key signs session and CSRF
+    # cookies. Written whole to a file of this process's own, then linked
+    # into place: processes starting at once on a new data directory (`qaf
+    # serve --workers 2`, the suite's processes) all end up with the one key,
+    # and none reads a key half written.
+    own = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        try:
+            os.link(own, path)
+        except FileExistsError:
+            key = path.read_text().strip()
+    finally:
+        own.unlink()
     return key
 
 

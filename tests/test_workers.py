@@ -135,3 +135,26 @@ def test_two_app_processes_share_sessions_csrf_the_sweep_the_outbox_and_the_coun
         asyncio.run(rebuild_all())
         assert sum(len(rows) for rows in kept.values()) > 0
         assert _summaries(url) == kept
+
+
+def _settings_key(data_dir: str) -> str:
+    from core.settings import settings_from_env
+
+    return settings_from_env({"QAF_DATA_DIR": data_dir}).secret_key
+
+
+def test_processes_starting_at_once_on_a_new_data_directory_share_one_secret_key(tmp_path):
+    """Several app processes started together on a new data directory (`qaf
+    serve --workers N`'s first start) each make the signing key if it is not
+    there: they must all end with the same one, none with a key read half
+    written, or one worker's sessions and CSRF tokens fail on the others."""
+    import multiprocessing
+    import os
+
+    with concurrent.futures.ProcessPoolExecutor(6, mp_context=multiprocessing.get_context("fork")) as pool:
+        for attempt in range(10):
+            data_dir = tmp_path / f"data{attempt}"
+            keys = list(pool.map(_settings_key, [str(data_dir)] * 6))
+            assert len(set(keys)) == 1 and len(keys[0]) == 64, keys
+            assert sorted(os.listdir(data_dir)) == ["secret_key"]
+            assert oct(os.stat(data_dir / "secret_key").st_mode & 0o777) == "0o600"
