@@ -308,3 +308,24 @@ async def _token_headers(client, username: str) -> dict[str, str]:
     made = await client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
     assert made.status_code == 201, made.text
     return {"Authorization": f"Bearer {made.json()['token']}"}
+
+
+async def test_a_password_hashed_with_older_parameters_still_signs_in_and_is_hashed_again(client):
+    """An account whose hash was made before the parameters changed (the
+    library's RFC 9106 default: 64 MiB, three passes, four lanes) signs in
+    with its password, and the stored hash is then argon2id at OWASP's
+    configuration (19 MiB, two passes, one lane), which keeps signing in."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import RFC_9106_LOW_MEMORY
+
+    from core.db.tables import Person
+
+    old = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY).hash(PASSWORD)
+    await Person.update({Person.password_hash: old}).where(Person.username == "haringey.qa_officer")
+    signed = await sign_in(client, "haringey.qa_officer")
+    assert signed.headers["location"] == "/audits"
+    stored = (await Person.select(Person.password_hash).where(Person.username == "haringey.qa_officer").first())["password_hash"]
+    assert stored != old and stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    page = await client.get("/audits")
+    await client.post("/logout", data={"_csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    assert (await sign_in(client, "haringey.qa_officer")).headers["location"] == "/audits"
