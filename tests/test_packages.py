@@ -268,10 +268,10 @@ def test_readme_command_a_installs_the_app_and_councils_without_development_tool
     """README command (a), `uv run --frozen --no-dev qaf ...`, installs what
     the lock resolves without the dev group: qaf, the four councils (the
     default `councils` group) and their dependencies, nothing to test or
-    benchmark with. (b), `bash .ci/run`, runs `uv sync --frozen`: everything."""
+    benchmark with. (b), `bash .ci/run`, runs `uv sync --frozen --compile-bytecode`: everything."""
     readme = (ROOT / "README.md").read_text()
     assert "pip install uv && uv run --frozen --no-dev qaf demo && uv run --frozen --no-dev qaf serve" in readme
-    assert '"${uv[@]}" sync --frozen </dev/null' in (ROOT / ".ci" / "run").read_text()
+    assert '"${uv[@]}" sync --frozen --compile-bytecode </dev/null' in (ROOT / ".ci" / "run").read_text()
 
     def names(*args: str) -> set[str]:
         out = _uv("export", "--frozen", "--no-hashes", "--no-header", "--no-annotate", *args).stdout
