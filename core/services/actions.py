@@ -16,7 +16,7 @@ from core.calendar import end_of_london_day, london_date
 from piccolo.columns.combination import WhereRaw
 
 from core.db import bulk
-from core.db.engine import current, transaction
+from core.db.engine import transaction
 from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, FollowUp, Person
 from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
@@ -354,11 +354,10 @@ async def my_follow_ups(ctx: Context) -> list[dict]:
     case within 10 working days"), soonest due first. Each is recorded as
     done on its audit's page; done, it leaves this list."""
     assert ctx.actor
-    # ``assignees`` is a JSON list of person ids: membership in each engine's own terms.
-    if current().engine_type == "postgres":
-        mine = WhereRaw("follow_up.assignees::jsonb @> jsonb_build_array({}::integer)", ctx.actor.person_id)
-    else:
-        mine = WhereRaw("EXISTS (SELECT 1 FROM json_each(follow_up.assignees) WHERE json_each.value = {})", ctx.actor.person_id)
+    # The person's own rows of ``follow_up_assignee`` (an index by person,
+    # core.services.follow_ups), not every open follow-up's JSON list.
+    mine = WhereRaw("follow_up.id IN (SELECT fa.follow_up FROM follow_up_assignee fa WHERE fa.person = {})",
+                    ctx.actor.person_id)
     rows = await FollowUp.select(
         FollowUp.id, FollowUp.allocation, FollowUp.action, FollowUp.due_at, FollowUp.status,
         FollowUp.allocation.child_case.external_id.as_alias("case_external_id"),
