@@ -1,6 +1,6 @@
 """Follow-ups awaiting a person (issue 19 item 1): ``follow_up_assignee``,
 one row for each person in a follow-up's ``assignees`` list, indexed by the
-person.
+person; and ``action_owner_status``, one owner's actions by status and due date.
 
 "Follow-ups awaiting me" (the actions page and every home) looked for the
 person in the JSON list of every open follow-up of the council: 4,674 at
@@ -15,7 +15,7 @@ from core.db.engine import current
 
 ID = "2026-12-08T10:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "follow_up_assignee: who each follow-up asks, by person"
+DESCRIPTION = "follow_up_assignee: who each follow-up asks, by person; action_owner_status"
 
 
 def _statements(engine_type: str) -> list[str]:
@@ -35,6 +35,10 @@ def _statements(engine_type: str) -> list[str]:
             SELECT DISTINCT f.id, CAST(j.value AS INTEGER) FROM follow_up f, {people} ORDER BY 1, 2""",
         "CREATE UNIQUE INDEX follow_up_assignee_person ON follow_up_assignee (person, follow_up)",
         "CREATE INDEX follow_up_assignee_follow_up ON follow_up_assignee (follow_up)",
+        # The Actions page and every home: one owner's open actions by due
+        # date, and their closed ones (through ``action_open_due`` SQLite
+        # walked every open action of the council for one owner's).
+        "CREATE INDEX action_owner_status ON action (owner, status, due_at)",
     ]
 
 
