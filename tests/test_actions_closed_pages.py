@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from html import unescape
 
-import pytest
 
 from core.calendar import UTC
 from core.services import actions

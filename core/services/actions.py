@@ -383,7 +383,7 @@ async def my_closed_actions(ctx: Context, before: int | None = None, limit: int 
     the first does."""
     assert ctx.actor
     limit = limit or CLOSED_SHOWN
-    sql = f"SELECT id FROM action WHERE owner = {{}} AND status <> 'open'"
+    sql = "SELECT id FROM action WHERE owner = {} AND status <> 'open'"
     args: list = [ctx.actor.person_id]
     if before is not None:
         sql += (f" AND ({_CLOSED_AT} < (SELECT {_CLOSED_AT} FROM action WHERE id = {{}})"
