@@ -128,8 +128,10 @@ async def my_disputes(ctx: Context) -> list[DisputeLine]:
             " ORDER BY d.state_due_at, d.id LIMIT 200",
             ctx.actor.organisation_id, me, me, me, me, me, *([team] if manages else []),
         )
+        if not rows:
+            return []
         order = {r["id"]: i for i, r in enumerate(rows)}
-        rows = await Dispute.select().where(Dispute.id.is_in(list(order) or [0])).output(load_json=True)
+        rows = await Dispute.select().where(Dispute.id.is_in(list(order))).output(load_json=True)
         rows.sort(key=lambda r: order[r["id"]])
     else:
         rows = await Dispute.select().where(

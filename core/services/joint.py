@@ -202,7 +202,8 @@ async def candidates(ctx: Context, allocation_id: int, row: dict, name: str = ""
     auditing = {r for r, value in ctx.registry.roles.items() if r.startswith(f"{ctx.actor.council}:")
                 and "audit" in value.value.capabilities}
     roles = sorted(r.split(":", 1)[1] for r in auditing)
-    name = " ".join(name.split())[:100]
+    # Words as typed, without control characters (PostgreSQL refuses NUL in text).
+    name = " ".join("".join(c for c in name if c.isprintable()).split())[:100]
     if not roles:
         return Candidates(people=[], near="name" if name else "service", name=name)
     where = (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
