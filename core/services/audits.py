@@ -243,6 +243,8 @@ async def visible_many(ctx: Context, allocation_ids) -> dict[int, tuple[dict, di
         return {}
     rows = await _rows(f"WHERE a.id IN ({_marks(ids)})", *ids, listing=False, registry=ctx.registry)
     rows = [r for r in rows if r["organisation"] == ctx.actor.organisation_id]
+    if not rows:
+        return {}
     # Each case team's manager as ``_team_manager`` finds one: the active
     # holder of the council's team manager role with the lowest id.
     managers: dict[tuple[str, int], int] = {}
