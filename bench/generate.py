@@ -75,6 +75,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "review": ("id", "allocation", "reviewer", "decision", "reason", "created_at"),
     "follow_up": ("id", "organisation", "allocation", "rule", "action", "assignees", "due_at", "status", "note",
                   "done_by", "done_at", "created_at"),
+    "follow_up_assignee": ("id", "follow_up", "person"),
     "dispute": ("id", "organisation", "allocation", "raised_by", "workflow_key", "workflow_version", "state",
                 "state_due_at", "criteria", "domains", "outcome", "outcome_reason", "revision", "created_at",
                 "updated_at", "resolved_at"),
@@ -706,10 +707,14 @@ class _Generator:
             fid = ids("follow_up")
             due = at + dt.timedelta(days=14)
             done = due < self.as_of and rng.random() < 0.9
+            assignees = list(dict.fromkeys([worker, tm] if tm else [worker]))
             await self.add("follow_up", fid, self.org, aid, f"{COUNCIL}:{rule}", "Discuss the audit and agree actions",
-                           [worker, tm] if tm else [worker], due, "done" if done else "open",
+                           assignees, due, "done" if done else "open",
                            "Discussed and agreed." if done else "", tm if done else None,
                            due - dt.timedelta(days=2) if done else None, at)
+            # The list's rows by person, as core.services.follow_ups writes them.
+            for person in assignees:
+                await self.add("follow_up_assignee", ids("follow_up_assignee"), fid, person)
             status = "met" if done else ("missed" if due < self.as_of else "open")
             await self.add("deadline", ids("deadline"), self.org, aid, fid, None, None, "follow_up", due, status, [],
                            at, due - dt.timedelta(days=2) if done else (due + dt.timedelta(minutes=1) if status == "missed" else None))

@@ -593,6 +593,7 @@ POST /disputes/{dispute_id:int}/step            dispute_step
 POST /api/v1/disputes/{dispute_id:int}/steps/{step:str}  dispute_step
 # Actions.
 GET  /actions                                   signed_in
+GET  /actions/closed                            signed_in
 POST /actions                                   signed_in
 GET  /api/v1/actions                            signed_in
 POST /api/v1/actions                            signed_in

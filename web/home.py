@@ -132,7 +132,7 @@ async def _disputes_card(ctx: Context) -> Card | None:
 
 
 async def _actions_card(ctx: Context) -> Card:
-    mine = [a for a in await actions.my_actions(ctx) if a["status"] == "open"]
+    mine = await actions.my_open_actions(ctx)
     follow_ups = await actions.my_follow_ups(ctx)
     return Card(
         "actions", "My actions and follow-ups", "home/_actions.html", link=("/actions", "All actions"),

@@ -599,6 +599,16 @@ class FollowUp(Table, tablename="follow_up"):
     created_at = Timestamptz()
 
 
+class FollowUpAssignee(Table, tablename="follow_up_assignee"):
+    """Who a follow-up asks (one row per person in ``FollowUp.assignees``), so
+    "follow-ups awaiting me" reads one person's rows from an index instead of
+    every open follow-up's JSON list (issue 19). Written only through
+    ``core.services.follow_ups``, with the list; the list is the record."""
+
+    follow_up = ForeignKey(FollowUp, null=False, index=True, on_delete=OnDelete.cascade)
+    person = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
+
+
 class Dispute(Table, tablename="dispute"):
     """A practitioner's or team manager's dispute of a final audit's grades
     (HAR 2.11), moved through the council's dispute workflow stage by stage."""
@@ -846,6 +856,7 @@ TABLES: tuple[type[Table], ...] = (
     WorkMonth,
     Review,
     FollowUp,
+    FollowUpAssignee,
     Dispute,
     ActionPlan,
     Action,

@@ -11,12 +11,13 @@ The next audit (or re-audit) of the same case shows the last audit's actions.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from core.calendar import end_of_london_day, london_date
 from piccolo.columns.combination import WhereRaw
 
 from core.db import bulk
-from core.db.engine import current, transaction
+from core.db.engine import transaction
 from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, FollowUp, Person
 from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
@@ -343,10 +344,57 @@ async def _shape(rows: list[dict], now: dt.datetime) -> list[dict]:
 
 
 async def my_actions(ctx: Context) -> list[dict]:
+    """Every action of the actor, open first (the API's whole list)."""
     assert ctx.actor
     rows = await Action.select(*_COLUMNS).where(Action.owner == ctx.actor.person_id).order_by(Action.due_at).order_by(Action.id)
     rows = await _shape(rows, ctx.now)
     return sorted(rows, key=lambda r: r["status"] != "open")
+
+
+async def my_open_actions(ctx: Context) -> list[dict]:
+    """The actor's open actions, soonest due first."""
+    assert ctx.actor
+    rows = await Action.select(*_COLUMNS).where(
+        (Action.owner == ctx.actor.person_id) & (Action.status == "open")
+    ).order_by(Action.due_at).order_by(Action.id)
+    return await _shape(rows, ctx.now)
+
+
+# The Actions page shows the open actions and the latest closed ones, with
+# older closed ones a page at a time: ten years of an owner's actions are no
+# page (issue 19 item 1).
+CLOSED_SHOWN = 20
+# When an action was closed (set whenever it is closed; its creation for a
+# row closed without it).
+_CLOSED_AT = "COALESCE(closed_at, created_at)"
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedPage:
+    """Closed actions, latest closed first; ``older`` the cursor of the next page, None at the end."""
+
+    items: list[dict]
+    older: int | None
+
+
+async def my_closed_actions(ctx: Context, before: int | None = None, limit: int | None = None) -> ClosedPage:
+    """The actor's done and cancelled actions, latest closed first, keyset-paged
+    by (when closed, id) after the action ``before``: a late page costs what
+    the first does."""
+    assert ctx.actor
+    limit = limit or CLOSED_SHOWN
+    sql = "SELECT id FROM action WHERE owner = {} AND status <> 'open'"
+    args: list = [ctx.actor.person_id]
+    if before is not None:
+        sql += (f" AND ({_CLOSED_AT} < (SELECT {_CLOSED_AT} FROM action WHERE id = {{}})"
+                f" OR ({_CLOSED_AT} = (SELECT {_CLOSED_AT} FROM action WHERE id = {{}}) AND id < {{}}))")
+        args += [before, before, before]
+    found = [r[0] for r in await bulk.fetch(f"{sql} ORDER BY {_CLOSED_AT} DESC, id DESC LIMIT {{}}", *args, limit + 1)]
+    if not found:
+        return ClosedPage(items=[], older=None)
+    rows = {r["id"]: r for r in await Action.select(*_COLUMNS).where(Action.id.is_in(found[:limit]))}
+    items = await _shape([rows[i] for i in found[:limit] if i in rows], ctx.now)
+    return ClosedPage(items=items, older=items[-1]["id"] if len(found) > limit and items else None)
 
 
 async def my_follow_ups(ctx: Context) -> list[dict]:
@@ -354,11 +402,10 @@ async def my_follow_ups(ctx: Context) -> list[dict]:
     case within 10 working days"), soonest due first. Each is recorded as
     done on its audit's page; done, it leaves this list."""
     assert ctx.actor
-    # ``assignees`` is a JSON list of person ids: membership in each engine's own terms.
-    if current().engine_type == "postgres":
-        mine = WhereRaw("follow_up.assignees::jsonb @> jsonb_build_array({}::integer)", ctx.actor.person_id)
-    else:
-        mine = WhereRaw("EXISTS (SELECT 1 FROM json_each(follow_up.assignees) WHERE json_each.value = {})", ctx.actor.person_id)
+    # The person's own rows of ``follow_up_assignee`` (an index by person,
+    # core.services.follow_ups), not every open follow-up's JSON list.
+    mine = WhereRaw("follow_up.id IN (SELECT fa.follow_up FROM follow_up_assignee fa WHERE fa.person = {})",
+                    ctx.actor.person_id)
     rows = await FollowUp.select(
         FollowUp.id, FollowUp.allocation, FollowUp.action, FollowUp.due_at, FollowUp.status,
         FollowUp.allocation.child_case.external_id.as_alias("case_external_id"),

@@ -19,7 +19,7 @@ import msgspec
 from core import workflow as wf
 from core.calendar import to_london
 from core.db.engine import transaction
-from core.db.tables import Allocation, Deadline, Grade, Person, Review
+from core.db.tables import Allocation, AllocationAuditor, Deadline, Grade, Person, Review
 from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
 from core.forms import FormFields, SectionStatus, Window, clean, fields_of, problems_for_submit, section_statuses
 from core.escalation import EscalationEvent
@@ -183,10 +183,14 @@ async def relations_of(ctx: Context, row: dict) -> dict[str, int | None]:
 
 
 async def _relations(ctx: Context, row: dict) -> dict[str, int | None]:
+    return _people(row, await _team_manager(ctx, row))
+
+
+def _people(row: dict, team_manager: int | None) -> dict[str, int | None]:
     return {
         "auditor": row["auditor"],
         "practitioner": row["practitioner_id"],
-        "team_manager": await _team_manager(ctx, row),
+        "team_manager": team_manager,
         "case_chair": row["case_chair_id"],
     }
 
@@ -220,12 +224,63 @@ async def _load_fresh(ctx: Context, allocation_id: int) -> tuple[dict, dict[str,
     if row is None or row["organisation"] != ctx.actor.organisation_id:
         raise NotFound("There is no audit with that number that you can see")
     people = await _relations(ctx, row)
-    held = _held(ctx, people)
-    if "auditor" not in held:
+    co_auditor = False
+    if "auditor" not in _held(ctx, people):
         from core.services.joint import is_co_auditor
 
-        if await is_co_auditor(allocation_id, ctx.actor.person_id):
-            held.add("co_auditor")  # PLAT-4: not "auditor": no workflow step of the lead's is theirs
+        co_auditor = await is_co_auditor(allocation_id, ctx.actor.person_id)
+    return await _judged(ctx, row, people, co_auditor)
+
+
+async def visible_many(ctx: Context, allocation_ids) -> dict[int, tuple[dict, dict[str, int | None], set[str]]]:
+    """``visible`` for many audits at once (the QA home's open disputes, issue
+    19): their rows, team managers and the actor's co-auditing in three
+    queries, each then judged as ``visible`` judges one. The audits the actor
+    may not see are left out."""
+    assert ctx.actor
+    ids = sorted({int(i) for i in allocation_ids})
+    if not ids:
+        return {}
+    rows = await _rows(f"WHERE a.id IN ({_marks(ids)})", *ids, listing=False, registry=ctx.registry)
+    rows = [r for r in rows if r["organisation"] == ctx.actor.organisation_id]
+    if not rows:
+        return {}
+    # Each case team's manager as ``_team_manager`` finds one: the active
+    # holder of the council's team manager role with the lowest id.
+    managers: dict[tuple[str, int], int] = {}
+    by_role: dict[str, set[int]] = {}
+    for row in rows:
+        if row["case_team"] is not None:
+            role = ctx.registry.council(row["council"]).team_manager_role.split(":")[-1]
+            by_role.setdefault(role, set()).add(row["case_team"])
+    for role, teams in by_role.items():
+        for m in await Person.select(Person.id, Person.team).where(
+            Person.team.is_in(sorted(teams)) & (Person.role == role) & (Person.active == True)  # noqa: E712
+        ).order_by(Person.id):
+            managers.setdefault((role, m["team"]), m["id"])
+    co_audited = {r["allocation"] for r in await AllocationAuditor.select(AllocationAuditor.allocation).where(
+        AllocationAuditor.allocation.is_in([r["id"] for r in rows]) & (AllocationAuditor.person == ctx.actor.person_id)
+    )} if ctx.actor.person_id is not None else set()
+    out = {}
+    for row in rows:
+        manager = None
+        if row["case_team"] is not None:
+            role = ctx.registry.council(row["council"]).team_manager_role.split(":")[-1]
+            manager = managers.get((role, row["case_team"]))
+        people = _people(row, manager)
+        try:
+            out[row["id"]] = await _judged(ctx, row, people, "auditor" not in _held(ctx, people) and row["id"] in co_audited)
+        except NotFound:
+            continue
+    return out
+
+
+async def _judged(ctx: Context, row: dict, people: dict[str, int | None], co_auditor: bool
+                  ) -> tuple[dict, dict[str, int | None], set[str]]:
+    """What the actor holds of the audit ``row`` with its ``people``; NotFound if they may not see it."""
+    held = _held(ctx, people)
+    if co_auditor:
+        held.add("co_auditor")  # PLAT-4: not "auditor": no workflow step of the lead's is theirs
     _, workflow = _definitions(ctx, row)
     is_final = wf.state(workflow, row["state"]).final
     if row.get("agency") is not None and await _of_agency(ctx, row["agency"]):

@@ -12,9 +12,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from core.calendar import to_london, working_deadline
-from core.db.tables import Allocation, Deadline, FollowUp, Person
+from core.db.tables import Allocation, Deadline, Person
 from core.escalation import Escalation, EscalationEvent, answered
-from core.services import month_counts, notifications, trail
+from core.services import follow_ups, month_counts, notifications, trail
 from core.services.context import Context
 
 
@@ -193,19 +193,17 @@ async def fire(
         )
         follow_up_id = None
         if due is not None and escalation.within_hours != 0:
-            rows = await FollowUp.insert(
-                FollowUp(
-                    organisation=organisation_id,
-                    allocation=event.allocation_id,
-                    rule=f"{event.council}:{escalation.rule}",
-                    action=escalation.action,
-                    assignees=who,
-                    due_at=due,
-                    status="open",
-                    created_at=ctx.now,
-                )
-            ).returning(FollowUp.id)
-            follow_up_id = rows[0]["id"]
+            # The list and its rows by person together (core.services.follow_ups).
+            follow_up_id = await follow_ups.open_follow_up(
+                organisation=organisation_id,
+                allocation=event.allocation_id,
+                rule=f"{event.council}:{escalation.rule}",
+                action=escalation.action,
+                assignees=who,
+                due_at=due,
+                status="open",
+                created_at=ctx.now,
+            )
             await month_counts.follow_up_opened(organisation_id, ctx.now)
             await Deadline.insert(
                 Deadline(

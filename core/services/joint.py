@@ -21,6 +21,8 @@ manager's peer audits the partner's team's cases; never its own).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.db.engine import transaction
 from core.db.tables import Allocation, AllocationAuditor, ChildCase, Person, WorkMember
 from core.services import notifications, trail
@@ -175,27 +177,66 @@ async def remove(ctx: Context, allocation_id: int, person_id: int | None) -> Non
                            action="co_auditor_removed", changes={"co-auditor": person["display_name"]})
 
 
-async def candidates(ctx: Context, allocation_id: int, row: dict) -> list[dict]:
+# A search by name lists at most this many people.
+FOUND_SHOWN = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Who the lead may add, as the page lists them: ``near`` says which
+    ("service": the lead's service; "role": others in the lead's role, for a
+    lead in no team; "name": those whose name has ``name`` in it)."""
+
+    people: list[dict]
+    near: str
+    name: str = ""
+    more: bool = False  # a search found more than FOUND_SHOWN
+
+
+async def candidates(ctx: Context, allocation_id: int, row: dict, name: str = "") -> Candidates:
     """Who the lead may add: active people of the organisation whose role audits,
-    other than the lead, the case's worker and those already co-auditing."""
+    other than the lead, the case's worker and those already co-auditing.
+    Not all of them (≈600 in a large council, issue 19): those of the lead's
+    own service (or, for a lead in no team, of the lead's role), or those whose
+    name has ``name`` in it."""
     auditing = {r for r, value in ctx.registry.roles.items() if r.startswith(f"{ctx.actor.council}:")
                 and "audit" in value.value.capabilities}
-    already = {c["id"] for c in await co_auditors(allocation_id)}
-    # Only the people in roles that audit are read (not every member of staff).
     roles = sorted(r.split(":", 1)[1] for r in auditing)
+    # Words as typed, without control characters (PostgreSQL refuses NUL in text).
+    name = " ".join("".join(c for c in name if c.isprintable()).split())[:100]
     if not roles:
-        return []
-    people = await Person.select(Person.id, Person.display_name, Person.role).where(
-        (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
-        & Person.role.is_in(roles)
-    ).order_by(Person.display_name).order_by(Person.id)
-    return [
+        return Candidates(people=[], near="name" if name else "service", name=name)
+    where = (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
+    where &= Person.role.is_in(roles)
+    limit = None
+    if name:
+        near = "name"
+        where &= Person.display_name.ilike(f"%{name}%")
+        limit = FOUND_SHOWN + 1
+    else:
+        lead = await Person.select(Person.role, Person.team.service.as_alias("service")).where(
+            Person.id == row["auditor"]).first() or {}
+        if lead.get("service") is not None:
+            near = "service"
+            where &= Person.team.service == lead["service"]
+        else:
+            near = "role"
+            where &= Person.role == lead.get("role", "")
+    query = Person.select(Person.id, Person.display_name, Person.role).where(where).order_by(
+        Person.display_name).order_by(Person.id)
+    if limit:
+        query = query.limit(limit + 3)  # the lead, the worker and co-auditors may be among them
+    people = await query
+    already = {c["id"] for c in await co_auditors(allocation_id)}
+    found = [
         {"id": p["id"], "name": p["display_name"],
          "role": ctx.registry.role(f"{ctx.actor.council}:{p['role']}").label}
         for p in people
         if f"{ctx.actor.council}:{p['role']}" in auditing and p["id"] not in already
         and p["id"] not in (row["auditor"], row.get("practitioner_id"))
     ]
+    more = bool(limit) and len(found) > FOUND_SHOWN
+    return Candidates(people=found[:FOUND_SHOWN] if limit else found, near=near, name=name, more=more)
 
 
 __all__ = [

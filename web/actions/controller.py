@@ -30,13 +30,22 @@ class ActionPages(Controller):
     @get("")
     async def mine(self, request: Request) -> Template:
         ctx = request_context(request)
+        closed = await actions.my_closed_actions(ctx)
         return await page(
             request, "actions/mine.html", title="Actions",
-            mine=await actions.my_actions(ctx), follow_ups=await actions.my_follow_ups(ctx),
+            mine=[*await actions.my_open_actions(ctx), *closed.items], older=closed.older,
+            follow_ups=await actions.my_follow_ups(ctx),
             team_overdue=await actions.team_overdue(ctx),
             team_overdue_count=await actions.team_overdue_count(ctx),
             directions=await actions.directions_to_review(ctx), plans_link=bool(action_plans.bodies_for(ctx)),
         )
+
+    @get("/closed")
+    async def closed(self, request: Request, before: int | None = None) -> Template:
+        """Older closed actions of the actor, a page at a time (keyset: ``before`` an action's id)."""
+        closed = await actions.my_closed_actions(request_context(request), before)
+        return await page(request, "actions/closed.html", fragment="actions/_closed.html", title="Older closed actions",
+                          rows=closed.items, older=closed.older)
 
     @post("")
     async def create(self, request: Request) -> Template | Redirect | Response:

@@ -16,11 +16,14 @@ class JointAuditsController(Controller):
     path = "/allocations"
     guards = [signed_in]
 
-    @get("/{allocation_id:int}/co-auditors/candidates", summary="Who the lead may add as a co-auditor")
-    async def candidates(self, request: Request, allocation_id: FromPath[int]) -> list[schemas.CoAuditorOut]:
+    @get("/{allocation_id:int}/co-auditors/candidates", summary="Who the lead may add as a co-auditor",
+         description="Without `name`: those in the lead's service (for a lead in no team, in the lead's role). "
+                     "With `name`: up to 50 whose name has it in it.")
+    async def candidates(self, request: Request, allocation_id: FromPath[int], name: str = "") -> list[schemas.CoAuditorOut]:
         ctx = request_context(request)
         row = await joint.lead_of(ctx, allocation_id)
-        return [schemas.CoAuditorOut(id=p["id"], name=p["name"]) for p in await joint.candidates(ctx, allocation_id, row)]
+        found = await joint.candidates(ctx, allocation_id, row, name)
+        return [schemas.CoAuditorOut(id=p["id"], name=p["name"]) for p in found.people]
 
     @post("/{allocation_id:int}/co-auditors", summary="The lead adds a co-auditor: a joint audit", status_code=201)
     async def add(self, request: Request, allocation_id: FromPath[int], data: JSONBody[schemas.CoAuditorIn]) -> schemas.AllocationDetail:

@@ -86,7 +86,7 @@ class AuditPages(Controller):
             # PLAT-6: the audit's evidence files, and the limit the upload states.
             audit_files=await evidence.of_audit(request_context(request), view.id),
             evidence_limit=evidence.size_limit_words(qaf_state(request.app.state).settings.evidence_max_bytes),
-            **((await _around(request_context(request), view)) | extra),
+            **((await _around(request_context(request), view, request.query_params.get("co_auditor_name") or "")) | extra),
         )
 
     @post("/{allocation_id:int}/evidence")
@@ -446,7 +446,7 @@ async def _earlier_audit(ctx, view) -> dict | None:
     return {"href": href, "text": f"the audit of case {row['case_external_id']}" + (f" made final on {made_final}" if made_final else "")}
 
 
-async def _around(ctx, view) -> dict:
+async def _around(ctx, view, co_auditor_name: str = "") -> dict:
     """What the audit page shows around the form: re-audit movement, follow-up
     tasks, the case note once final, and the QA team's allocation tools."""
     out: dict = {
@@ -464,7 +464,7 @@ async def _around(ctx, view) -> dict:
         "co_auditor_candidates": [],
     }
     if out["may_change_co_auditors"]:
-        out["co_auditor_candidates"] = await joint.candidates(ctx, view.id, view.row)
+        out["co_auditor_candidates"] = await joint.candidates(ctx, view.id, view.row, co_auditor_name)
     if view.row["finalised_at"] and ("auditor" in view.relations or ctx.actor.can("view_all_audits")):
         try:
             out["case_note"] = await reports_of_audit.case_note(ctx, view.id)
