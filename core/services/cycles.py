@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import random
 from collections import Counter
@@ -41,11 +42,10 @@ async def month_drawers(ctx: Context, organisation_id: int, council, year: int, 
     schedule that draws cases, as the programme issues them (practice weeks
     included). Returns (random drawers, re-auditors), each person a dict with
     ``id``, ``display_name``, ``team``, ``count`` and ``form_key``, by id."""
-    from core.programme import expand
-    from core.services.programme import staff_of
+    from core.services.programme import council_programme, staff_of
 
     year_start = year if month >= council.year_start_month else year - 1
-    items = expand(ctx.registry, council.key, year_start, await staff_of(organisation_id), await practice_weeks(organisation_id))
+    items = council_programme(ctx, council.key, year_start, await staff_of(organisation_id), await practice_weeks(organisation_id))
     from core.services.case_attributes import narrows
 
     # By person, and apart for each schedule whose criteria or window narrow
@@ -337,18 +337,17 @@ async def _open_case_columns(organisation_id: int) -> tuple[list[int], list[str]
             "SELECT array_agg(id ORDER BY id), array_agg(category ORDER BY id), array_agg(team ORDER BY id),"
             f" array_agg(allocated_worker ORDER BY id) {where}", organisation_id)
         return tuple(list(column or []) for column in row)  # type: ignore[return-value]
-    # Unit separator between categories (definition keys); '' for no team.
-    ((id_text, category_text, team_text, worker_text),) = await bulk.fetch(
-        "SELECT group_concat(id), group_concat(category, char(31)), group_concat(coalesce(team, ''), ','),"
-        f" group_concat(allocated_worker) FROM (SELECT id, category, team, allocated_worker {where} ORDER BY id)",
+    # Each column as one JSON array, parsed in C (splitting strings and int()
+    # per value was half the read's time): numbers joined by SQLite's
+    # group_concat, the categories quoted by json_group_array.
+    row = (await bulk.fetch(
+        "SELECT '[' || group_concat(id) || ']', json_group_array(category), '[' || group_concat(coalesce(team, 'null')) || ']',"
+        f" '[' || group_concat(allocated_worker) || ']' FROM (SELECT id, category, team, allocated_worker {where} ORDER BY id)",
         organisation_id,
-    )
-    if id_text is None:
+    ))[0]
+    if row[0] is None:
         return [], [], [], []
-    ids = list(map(int, id_text.split(",")))
-    categories = category_text.split("\x1f")
-    teams = [int(t) if t else None for t in team_text.split(",")]
-    workers = list(map(int, worker_text.split(",")))
+    ids, categories, teams, workers = (json.loads(column) for column in row)
     if any(a > b for a, b in zip(ids, ids[1:])):
         # SQLite keeps the subquery's order in practice, not by promise.
         order = sorted(range(len(ids)), key=ids.__getitem__)
