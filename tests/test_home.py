@@ -202,6 +202,36 @@ async def test_bedford_homes_show_the_qa_queue_the_programme_and_dmts_reports(be
     assert not _card(home, "qa") and not _card(home, "reports") and not _card(home, "disputes")
 
 
+async def test_a_head_of_service_is_told_more_than_a_bound_not_a_count_of_the_whole_queue(bedford, bedford_client, monkeypatch):
+    """Issue 19 item 4: a reviewer who sees part of the QA queue (BED s.3: the
+    head of service reviews "the audits completed within the service") has it
+    counted by reading it, audit by audit; past a bound the home and the queue
+    say "more than" instead of reading on. The S&QA team's whole queue is
+    counted from the index, exactly."""
+    from web import home as home_page
+
+    client = bedford_client
+    managers = Person.select(Person.id).where(Person.username.like("bedford.team_manager.%"))
+    rows = await Allocation.select(Allocation.id, Allocation.auditor.username.as_alias("username")).where(
+        Allocation.auditor.is_in(managers)).order_by(Allocation.id).limit(3)
+    assert len(rows) == 3
+    for row in rows:
+        await _submit(bedford.registry, row["id"], row["username"])
+    monkeypatch.setattr(home_page, "SHOWN", 1)
+    monkeypatch.setattr(audits, "QA_PAGE", 1)
+    monkeypatch.setattr(audits, "QA_COUNTED_UP_TO", 2)
+
+    home = await _home(client, "bedford.sqa_officer")
+    assert "3 audits are waiting for quality assurance, oldest first" in _card(home, "qa")
+    assert "3 audits are waiting; these are the 1 oldest." in (await client.get("/qa")).text
+
+    home = await _home(client, "bedford.head_of_service")
+    assert "More than 2 audits are waiting for quality assurance, oldest first" in _card(home, "qa")
+    assert "More than 2 audits are waiting; these are the 1 oldest." in (await client.get("/qa")).text
+    monkeypatch.setattr(audits, "QA_COUNTED_UP_TO", 3)
+    assert "3 audits are waiting; these are the 1 oldest." in (await client.get("/qa")).text
+
+
 async def test_coventry_homes_show_the_programmes_work_the_line_and_the_reports(coventry_client):
     client = coventry_client
     home = await _home(client, "coventry.hp_service_manager")

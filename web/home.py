@@ -101,11 +101,12 @@ async def _qa_card(ctx: Context) -> Card | None:
     if not ctx.actor.can("qa_review"):
         return None
     queue = await audits.qa_queue(ctx, limit=SHOWN + 1)
+    # The count (from the index, or read up to a bound) only when there are more than are shown.
+    count, more = await audits.qa_queue_waiting(ctx) if len(queue) > SHOWN else (len(queue), False)
     return Card(
         "qa", "QA queue", "home/_qa.html", link=("/qa", "Open the QA queue"),
         empty="Audits submitted for quality assurance will appear here as auditors submit them.",
-        # The count from the index only when there are more than are shown.
-        data={"items": queue[:SHOWN], "count": await audits.qa_queue_count(ctx) if len(queue) > SHOWN else len(queue)},
+        data={"items": queue[:SHOWN], "count": count, "more": more},
     )
 
 

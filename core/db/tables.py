@@ -727,8 +727,10 @@ class Concern(Table, tablename="concern"):
 class Notification(Table, tablename="notification"):
     """An in-app message, and its email in the outbox (CORE-13)."""
 
-    organisation = ForeignKey(Organisation, null=False, index=True, on_delete=OnDelete.restrict)
-    recipient = ForeignKey(Person, null=False, index=True, on_delete=OnDelete.restrict)
+    # No single-column indexes: notification_report, notification_inbox and
+    # notification_outbox start with these columns (migration 2026-12-08T09:00).
+    organisation = ForeignKey(Organisation, null=False, on_delete=OnDelete.restrict)
+    recipient = ForeignKey(Person, null=False, on_delete=OnDelete.restrict)
     kind = Varchar(length=64)
     subject = Varchar(length=200)
     body = Text()
@@ -736,7 +738,7 @@ class Notification(Table, tablename="notification"):
     allocation = ForeignKey(Allocation, null=True, on_delete=OnDelete.restrict)
     created_at = Timestamptz()
     read_at = Timestamptz(null=True, default=None)
-    email_state = Varchar(length=16, default="none", index=True)  # none | pending | sent | failed
+    email_state = Varchar(length=16, default="none")  # none | pending | sent | failed
     email_attempts = SmallInt(default=0)
     email_next_at = Timestamptz(null=True, default=None)
     email_sent_at = Timestamptz(null=True, default=None)

@@ -598,6 +598,23 @@ async def qa_queue_count(ctx: Context) -> int:
     return int(rows[0]["n"])
 
 
+# Issue 19 item 4: a reviewer who sees part of the queue (BED's head of
+# service, issue 16 case 2) has it counted by reading it, audit by audit; the
+# pages read no further than this and then say "more than".
+QA_COUNTED_UP_TO = 500
+
+
+async def qa_queue_waiting(ctx: Context, up_to: int | None = None) -> tuple[int, bool]:
+    """How many audits wait for the actor's QA decision, for a page: the
+    number, and whether there are more than it (a filtered queue is read only
+    until ``up_to`` + 1 audits pass; the whole queue is counted from the index)."""
+    up_to = QA_COUNTED_UP_TO if up_to is None else up_to
+    if _queue_filtered(ctx):
+        found = len(await qa_queue(ctx, limit=up_to + 1))
+        return (up_to, True) if found > up_to else (found, False)
+    return await qa_queue_count(ctx), False
+
+
 def _editable_states_for_council(ctx: Context) -> set[str]:
     assert ctx.actor
     out: set[str] = set()
@@ -1195,6 +1212,7 @@ __all__ = [
     "CompletedPage",
     "qa_queue",
     "qa_queue_count",
+    "qa_queue_waiting",
     "review",
     "save_answers",
     "submit",

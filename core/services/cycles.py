@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import random
 from collections import Counter
@@ -41,11 +42,10 @@ async def month_drawers(ctx: Context, organisation_id: int, council, year: int, 
     schedule that draws cases, as the programme issues them (practice weeks
     included). Returns (random drawers, re-auditors), each person a dict with
     ``id``, ``display_name``, ``team``, ``count`` and ``form_key``, by id."""
-    from core.programme import expand
-    from core.services.programme import staff_of
+    from core.services.programme import council_programme, staff_of
 
     year_start = year if month >= council.year_start_month else year - 1
-    items = expand(ctx.registry, council.key, year_start, await staff_of(organisation_id), await practice_weeks(organisation_id))
+    items = council_programme(ctx, council.key, year_start, await staff_of(organisation_id), await practice_weeks(organisation_id))
     from core.services.case_attributes import narrows
 
     # By person, and apart for each schedule whose criteria or window narrow
@@ -179,6 +179,44 @@ def _timestamp(value) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+class SeededOrder:
+    """A seeded random order of the positions ``0 .. n-1``, drawn only as far
+    as it is read: Fisher–Yates from the front, position ``i`` swapped with
+    one of ``i .. n-1`` chosen by ``random.Random(seed).randrange``. The same
+    seed gives the same order (an auditor can re-run a month's draw from the
+    seed its cycle records); a month's draw reads a few thousand positions of
+    200,000 open cases, so shuffling them all (``random.shuffle``, as the
+    draw did until December 2026: it draws from the back, so it gives a
+    different order for the same seed) was most of its cost."""
+
+    CHUNK = 1024
+
+    def __init__(self, n: int, seed: int):
+        self._rng = random.Random(seed)
+        self._values = list(range(n))
+        self._drawn = 0
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, position: int) -> int:
+        if position >= self._drawn:
+            self._draw(position + 1)
+        return self._values[position]
+
+    def _draw(self, upto: int) -> None:
+        values, n, randrange = self._values, len(self._values), self._rng.randrange
+        end = min(n, max(upto, self._drawn + self.CHUNK))
+        for i in range(self._drawn, end):
+            j = i + randrange(n - i)
+            values[i], values[j] = values[j], values[i]
+        self._drawn = end
+
+    def __iter__(self):
+        for position in range(len(self._values)):
+            yield self[position]
+
+
 class _Sampler:
     """The draw of ``_issue_cycle`` over the shuffled open cases, without
     rebuilding the eligible list for every auditor: the same picks and the same
@@ -187,7 +225,7 @@ class _Sampler:
 
     CHUNK = 4096
 
-    def __init__(self, rules, order: list[int], categories: list[str], teams: list, workers: list[int], auditor_ids: set[int],
+    def __init__(self, rules, order: SeededOrder | list[int], categories: list[str], teams: list, workers: list[int], auditor_ids: set[int],
                  case_ids: list[int] | None = None):
         self.rules = rules
         # PLAT-3: an auditor whose schedule narrows its cases (``qualifies``:
@@ -284,6 +322,37 @@ class _Sampler:
         self.taken[index] = True
         self.remaining -= 1
         self.untaken_in_team[self.teams[index]] -= 1
+
+
+async def _open_case_columns(organisation_id: int) -> tuple[list[int], list[str], list[int | None], list[int]]:
+    """The organisation's open cases (those with an allocated worker) as four
+    lists in id order: id, category, team, allocated worker. Read as one row
+    of aggregated columns, not 200,000 rows: a tuple per case made the read
+    and the garbage collector's passes over them most of its cost."""
+    from core.db.engine import current
+
+    where = "FROM child_case WHERE organisation = {} AND allocated_worker IS NOT NULL"
+    if current().engine_type != "sqlite":
+        (row,) = await bulk.fetch(
+            "SELECT array_agg(id ORDER BY id), array_agg(category ORDER BY id), array_agg(team ORDER BY id),"
+            f" array_agg(allocated_worker ORDER BY id) {where}", organisation_id)
+        return tuple(list(column or []) for column in row)  # type: ignore[return-value]
+    # Each column as one JSON array, parsed in C (splitting strings and int()
+    # per value was half the read's time): numbers joined by SQLite's
+    # group_concat, the categories quoted by json_group_array.
+    row = (await bulk.fetch(
+        "SELECT '[' || group_concat(id) || ']', json_group_array(category), '[' || group_concat(coalesce(team, 'null')) || ']',"
+        f" '[' || group_concat(allocated_worker) || ']' FROM (SELECT id, category, team, allocated_worker {where} ORDER BY id)",
+        organisation_id,
+    ))[0]
+    if row[0] is None:
+        return [], [], [], []
+    ids, categories, teams, workers = (json.loads(column) for column in row)
+    if any(a > b for a, b in zip(ids, ids[1:])):
+        # SQLite keeps the subquery's order in practice, not by promise.
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        ids, categories, teams, workers = ([column[i] for i in order] for column in (ids, categories, teams, workers))
+    return ids, categories, teams, workers
 
 
 def _narrowed_note(ctx: Context, council, auditor: dict) -> str:
@@ -393,25 +462,18 @@ async def _issue_cycle(ctx: Context, organisation_id: int, year: int, month: int
     re_audited = {plan.case["id"] for plan in re_audits}
     # The open cases, four narrow columns in id order (the order the seeded
     # shuffle starts from), held as parallel lists rather than a dict per case.
-    open_rows = await bulk.fetch(
-        "SELECT id, category, team, allocated_worker FROM child_case"
-        " WHERE organisation = {} AND allocated_worker IS NOT NULL ORDER BY id",
-        organisation_id,
-    )
-    rows = [row for row in open_rows if row[0] not in busy]
-    # The yearly share counts every open case, re-audited this month or not.
-    open_cases = len(rows) + len(busy)
-    rows = [row for row in rows if row[0] not in re_audited]
-    del open_rows
-    ids = [r[0] for r in rows]
-    categories_of = [r[1] for r in rows]
-    teams = [r[2] for r in rows]
-    workers = [r[3] for r in rows]
-    del rows
-    rng = random.Random(seed)
-    # The same permutation rng.shuffle(cases) gives: shuffled[i] = cases[order[i]].
-    order = list(range(len(ids)))
-    rng.shuffle(order)
+    ids, categories_of, teams, workers = await _open_case_columns(organisation_id)
+    if busy or re_audited:
+        keep = [i for i, case_id in enumerate(ids) if case_id not in busy]
+        # The yearly share counts every open case, re-audited this month or not.
+        open_cases = len(keep) + len(busy)
+        if re_audited:
+            keep = [i for i in keep if ids[i] not in re_audited]
+        ids, categories_of, teams, workers = ([column[i] for i in keep] for column in (ids, categories_of, teams, workers))
+    else:
+        open_cases = len(ids)
+    # shuffled[i] = cases[order[i]], drawn as far as the draw reads.
+    order = SeededOrder(len(ids), seed)
     sampler = _Sampler(rules, order, categories_of, teams, workers, {a["id"] for a in auditors}, ids if narrowed else None)
     planned: list[Planned] = []
     categories: dict[str, int] = {}

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from piccolo.query.functions.aggregate import Count
-
 from core.calendar import to_london
+from core.db import bulk
 from core.db.engine import transaction
 from core.db.tables import Action, Allocation, Deadline, Dispute, FollowUp, Organisation, Person
 from core.escalation import EscalationEvent
@@ -184,17 +183,19 @@ async def _load(ctx: Context, claimed: list[dict], batch: escalations.Batch) -> 
         for d in claimed
         if d["kind"] == "allocation_due" and d["allocation"] in loaded.rows
     })
+    # From the missed audit deadlines (index deadline_missed_by_allocation) to
+    # their allocations, not from every allocation these auditors ever had.
     loaded.missed_before = {}
     for start in range(0, len(auditors), BATCH):
-        for r in await Deadline.select(Deadline.allocation.auditor.as_alias("auditor"), Count(Deadline.id).as_alias("missed")).where(
-            (Deadline.kind == "allocation_due")
-            & (Deadline.status == "missed")
-            & Deadline.id.not_in(batch_ids)
-            & Deadline.allocation.is_in(
-                Allocation.select(Allocation.id).where(Allocation.auditor.is_in(auditors[start : start + BATCH]))
-            )
-        ).group_by(Deadline.allocation.auditor):
-            loaded.missed_before[r["auditor"]] = r["missed"]
+        part = auditors[start : start + BATCH]
+        for auditor, missed in await bulk.fetch(
+            "SELECT a.auditor, count(*) FROM deadline d JOIN allocation a ON a.id = d.allocation"
+            " WHERE d.kind = 'allocation_due' AND d.status = 'missed'"
+            f" AND d.id NOT IN ({', '.join('{}' for _ in batch_ids)}) AND a.auditor IN ({', '.join('{}' for _ in part)})"
+            " GROUP BY a.auditor",
+            *batch_ids, *part,
+        ):
+            loaded.missed_before[auditor] = missed
     # Every ladder the escalations may climb, a query per rung for the batch.
     anchors = {r["auditor"] for r in loaded.rows.values()} | {r["practitioner_id"] for r in loaded.rows.values()}
     anchors |= {a["owner"] for a in loaded.actions.values()}

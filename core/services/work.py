@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from core.calendar import end_of_london_day, is_working_day, london_date
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Organisation, Person, Work
-from core.programme import ProgrammeItem, expand
+from core.programme import ProgrammeItem
 from core.services import joint, subjects, trail, work_counts
 from core.services.context import Context
 from core.services.errors import Forbidden, Invalid, NotFound
@@ -139,7 +139,7 @@ async def issue_due_work(ctx: Context) -> int:
     """Issue every occurrence whose period has opened and is not yet past due,
     for every organisation of an enabled council. Returns how many were issued."""
     from core.services.cycles import practice_weeks
-    from core.services.programme import staff_of
+    from core.services.programme import council_programme, staff_of
 
     today = london_date(ctx.now)
     issued = 0
@@ -152,7 +152,7 @@ async def issue_due_work(ctx: Context) -> int:
         year = council_year(council, today)
         items = [
             item
-            for item in expand(ctx.registry, council.key, year, staff, weeks)
+            for item in council_programme(ctx, council.key, year, staff, weeks)
             if item.due is not None and item.starts is not None and period_opens(item.starts) <= today <= item.due
         ]
         if items:

@@ -19,13 +19,16 @@ class QaPages(Controller):
         """The oldest ``audits.QA_PAGE`` waiting, then a page at a time (``after`` an id)."""
         ctx = request_context(request)
         queue = await audits.qa_queue(ctx, limit=audits.QA_PAGE + 1, after=after)
+        waiting, more = (await audits.qa_queue_waiting(ctx) if (after is not None or len(queue) > audits.QA_PAGE)
+                         else (len(queue), False))
         return await page(
             request,
             "qa/queue.html",
             title="QA queue",
             queue=queue[: audits.QA_PAGE],
             later=queue[audits.QA_PAGE - 1].id if len(queue) > audits.QA_PAGE else None,
-            waiting=await audits.qa_queue_count(ctx) if (after is not None or len(queue) > audits.QA_PAGE) else len(queue),
+            waiting=waiting,
+            more=more,
             paged=after is not None,
             agreement=await moderation.agreement(ctx),
         )
