@@ -9,7 +9,6 @@ re-renders the page with every field's error (422)."""
 
 from __future__ import annotations
 
-import datetime as dt
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath

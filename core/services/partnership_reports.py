@@ -33,9 +33,9 @@ import datetime as dt
 import json
 
 from core import workflow as wf
-from core.calendar import end_of_london_day, london_date, working_deadline
+from core.calendar import london_date, working_deadline
 from core.db.engine import transaction
-from core.db.tables import ActionPlan, Agency, AgencyRequest, Allocation, Notification, Person, RequestFinding, RequestRecommendation
+from core.db.tables import ActionPlan, AgencyRequest, Allocation, Notification, Person, RequestFinding, RequestRecommendation
 from core.forms import fields_of, problems_for_submit
 from core.services import action_plans, audits
 from core.services import partnership_steps as steps

@@ -47,7 +47,6 @@ from core.db.tables import (
     ChildCase,
     Concern,
     Dispute,
-    Erasure,
     EvidenceFile,
     FollowUp,
     Grade,

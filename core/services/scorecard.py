@@ -28,7 +28,7 @@ import json
 
 from core import workflow as wf
 from core.db.engine import transaction
-from core.db.tables import AgencyRequest, Allocation, IndicatorChange, ScorecardIndicator, ScorecardQuarter
+from core.db.tables import Allocation, IndicatorChange, ScorecardIndicator, ScorecardQuarter
 from core.services import partnership_steps as steps
 from core.services.context import Context
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound

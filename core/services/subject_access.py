@@ -33,7 +33,6 @@ from core.db.tables import (
     FollowUp,
     Grade,
     Notification,
-    Organisation,
     Review,
     Trail,
 )
