@@ -247,20 +247,31 @@ class PostgresServer:
         atexit.unregister(self.stop)
 
     # -------------------------------------------------------------- databases
-    async def create_database(self, name: str | None = None, *, prefix: str = "test") -> str:
-        """Create a new empty database (uniquely named unless ``name`` given); return its URL."""
+    async def create_database(self, name: str | None = None, *, prefix: str = "test", template: str | None = None) -> str:
+        """Create a new database (uniquely named unless ``name`` given), empty or
+        a copy of ``template``; return its URL."""
         import asyncpg
 
         if not self._running:
             raise PostgresError("PostgresServer.create_database() called before start()")
         name = name or unique_database_name(prefix)
-        conn = await asyncpg.connect(self.admin_url, timeout=30)
-        try:
-            await conn.execute(f"CREATE DATABASE {_quote_ident(name)}")
-        finally:
-            await conn.close()
+        statement = f"CREATE DATABASE {_quote_ident(name)}"
+        if template is not None:
+            statement += f" TEMPLATE {_quote_ident(template)}"
+        for _ in range(100):
+            conn = await asyncpg.connect(self.admin_url, timeout=30)
+            try:
+                await conn.execute(statement)
+                break
+            except asyncpg.ObjectInUseError:
+                # A connection to the template is still closing.
+                await asyncio.sleep(0.05)
+            finally:
+                await conn.close()
+        else:
+            raise PostgresError(f"template database {template} stayed in use")
         if self.external:
-            self._created.append(name)
+            self._created.append(name)  # dropped when the session ends
         return self.url(name)
 
     async def drop_database(self, name: str) -> None:

@@ -184,37 +184,11 @@ class Snapshots:
         return copy.deepcopy(result)
 
     # ----------------------------------------------------------- PostgreSQL
-    async def _admin(self, sql: str) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(self.postgres.admin_url, timeout=30)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     async def _drop_postgres(self, name: str) -> None:
-        from .postgres import _quote_ident
-
-        await self._admin(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
+        await self.postgres.drop_database(name)
 
     async def _create_from_template(self, template: str, name: str | None = None) -> str:
-        import asyncpg
-
-        from .postgres import _quote_ident, unique_database_name
-
-        name = name or unique_database_name("qaf")
-        for _ in range(100):
-            try:
-                await self._admin(f"CREATE DATABASE {_quote_ident(name)} TEMPLATE {_quote_ident(template)}")
-                break
-            except asyncpg.ObjectInUseError:
-                await asyncio.sleep(0.05)  # a connection to the template is still closing
-        else:
-            raise RuntimeError(f"template database {template} stayed in use")
-        if self.postgres.external and name not in self.postgres._created:
-            self.postgres._created.append(name)  # dropped when the session ends
-        return self.postgres.url(name)
+        return await self.postgres.create_database(name, prefix="qaf", template=template)
 
 
 SNAPSHOTS: Snapshots | None = None
