@@ -6,6 +6,9 @@ The server is the product's app (``web.app.create_app``) served by uvicorn as
 ``qaf serve`` does, in a subprocess, with one extra route registered only in
 this process: ``/__bench/floor``, a bare Litestar handler (no database), which
 measures the framework's floor with the same middleware (sessions, CSRF, …).
+With ``--workers N`` (PostgreSQL) it serves as ``qaf serve --workers N`` does
+(``core.cli.serve_workers``: N uvicorn worker processes, each with that route),
+and each page's row carries the server's CPU per request.
 
 The load generator is ``wrk`` when it is on PATH (one thread, so the other
 core is the server's; sign-in stays in httpx, and wrk's Lua script cycles
