@@ -5,6 +5,7 @@ A development tool, installed by ``uv sync`` as the workspace member
 
     uv run qaf-bench generate --scale 0.1 --seed 1
     uv run qaf-bench run --seconds 5 --clients 50 --json bench.json
+    uv run qaf-bench run --workers 2 ...            # PostgreSQL: two server processes
     uv run qaf-bench compare before.json after.json
     uv run qaf-bench pages --calls 60 --plans      # each staff page in-process
 """
@@ -65,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--seconds", type=float, default=10.0, help="load time per page")
     run.add_argument("--clients", type=int, default=50)
     run.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
+    run.add_argument("--workers", type=int, default=1, help="server processes, as qaf serve --workers N "
+                     "(PostgreSQL only; SQLite serves from one process)")
     run.add_argument("--pages", default="", help="drive only the pages whose names contain one of these comma-separated "
                      "words (the framework floor and health check always); default every page")
     run.set_defaults(func=cmd_run)

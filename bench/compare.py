@@ -22,6 +22,8 @@ def _rows(results: dict) -> dict[str, tuple[float | None, bool]]:
         out[f"{p['name']}: p95 ms"] = (p["p95_ms"], False)
         if p.get("floor_ratio") is not None:
             out[f"{p['name']}: ratio to floor"] = (p["floor_ratio"], True)
+        if p.get("server_cpu_ms_per_request") is not None:
+            out[f"{p['name']}: server CPU ms per request"] = (p["server_cpu_ms_per_request"], False)
     for f in results.get("floors", []):
         out[f"floor {f['name']}: req/s"] = (f["rps"], True)
     for r in results.get("reports", []):
@@ -68,8 +70,12 @@ def _fmt(value: float | None) -> str:
 
 
 def print_comparison(a: dict, b: dict, rows: list[dict], out=sys.stdout) -> None:
-    print(f"A: {a.get('when', '?')} {a.get('database', '?')} scale {a.get('scale')}   "
-          f"B: {b.get('when', '?')} {b.get('database', '?')} scale {b.get('scale')}", file=out)
+    def workers(r: dict) -> str:
+        n = r.get("workers", 1)
+        return f"{n} worker{'' if n == 1 else 's'}"
+
+    print(f"A: {a.get('when', '?')} {a.get('database', '?')} scale {a.get('scale')}, {workers(a)}   "
+          f"B: {b.get('when', '?')} {b.get('database', '?')} scale {b.get('scale')}, {workers(b)}", file=out)
     line = f"{'measure':<70} {'A':>10} {'B':>10} {'change':>8}  verdict"
     print(line, file=out)
     print("-" * len(line), file=out)

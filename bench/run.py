@@ -6,6 +6,9 @@ The server is the product's app (``web.app.create_app``) served by uvicorn as
 ``qaf serve`` does, in a subprocess, with one extra route registered only in
 this process: ``/__bench/floor``, a bare Litestar handler (no database), which
 measures the framework's floor with the same middleware (sessions, CSRF, …).
+With ``--workers N`` (PostgreSQL) it serves as ``qaf serve --workers N`` does
+(``core.cli.serve_workers``: N uvicorn worker processes, each with that route),
+and each page's row carries the server's CPU per request.
 
 The load generator is ``wrk`` when it is on PATH (one thread, so the other
 core is the server's; sign-in stays in httpx, and wrk's Lua script cycles
@@ -57,31 +60,54 @@ TARGETS = {
 # How ``serve`` runs uvicorn, for the table's header. ``qaf serve`` logs every
 # request unless --quiet; a log line per request costs throughput, so the
 # bench server turns the access log off.
-def server_note() -> str:
+def server_note(workers: int = 1) -> str:
     import importlib.util
 
     fast = [m for m in ("uvloop", "httptools") if importlib.util.find_spec(m)]
-    return f"uvicorn, 1 worker, {' + '.join(fast) or 'asyncio + h11'}, access log off"
+    how = "1 worker" if workers <= 1 else f"{workers} workers (processes, as qaf serve --workers {workers})"
+    return f"uvicorn, {how}, {' + '.join(fast) or 'asyncio + h11'}, access log off"
 
 
-def serve(port: int) -> None:
-    """The server process: ``qaf serve`` plus the floor route."""
-    import uvicorn
+def _with_floor(app):
     from litestar import get
-
-    from core.cli import _migrate, _prepare
-    from web.app import create_app
-
-    settings, plugins = _prepare()
-    asyncio.run(_migrate())
-    app = create_app(settings, plugins)
 
     @get(FLOOR_PATH, include_in_schema=False, sync_to_thread=False)
     def floor() -> dict:
         return {"ok": True}
 
     app.register(floor)
-    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+    return app
+
+
+def worker_app():
+    """Each worker process's app under ``--workers N``: the product's own
+    (``web.asgi.worker_app``, what ``qaf serve --workers N`` runs) plus the
+    floor route; then it says it is built (``start_server`` waits for all N)."""
+    from web.asgi import worker_app as product_worker_app
+
+    app = _with_floor(product_worker_app())
+    ready = os.environ.get("QAF_BENCH_READY_DIR")
+    if ready:
+        (Path(ready) / str(os.getpid())).touch()
+    return app
+
+
+def serve(port: int, workers: int = 1) -> None:
+    """The server process: ``qaf serve`` (``--workers N``) plus the floor route."""
+    import uvicorn
+
+    from core.cli import _migrate, _prepare, serve_workers
+
+    settings, plugins = _prepare()
+    asyncio.run(_migrate())
+    options = dict(host="127.0.0.1", port=port, access_log=False, log_level="warning")
+    if workers > 1:
+        # The product's path for several processes (core.cli.serve_workers).
+        serve_workers("bench.run:worker_app", settings, workers, log_requests=False, **options)
+        return
+    from web.app import create_app
+
+    uvicorn.run(_with_floor(create_app(settings, plugins)), **options)
 
 
 def _free_port() -> int:
@@ -90,7 +116,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict[str, str], workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """The bench server on loopback, answering ``/healthz``; with ``workers``
+    > 1 every worker process has built its app first."""
     import httpx
 
     # QAF_BENCH_PORT: a port of one's own on a shared machine; else any free one.
@@ -98,8 +126,10 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     # The benchmark measures pages, not signing in: its QA users (a second
     # factor is asked of the QA team) sign in by password alone.
     env = env | {"QAF_SWEEP_SECONDS": "0", "QAF_SECOND_FACTOR": "off", "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))}
+    ready = Path(tempfile.mkdtemp(prefix="qaf-bench-ready-"))
+    env["QAF_BENCH_READY_DIR"] = str(ready)
     server = subprocess.Popen(
-        [sys.executable, "-m", "bench.run", "--serve", str(port)],
+        [sys.executable, "-m", "bench.run", "--serve", str(port), str(workers)],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -108,10 +138,14 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
         if server.poll() is not None:
             raise RuntimeError(f"the bench server exited: {server.stdout.read()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200 and (
+                    workers <= 1 or len(list(ready.iterdir())) >= workers):
+                shutil.rmtree(ready, ignore_errors=True)
                 return server, url
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
+    shutil.rmtree(ready, ignore_errors=True)
     server.kill()
     raise RuntimeError("the bench server did not answer within 60 s")
 
@@ -139,8 +173,76 @@ def stop_server(server: subprocess.Popen) -> None:
         server.communicate()
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux): uvicorn's worker processes are
+    children of the server process."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server's processes (the qaf processes,
+    not PostgreSQL's), from /proc/<pid>/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, every core, from /proc/stat."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / ticks, sum(values[:8]) / ticks
+
+
+class CpuProbe:
+    """The server's CPU time and the machine's busy cores over the timed part
+    of a page's load (sign-in excluded: argon2 is meant to be slow)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def start(self) -> None:
+        self.cpu0, self.machine0 = server_cpu_seconds(self.pid), machine_busy_seconds()
+
+    def stop(self, result: "PageResult") -> None:
+        cpu = server_cpu_seconds(self.pid) - self.cpu0
+        busy, total = (b - a for a, b in zip(self.machine0, machine_busy_seconds()))
+        cores = os.cpu_count() or 1
+        result.server_cpu_ms_per_request = cpu * 1000 / result.requests if result.requests else None
+        result.server_cores = cpu / result.seconds if result.seconds else None
+        result.machine_busy_cores = busy / total * cores if total else None
+
+
 def peak_rss_mb(pid: int) -> float | None:
-    """VmHWM of the process (Linux): its peak resident set."""
+    """VmHWM of the process (Linux): its peak resident set; with several
+    workers, the largest worker's (the supervising process only waits)."""
+    tree = _process_tree(pid)
+    if len(tree) > 1:
+        peaks = [p for p in (_vm_hwm(c) for c in tree[1:]) if p is not None]
+        return max(peaks) if peaks else None
+    return _vm_hwm(pid)
+
+
+def _vm_hwm(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -167,6 +269,9 @@ class PageResult:
     statuses: dict[str, int] = field(default_factory=dict)
     floor_rps: float | None = None  # its query+render floor (bench.floor)
     floor_ratio: float | None = None  # rps ÷ floor_rps
+    server_cpu_ms_per_request: float | None = None  # the server processes' CPU ÷ requests, timed part only
+    server_cores: float | None = None  # the server processes' CPU ÷ wall time
+    machine_busy_cores: float | None = None  # every process's, load generator and database included
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -232,18 +337,19 @@ async def _signed_in(url: str, users: list[tuple[str, str]], clients: int):
 
 
 async def load(url: str, name: str, users: list[tuple[str, str]], clients: int, seconds: float,
-               max_requests: int = 1_000_000, generator: tuple[str, str | None] = ("httpx", None)) -> PageResult:
+               max_requests: int = 1_000_000, generator: tuple[str, str | None] = ("httpx", None),
+               probe: CpuProbe | None = None) -> PageResult:
     """``clients`` concurrent signed-in clients, each GETting its own path for
     ``seconds``: through wrk when ``generator`` names it, else httpx (at most
     ``max_requests`` in all). Anything but a 200 is an error (a stale cookie
     answers 302 to /login, fast, and must not count as a fast page)."""
     if generator[0] == "wrk":
-        return await load_wrk(url, name, users, clients, seconds, generator[1])
-    return await load_httpx(url, name, users, clients, seconds, max_requests)
+        return await load_wrk(url, name, users, clients, seconds, generator[1], probe=probe)
+    return await load_httpx(url, name, users, clients, seconds, max_requests, probe=probe)
 
 
 async def load_httpx(url: str, name: str, users: list[tuple[str, str]], clients: int, seconds: float,
-                     max_requests: int = 1_000_000) -> PageResult:
+                     max_requests: int = 1_000_000, probe: CpuProbe | None = None) -> PageResult:
     """The fallback: the clients are httpx, in this process, looping for ``seconds``."""
     import httpx
 
@@ -269,6 +375,8 @@ async def load_httpx(url: str, name: str, users: list[tuple[str, str]], clients:
                     result.errors += 1
 
         started = time.monotonic()
+        if probe:
+            probe.start()
         await asyncio.gather(*(worker(c, p) for c, p in sessions))
         result.seconds = time.monotonic() - started
     finally:
@@ -278,6 +386,8 @@ async def load_httpx(url: str, name: str, users: list[tuple[str, str]], clients:
     result.rps = result.requests / result.seconds if result.seconds else 0.0
     result.p50_ms = _percentile(latencies, 0.50)
     result.p95_ms = _percentile(latencies, 0.95)
+    if probe:
+        probe.stop(result)
     return result
 
 
@@ -370,7 +480,7 @@ def wrk_result(data: dict, result: PageResult) -> PageResult:
 
 
 async def load_wrk(url: str, name: str, users: list[tuple[str, str]], clients: int, seconds: float,
-                   wrk: str | None = None) -> PageResult:
+                   wrk: str | None = None, probe: CpuProbe | None = None) -> PageResult:
     """Sign the clients in with httpx (as ``load_httpx``), then hand their
     session cookies to wrk: one thread (the other core is the server's),
     ``clients`` connections, ``seconds``, every request with a real user's
@@ -388,11 +498,16 @@ async def load_wrk(url: str, name: str, users: list[tuple[str, str]], clients: i
         script.write_text(wrk_script(pairs, out_path))
         command = [wrk or "wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
                    "-s", str(script), url]
+        if probe:
+            probe.start()
         done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True,
                                        timeout=seconds + 120)
         if done.returncode != 0 or not out_path.exists():
             raise RuntimeError(f"wrk failed (exit {done.returncode}): {done.stdout}{done.stderr}")
-        return wrk_result(json.loads(out_path.read_text()), result)
+        result = wrk_result(json.loads(out_path.read_text()), result)
+        if probe:
+            probe.stop(result)
+        return result
 
 
 # ------------------------------------------------------------------ in-process timings
@@ -541,7 +656,7 @@ async def _counts() -> dict[str, int]:
 
 
 def run_benchmark(settings, plugins, seconds: float, clients: int, scale: float | None, seed: int,
-                  out=sys.stdout, env: dict[str, str] | None = None, pages_wanted: str = "") -> dict:
+                  out=sys.stdout, env: dict[str, str] | None = None, pages_wanted: str = "", workers: int = 1) -> dict:
     from core.cli import _migrate
     from core.db.tables import Organisation
 
@@ -567,7 +682,8 @@ def run_benchmark(settings, plugins, seconds: float, clients: int, scale: float 
 
     generated, counts, users = asyncio.run(prepare())
     generator = load_generator()
-    server, url = start_server(dict(env or os.environ))
+    server, url = start_server(dict(env or os.environ), workers)
+    probe = CpuProbe(server.pid)
     pages: list[PageResult] = []
     try:
         wanted = [w.strip() for w in pages_wanted.split(",") if w.strip()]
@@ -577,7 +693,7 @@ def run_benchmark(settings, plugins, seconds: float, clients: int, scale: float 
             if wanted and not name.startswith(("framework", "health")) and not any(w in name for w in wanted):
                 continue
             _drain(url)  # requests left over from the last page finish before this one starts
-            result = asyncio.run(load(url, name, who, clients, seconds, generator=generator))
+            result = asyncio.run(load(url, name, who, clients, seconds, generator=generator, probe=probe))
             result.name = name
             pages.append(result)
         rss = peak_rss_mb(server.pid)
@@ -620,7 +736,8 @@ def run_benchmark(settings, plugins, seconds: float, clients: int, scale: float 
         "clients": clients,
         "seconds_per_page": seconds,
         "load_generator": _describe_generator(generator),
-        "server": server_note(),
+        "workers": workers,
+        "server": server_note(workers),
         "pages": [asdict(p) for p in pages],
         "floors": floors,
         "reports": reports_,
@@ -684,7 +801,8 @@ def print_table(r: dict, out=sys.stdout) -> None:
     print(f"\nqaf-bench: {r['database']}, scale {r['scale'] if r['scale'] is not None else '(existing data)'}; "
           f"{rows.get('person', 0):,} staff, {rows.get('child_case', 0):,} cases, {rows.get('allocation', 0):,} audits, "
           f"{rows.get('action', 0):,} actions, {rows.get('trail', 0):,} trail rows; "
-          f"{r['clients']} clients, {r['seconds_per_page']:g} s per page", file=out)
+          f"{r['clients']} clients, {r['seconds_per_page']:g} s per page; "
+          f"{r.get('workers', 1)} worker{'' if r.get('workers', 1) == 1 else 's'}", file=out)
     print(f"load generator: {r.get('load_generator', 'httpx')}; server: {r.get('server', '')}", file=out)
     line = (f"{'measure':<56} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'time':>9} {'floor':>9} {'ratio':>6}"
             f" {'target':>16}  ok")
@@ -727,6 +845,16 @@ def print_table(r: dict, out=sys.stdout) -> None:
     rss = r["server_peak_rss_mb"]
     emit("server peak RSS (VmHWM)", time=f"{rss:.0f}MB" if rss is not None else "n/a", target=f"≤{t['rss_mb']:.0f}MB",
          ok="yes" if rss is not None and rss <= t["rss_mb"] else "NO")
+    cpu = [p for p in r["pages"] if p.get("server_cpu_ms_per_request") is not None]
+    if cpu:
+        # Where the cores went while each page was driven: the server's
+        # processes (CPU per request, cores used) and the whole machine (the
+        # load generator and PostgreSQL share the cores).
+        print(f"server CPU while driven ({r.get('workers', 1)} worker{'' if r.get('workers', 1) == 1 else 's'}, "
+              f"{os.cpu_count()} cores):", file=out)
+        for p in cpu:
+            print(f"  {p['name']:<54} {p['server_cpu_ms_per_request']:6.2f} ms CPU per request; server "
+                  f"{p['server_cores']:.2f} cores, machine {p['machine_busy_cores']:.2f} busy", file=out)
     disagree = [c["query"] for c in r.get("sql_choices", []) if not c["agree"]]
     if disagree:
         print(f"raw SQL candidates that disagreed (floor may be wrong): {', '.join(disagree)}", file=out)
@@ -737,13 +865,21 @@ def print_table(r: dict, out=sys.stdout) -> None:
 
 
 def run_cli(args) -> int:
-    from core.cli import _prepare
+    from core.cli import SQLITE_ONE_WORKER, _prepare
 
     # The partnership's pages too, unless QAF_COUNCILS says which councils to serve.
     os.environ.setdefault("QAF_COUNCILS", f"haringey,{PARTNERSHIP}")
     settings, plugins = _prepare()
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        print("qaf-bench run: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    if workers > 1 and settings.is_sqlite:
+        # As qaf serve --workers N refuses: the benchmark measures what a council can run.
+        print(f"qaf-bench run: {SQLITE_ONE_WORKER}, so --workers {workers} cannot be measured on it", file=sys.stderr)
+        return 2
     results = run_benchmark(settings, plugins, args.seconds, args.clients, args.scale, args.seed,
-                            pages_wanted=getattr(args, "pages", ""))
+                            pages_wanted=getattr(args, "pages", ""), workers=workers)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str))
@@ -752,7 +888,7 @@ def run_cli(args) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
-        serve(int(sys.argv[2]))
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) == 4 else 1)
     else:
         raise SystemExit("usage: qaf-bench run (this module's --serve is for the benchmark's own server)")

@@ -92,6 +92,9 @@ def cmd_upkeep(args) -> int:
     return 0
 
 
+SQLITE_ONE_WORKER = "several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process"
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
@@ -99,7 +102,7 @@ def cmd_serve(args) -> int:
 
     settings, plugins = _prepare()
     if args.workers > 1 and settings.is_sqlite:
-        print("qaf: several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process", file=sys.stderr)
+        print(f"qaf: {SQLITE_ONE_WORKER}", file=sys.stderr)
         return 1
     configure(settings.log_format, access=not args.quiet)
     asyncio.run(_migrate())
@@ -112,17 +115,25 @@ def cmd_serve(args) -> int:
 
         uvicorn.run(create_app(settings, plugins), **common)
         return 0
-    # Several processes (PLAT-14): each builds its app from the same QAF_
-    # settings; their request figures are summed through files here.
+    serve_workers("web.asgi:worker_app", settings, args.workers, log_requests=not args.quiet, **common)
+    return 0
+
+
+def serve_workers(factory: str, settings, workers: int, log_requests: bool, **uvicorn_options) -> None:
+    """Several processes (PLAT-14): uvicorn runs ``workers`` processes, each
+    building its app from the same QAF_ settings with ``factory`` (an import
+    string); their request figures are summed through files in the data
+    directory. ``qaf-bench run --workers N`` serves through this too."""
     import shutil
+
+    import uvicorn
 
     metrics_dir = settings.data_dir / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(mode=0o700, parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    os.environ["QAF_ACCESS_LOG"] = "0" if args.quiet else "1"
-    uvicorn.run("web.asgi:worker_app", factory=True, workers=args.workers, **common)
-    return 0
+    os.environ["QAF_ACCESS_LOG"] = "1" if log_requests else "0"
+    uvicorn.run(factory, factory=True, workers=workers, **uvicorn_options)
 
 
 def _describe(settings) -> str:

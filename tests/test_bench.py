@@ -94,6 +94,13 @@ def test_generate_is_deterministic_and_the_benchmark_prints_every_row_on_sqlite(
     assert "report: month: ratio to raw" in compared.stdout
     assert "+0%" in compared.stdout and "worse" not in compared.stdout
     assert results["database"] == "sqlite"
+    assert results["workers"] == 1 and "1 worker" in results["server"]
+    # Several workers on SQLite: the product refuses them (qaf serve
+    # --workers 2), so the benchmark says so and measures nothing.
+    refused = _bench("run", "--seconds", "1", "--workers", "2", env=_env(first))
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert ("several workers need PostgreSQL (QAF_DATABASE_URL); SQLite serves from one process, "
+            "so --workers 2 cannot be measured on it") in refused.stderr
     assert results["load_generator"].startswith(generator)
     assert results["rows"]["allocation"] > 900 and results["rows"]["trail"] > 15_000
     for page in results["pages"]:
@@ -127,16 +134,22 @@ def test_generate_on_postgresql(tmp_path, postgres_server):
     out = tmp_path / "bench.json"
     # One staff page driven (the SQLite run above drives every page): the
     # PostgreSQL path is the same load code, and each page costs the suite time.
-    run = _bench("run", "--seconds", "0.5", "--clients", "2", "--pages", "my audits", "--json", str(out),
-               env=_env(tmp_path, QAF_DATABASE_URL=url, QAF_BENCH_LOAD="httpx"))
+    # Two server processes (issue 19 item 5), as `qaf serve --workers 2` runs them.
+    run = _bench("run", "--seconds", "0.5", "--clients", "2", "--pages", "my audits", "--workers", "2",
+               "--json", str(out), env=_env(tmp_path, QAF_DATABASE_URL=url, QAF_BENCH_LOAD="httpx"))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "qaf-bench: postgresql" in run.stdout
+    assert "2 clients, 0.5 s per page; 2 workers" in run.stdout
+    assert "server: uvicorn, 2 workers (processes, as qaf serve --workers 2)" in run.stdout
+    assert "server CPU while driven (2 workers" in run.stdout
     assert "load generator: httpx" in run.stdout  # the fallback, end to end, even where wrk is installed
     assert "query+render floor: audit form" in run.stdout
     results = json.loads(out.read_text())
     assert results["database"] == "postgresql"
+    assert results["workers"] == 2
     for page in results["pages"]:
-        assert page["requests"] > 0 and page["errors"] == 0, page
+        assert page["requests"] > 0 and page["errors"] == 0 and page["statuses"] == {"200": page["requests"]}, page
+        assert page["server_cpu_ms_per_request"] > 0 and page["server_cores"] > 0, page
     _assert_floors_and_raw(results)
     assert results["allocation"]["allocations"] > 0
     assert results["sweep"]["acted_on"] > 0
