@@ -578,7 +578,7 @@ async def time_sweep(registry) -> dict:
 
 async def _users(registry, per_role: int = 50) -> dict[str, list[tuple[str, str]]]:
     """Who signs in for each page, and the path each one GETs."""
-    from core.db.tables import Allocation, Organisation, Person
+    from core.db.tables import Allocation, Dispute, Organisation, Person
 
     # The generated council's people (the partnership's have roles of the same names).
     org = (await Organisation.select(Organisation.id).where(Organisation.council == "haringey").first())["id"]
@@ -619,7 +619,15 @@ async def _users(registry, per_role: int = 50) -> dict[str, list[tuple[str, str]
         "my programme (/programme/mine)": [(u, "/programme/mine") for u, _ in mine],
         "people (/people, administrators)": [(u, "/people") for u, _ in qa],
         "programme delivery report (/programme/delivery)": [(u, "/programme/delivery") for u, _ in qa],
+        # Issue 19 item 1 names these staff pages too.
+        "actions (/actions)": [(u, "/actions") for u, _ in mine],
+        "notifications (/notifications)": [(u, "/notifications") for u, _ in mine],
     }
+    # A dispute page, asked for by the QA team (they see every dispute), as
+    # ``bench.pages`` picks them.
+    disputes = [r["id"] for r in await Dispute.select(Dispute.id).order_by(Dispute.id, ascending=False).limit(per_role)]
+    if disputes and qa:
+        pages["a dispute (/disputes/{id})"] = [(qa[i % len(qa)][0], f"/disputes/{d}") for i, d in enumerate(disputes)]
     pages.update(await _partnership_users(per_role))
     return pages
 

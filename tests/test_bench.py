@@ -83,7 +83,9 @@ def test_generate_is_deterministic_and_the_benchmark_prints_every_row_on_sqlite(
                   "home page, an auditor (/)", "home page, the QA team (/)", "home page, a manager (/)",
                   "my programme (/programme/mine)", "people (/people, administrators)",
                   "programme delivery report (/programme/delivery)", "agency requests (/requests)",
-                  "partnership scorecard", "partnership reports (/partnership/requests)", "a partnership report"):
+                  "partnership scorecard", "partnership reports (/partnership/requests)", "a partnership report",
+                  # issue 19 item 1's other staff pages
+                  "actions (/actions)", "notifications (/notifications)", "a dispute (/disputes/{id})"):
         assert label in run.stdout, (label, run.stdout)
     results = json.loads(out.read_text())
     _assert_floors_and_raw(results)
