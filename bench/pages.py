@@ -111,12 +111,18 @@ async def page_users(per_page: int) -> dict[str, list[tuple[str, str]]]:
                        " ORDER BY id LIMIT {}", True, per_page)
     practitioners = await _column(
         "SELECT username FROM person WHERE role = 'practitioner' AND active = {} ORDER BY id LIMIT {}", True, per_page)
+    # The managers' home, as ``bench.run`` picks them (the line below them is
+    # most of the council for a director).
+    managers = await _column(
+        "SELECT username FROM person WHERE role IN ('director', 'assistant_director', 'head_of_service',"
+        " 'service_manager') AND active = {} ORDER BY id LIMIT {}", True, per_page)
     # A dispute page, asked for by the QA team (they see every dispute).
     disputes = await _column("SELECT id FROM dispute ORDER BY id DESC LIMIT {}", per_page)
     return {
         "home, auditor (/)": [(u, "/") for u in auditors],
         "home, QA (/)": [(u, "/") for u in qa],
         "home, practitioner (/)": [(u, "/") for u in practitioners],
+        "home, manager (/)": [(u, "/") for u in managers],
         "my audits (/audits)": [(u, "/audits") for u in auditors],
         "QA queue (/qa)": [(u, "/qa") for u in qa],
         "audit form (/audits/{id})": forms,

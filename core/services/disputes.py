@@ -20,7 +20,7 @@ from core.db.tables import Allocation, Deadline, Dispute, Grade, Person
 from core.definitions.model import Transition, Workflow
 from core.forms import fields_of
 from core.grading import rank
-from core.services import audits, escalations, notifications, standing_grades, trail
+from core.services import audits, notifications, standing_grades, trail
 from core.services.context import Context
 from core.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -68,27 +68,33 @@ async def _people_and_held(ctx: Context, dispute: dict) -> tuple[dict, dict[str,
         row = await audits.load_row(dispute["allocation"], ctx.registry)
         if row is None or row["organisation"] != ctx.actor.organisation_id:
             raise NotFound("There is no dispute with that number that you can see") from None
-        # Managers the process names by role (service manager, head of
-        # service, assistant director) see the dispute without the audit.
-        workflow = ctx.registry.workflow(dispute["workflow_key"], dispute["workflow_version"])
         people = await audits.relations_of(ctx, row)
-        if ctx.actor.role in people or ctx.actor.role not in _roles_in(workflow):
-            raise NotFound("There is no dispute with that number that you can see") from None
-        # ... but only the one the notifications tell (issue 16: a service
-        # manager of another line read disputes whose audits gave them 404;
-        # case 5: whoever is told can open it, whoever can open it is told).
-        # HAR 2.11-2.15: the formal stages go up the practitioner's line, to
-        # the nearest active holder of the role (an inactive holder does not
-        # count). When nobody active in the line holds it, every holder in
-        # the council is told and may open it (``Ladder.nearest``'s
-        # fallback): a stage with a deadline must have someone to act on it.
-        told = await escalations.Ladder().nearest(row["organisation"], people.get("practitioner"), ctx.actor.role)
-        if ctx.actor.person_id not in told:
-            raise NotFound("There is no dispute with that number that you can see") from None
-        held = {ctx.actor.role}
-    else:
-        held = _held_of_audit(ctx, people)
-    return row, people, held
+        return row, people, await _held_by_role(ctx, dispute, row, people)
+    return row, people, _held_of_audit(ctx, people)
+
+
+async def _held_by_role(ctx: Context, dispute: dict, row: dict, people: dict[str, int | None]) -> set[str]:
+    """What the actor holds of a dispute whose audit they may not see: their
+    role, when the process names it and they are the one it goes to;
+    NotFound otherwise."""
+    assert ctx.actor
+    # Managers the process names by role (service manager, head of
+    # service, assistant director) see the dispute without the audit.
+    workflow = ctx.registry.workflow(dispute["workflow_key"], dispute["workflow_version"])
+    if ctx.actor.role in people or ctx.actor.role not in _roles_in(workflow):
+        raise NotFound("There is no dispute with that number that you can see")
+    # ... but only the one the notifications tell (issue 16: a service
+    # manager of another line read disputes whose audits gave them 404;
+    # case 5: whoever is told can open it, whoever can open it is told).
+    # HAR 2.11-2.15: the formal stages go up the practitioner's line, to
+    # the nearest active holder of the role (an inactive holder does not
+    # count). When nobody active in the line holds it, every holder in
+    # the council is told and may open it (``Ladder.nearest``'s
+    # fallback): a stage with a deadline must have someone to act on it.
+    told = await audits.ladder_of(ctx).nearest(row["organisation"], people.get("practitioner"), ctx.actor.role)
+    if ctx.actor.person_id not in told:
+        raise NotFound("There is no dispute with that number that you can see")
+    return {ctx.actor.role}
 
 
 def _held_of_audit(ctx: Context, people: dict[str, int | None]) -> set[str]:
@@ -385,7 +391,8 @@ async def standings(ctx: Context, rows: list[dict]) -> list[dict]:
     audit the actor may not see goes the one-at-a-time way, where the
     managers the process names see it by role."""
     assert ctx.actor
-    seen = await audits.visible_many(ctx, [d["allocation"] for d in rows])
+    unseen: dict[int, tuple[dict, dict]] = {}
+    seen = await audits.visible_many(ctx, [d["allocation"] for d in rows], unseen=unseen)
     out = []
     for dispute in rows:
         if dispute["organisation"] != ctx.actor.organisation_id:
@@ -394,8 +401,11 @@ async def standings(ctx: Context, rows: list[dict]) -> list[dict]:
             row, people, _ = seen[dispute["allocation"]]
             out.append(_standing(ctx, dispute, row, _held_of_audit(ctx, people)))
             continue
+        if dispute["allocation"] not in unseen:
+            continue  # another organisation's audit
+        row, people = unseen[dispute["allocation"]]
         try:
-            row, _, held = await _people_and_held(ctx, dispute)
+            held = await _held_by_role(ctx, dispute, row, people)
         except NotFound:
             continue
         out.append(_standing(ctx, dispute, row, held))
