@@ -604,3 +604,85 @@ async def people_for(ctx: Context, *, allocation_id: int | None = None, dispute_
         (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
     ).order_by(Person.display_name).order_by(Person.id)
     return [r for r in rows if allowed is None or r["id"] in allowed]
+
+
+# The owner choice on a final audit (issue 19: every active member of staff,
+# ≈5,000 in a large council, was one select): the people near the audit, and
+# anyone else by a search by name, at most this many found.
+OWNERS_FOUND = 50
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerChoice:
+    """Whom the action form on an audit lists, each one ``create`` would
+    accept (``_owners_allowed``: this narrows what is listed, never who is
+    allowed). ``near`` says which: "service" (the case team's service),
+    "team" (the case's team, in no service), "audit" (an audit on no team:
+    its own people and the setter) or "name" (those whose name has ``name``
+    in it); ``more``: a search found more than ``OWNERS_FOUND``."""
+
+    people: list[dict]
+    near: str
+    name: str = ""
+    more: bool = False
+
+
+def _words(name: str) -> str:
+    # Words as typed, without control characters (PostgreSQL refuses NUL in text).
+    return " ".join("".join(c for c in (name or "") if c.isprintable()).split())[:100]
+
+
+async def owner_choice(ctx: Context, allocation_id: int, name: str = "", chosen: int | None = None) -> OwnerChoice:
+    """The people to list as an action's owner on the audit ``allocation_id``
+    (which the actor must see): without ``name``, those allowed of the case
+    team's service (or team), the audit's practitioner, auditor and team
+    manager, and the setter; with ``name``, those allowed whose name has it
+    in it (any case of letters). ``chosen`` (the owner a form refused for
+    another reason named, found by name perhaps) is listed too if allowed,
+    so the form comes back with the choice as it was made; one not allowed
+    is never listed (issue 16 case 3: no choice that fails)."""
+    assert ctx.actor
+    row, relations, _ = await audits.visible(ctx, allocation_id)
+    allowed = await _owners_allowed(ctx, allocation_id=allocation_id)
+    organisation = ctx.actor.organisation_id
+    name = _words(name)
+    limit = None
+    if name:
+        near = "name"
+        escaped = name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql = ("SELECT id FROM person WHERE organisation = {} AND active"
+               " AND LOWER(display_name) LIKE {} ESCAPE '\\'")
+        args: list = [organisation, f"%{escaped}%"]
+        if allowed is not None:
+            sql += f" AND id IN ({_list(allowed)})"
+            args += sorted(allowed)
+        limit = OWNERS_FOUND
+        ids = {r[0] for r in await bulk.fetch(f"{sql} ORDER BY display_name, id LIMIT {{}}", *args, limit + 1)}
+    else:
+        near = "audit"
+        ids = {ctx.actor.person_id} | {relations[r] for r in ("practitioner", "auditor", "team_manager")
+                                       if relations.get(r) is not None}
+        team = row.get("case_team")
+        if team is not None:
+            service = (await bulk.fetch("SELECT service FROM team WHERE id = {}", team) or [(None,)])[0][0]
+            if service is not None:
+                near = "service"
+                found = await bulk.fetch(
+                    "SELECT p.id FROM person p JOIN team t ON t.id = p.team"
+                    " WHERE t.service = {} AND p.organisation = {} AND p.active", service, organisation)
+            else:
+                near = "team"
+                found = await bulk.fetch(
+                    "SELECT id FROM person WHERE team = {} AND organisation = {} AND active", team, organisation)
+            ids |= {r[0] for r in found}
+        if allowed is not None:
+            ids &= allowed
+    if chosen is not None and (allowed is None or chosen in allowed):
+        ids.add(chosen)
+    rows = await Person.select(Person.id, Person.display_name).where(
+        (Person.organisation == organisation) & (Person.active == True) & Person.id.is_in(sorted(ids) or [0])  # noqa: E712
+    ).order_by(Person.display_name).order_by(Person.id) if ids else []
+    more = bool(limit) and len([r for r in rows if r["id"] != chosen]) > OWNERS_FOUND
+    if more:
+        rows = [r for r in rows if r["id"] != chosen][:OWNERS_FOUND] + [r for r in rows if r["id"] == chosen]
+    return OwnerChoice(people=rows, near=near, name=name, more=more)
