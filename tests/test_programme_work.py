@@ -289,3 +289,38 @@ async def test_the_months_case_audits_count_towards_each_auditors_work_and_finis
 async def _case_of(allocation_id: int) -> str:
     row = await Allocation.select(Allocation.child_case.external_id.as_alias("case")).where(Allocation.id == allocation_id).first()
     return row["case"]
+
+
+async def test_the_api_lists_work_a_page_at_a_time_each_once_in_order(coventry, coventry_client, clock):
+    """Issue 19: ``GET /api/v1/work`` answers a page (``?limit=`` 1 to 100, 50
+    unless asked), soonest due first, the next page's address in the ``Link``
+    header keeping the question asked; a cursor it cannot use is refused
+    with a reason (400)."""
+    clock.move_to(APRIL_OPENS)
+    await sweep.sweep(Context(registry=coventry.registry))
+    client = coventry_client
+    lead = await api_token(client, "coventry.senior_leader")  # sees everyone's work
+    whole = await client.get("/api/v1/work", params={"everyone": "true", "limit": "100"}, headers=lead)
+    assert whole.status_code == 200, whole.text
+    everything = [(w["due_on"], w["id"]) for w in whole.json()]
+    assert 5 <= len(everything) < 100 and everything == sorted(everything)  # one page of 100 holds it all
+
+    seen, url = [], "/api/v1/work?everyone=true&limit=2"
+    while url:
+        answer = await client.get(url, headers=lead)
+        assert answer.status_code == 200, answer.text
+        assert 1 <= len(answer.json()) <= 2
+        seen += [(w["due_on"], w["id"]) for w in answer.json()]
+        link = answer.headers.get("link")
+        url = re.fullmatch(r'<(/api/v1/work\?everyone=true&after=\d+&limit=2)>; rel="next"', link).group(1) if link else None
+        assert len(seen) <= len(everything)
+    assert seen == everything
+
+    # A date range asked is kept on the next page.
+    first = await client.get("/api/v1/work", params={"everyone": "true", "limit": "1", "due_from": "2027-04-01"}, headers=lead)
+    assert "due_from=2027-04-01" in first.headers["link"]
+
+    for query in ("after=soon", "after=0", "after=99999999", "limit=0", "limit=101"):
+        answer = await client.get(f"/api/v1/work?{query}", headers=lead)
+        assert answer.status_code == 400, (query, answer.text)
+        assert answer.json()["detail"]
