@@ -600,10 +600,17 @@ async def people_for(ctx: Context, *, allocation_id: int | None = None, dispute_
         allowed = await _owners_allowed(ctx, allocation_id=allocation_id, action_plan_id=action_plan_id)
     except NotFound:
         allowed = await _owners_allowed(ctx)
-    rows = await Person.select(Person.id, Person.display_name, Person.role).where(
+    if allowed is not None:
+        # Only the people allowed (a team manager's dozen), not every member
+        # of staff read and filtered (issue 19); ``active`` as ``_owners_allowed``.
+        rows = await bulk.fetch(
+            f"SELECT id, display_name, role FROM person WHERE organisation = {{}} AND id IN ({_list(allowed)})"
+            " ORDER BY display_name, id", ctx.actor.organisation_id, *sorted(allowed),
+        ) if allowed else []
+        return [{"id": r[0], "display_name": r[1], "role": r[2]} for r in rows]
+    return await Person.select(Person.id, Person.display_name, Person.role).where(
         (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
     ).order_by(Person.display_name).order_by(Person.id)
-    return [r for r in rows if allowed is None or r["id"] in allowed]
 
 
 # The owner choice on a final audit (issue 19: every active member of staff,
