@@ -200,13 +200,31 @@ class QaController(Controller):
         return Response(found[:limit], headers=headers)
 
 
+# The API's notifications a page at a time (issue 19): 50 unless asked, at most 100.
+INBOX_PAGE = 50
+
+
 class NotificationsController(Controller):
     path = "/notifications"
     guards = [signed_in]
 
-    @get("", summary="My notifications, newest first")
-    async def inbox(self, request: Request) -> list[schemas.NotificationOut]:
-        return [msgspec.convert(i, schemas.NotificationOut) for i in await notifications.inbox(request_context(request))]
+    @get("", summary="My notifications, newest first, a page at a time (the next page in the Link header)",
+         response_headers=[ResponseHeader(
+             name="Link", documentation_only=True, required=False,
+             description='The next (older) page, while there is one: </api/v1/notifications?before=<id>&limit=<n>>; rel="next"')])
+    async def inbox(
+        self,
+        request: Request,
+        before: Annotated[int | None, Parameter(
+            description="The last notification of the page before (from its Link header); none for the newest")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100, description="How many notifications a page")] = INBOX_PAGE,
+    ) -> Response[list[schemas.NotificationOut]]:
+        """Issue 19: the newest 50 were all the API gave; older ones a page at a time."""
+        found = await notifications.inbox(request_context(request), limit=limit + 1, before=before)
+        headers = {}
+        if len(found) > limit:
+            headers["Link"] = f'</api/v1/notifications?before={found[limit - 1]["id"]}&limit={limit}>; rel="next"'
+        return Response([msgspec.convert(i, schemas.NotificationOut) for i in found[:limit]], headers=headers)
 
 
 class ImportsController(Controller):
