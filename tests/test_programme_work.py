@@ -17,7 +17,8 @@ from core.db.tables import Allocation, Trail, Work
 from core.plugins import load_plugins
 from core.services import sweep
 from core.services.context import Context
-from helpers import api_token, csrf_from, finalise, person, sign_in
+from core.services import work as work_service
+from helpers import acting, api_token, csrf_from, finalise, person, sign_in
 from support.snapshots import snapshot_demo
 
 UTC = dt.timezone.utc
@@ -267,7 +268,7 @@ async def _supervisees(manager_id: int) -> list[dict]:
 
 @pytest.mark.req("PLAT-1")
 @pytest.mark.req("HAR-1")
-async def test_the_months_case_audits_count_towards_each_auditors_work_and_finish_it(registry, demo, client):
+async def test_the_months_case_audits_count_towards_each_auditors_work_and_finish_it(registry, demo, client, clock):
     # The demo issued December 2026's cycle and work (the suite's instant is 31 December).
     chair = await person("haringey.cp_chair")
     work = await Work.select().where((Work.owner == chair["id"]) & (Work.schedule_key == "haringey:cp_chair_case_audit")).first()
@@ -284,6 +285,23 @@ async def test_the_months_case_audits_count_towards_each_auditors_work_and_finis
     await finalise(registry, "haringey.cp_chair", audit["id"], "good")
     row = next(r for r in _to_do((await client.get("/programme/mine")).text) if r[1] == "Case audit")
     assert row[3] == "Done"
+
+    # Monday 4 January 2027: done last month, it leaves the to-do list, and
+    # My programme no longer reads it (issue 19: not a person's years of
+    # finished work), while it is still the person's work.
+    clock.move_to(dt.datetime(2027, 1, 4, 9, 0, tzinfo=UTC))
+    await sign_in(client, "haringey.cp_chair")
+    january = await client.get("/programme/mine")
+    assert january.status_code == 200 and "My programme" in january.text
+    rows = _to_do(january.text) if "My work, soonest due first" in january.text else []  # no table when nothing is to do
+    assert not [r for r in rows if r[:2] == ("31 December 2026", "Case audit")]
+    ctx = await acting(registry, "haringey.cp_chair")
+    ctx.now = dt.datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    assert work["id"] in [w.id for w in await work_service.list_work(ctx, owner=chair["id"])]
+    assert work["id"] not in [w.id for w in await work_service.list_work(ctx, owner=chair["id"], finished_before=dt.date(2027, 1, 1))]
+    # On New Year's Eve (London), finished that day, it is still read.
+    ctx.now = dt.datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    assert work["id"] in [w.id for w in await work_service.list_work(ctx, owner=chair["id"], finished_before=dt.date(2026, 12, 1))]
 
 
 async def _case_of(allocation_id: int) -> str:

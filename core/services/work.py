@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from piccolo.columns.combination import WhereRaw
 
-from core.calendar import end_of_london_day, is_working_day, london_date
+from core.calendar import LONDON, end_of_london_day, is_working_day, london_date
 from core.db import bulk
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Organisation, Person, Work
@@ -384,11 +384,14 @@ def _may_see_all(ctx: Context) -> bool:
 
 
 async def list_work(ctx: Context, *, owner: int | None = None, due_from: dt.date | None = None,
-                    due_to: dt.date | None = None, after: int | None = None, limit: int | None = None) -> list[WorkItem]:
+                    due_to: dt.date | None = None, after: int | None = None, limit: int | None = None,
+                    finished_before: dt.date | None = None) -> list[WorkItem]:
     """Work of the actor's organisation, soonest due first (by due date, then
     id). Without the right to see everyone's work, only the actor's own.
     ``limit`` of them after the work ``after`` (keyset, issue 19: the API's
-    pages), which must be work of the actor's organisation."""
+    pages), which must be work of the actor's organisation.
+    ``finished_before`` (a London date): work finished before it and due
+    before today is not read (My programme: a person's years of done work)."""
     assert ctx.actor
     if after is not None and not await bulk.fetch(
             "SELECT 1 FROM work WHERE id = {} AND organisation = {}", after, ctx.actor.organisation_id):
@@ -410,6 +413,20 @@ async def list_work(ctx: Context, *, owner: int | None = None, due_from: dt.date
         query = query.where(Work.due_on >= due_from)
     if due_to is not None:
         query = query.where(Work.due_on <= due_to)
+    if finished_before is not None:
+        # Issue 19: only what can be finished before the date, judged as
+        # ``_items`` judges it: a completion record's ``done_on``; work on a
+        # form, as many final audits as it needs and none final since. What
+        # falls due today or later is always read (My programme matches it
+        # against what opens next).
+        since = dt.datetime.combine(finished_before, dt.time(0), tzinfo=LONDON).astimezone(dt.timezone.utc)
+        query = query.where(WhereRaw(
+            "NOT (work.due_on < {} AND ("
+            "(work.form_key = '' AND work.done_on IS NOT NULL AND work.done_on < {})"
+            " OR (work.form_key <> ''"
+            " AND (SELECT COUNT(*) FROM allocation a WHERE a.work = work.id AND a.finalised_at IS NOT NULL) >= work.needed"
+            " AND NOT EXISTS (SELECT 1 FROM allocation a WHERE a.work = work.id AND a.finalised_at >= {}))))",
+            london_date(ctx.now), finished_before, since))
     if after is not None:
         query = query.where(WhereRaw(
             "(work.due_on > (SELECT w.due_on FROM work w WHERE w.id = {})"
