@@ -53,7 +53,7 @@ async def test_actions_from_an_audit_have_owner_due_date_progress_and_escalate_w
 
     sw = await _as(registry, practitioner["username"])
     await actions.update(sw, action_id, "Plan drafted, review booked")
-    mine = await actions.my_actions(sw)
+    mine = (await actions.my_actions(sw)).items
     assert [a["id"] for a in mine] == [action_id] and not mine[0]["overdue"]
     # A stranger sees nothing.
     with pytest.raises(NotFound):
@@ -68,7 +68,7 @@ async def test_actions_from_an_audit_have_owner_due_date_progress_and_escalate_w
     await sweep.sweep(Context(registry=registry, now=later + dt.timedelta(days=1)))
     assert await Notification.count().where((Notification.recipient == manager["id"]) & (Notification.kind == "action_overdue")) == 1
     # The owner and their managers (all the way up) see it as overdue.
-    assert (await actions.my_actions(await _as(registry, practitioner["username"], later)))[0]["overdue"]
+    assert (await actions.my_actions(await _as(registry, practitioner["username"], later))).items[0]["overdue"]
     assert [a["id"] for a in await actions.team_overdue(await _as(registry, manager["username"], later))] == [action_id]
     chain_top = await Person.select().where(Person.id == manager["line_manager"]).first()
     if chain_top:

@@ -17,7 +17,8 @@ from core.db.tables import Allocation, Trail, Work
 from core.plugins import load_plugins
 from core.services import sweep
 from core.services.context import Context
-from helpers import api_token, csrf_from, finalise, person, sign_in
+from core.services import work as work_service
+from helpers import acting, api_token, csrf_from, finalise, person, sign_in
 from support.snapshots import snapshot_demo
 
 UTC = dt.timezone.utc
@@ -267,7 +268,7 @@ async def _supervisees(manager_id: int) -> list[dict]:
 
 @pytest.mark.req("PLAT-1")
 @pytest.mark.req("HAR-1")
-async def test_the_months_case_audits_count_towards_each_auditors_work_and_finish_it(registry, demo, client):
+async def test_the_months_case_audits_count_towards_each_auditors_work_and_finish_it(registry, demo, client, clock):
     # The demo issued December 2026's cycle and work (the suite's instant is 31 December).
     chair = await person("haringey.cp_chair")
     work = await Work.select().where((Work.owner == chair["id"]) & (Work.schedule_key == "haringey:cp_chair_case_audit")).first()
@@ -285,7 +286,59 @@ async def test_the_months_case_audits_count_towards_each_auditors_work_and_finis
     row = next(r for r in _to_do((await client.get("/programme/mine")).text) if r[1] == "Case audit")
     assert row[3] == "Done"
 
+    # Monday 4 January 2027: done last month, it leaves the to-do list, and
+    # My programme no longer reads it (issue 19: not a person's years of
+    # finished work), while it is still the person's work.
+    clock.move_to(dt.datetime(2027, 1, 4, 9, 0, tzinfo=UTC))
+    await sign_in(client, "haringey.cp_chair")
+    january = await client.get("/programme/mine")
+    assert january.status_code == 200 and "My programme" in january.text
+    rows = _to_do(january.text) if "My work, soonest due first" in january.text else []  # no table when nothing is to do
+    assert not [r for r in rows if r[:2] == ("31 December 2026", "Case audit")]
+    ctx = await acting(registry, "haringey.cp_chair")
+    ctx.now = dt.datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    assert work["id"] in [w.id for w in await work_service.list_work(ctx, owner=chair["id"])]
+    assert work["id"] not in [w.id for w in await work_service.list_work(ctx, owner=chair["id"], finished_before=dt.date(2027, 1, 1))]
+    # On New Year's Eve (London), finished that day, it is still read.
+    ctx.now = dt.datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    assert work["id"] in [w.id for w in await work_service.list_work(ctx, owner=chair["id"], finished_before=dt.date(2026, 12, 1))]
+
 
 async def _case_of(allocation_id: int) -> str:
     row = await Allocation.select(Allocation.child_case.external_id.as_alias("case")).where(Allocation.id == allocation_id).first()
     return row["case"]
+
+
+async def test_the_api_lists_work_a_page_at_a_time_each_once_in_order(coventry, coventry_client, clock):
+    """Issue 19: ``GET /api/v1/work`` answers a page (``?limit=`` 1 to 100, 50
+    unless asked), soonest due first, the next page's address in the ``Link``
+    header keeping the question asked; a cursor it cannot use is refused
+    with a reason (400)."""
+    clock.move_to(APRIL_OPENS)
+    await sweep.sweep(Context(registry=coventry.registry))
+    client = coventry_client
+    lead = await api_token(client, "coventry.senior_leader")  # sees everyone's work
+    whole = await client.get("/api/v1/work", params={"everyone": "true", "limit": "100"}, headers=lead)
+    assert whole.status_code == 200, whole.text
+    everything = [(w["due_on"], w["id"]) for w in whole.json()]
+    assert 5 <= len(everything) < 100 and everything == sorted(everything)  # one page of 100 holds it all
+
+    seen, url = [], "/api/v1/work?everyone=true&limit=2"
+    while url:
+        answer = await client.get(url, headers=lead)
+        assert answer.status_code == 200, answer.text
+        assert 1 <= len(answer.json()) <= 2
+        seen += [(w["due_on"], w["id"]) for w in answer.json()]
+        link = answer.headers.get("link")
+        url = re.fullmatch(r'<(/api/v1/work\?everyone=true&after=\d+&limit=2)>; rel="next"', link).group(1) if link else None
+        assert len(seen) <= len(everything)
+    assert seen == everything
+
+    # A date range asked is kept on the next page.
+    first = await client.get("/api/v1/work", params={"everyone": "true", "limit": "1", "due_from": "2027-04-01"}, headers=lead)
+    assert "due_from=2027-04-01" in first.headers["link"]
+
+    for query in ("after=soon", "after=0", "after=99999999", "limit=0", "limit=101"):
+        answer = await client.get(f"/api/v1/work?{query}", headers=lead)
+        assert answer.status_code == 400, (query, answer.text)
+        assert answer.json()["detail"]

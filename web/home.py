@@ -49,7 +49,9 @@ async def _work_card(ctx: Context, today: dt.date) -> Card | None:
     """My programme's work this month and next, overdue first (issue 13)."""
     next_month = _month_after(today)
     horizon = _month_after(next_month) - dt.timedelta(days=1)
-    issued = await work.list_work(ctx, owner=ctx.actor.person_id, due_to=horizon)
+    # Not the person's years of finished work (issue 19): what is not finished.
+    issued = await work.list_work(ctx, owner=ctx.actor.person_id, due_to=horizon,
+                                  finished_before=today + dt.timedelta(days=1))
     to_do = sorted((w for w in issued if not w.finished), key=lambda w: (w.status != "overdue", w.due_on, w.id))
     card = Card("work", "My work this month and next", "home/_work.html", link=("/programme/mine", "My programme"),
                 data={"items": to_do[:SHOWN], "more": max(0, len(to_do) - SHOWN)})
@@ -63,7 +65,7 @@ async def _work_card(ctx: Context, today: dt.date) -> Card | None:
         i for y in (year, year + 1) for i in await programme.programme(ctx, y, mine=True)
         if i.starts and i.due and work.period_opens(i.starts) > today
     ]
-    if not coming and not issued:
+    if not coming and not issued and not await work.list_work(ctx, owner=ctx.actor.person_id, due_to=horizon, limit=1):
         return None
     if coming:
         first = min(coming, key=lambda i: (work.period_opens(i.starts), i.due))

@@ -22,7 +22,7 @@ from core.db.tables import Action, ActionUpdate, Allocation, Deadline, Dispute, 
 from core.services import audits, escalations, notifications, trail
 from core.services.context import Context
 from core import limits
-from core.services.errors import Forbidden, Invalid, NotFound, TooMany
+from core.services.errors import Forbidden, Invalid, NotFound, TooMany, Unreadable
 
 STATUSES = ("open", "done", "cancelled")
 
@@ -343,14 +343,6 @@ async def _shape(rows: list[dict], now: dt.datetime) -> list[dict]:
     return rows
 
 
-async def my_actions(ctx: Context) -> list[dict]:
-    """Every action of the actor, open first (the API's whole list)."""
-    assert ctx.actor
-    rows = await Action.select(*_COLUMNS).where(Action.owner == ctx.actor.person_id).order_by(Action.due_at).order_by(Action.id)
-    rows = await _shape(rows, ctx.now)
-    return sorted(rows, key=lambda r: r["status"] != "open")
-
-
 async def my_open_actions(ctx: Context) -> list[dict]:
     """The actor's open actions, soonest due first."""
     assert ctx.actor
@@ -377,24 +369,87 @@ class ClosedPage:
     older: int | None
 
 
+async def _closed_ids(owner: int, before: int | None, count: int) -> list[int]:
+    """Up to ``count`` ids of ``owner``'s done and cancelled actions, latest
+    closed first, keyset by (when closed, id) after the action ``before``."""
+    sql = "SELECT id FROM action WHERE owner = {} AND status <> 'open'"
+    args: list = [owner]
+    if before is not None:
+        sql += (f" AND ({_CLOSED_AT} < (SELECT {_CLOSED_AT} FROM action WHERE id = {{}})"
+                f" OR ({_CLOSED_AT} = (SELECT {_CLOSED_AT} FROM action WHERE id = {{}}) AND id < {{}}))")
+        args += [before, before, before]
+    return [r[0] for r in await bulk.fetch(f"{sql} ORDER BY {_CLOSED_AT} DESC, id DESC LIMIT {{}}", *args, count)]
+
+
+async def _in_order(ctx: Context, ids: list[int]) -> list[dict]:
+    """The actions ``ids``, in that order, shaped for the lists."""
+    if not ids:
+        return []
+    rows = {r["id"]: r for r in await Action.select(*_COLUMNS).where(Action.id.is_in(ids))}
+    return await _shape([rows[i] for i in ids if i in rows], ctx.now)
+
+
 async def my_closed_actions(ctx: Context, before: int | None = None, limit: int | None = None) -> ClosedPage:
     """The actor's done and cancelled actions, latest closed first, keyset-paged
     by (when closed, id) after the action ``before``: a late page costs what
     the first does."""
     assert ctx.actor
     limit = limit or CLOSED_SHOWN
-    sql = "SELECT id FROM action WHERE owner = {} AND status <> 'open'"
-    args: list = [ctx.actor.person_id]
-    if before is not None:
-        sql += (f" AND ({_CLOSED_AT} < (SELECT {_CLOSED_AT} FROM action WHERE id = {{}})"
-                f" OR ({_CLOSED_AT} = (SELECT {_CLOSED_AT} FROM action WHERE id = {{}}) AND id < {{}}))")
-        args += [before, before, before]
-    found = [r[0] for r in await bulk.fetch(f"{sql} ORDER BY {_CLOSED_AT} DESC, id DESC LIMIT {{}}", *args, limit + 1)]
-    if not found:
-        return ClosedPage(items=[], older=None)
-    rows = {r["id"]: r for r in await Action.select(*_COLUMNS).where(Action.id.is_in(found[:limit]))}
-    items = await _shape([rows[i] for i in found[:limit] if i in rows], ctx.now)
+    found = await _closed_ids(ctx.actor.person_id, before, limit + 1)
+    items = await _in_order(ctx, found[:limit])
     return ClosedPage(items=items, older=items[-1]["id"] if len(found) > limit and items else None)
+
+
+# The API's list of a person's actions (``GET /api/v1/actions``), a page at a
+# time (issue 19 item 1): 50 unless asked, at most 100.
+ACTIONS_PAGE = 50
+ACTIONS_PAGE_MOST = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ActionsPage:
+    """A page of the actor's actions; ``after`` the cursor of the next page
+    (the last action's id), None at the end."""
+
+    items: list[dict]
+    after: int | None
+
+
+async def my_actions(ctx: Context, after: int | None = None, limit: int | None = None) -> ActionsPage:
+    """Every action of the actor, a page at a time: the open ones soonest due
+    first (by due date, then id), then the done and cancelled ones latest
+    closed first (by when closed, then id). ``after`` is the last action of
+    the page before (keyset: a late page costs what the first does); an
+    action that is not the actor's is refused (400), as is a ``limit``
+    outside 1 to ``ACTIONS_PAGE_MOST``. An action closed between two pages
+    moves to the closed part: it may be listed twice, never lost."""
+    assert ctx.actor
+    limit = ACTIONS_PAGE if limit is None else limit
+    if not 1 <= limit <= ACTIONS_PAGE_MOST:
+        raise Unreadable(f"Ask for between 1 and {ACTIONS_PAGE_MOST} actions a page")
+    me = ctx.actor.person_id
+    open_part = True
+    if after is not None:
+        found = await bulk.fetch("SELECT status FROM action WHERE id = {} AND owner = {}", after, me)
+        if not found:
+            raise Unreadable("The page to continue from is not one of your actions: "
+                             "follow the next link of the page before, or start again without it")
+        open_part = found[0][0] == "open"
+    ids: list[int] = []
+    if open_part:
+        # ``action_owner_status (owner, status, due_at)``: this owner's open
+        # actions in order, from the cursor on.
+        sql = "SELECT id FROM action WHERE owner = {} AND status = 'open'"
+        args: list = [me]
+        if after is not None:
+            sql += (" AND (due_at > (SELECT due_at FROM action WHERE id = {})"
+                    " OR (due_at = (SELECT due_at FROM action WHERE id = {}) AND id > {}))")
+            args += [after, after, after]
+        ids = [r[0] for r in await bulk.fetch(f"{sql} ORDER BY due_at, id LIMIT {{}}", *args, limit + 1)]
+    if len(ids) <= limit:
+        ids += await _closed_ids(me, None if open_part else after, limit + 1 - len(ids))
+    items = await _in_order(ctx, ids[:limit])
+    return ActionsPage(items=items, after=items[-1]["id"] if len(ids) > limit and items else None)
 
 
 async def my_follow_ups(ctx: Context) -> list[dict]:
@@ -545,7 +600,96 @@ async def people_for(ctx: Context, *, allocation_id: int | None = None, dispute_
         allowed = await _owners_allowed(ctx, allocation_id=allocation_id, action_plan_id=action_plan_id)
     except NotFound:
         allowed = await _owners_allowed(ctx)
-    rows = await Person.select(Person.id, Person.display_name, Person.role).where(
+    if allowed is not None:
+        # Only the people allowed (a team manager's dozen), not every member
+        # of staff read and filtered (issue 19); ``active`` as ``_owners_allowed``.
+        rows = await bulk.fetch(
+            f"SELECT id, display_name, role FROM person WHERE organisation = {{}} AND id IN ({_list(allowed)})"
+            " ORDER BY display_name, id", ctx.actor.organisation_id, *sorted(allowed),
+        ) if allowed else []
+        return [{"id": r[0], "display_name": r[1], "role": r[2]} for r in rows]
+    return await Person.select(Person.id, Person.display_name, Person.role).where(
         (Person.organisation == ctx.actor.organisation_id) & (Person.active == True)  # noqa: E712
     ).order_by(Person.display_name).order_by(Person.id)
-    return [r for r in rows if allowed is None or r["id"] in allowed]
+
+
+# The owner choice on a final audit (issue 19: every active member of staff,
+# ≈5,000 in a large council, was one select): the people near the audit, and
+# anyone else by a search by name, at most this many found.
+OWNERS_FOUND = 50
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerChoice:
+    """Whom the action form on an audit lists, each one ``create`` would
+    accept (``_owners_allowed``: this narrows what is listed, never who is
+    allowed). ``near`` says which: "service" (the case team's service),
+    "team" (the case's team, in no service), "audit" (an audit on no team:
+    its own people and the setter) or "name" (those whose name has ``name``
+    in it); ``more``: a search found more than ``OWNERS_FOUND``."""
+
+    people: list[dict]
+    near: str
+    name: str = ""
+    more: bool = False
+
+
+def _words(name: str) -> str:
+    # Words as typed, without control characters (PostgreSQL refuses NUL in text).
+    return " ".join("".join(c for c in (name or "") if c.isprintable()).split())[:100]
+
+
+async def owner_choice(ctx: Context, allocation_id: int, name: str = "", chosen: int | None = None) -> OwnerChoice:
+    """The people to list as an action's owner on the audit ``allocation_id``
+    (which the actor must see): without ``name``, those allowed of the case
+    team's service (or team), the audit's practitioner, auditor and team
+    manager, and the setter; with ``name``, those allowed whose name has it
+    in it (any case of letters). ``chosen`` (the owner a form refused for
+    another reason named, found by name perhaps) is listed too if allowed,
+    so the form comes back with the choice as it was made; one not allowed
+    is never listed (issue 16 case 3: no choice that fails)."""
+    assert ctx.actor
+    row, relations, _ = await audits.visible(ctx, allocation_id)
+    allowed = await _owners_allowed(ctx, allocation_id=allocation_id)
+    organisation = ctx.actor.organisation_id
+    name = _words(name)
+    limit = None
+    if name:
+        near = "name"
+        escaped = name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql = ("SELECT id FROM person WHERE organisation = {} AND active"
+               " AND LOWER(display_name) LIKE {} ESCAPE '\\'")
+        args: list = [organisation, f"%{escaped}%"]
+        if allowed is not None:
+            sql += f" AND id IN ({_list(allowed)})"
+            args += sorted(allowed)
+        limit = OWNERS_FOUND
+        ids = {r[0] for r in await bulk.fetch(f"{sql} ORDER BY display_name, id LIMIT {{}}", *args, limit + 1)}
+    else:
+        near = "audit"
+        ids = {ctx.actor.person_id} | {relations[r] for r in ("practitioner", "auditor", "team_manager")
+                                       if relations.get(r) is not None}
+        team = row.get("case_team")
+        if team is not None:
+            service = (await bulk.fetch("SELECT service FROM team WHERE id = {}", team) or [(None,)])[0][0]
+            if service is not None:
+                near = "service"
+                found = await bulk.fetch(
+                    "SELECT p.id FROM person p JOIN team t ON t.id = p.team"
+                    " WHERE t.service = {} AND p.organisation = {} AND p.active", service, organisation)
+            else:
+                near = "team"
+                found = await bulk.fetch(
+                    "SELECT id FROM person WHERE team = {} AND organisation = {} AND active", team, organisation)
+            ids |= {r[0] for r in found}
+        if allowed is not None:
+            ids &= allowed
+    if chosen is not None and (allowed is None or chosen in allowed):
+        ids.add(chosen)
+    rows = await Person.select(Person.id, Person.display_name).where(
+        (Person.organisation == organisation) & (Person.active == True) & Person.id.is_in(sorted(ids) or [0])  # noqa: E712
+    ).order_by(Person.display_name).order_by(Person.id) if ids else []
+    more = bool(limit) and len([r for r in rows if r["id"] != chosen]) > OWNERS_FOUND
+    if more:
+        rows = [r for r in rows if r["id"] != chosen][:OWNERS_FOUND] + [r for r in rows if r["id"] == chosen]
+    return OwnerChoice(people=rows, near=near, name=name, more=more)

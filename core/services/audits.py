@@ -18,6 +18,7 @@ import msgspec
 
 from core import workflow as wf
 from core.calendar import to_london
+from core.db import bulk
 from core.db.engine import transaction
 from core.db.tables import Allocation, AllocationAuditor, Deadline, Grade, Person, Review
 from core.definitions.model import RELATIONS, AuditForm, Transition, Workflow
@@ -576,6 +577,14 @@ def _queue_filtered(ctx: Context) -> bool:
         for (key, _), supplied in ctx.registry.workflows.items()
         if key.startswith(f"{ctx.actor.council}:")
     )
+
+
+async def of_organisation(ctx: Context, allocation_id: int) -> bool:
+    """Whether ``allocation_id`` is an audit of the actor's organisation (a
+    page cursor's check: it says nothing of what the audit holds)."""
+    assert ctx.actor
+    return bool(await bulk.fetch("SELECT 1 FROM allocation WHERE id = {} AND organisation = {}",
+                                 allocation_id, ctx.actor.organisation_id))
 
 
 async def qa_queue(ctx: Context, limit: int | None = None, after: int | None = None) -> list[Summary]:

@@ -11,6 +11,13 @@ class ServiceError(Exception):
         super().__init__(message)
 
 
+class Unreadable(ServiceError):
+    """A request that cannot be answered as asked: a page cursor that is not
+    the reader's, a page size out of range (400, with the reason)."""
+
+    status = 400
+
+
 class NotFound(ServiceError):
     """Absent, or not visible to this person: the two look the same (no leak)."""
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from piccolo.columns.combination import WhereRaw
+
 from core.db import bulk
 from core.db.tables import Notification, Person
 from core.services import month_counts
 from core.services.context import Context
-from core.services.errors import NotFound
+from core.services.errors import NotFound, Unreadable
 
 # People per email lookup: well under both engines' bound-parameter limits.
 CHUNK = 500
@@ -100,20 +102,30 @@ class Outbox:
         return len(rows)
 
 
-async def inbox(ctx: Context, limit: int = 50) -> list[dict]:
+async def inbox(ctx: Context, limit: int = 50, before: int | None = None) -> list[dict]:
+    """The actor's notifications, newest first: the newest ``limit``, or
+    those after the notification ``before`` (keyset by (created_at, id),
+    issue 19: the API's pages), which must be the actor's own."""
     assert ctx.actor
-    return (
-        await Notification.select(
-            Notification.id,
-            Notification.kind,
-            Notification.subject,
-            Notification.body,
-            Notification.link,
-            Notification.created_at,
-            Notification.read_at,
-        )
-        .where(Notification.recipient == ctx.actor.person_id)
-        .order_by(Notification.created_at, ascending=False)
+    query = Notification.select(
+        Notification.id,
+        Notification.kind,
+        Notification.subject,
+        Notification.body,
+        Notification.link,
+        Notification.created_at,
+        Notification.read_at,
+    ).where(Notification.recipient == ctx.actor.person_id)
+    if before is not None:
+        if not await bulk.fetch("SELECT 1 FROM notification WHERE id = {} AND recipient = {}", before, ctx.actor.person_id):
+            raise Unreadable("The page to continue from is not one of your notifications: "
+                             "follow the Link header of the page before, or start again without it")
+        query = query.where(WhereRaw(
+            "(notification.created_at < (SELECT n.created_at FROM notification n WHERE n.id = {})"
+            " OR (notification.created_at = (SELECT n.created_at FROM notification n WHERE n.id = {})"
+            " AND notification.id < {}))", before, before, before))
+    return await (
+        query.order_by(Notification.created_at, ascending=False)
         .order_by(Notification.id, ascending=False)
         .limit(limit)
     )

@@ -23,13 +23,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from core.calendar import end_of_london_day, is_working_day, london_date
+from piccolo.columns.combination import WhereRaw
+
+from core.calendar import LONDON, end_of_london_day, is_working_day, london_date
+from core.db import bulk
 from core.db.engine import transaction
 from core.db.tables import Allocation, ChildCase, Organisation, Person, Work
 from core.programme import ProgrammeItem
 from core.services import joint, subjects, trail, work_counts
 from core.services.context import Context
-from core.services.errors import Forbidden, Invalid, NotFound
+from core.services.errors import Forbidden, Invalid, NotFound, Unreadable
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,10 +384,19 @@ def _may_see_all(ctx: Context) -> bool:
 
 
 async def list_work(ctx: Context, *, owner: int | None = None, due_from: dt.date | None = None,
-                    due_to: dt.date | None = None) -> list[WorkItem]:
-    """Work of the actor's organisation, soonest due first. Without the right
-    to see everyone's work, only the actor's own."""
+                    due_to: dt.date | None = None, after: int | None = None, limit: int | None = None,
+                    finished_before: dt.date | None = None) -> list[WorkItem]:
+    """Work of the actor's organisation, soonest due first (by due date, then
+    id). Without the right to see everyone's work, only the actor's own.
+    ``limit`` of them after the work ``after`` (keyset, issue 19: the API's
+    pages), which must be work of the actor's organisation.
+    ``finished_before`` (a London date): work finished before it and due
+    before today is not read (My programme: a person's years of done work)."""
     assert ctx.actor
+    if after is not None and not await bulk.fetch(
+            "SELECT 1 FROM work WHERE id = {} AND organisation = {}", after, ctx.actor.organisation_id):
+        raise Unreadable("The page to continue from is not work of your organisation: "
+                         "follow the Link header of the page before, or start again without it")
     if owner is None and not _may_see_all(ctx):
         owner = ctx.actor.person_id
     if owner is not None and owner != ctx.actor.person_id and not _may_see_all(ctx):
@@ -401,8 +413,28 @@ async def list_work(ctx: Context, *, owner: int | None = None, due_from: dt.date
         query = query.where(Work.due_on >= due_from)
     if due_to is not None:
         query = query.where(Work.due_on <= due_to)
-    rows = await query.order_by(Work.due_on).order_by(Work.id)
-    return await _items(ctx, rows)
+    if finished_before is not None:
+        # Issue 19: only what can be finished before the date, judged as
+        # ``_items`` judges it: a completion record's ``done_on``; work on a
+        # form, as many final audits as it needs and none final since. What
+        # falls due today or later is always read (My programme matches it
+        # against what opens next).
+        since = dt.datetime.combine(finished_before, dt.time(0), tzinfo=LONDON).astimezone(dt.timezone.utc)
+        query = query.where(WhereRaw(
+            "NOT (work.due_on < {} AND ("
+            "(work.form_key = '' AND work.done_on IS NOT NULL AND work.done_on < {})"
+            " OR (work.form_key <> ''"
+            " AND (SELECT COUNT(*) FROM allocation a WHERE a.work = work.id AND a.finalised_at IS NOT NULL) >= work.needed"
+            " AND NOT EXISTS (SELECT 1 FROM allocation a WHERE a.work = work.id AND a.finalised_at >= {}))))",
+            london_date(ctx.now), finished_before, since))
+    if after is not None:
+        query = query.where(WhereRaw(
+            "(work.due_on > (SELECT w.due_on FROM work w WHERE w.id = {})"
+            " OR (work.due_on = (SELECT w.due_on FROM work w WHERE w.id = {}) AND work.id > {}))", after, after, after))
+    query = query.order_by(Work.due_on).order_by(Work.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return await _items(ctx, await query)
 
 
 async def get_work(ctx: Context, work_id: int) -> WorkItem:

@@ -8,7 +8,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from core.services import action_plans, actions
-from core.services.errors import Invalid
+from core.services.errors import Invalid, NotFound
 from web.auth.guards import signed_in
 from web.context import request_context
 from web.forms import date_errors, form_data, govuk_date
@@ -62,9 +62,18 @@ class ActionPages(Controller):
                 allocation_id=allocation_id, dispute_id=dispute_id, plan=data.get("plan", ""),
             )
         except Invalid as invalid:
+            owners = None
+            if allocation_id is not None and dispute_id is None:
+                # From an audit: the same short list as its page, with the
+                # owner chosen (found by name, perhaps) kept (issue 19).
+                try:
+                    owners = await actions.owner_choice(ctx, allocation_id, chosen=_int(data.get("owner")))
+                except NotFound:
+                    owners = None
             return await page(request, "actions/new.html", title="Set an action", values=data,
-                              errors=date_errors(invalid.errors, {"due_on": date_error}),
-                              people=await actions.people_for(ctx, allocation_id=allocation_id, dispute_id=dispute_id),
+                              errors=date_errors(invalid.errors, {"due_on": date_error}), owners=owners,
+                              people=[] if owners else await actions.people_for(
+                                  ctx, allocation_id=allocation_id, dispute_id=dispute_id),
                               status_code=422)
         flash(request, "Action set")
         return see_other(request, back)

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, Parameter
 
 from core.services import action_plans, actions, disputes
 from web.auth.guards import signed_in
@@ -70,6 +71,17 @@ class ActionOut(msgspec.Struct, kw_only=True):
     action_plan_id: int | None = None
     # The statuses the caller may set (empty: they may only read it).
     may_set: list[str] = []
+
+
+class ActionsOut(msgspec.Struct, kw_only=True):
+    """A page of my actions (issue 19 item 1): open ones soonest due first,
+    then closed ones latest closed first; ``next`` the address of the next
+    page (null on the last). ``team_overdue``: the longest overdue actions of
+    the people I manage (at most 50), the same on every page."""
+
+    mine: list[ActionOut]
+    team_overdue: list[ActionOut]
+    next: str | None = None
 
 
 class NewPlan(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -198,13 +210,25 @@ class ActionsController(Controller):
     path = "/actions"
     guards = [signed_in]
 
-    @get("", summary="My actions, and overdue actions of the people I manage")
-    async def mine(self, request: Request) -> dict[str, list[ActionOut]]:
+    @get("", summary="My actions a page at a time (open first), and overdue actions of the people I manage")
+    async def mine(
+        self,
+        request: Request,
+        after: Annotated[int | None, Parameter(
+            description="The last action of the page before (from its next link); none for the first page")] = None,
+        limit: Annotated[int, Parameter(
+            ge=1, le=actions.ACTIONS_PAGE_MOST, description="How many of my actions a page")] = actions.ACTIONS_PAGE,
+    ) -> ActionsOut:
         ctx = request_context(request)
-        return {
-            "mine": [_action_out(a) for a in await actions.my_actions(ctx)],
-            "team_overdue": [_action_out(a) for a in await actions.team_overdue(ctx)],
-        }
+        found = await actions.my_actions(ctx, after, limit)
+        more = None
+        if found.after is not None:
+            more = f"/api/v1/actions?after={found.after}" + (f"&limit={limit}" if limit != actions.ACTIONS_PAGE else "")
+        return ActionsOut(
+            mine=[_action_out(a) for a in found.items],
+            team_overdue=[_action_out(a) for a in await actions.team_overdue(ctx)],
+            next=more,
+        )
 
     @post("", summary="Set a SMART action: what, who, by when", status_code=201)
     async def create(self, request: Request, data: JSONBody[NewAction]) -> ActionOut:

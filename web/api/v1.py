@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 
+from typing import Annotated
+
 import msgspec
-from litestar.params import FromPath, JSONBody
-from litestar import Controller, Request, Router, get, post, put
+from litestar.datastructures import ResponseHeader
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar import Controller, Request, Response, Router, get, post, put
 from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 
 from core.services import accounts, audits, compliance, imports, notifications
+from core.services.errors import Unreadable
 from web.api import schemas
 from web.api.delivery import DeliveryController
 from web.api.evidence import AuditEvidenceController
@@ -164,22 +168,63 @@ class AllocationsController(Controller):
         ]
 
 
+# The API's QA queue a page at a time (issue 19): 50 unless asked, at most 100.
+QUEUE_PAGE = 50
+
+
 class QaController(Controller):
     path = "/qa"
     guards = [requires("qa_review")]
 
-    @get("/queue", summary="Audits waiting for QA")
-    async def queue(self, request: Request) -> list[schemas.AllocationSummary]:
-        return await audits.qa_queue(request_context(request))
+    @get("/queue", summary="Audits waiting for QA, oldest first, a page at a time (the next page in the Link header)",
+         response_headers=[ResponseHeader(
+             name="Link", documentation_only=True, required=False,
+             description='The next page, while there is one: </api/v1/qa/queue?after=<id>&limit=<n>>; rel="next"')])
+    async def queue(
+        self,
+        request: Request,
+        after: Annotated[int | None, Parameter(
+            description="The last audit of the page before (from its Link header); none for the first page")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100, description="How many audits a page")] = QUEUE_PAGE,
+    ) -> Response[list[schemas.AllocationSummary]]:
+        """Issue 19: the whole queue was one answer. Keyset by (last changed,
+        id), as the QA queue page."""
+        ctx = request_context(request)
+        if after is not None and not await audits.of_organisation(ctx, after):
+            raise Unreadable("The page to continue from is not an audit of your organisation: "
+                             "follow the Link header of the page before, or start again without it")
+        found = await audits.qa_queue(ctx, limit=limit + 1, after=after)
+        headers = {}
+        if len(found) > limit:
+            headers["Link"] = f'</api/v1/qa/queue?after={found[limit - 1].id}&limit={limit}>; rel="next"'
+        return Response(found[:limit], headers=headers)
+
+
+# The API's notifications a page at a time (issue 19): 50 unless asked, at most 100.
+INBOX_PAGE = 50
 
 
 class NotificationsController(Controller):
     path = "/notifications"
     guards = [signed_in]
 
-    @get("", summary="My notifications, newest first")
-    async def inbox(self, request: Request) -> list[schemas.NotificationOut]:
-        return [msgspec.convert(i, schemas.NotificationOut) for i in await notifications.inbox(request_context(request))]
+    @get("", summary="My notifications, newest first, a page at a time (the next page in the Link header)",
+         response_headers=[ResponseHeader(
+             name="Link", documentation_only=True, required=False,
+             description='The next (older) page, while there is one: </api/v1/notifications?before=<id>&limit=<n>>; rel="next"')])
+    async def inbox(
+        self,
+        request: Request,
+        before: Annotated[int | None, Parameter(
+            description="The last notification of the page before (from its Link header); none for the newest")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100, description="How many notifications a page")] = INBOX_PAGE,
+    ) -> Response[list[schemas.NotificationOut]]:
+        """Issue 19: the newest 50 were all the API gave; older ones a page at a time."""
+        found = await notifications.inbox(request_context(request), limit=limit + 1, before=before)
+        headers = {}
+        if len(found) > limit:
+            headers["Link"] = f'</api/v1/notifications?before={found[limit - 1]["id"]}&limit={limit}>; rel="next"'
+        return Response([msgspec.convert(i, schemas.NotificationOut) for i in found[:limit]], headers=headers)
 
 
 class ImportsController(Controller):

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
+from litestar.datastructures import ResponseHeader, UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, JSONBody
+from litestar.params import Body, FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Response
 
 from core.calendar import london_date
@@ -140,20 +140,39 @@ async def with_files(ctx, items: list[work.WorkItem]) -> list[WorkOut]:
     return [work_out(i, files.get(i.id, []), viewer=ctx.actor.person_id) for i in items]
 
 
+# The API's list of work a page at a time (issue 19): 50 unless asked, at most 100.
+WORK_PAGE = 50
+
+
 class WorkController(Controller):
     path = "/work"
     guards = [signed_in]
 
-    @get("", summary="Work issued from the programme: my own; ?owner= one person's, ?everyone=true all (QA)")
+    @get("", summary="Work issued from the programme: my own; ?owner= one person's, ?everyone=true all (QA); "
+                     "soonest due first, a page at a time (the next page in the Link header)",
+         response_headers=[ResponseHeader(
+             name="Link", documentation_only=True, required=False,
+             description='The next page, while there is one: </api/v1/work?…&after=<id>&limit=<n>>; rel="next"')])
     async def listing(
         self, request: Request, owner: FromQuery[int | None] = None, everyone: FromQuery[bool] = False,
         due_from: FromQuery[dt.date | None] = None, due_to: FromQuery[dt.date | None] = None,
-    ) -> list[WorkOut]:
+        after: Annotated[int | None, Parameter(
+            description="The last work of the page before (from its Link header); none for the first page")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100, description="How many a page")] = WORK_PAGE,
+    ) -> Response[list[WorkOut]]:
         ctx = request_context(request)
+        asked_owner = owner
         if owner is None and not everyone:
             owner = ctx.actor.person_id
-        items = await work.list_work(ctx, owner=owner, due_from=due_from, due_to=due_to)
-        return await with_files(ctx, items)
+        items = await work.list_work(ctx, owner=owner, due_from=due_from, due_to=due_to, after=after, limit=limit + 1)
+        headers = {}
+        if len(items) > limit:
+            # The same question, from the page's last work on (issue 19).
+            asked = {"owner": asked_owner, "everyone": "true" if everyone else None,
+                     "due_from": due_from, "due_to": due_to, "after": items[limit - 1].id, "limit": limit}
+            query = "&".join(f"{k}={v}" for k, v in asked.items() if v is not None)
+            headers["Link"] = f'</api/v1/work?{query}>; rel="next"'
+        return Response(await with_files(ctx, items[:limit]), headers=headers)
 
     @get("/{work_id:int}", summary="One piece of work with its audits and evidence files")
     async def show(self, request: Request, work_id: FromPath[int]) -> WorkOut:

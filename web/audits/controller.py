@@ -86,7 +86,8 @@ class AuditPages(Controller):
             # PLAT-6: the audit's evidence files, and the limit the upload states.
             audit_files=await evidence.of_audit(request_context(request), view.id),
             evidence_limit=evidence.size_limit_words(qaf_state(request.app.state).settings.evidence_max_bytes),
-            **((await _around(request_context(request), view, request.query_params.get("co_auditor_name") or "")) | extra),
+            **((await _around(request_context(request), view, request.query_params.get("co_auditor_name") or "",
+                              request.query_params.get("owner_name") or "")) | extra),
         )
 
     @post("/{allocation_id:int}/evidence")
@@ -446,7 +447,7 @@ async def _earlier_audit(ctx, view) -> dict | None:
     return {"href": href, "text": f"the audit of case {row['case_external_id']}" + (f" made final on {made_final}" if made_final else "")}
 
 
-async def _around(ctx, view, co_auditor_name: str = "") -> dict:
+async def _around(ctx, view, co_auditor_name: str = "", owner_name: str = "") -> dict:
     """What the audit page shows around the form: re-audit movement, follow-up
     tasks, the case note once final, and the QA team's allocation tools."""
     out: dict = {
@@ -473,11 +474,11 @@ async def _around(ctx, view, co_auditor_name: str = "") -> dict:
     if ctx.actor.can("administer"):
         out["auditors"] = await allocations.auditors(ctx)
     out["earlier_audit"] = await _earlier_audit(ctx, view)
-    out |= await _disputes_and_actions(ctx, view)
+    out |= await _disputes_and_actions(ctx, view, owner_name)
     return out
 
 
-async def _disputes_and_actions(ctx, view) -> dict:
+async def _disputes_and_actions(ctx, view, owner_name: str = "") -> dict:
     """Disputes of a final audit (HAR-11) and its SMART actions, with the
     previous audit's actions on a re-audit or next audit of the case (CORE-12)."""
     from core.services import actions, disputes
@@ -489,5 +490,6 @@ async def _disputes_and_actions(ctx, view) -> dict:
         "audit_actions": await actions.of_allocation(ctx, view.id),
         "previous_audit": previous,
         "previous_actions": previous_actions,
-        "action_people": await actions.people_for(ctx, allocation_id=view.id) if view.row["finalised_at"] else [],
+        # Issue 19: the people near the audit, or those found by name, not the council's staff.
+        "action_owners": await actions.owner_choice(ctx, view.id, owner_name) if view.row["finalised_at"] else None,
     }

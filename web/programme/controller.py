@@ -87,7 +87,8 @@ class ProgrammePages(Controller):
         today = london_date(ctx.now)
         month_start = today.replace(day=1)
         next_month_end = ((month_start + dt.timedelta(days=62)).replace(day=1)) - dt.timedelta(days=1)
-        issued = await work.list_work(ctx, owner=ctx.actor.person_id)
+        # Not the person's years of finished work (issue 19): what is open, and what was finished this month.
+        issued = await work.list_work(ctx, owner=ctx.actor.person_id, finished_before=month_start)
         to_do = [w for w in issued if not w.finished or (w.done_on and w.done_on >= month_start)]
         issued_keys = {(w.schedule_key.split(":", 1)[1], w.due_on, w.supervisee) for w in issued}
         coming = [
