@@ -44,10 +44,10 @@ async def month_drawers(ctx: Context, organisation_id: int, council, year: int, 
     schedule that draws cases, as the programme issues them (practice weeks
     included). Returns (random drawers, re-auditors), each person a dict with
     ``id``, ``display_name``, ``team``, ``count`` and ``form_key``, by id."""
-    from core.services.programme import council_programme, staff_of
+    from core.services.programme import council_programme, council_staff
 
     year_start = year if month >= council.year_start_month else year - 1
-    items = council_programme(ctx, council.key, year_start, await staff_of(organisation_id), await practice_weeks(organisation_id))
+    items = council_programme(ctx, council.key, year_start, await council_staff(ctx, organisation_id), await practice_weeks(organisation_id))
     from core.services.case_attributes import narrows
 
     # By person, and apart for each schedule whose criteria or window narrow

@@ -139,7 +139,7 @@ async def issue_due_work(ctx: Context) -> int:
     """Issue every occurrence whose period has opened and is not yet past due,
     for every organisation of an enabled council. Returns how many were issued."""
     from core.services.cycles import practice_weeks
-    from core.services.programme import council_programme, staff_of
+    from core.services.programme import council_programme, council_staff
 
     today = london_date(ctx.now)
     issued = 0
@@ -147,7 +147,7 @@ async def issue_due_work(ctx: Context) -> int:
         if organisation["council"] not in ctx.registry.councils:
             continue
         council = ctx.registry.council(organisation["council"])
-        staff = await staff_of(organisation["id"])
+        staff = await council_staff(ctx, organisation["id"])
         weeks = await practice_weeks(organisation["id"])
         year = council_year(council, today)
         items = [
