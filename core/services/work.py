@@ -153,7 +153,10 @@ async def issue_due_work(ctx: Context) -> int:
         items = [
             item
             for item in council_programme(ctx, council.key, year, staff, weeks)
-            if item.due is not None and item.starts is not None and period_opens(item.starts) <= today <= item.due
+            # A period that starts after today opens after today (period_opens >= starts):
+            # the cheap test first, for the council's 7,000 items at scale 1.
+            if item.due is not None and item.starts is not None and item.starts <= today <= item.due
+            and period_opens(item.starts) <= today
         ]
         if items:
             issued += await _issue(ctx, organisation["id"], council.key, items)
