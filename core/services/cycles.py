@@ -368,13 +368,18 @@ async def _open_case_columns(organisation_id: int) -> tuple[list[int], list[int 
     # Each column as one JSON array, parsed in C (splitting strings and int()
     # per value was half the read's time): numbers joined by SQLite's group_concat.
     row = (await bulk.fetch(
-        "SELECT '[' || group_concat(id) || ']', '[' || group_concat(coalesce(team, 'null')) || ']',"
-        f" json_group_array(DISTINCT category) FROM (SELECT id, team, category {where} ORDER BY id)",
+        "SELECT '[' || group_concat(id) || ']', '[' || group_concat(coalesce(team, 'null')) || ']'"
+        f" FROM (SELECT id, team {where} ORDER BY id)",
         organisation_id,
     ))[0]
     if row[0] is None:
         return [], [], []
-    ids, teams, categories = (json.loads(column) for column in row)
+    ids, teams = (json.loads(column) for column in row)
+    # The categories in the category index's order: SQLite moves on to the next
+    # category at its first open case (under 1 ms; 30 ms more in the query above).
+    categories = [category for (category,) in await bulk.fetch(
+        "SELECT DISTINCT category FROM child_case INDEXED BY child_case_category"
+        " WHERE organisation = {} AND allocated_worker IS NOT NULL", organisation_id)]
     if ids != sorted(ids):
         # SQLite keeps the subquery's order in practice, not by promise.
         order = sorted(range(len(ids)), key=ids.__getitem__)
