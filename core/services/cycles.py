@@ -243,7 +243,8 @@ class _Sampler:
         ``known`` shuffled positions (and the cases of ``own``): then
         ``category_names`` holds every category there may be, ``own`` each
         auditor's own cases, and reading past ``known`` raises ``NeedMore``
-        before anything changes, for the caller to fill them in and ask again."""
+        for the caller to fill them in and ask again: nothing has changed by
+        then but the cursors past taken positions, so the retry picks the same."""
         self.rules = rules
         self.known = len(order) if known is None else known
         # PLAT-3: an auditor whose schedule narrows its cases (``qualifies``:
