@@ -177,9 +177,12 @@ def expand(
     me = next((m for m in staff if m.id == only), None) if only is not None else None
     schedules = [s.value for k, s in registry.schedules.items() if k.startswith(f"{council_key}:")]
     reports: dict[int, list[StaffMember]] = {}
+    # Each role's holders in staff order (a schedule looks at its role's only).
+    by_role: dict[str, list[StaffMember]] = {}
     for member in staff:
         if member.line_manager is not None:
             reports.setdefault(member.line_manager, []).append(member)
+        by_role.setdefault(member.role, []).append(member)
     items: list[ProgrammeItem] = []
     for schedule in schedules:
         role = schedule.role.split(":")[-1]
@@ -187,14 +190,12 @@ def expand(
         dates = schedule_periods(schedule, council, year, practice_weeks)
         note = _note(schedule)
         # PLAT-4: peers are paired among the holders (a peer-paired schedule has no subject).
-        peers = peer_pairs([m for m in staff if m.role == role and (not schedule.post or m.post == schedule.post)]
-                           ) if schedule.peer_pairs else {}
+        holders = [m for m in by_role.get(role, ()) if not schedule.post or m.post == schedule.post]
+        peers = peer_pairs(holders) if schedule.peer_pairs else {}
         # ``only``: another holder's item is theirs too when they co-audit it.
         co_audits = me is not None and any(
             me.role == co.role.split(":")[-1] and (not co.post or me.post == co.post) for co in schedule.co_auditors)
-        for member in staff:
-            if member.role != role or (schedule.post and member.post != schedule.post):
-                continue
+        for member in holders:
             if only is not None and member.id != only and not co_audits:
                 continue
             if subject is not None and not any(r.role == subject for r in reports.get(member.id, [])):

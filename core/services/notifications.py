@@ -86,8 +86,8 @@ class Outbox:
         wanted = sorted({r for q in queued for r in q[1]})
         emails: dict[int, str] = {}
         for start in range(0, len(wanted), CHUNK):
-            for person in await Person.select(Person.id, Person.email).where(Person.id.is_in(wanted[start : start + CHUNK])):
-                emails[person["id"]] = person["email"]
+            part = wanted[start : start + CHUNK]
+            emails.update(await bulk.fetch(f"SELECT id, email FROM person WHERE id IN ({', '.join('{}' for _ in part)})", *part))
         now = self.ctx.now
         rows = [
             (organisation_id, recipient, kind, subject[:200], body, link, allocation_id, now, None,

@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, replace
 
+from core.db import bulk
 from core.db.tables import Organisation, Person
 from core.definitions.registry import Registry
 from core.programme import ProgrammeItem, StaffMember, expand
@@ -104,12 +105,23 @@ def council_programme(ctx: Context, council_key: str, year: int, staff: list[Sta
 
 
 async def staff_of(organisation_id: int) -> list[StaffMember]:
-    rows = (
-        await Person.select(Person.id, Person.display_name, Person.role, Person.post, Person.line_manager)
-        .where((Person.organisation == organisation_id) & (Person.active == True))  # noqa: E712
-        .order_by(Person.id)
+    """The organisation's active staff, by id (tuples from the raw driver: a
+    council's 4,900 people as Piccolo dicts cost 20-30 ms at scale 1)."""
+    rows = await bulk.fetch(
+        "SELECT id, display_name, role, post, line_manager FROM person WHERE organisation = {} AND active = {} ORDER BY id",
+        organisation_id, True,
     )
-    return [StaffMember(r["id"], r["display_name"], r["role"], r["post"], r["line_manager"]) for r in rows]
+    return [StaffMember(*row) for row in rows]
+
+
+async def council_staff(ctx: Context, organisation_id: int) -> list[StaffMember]:
+    """``staff_of``, read once per context: the monthly issue's draw and the
+    programme's work both expand the programme for the same staff."""
+    key = ("staff_of", organisation_id)
+    staff = ctx.loaded.get(key)
+    if staff is None:
+        staff = ctx.loaded[key] = await staff_of(organisation_id)
+    return staff
 
 
 async def staff_for(registry, council_key: str, organisation_id: int, person_id: int, role: str) -> list[StaffMember]:
