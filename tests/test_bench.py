@@ -1,6 +1,6 @@
 """The scale benchmark in its small mode, so it cannot rot: generate at
 ``--scale 0.01`` (SQLite and PostgreSQL, deterministic for a seed) and run
-``qaf-bench run`` for a second per page. The benchmark is a development tool,
+``qaf-bench run`` for half a second per page. The benchmark is a development tool,
 the workspace member ``qaf-bench`` (bench/pyproject.toml) with its own
 command; the product's ``qaf`` has none. Asserts the table's shape and sane
 numbers, never the timing targets (docs/performance.md records those)."""
@@ -68,7 +68,7 @@ def test_generate_is_deterministic_and_the_benchmark_prints_every_row_on_sqlite(
     # The load generator is wrk where it is installed (.ci/run installs it),
     # else the httpx fallback; the PostgreSQL run below forces the fallback.
     generator = "wrk" if shutil.which("wrk") else "httpx"
-    run = _bench("run", "--seconds", "1", "--clients", "4", "--json", str(out), env=_env(first))
+    run = _bench("run", "--seconds", "0.5", "--clients", "4", "--json", str(out), env=_env(first))
     assert run.returncode == 0, run.stderr
     assert f"load generator: {generator}" in run.stdout
     assert "access log off" in run.stdout

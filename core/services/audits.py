@@ -277,8 +277,10 @@ async def visible_many(ctx: Context, allocation_ids, unseen: dict | None = None
         AllocationAuditor.allocation.is_in([r["id"] for r in rows]) & (AllocationAuditor.person == ctx.actor.person_id)
     )} if ctx.actor.person_id is not None else set()
     # The lines above every practitioner and auditor, a query per rung for
-    # them all, before each audit is judged (``_judged`` climbs them).
-    await ladder_of(ctx).load({r[k] for r in rows for k in ("practitioner_id", "auditor")})
+    # them all, before each audit is judged (``_judged`` climbs them; not for
+    # those who see every audit, whom ``sees_every_audit_in`` answers first).
+    if not ctx.actor.can("view_all_audits"):
+        await ladder_of(ctx).load({r[k] for r in rows for k in ("practitioner_id", "auditor")})
     out = {}
     for row in rows:
         manager = None
