@@ -48,7 +48,7 @@ def _row_sql(listing: bool) -> str:
         " cy.year AS cycle_year, cy.month AS cycle_month, o.council AS council,"
         # Issue 14: an agency's return names its agency and the request it answers.
         " ag.name AS agency_name, ar.title AS request_title"
-        " FROM allocation a LEFT JOIN child_case c ON c.id = a.child_case"
+        " FROM {source} LEFT JOIN child_case c ON c.id = a.child_case"
         " LEFT JOIN agency ag ON ag.id = a.agency LEFT JOIN agency_request ar ON ar.id = a.agency_request"
         " LEFT JOIN person sp ON sp.id = a.subject_person LEFT JOIN team t ON t.id = COALESCE(c.team, sp.team)"
         " LEFT JOIN person au ON au.id = a.auditor LEFT JOIN cycle cy ON cy.id = a.cycle"
@@ -69,17 +69,13 @@ def _marks(values: list) -> str:
 # joined tables, PostgreSQL (``join_collapse_limit`` 8) joined every final
 # audit of the council first and matched the ids last: 85-440 ms at scale 1.
 # ``FROM (ids) k JOIN allocation a`` fixes the order on both databases.
-_FROM = " FROM allocation a "
-
-
 async def _rows(tail: str, *args, listing: bool = True, registry=None, ids: str | None = None) -> list[dict]:
     """Allocation rows ``WHERE …`` as ``tail`` says (without answers and
     reason when ``listing``), each with its subject in words (``subjects.describe``).
     ``ids``, SQL selecting allocation ids (its arguments first in ``args``),
     is where the rows start from."""
-    head = _LIST_SQL if listing else _ROW_SQL
-    if ids is not None:
-        head = head.replace(_FROM, f" FROM ({ids}) k JOIN allocation a ON a.id = k.id ", 1)
+    source = "allocation a" if ids is None else f"({ids}) k JOIN allocation a ON a.id = k.id"
+    head = (_LIST_SQL if listing else _ROW_SQL).replace("{source}", source, 1)
     rows = await Allocation.raw(f"{head} {tail}", *args)
     for row in rows:
         if not listing and isinstance(row["answers"], str):
